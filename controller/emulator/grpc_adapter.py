@@ -1,0 +1,48 @@
+"""Serve `RpcMethod`s over plaintext gRPC: one generic handler per proto service."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from concurrent import futures
+from typing import Any
+
+import grpc
+
+from controller.emulator.api import ApiError, CallHook, RpcMethod, deserialize, serialize
+
+
+def _unary(method: RpcMethod, hook: CallHook | None) -> grpc.RpcMethodHandler:
+    def handle(request: Any, context: grpc.ServicerContext) -> Any:
+        try:
+            if hook is not None:
+                hook.before_call(method.full_name)
+            return method.handler(request)
+        except ApiError as err:
+            context.abort(err.code, err.message)
+
+    req_de: Callable[[bytes], Any] = lambda data: deserialize(method.request_type, data)  # noqa: E731
+    resp_ser: Callable[[Any], bytes] = lambda msg: serialize(method.response_type, msg)  # noqa: E731
+    return grpc.unary_unary_rpc_method_handler(
+        handle, request_deserializer=req_de, response_serializer=resp_ser
+    )
+
+
+def build_server(
+    methods: Iterable[RpcMethod],
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    hook: CallHook | None = None,
+    max_workers: int = 16,
+) -> tuple[grpc.Server, int]:
+    """Create and start a gRPC server for the given methods; returns the server and its bound port."""
+    by_service: dict[str, dict[str, grpc.RpcMethodHandler]] = defaultdict(dict)
+    for method in methods:
+        by_service[method.service][method.name] = _unary(method, hook)
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers))
+    for service, handlers in by_service.items():
+        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, handlers),))
+    bound = server.add_insecure_port(f"{host}:{port}")
+    server.start()
+    return server, bound
