@@ -1,0 +1,145 @@
+"""The loader: files -> validated, cross-checked manifests, or every problem found as a diagnostic.
+
+`load(path)` discovers `*.yaml` / `*.yml` under a path (recursive, sorted), parses each document with
+source positions, validates it against its kind's model and then checks the whole set. It never raises
+for bad input: whatever the files hold, the answer is manifests plus diagnostics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from controller.diagnostics import Diagnostic, Source, has_errors, sort_key
+from controller.loader.checks import Located, check_endpoint, check_prompt, check_set
+from controller.loader.errors import validation_diagnostics
+from controller.loader.yaml_source import Document, YamlError, parse_documents
+from controller.model import API_VERSION, KINDS, Endpoint, Manifest, Prompt
+
+MAX_FILE_BYTES = 1024 * 1024
+SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What a set of manifest files declares, and what is wrong with it."""
+
+    manifests: tuple[Located, ...]
+    diagnostics: tuple[Diagnostic, ...]
+    files: int
+
+    @property
+    def ok(self) -> bool:
+        """True when there is no error (warnings allowed)."""
+        return not has_errors(self.diagnostics)
+
+    def of_kind(self, kind: type[Manifest]) -> list[Manifest]:
+        """The manifests of one kind, in load order."""
+        return [item.manifest for item in self.manifests if isinstance(item.manifest, kind)]
+
+
+def discover(root: Path) -> tuple[list[Path], list[Diagnostic]]:
+    """Manifest files under `root` (or `root` itself), sorted; hidden directories are skipped."""
+    if root.is_file():
+        return [root], []
+    if not root.is_dir():
+        return [], [Diagnostic(f"no such file or directory: {root}", Source(str(root)))]
+    files = sorted(
+        p
+        for p in root.rglob("*")
+        if p.suffix in SUFFIXES and p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
+    )
+    if not files:
+        return [], [Diagnostic(f"no *.yaml or *.yml files under {root}", Source(str(root)))]
+    return files, []
+
+
+def _read(path: Path) -> tuple[str | None, Diagnostic | None]:
+    name = str(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            return None, Diagnostic(
+                f"file is {size / 1024 / 1024:.1f} MiB; manifests are limited to {MAX_FILE_BYTES // 1024} KiB",
+                Source(name),
+            )
+        data = path.read_bytes()
+    except OSError as err:
+        return None, Diagnostic(f"cannot read file: {err.strerror or err}", Source(name))
+    if b"\x00" in data:
+        return None, Diagnostic("binary file: manifests must be UTF-8 text", Source(name, 1, 1))
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        return None, Diagnostic(f"not UTF-8 text (byte {err.start})", Source(name, line, 1))
+    return text, None
+
+
+def _validate(document: Document, file: str) -> tuple[Located | None, list[Diagnostic]]:
+    value, positions = document.value, document.positions
+    where = Source(file, *positions.of_value(()))
+    if not isinstance(value, dict):
+        return None, [Diagnostic("a manifest must be a mapping with apiVersion, kind, metadata and spec", where)]
+    api_version, kind = value.get("apiVersion"), value.get("kind")
+    problems: list[Diagnostic] = []
+    if api_version != API_VERSION:
+        line, col = positions.of_value(("apiVersion",))
+        got = "missing" if api_version is None else f"got {api_version!r}"
+        problems.append(
+            Diagnostic(f"apiVersion must be {API_VERSION!r} ({got})", Source(file, line, col), "apiVersion")
+        )
+    model = KINDS.get(kind) if isinstance(kind, str) else None
+    if model is None:
+        line, col = positions.of_value(("kind",))
+        got = "missing" if kind is None else f"got {kind!r}"
+        problems.append(Diagnostic(f"kind must be one of {', '.join(KINDS)} ({got})", Source(file, line, col), "kind"))
+    if problems or model is None:
+        return None, problems
+    try:
+        manifest = model.model_validate(value)
+    except ValidationError as err:
+        return None, validation_diagnostics(err, file=file, positions=positions)
+    return Located(manifest, file, positions), []
+
+
+def load_file(path: Path) -> tuple[list[Located], list[Diagnostic]]:
+    """Parse and validate every document in one file (no cross-file checks)."""
+    text, problem = _read(path)
+    if problem is not None or text is None:
+        return [], [problem] if problem else []
+    file = str(path)
+    located: list[Located] = []
+    diagnostics: list[Diagnostic] = []
+    count = 0
+    try:
+        for document in parse_documents(text):
+            count += 1
+            item, found = _validate(document, file)
+            diagnostics.extend(found)
+            if item is not None:
+                located.append(item)
+    except YamlError as err:
+        diagnostics.append(Diagnostic(err.message, Source(file, err.line, err.column)))
+    if count == 0 and not diagnostics:
+        diagnostics.append(Diagnostic("file is empty: it declares no manifest", Source(file, 1, 1)))
+    return located, diagnostics
+
+
+def load(root: Path) -> LoadResult:
+    """Load, validate and cross-check every manifest under `root`."""
+    files, diagnostics = discover(root)
+    items: list[Located] = []
+    for path in files:
+        located, found = load_file(path)
+        items.extend(located)
+        diagnostics.extend(found)
+    for item in items:
+        if isinstance(item.manifest, Endpoint):
+            diagnostics.extend(check_endpoint(item, item.manifest))
+        elif isinstance(item.manifest, Prompt):
+            diagnostics.extend(check_prompt(item, item.manifest))
+    diagnostics.extend(check_set(items))
+    return LoadResult(tuple(items), tuple(sorted(diagnostics, key=sort_key)), len(files))

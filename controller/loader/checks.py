@@ -1,0 +1,178 @@
+"""Semantic checks the schema cannot express: per manifest (traffic, steps, templates) and across the
+whole set (duplicate names, dangling references, regions). Pure: reads template files, nothing else."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path as FsPath
+
+from controller.diagnostics import Diagnostic, Severity, Source
+from controller.loader.errors import format_path
+from controller.loader.templates import analyse, first_use
+from controller.loader.yaml_source import Path, Positions
+from controller.model import Endpoint, Manifest, Model, Prompt
+
+MAX_TEMPLATE_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True)
+class Located:
+    """A validated manifest and where it came from."""
+
+    manifest: Manifest
+    file: str
+    positions: Positions
+
+    def at(self, path: Path, summary: str, *, key: bool = False, severity: Severity = Severity.ERROR) -> Diagnostic:
+        """A diagnostic positioned at a field of this manifest."""
+        line, col = self.positions.of_key(path) if key else self.positions.of_value(path)
+        return Diagnostic(summary, Source(self.file, line, col), format_path(path), severity)
+
+    @property
+    def label(self) -> str:
+        """`Endpoint/support-chat` for messages."""
+        return f"{self.manifest.kind}/{self.manifest.metadata.name}"
+
+
+def check_endpoint(item: Located, endpoint: Endpoint) -> Iterable[Diagnostic]:
+    """Deployment names unique; traffic names deployments and sums to 100; canary steps increase."""
+    spec = endpoint.spec
+    names: set[str] = set()
+    for index, deployment in enumerate(spec.deployments):
+        if deployment.name in names:
+            yield item.at(("spec", "deployments", index, "name"), f"deployment name {deployment.name!r} repeats")
+        names.add(deployment.name)
+    for name in spec.traffic:
+        if name not in names:
+            known = ", ".join(sorted(names))
+            yield item.at(
+                ("spec", "traffic", name),
+                f"traffic names unknown deployment {name!r} (have: {known})",
+                key=True,
+            )
+    total = sum(spec.traffic.values())
+    if total != 100:
+        yield item.at(("spec", "traffic"), f"traffic must sum to 100 (got {total})")
+    previous = 0
+    for index, step in enumerate(spec.rollout.steps):
+        if step.weight <= previous:
+            yield item.at(
+                ("spec", "rollout", "steps", index, "weight"),
+                f"step weights must increase strictly (step {index} has {step.weight} after {previous})",
+            )
+        previous = step.weight
+
+
+def check_prompt(item: Located, prompt: Prompt) -> Iterable[Diagnostic]:
+    """The template parses, uses exactly the declared variables, and its tests name known variables."""
+    spec = prompt.spec
+    source = spec.template
+    where = item.file
+    origin: Path = ("spec", "template")
+    if spec.template_file is not None:
+        origin = ("spec", "templateFile")
+        path = FsPath(item.file).parent / spec.template_file
+        text, problem = _read_template(path)
+        if problem is not None:
+            yield item.at(origin, problem)
+            return
+        source, where = text, str(path)
+    assert source is not None
+    info = analyse(source)
+    if info.error is not None:
+        if spec.template_file is not None:
+            yield Diagnostic(info.error, Source(where, info.error_line, 1), "")
+        else:
+            yield item.at(origin, f"{info.error} (template line {info.error_line})")
+        return
+    declared = set(spec.variables)
+    for name in sorted(info.variables - declared):
+        if spec.template_file is not None:
+            line, col = first_use(source, name)
+            yield Diagnostic(
+                f"template uses undeclared variable {name!r}; declare it under spec.variables",
+                Source(where, line, col),
+                "",
+            )
+        else:
+            yield item.at(origin, f"template uses undeclared variable {name!r}; declare it under spec.variables")
+    for name in sorted(declared - info.variables):
+        yield item.at(
+            ("spec", "variables", name),
+            f"variable {name!r} is declared but the template never uses it",
+            key=True,
+        )
+    yield from _check_tests(item, prompt)
+
+
+def _check_tests(item: Located, prompt: Prompt) -> Iterable[Diagnostic]:
+    spec = prompt.spec
+    names: set[str] = set()
+    for index, test in enumerate(spec.tests):
+        base: Path = ("spec", "tests", index)
+        if test.name in names:
+            yield item.at((*base, "name"), f"test name {test.name!r} repeats")
+        names.add(test.name)
+        for var in test.vars:
+            if var not in spec.variables:
+                yield item.at((*base, "vars", var), f"test sets undeclared variable {var!r}", key=True)
+        for var, decl in spec.variables.items():
+            if decl.required and decl.default is None and var not in test.vars:
+                yield item.at((*base, "vars"), f"test does not set required variable {var!r}")
+        if test.response_file is not None and not (FsPath(item.file).parent / test.response_file).is_file():
+            yield item.at((*base, "responseFile"), f"response file {test.response_file!r} does not exist")
+
+
+def _read_template(path: FsPath) -> tuple[str, str | None]:
+    if not path.is_file():
+        return "", f"template file {str(path)!r} does not exist"
+    if path.stat().st_size > MAX_TEMPLATE_BYTES:
+        return "", f"template file {str(path)!r} is larger than {MAX_TEMPLATE_BYTES // 1024} KiB"
+    try:
+        return path.read_text(encoding="utf-8"), None
+    except UnicodeDecodeError:
+        return "", f"template file {str(path)!r} is not UTF-8 text"
+
+
+def check_set(items: list[Located]) -> Iterable[Diagnostic]:
+    """Duplicate names per kind, references between manifests, and region consistency."""
+    seen: dict[tuple[str, str], Located] = {}
+    models: dict[str, Model] = {}
+    for item in items:
+        key = (item.manifest.kind, item.manifest.metadata.name)
+        first = seen.get(key)
+        if first is not None:
+            line, _ = first.positions.of_value(("metadata", "name"))
+            yield item.at(("metadata", "name"), f"duplicate {item.label}: first declared at {first.file}:{line}")
+            continue
+        seen[key] = item
+        if isinstance(item.manifest, Model):
+            models[item.manifest.metadata.name] = item.manifest
+    for item in items:
+        if isinstance(item.manifest, Endpoint):
+            yield from _endpoint_refs(item, item.manifest, models)
+        elif isinstance(item.manifest, Prompt):
+            ref = item.manifest.spec.model
+            if not ref.startswith("publishers/") and ref.split("@", 1)[0] not in models:
+                yield item.at(("spec", "model"), f"prompt refers to unknown Model {ref.split('@', 1)[0]!r}")
+
+
+def _endpoint_refs(item: Located, endpoint: Endpoint, models: dict[str, Model]) -> Iterable[Diagnostic]:
+    for index, deployment in enumerate(endpoint.spec.deployments):
+        path: Path = ("spec", "deployments", index, "model")
+        model = models.get(deployment.model_name)
+        if model is None:
+            yield item.at(path, f"deployment refers to unknown Model {deployment.model_name!r}")
+        elif model.spec.is_publisher:
+            yield item.at(
+                path,
+                f"Model {deployment.model_name!r} is a publisher model: Google serves it, "
+                "it cannot be deployed to an endpoint",
+            )
+        elif model.spec.region != endpoint.spec.region:
+            yield item.at(
+                path,
+                f"Model {deployment.model_name!r} is in {model.spec.region} but the endpoint is in "
+                f"{endpoint.spec.region}; Vertex AI deploys only within one region",
+            )

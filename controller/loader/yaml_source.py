@@ -1,0 +1,238 @@
+"""Parse YAML text into plain values plus a map of source positions, safely.
+
+Built on libyaml's event stream (the C parser) rather than `yaml.safe_load`, so that every value keeps the
+line and column it came from, duplicate keys are caught (PyYAML silently keeps the last one), and hostile
+input is refused early: a bound on nesting depth and on the expanded size of aliases (a "billion laughs"
+document is rejected after a few thousand events, not after filling memory).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from yaml import events as ev
+
+Path = tuple[str | int, ...]
+
+MAX_DEPTH = 64
+MAX_NODES = 100_000  # expanded (aliases counted as often as they are used)
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_RESOLVER = yaml.resolver.Resolver()
+_CONSTRUCTOR = yaml.constructor.SafeConstructor()
+
+
+class YamlError(Exception):
+    """A document cannot be read; carries a 1-based position."""
+
+    def __init__(self, message: str, line: int, column: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+        self.column = column
+
+
+@dataclass
+class Positions:
+    """Where each value (and each mapping key) starts, by field path; 1-based line and column."""
+
+    values: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    keys: dict[Path, tuple[int, int]] = field(default_factory=dict)
+
+    def of_value(self, path: Path) -> tuple[int, int]:
+        """Position of the value at `path`, or of its nearest ancestor that has one."""
+        for end in range(len(path), -1, -1):
+            found = self.values.get(path[:end])
+            if found is not None:
+                return found
+        return (1, 1)
+
+    def of_key(self, path: Path) -> tuple[int, int]:
+        """Position of the key naming `path` (for unknown or duplicate fields), else of the value."""
+        return self.keys.get(path) or self.of_value(path)
+
+
+@dataclass
+class Document:
+    """One YAML document: its plain value and where each part of it came from."""
+
+    index: int
+    value: Any
+    positions: Positions
+    line: int
+
+
+@dataclass
+class _Frame:
+    container: dict[str, Any] | list[Any]
+    path: Path
+    size: int = 1
+    pending_key: str | None = None
+    pending_key_pos: tuple[int, int] = (0, 0)
+    merges: list[Any] = field(default_factory=list)
+    anchor: str | None = None
+
+
+def _pos(event: ev.Event) -> tuple[int, int]:
+    mark = event.start_mark
+    return (1, 1) if mark is None else (mark.line + 1, mark.column + 1)
+
+
+def _scalar(event: ev.ScalarEvent) -> Any:
+    tag = event.tag
+    if tag is None or tag == "!":
+        tag = _RESOLVER.resolve(yaml.ScalarNode, event.value, event.implicit)  # type: ignore[no-untyped-call]
+    if tag == "tag:yaml.org,2002:merge":
+        return "<<"
+    build = _CONSTRUCTOR.yaml_constructors.get(tag)
+    if build is None or tag in ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"):
+        line, col = _pos(event)
+        raise YamlError(f"unsupported YAML tag {tag!r}", line, col)
+    node = yaml.ScalarNode(tag, event.value, style=event.style)
+    try:
+        return build(_CONSTRUCTOR, node)
+    except (yaml.YAMLError, ValueError, TypeError) as err:
+        line, col = _pos(event)
+        raise YamlError(f"cannot read {event.value!r} as {tag.rsplit(':', 1)[-1]}: {err}", line, col) from err
+
+
+class _Builder:
+    """Turns the events of one document into a value; raises YamlError on hostile or odd input."""
+
+    def __init__(self) -> None:
+        self.stack: list[_Frame] = []
+        self.anchors: dict[str, tuple[Any, int]] = {}
+        self.positions = Positions()
+        self.total = 0
+        self.root: Any = None
+
+    def _in_value_slot(self) -> bool:
+        """True when the next node is a value (a list item or a mapping value), not a mapping key."""
+        if not self.stack:
+            return True
+        top = self.stack[-1]
+        return isinstance(top.container, list) or top.pending_key is not None
+
+    def _child_path(self, event: ev.Event) -> Path:
+        if not self.stack:
+            return ()
+        top = self.stack[-1]
+        if isinstance(top.container, list):
+            return (*top.path, len(top.container))
+        if top.pending_key is None:
+            line, col = _pos(event)
+            raise YamlError("a mapping key must be a plain value, not a mapping or a list", line, col)
+        return (*top.path, top.pending_key)
+
+    def _count(self, size: int, event: ev.Event) -> None:
+        self.total += size
+        if self.total > MAX_NODES:
+            line, col = _pos(event)
+            raise YamlError(
+                f"document too large once aliases are expanded (more than {MAX_NODES} values); "
+                "refusing it (is this an alias bomb?)",
+                line,
+                col,
+            )
+
+    def _attach(self, value: Any, size: int, event: ev.Event, anchor: str | None) -> None:
+        if anchor is not None:
+            self.anchors[anchor] = (value, size)
+        if not self.stack:
+            self.root = value
+            return
+        top = self.stack[-1]
+        top.size += size
+        if isinstance(top.container, list):
+            top.container.append(value)
+            return
+        key = top.pending_key
+        if key is None:
+            if not isinstance(value, str | int | float | bool) and value is not None:
+                line, col = _pos(event)
+                raise YamlError("a mapping key must be a plain value", line, col)
+            text = "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+            if text in top.container:
+                line, col = _pos(event)
+                raise YamlError(f"duplicate key {text!r} in this mapping", line, col)
+            top.pending_key, top.pending_key_pos = text, _pos(event)
+            self.positions.keys[(*top.path, text)] = top.pending_key_pos
+            return
+        if key == "<<":
+            top.merges.append(value)
+        else:
+            top.container[key] = value
+        top.pending_key = None
+
+    def feed(self, event: ev.Event) -> None:
+        if isinstance(event, ev.ScalarEvent):
+            value = _scalar(event)
+            if self._in_value_slot():
+                self.positions.values[self._child_path(event)] = _pos(event)
+            self._count(1, event)
+            self._attach(value, 1, event, event.anchor)
+        elif isinstance(event, ev.MappingStartEvent | ev.SequenceStartEvent):
+            path = self._child_path(event)
+            if len(self.stack) >= MAX_DEPTH:
+                line, col = _pos(event)
+                raise YamlError(f"nesting deeper than {MAX_DEPTH} levels", line, col)
+            self.positions.values[path] = _pos(event)
+            container: dict[str, Any] | list[Any] = {} if isinstance(event, ev.MappingStartEvent) else []
+            self._count(1, event)
+            self.stack.append(_Frame(container=container, path=path, anchor=event.anchor))
+        elif isinstance(event, ev.MappingEndEvent | ev.SequenceEndEvent):
+            frame = self.stack.pop()
+            if isinstance(frame.container, dict) and frame.merges:
+                _apply_merges(frame.container, frame.merges, event)
+            self._attach(frame.container, frame.size, event, frame.anchor)
+        elif isinstance(event, ev.AliasEvent):
+            found = self.anchors.get(event.anchor or "")
+            if found is None:
+                line, col = _pos(event)
+                raise YamlError(f"unknown alias *{event.anchor}", line, col)
+            value, size = found
+            if self._in_value_slot():
+                self.positions.values[self._child_path(event)] = _pos(event)
+            self._count(size, event)
+            self._attach(value, size, event, None)
+
+
+def _apply_merges(target: dict[str, Any], merges: list[Any], event: ev.Event) -> None:
+    for merge in merges:
+        sources = merge if isinstance(merge, list) else [merge]
+        for source in sources:
+            if not isinstance(source, dict):
+                line, col = _pos(event)
+                raise YamlError("a merge key '<<' needs a mapping or a list of mappings", line, col)
+            for key, value in source.items():
+                target.setdefault(key, value)
+
+
+def parse_documents(text: str) -> Iterator[Document]:
+    """Yield each non-empty document of `text`; raises YamlError (1-based position) on bad input."""
+    builder: _Builder | None = None
+    index = -1
+    start_line = 1
+    try:
+        for event in yaml.parse(text, Loader=_Loader):
+            if isinstance(event, ev.DocumentStartEvent):
+                index += 1
+                builder = _Builder()
+                start_line = _pos(event)[0]
+            elif isinstance(event, ev.DocumentEndEvent):
+                if builder is not None and builder.root is not None:
+                    yield Document(index, builder.root, builder.positions, start_line)
+                builder = None
+            elif builder is not None and not isinstance(event, ev.StreamStartEvent | ev.StreamEndEvent):
+                builder.feed(event)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+        problem = err.problem or "invalid YAML"
+        context = f" ({err.context})" if err.context else ""
+        raise YamlError(f"invalid YAML: {problem}{context}", line, col) from err
+    except yaml.YAMLError as err:
+        raise YamlError(f"invalid YAML: {err}", 1, 1) from err

@@ -1,0 +1,54 @@
+"""Manifest kinds (pydantic, frozen): the desired state users declare in YAML.
+
+`KINDS` maps each `kind:` to its model class; `Manifest` is the union of them all.
+"""
+
+from __future__ import annotations
+
+from controller.model.analysis import Analysis, Metric, MetricQuery
+from controller.model.common import (
+    API_VERSION,
+    MANAGED_BY_LABEL,
+    MANAGED_BY_VALUE,
+    Metadata,
+    duration_seconds,
+)
+from controller.model.endpoint import Deployment, Endpoint, EndpointSpec, Rollout, Step, split_model_ref
+from controller.model.prompt import Assertion, GenerationConfig, Prompt, PromptSpec, PromptTest, Variable
+from controller.model.registry_model import Model, ModelSpec, ServingContainer, Upload
+
+Manifest = Model | Endpoint | Prompt
+KINDS: dict[str, type[Model] | type[Endpoint] | type[Prompt]] = {
+    "Model": Model,
+    "Endpoint": Endpoint,
+    "Prompt": Prompt,
+}
+
+__all__ = [
+    "API_VERSION",
+    "KINDS",
+    "MANAGED_BY_LABEL",
+    "MANAGED_BY_VALUE",
+    "Analysis",
+    "Assertion",
+    "Deployment",
+    "Endpoint",
+    "EndpointSpec",
+    "GenerationConfig",
+    "Manifest",
+    "Metadata",
+    "Metric",
+    "MetricQuery",
+    "Model",
+    "ModelSpec",
+    "Prompt",
+    "PromptSpec",
+    "PromptTest",
+    "Rollout",
+    "ServingContainer",
+    "Step",
+    "Upload",
+    "Variable",
+    "duration_seconds",
+    "split_model_ref",
+]

@@ -1,0 +1,101 @@
+"""Building blocks shared by every manifest kind: the frozen base model, names, durations, metadata.
+
+Manifests are written in camelCase YAML; the Python side uses snake_case through pydantic aliases.
+Every model is frozen and forbids unknown fields, so a typo is an error, never silently ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+API_VERSION = "genaiops/v1"
+MANAGED_BY_LABEL = "managed-by"
+MANAGED_BY_VALUE = "genaiops"
+
+NAME_PATTERN = r"^[a-z][a-z0-9-]{0,62}$"
+_DURATION_RE = re.compile(r"^(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?$")
+_LABEL_KEY_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+_LABEL_VALUE_RE = re.compile(r"^[a-z0-9_-]{0,63}$")
+MAX_LABELS = 64
+
+
+class Frozen(BaseModel):
+    """Base of every manifest model: immutable, strict about unknown fields, camelCase in YAML."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        str_strip_whitespace=False,
+    )
+
+
+def duration_seconds(text: str) -> float:
+    """Seconds in a duration string such as `30s`, `5m`, `1h30m` or `250ms`."""
+    match = _DURATION_RE.match(text)
+    if match is None or not text:
+        raise ValueError(f"invalid duration {text!r}: expected a number with a unit, such as 30s, 5m or 1h")
+    hours, minutes, seconds, millis = (int(g) if g else 0 for g in match.groups())
+    return hours * 3600 + minutes * 60 + seconds + millis / 1000
+
+
+def _check_duration(text: str) -> str:
+    duration_seconds(text)
+    return text
+
+
+Duration = Annotated[
+    str,
+    AfterValidator(_check_duration),
+    Field(
+        pattern=r"^(\d+h)?(\d+m)?(\d+s)?(\d+ms)?$",
+        min_length=2,
+        description="A duration with a unit: 250ms, 30s, 5m, 1h or combinations such as 1h30m.",
+        examples=["30s", "5m", "1h"],
+    ),
+]
+
+ResourceName = Annotated[
+    str,
+    Field(
+        pattern=NAME_PATTERN,
+        description="Lowercase letters, digits and '-', starting with a letter, at most 63 characters. "
+        "Becomes the Vertex AI resource ID.",
+    ),
+]
+
+
+def _check_labels(labels: dict[str, str]) -> dict[str, str]:
+    if len(labels) > MAX_LABELS:
+        raise ValueError(f"at most {MAX_LABELS} labels are allowed (got {len(labels)})")
+    for key, value in labels.items():
+        if not _LABEL_KEY_RE.match(key):
+            raise ValueError(
+                f"label key {key!r} must start with a lowercase letter and hold at most 63 lowercase "
+                "letters, digits, '_' or '-'"
+            )
+        if not _LABEL_VALUE_RE.match(value):
+            raise ValueError(
+                f"label value {value!r} (key {key!r}) may hold at most 63 lowercase letters, digits, '_' or '-'"
+            )
+    return labels
+
+
+Labels = Annotated[dict[str, str], AfterValidator(_check_labels)]
+
+DeletionPolicy = Literal["delete", "retain"]
+
+
+class Metadata(Frozen):
+    """Identity of a manifest: `name` is the resource ID in Vertex AI; labels are copied onto it."""
+
+    name: ResourceName
+    labels: Labels = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(
+        default_factory=dict, description="Free-form notes for humans and tools; never sent to Vertex AI."
+    )

@@ -1,0 +1,120 @@
+"""The `Endpoint` kind: deployments of registry models, the traffic split between them, and how a changed
+deployment is rolled out (direct, or a staged canary judged by analysis)."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from controller.model.analysis import Analysis
+from controller.model.common import DeletionPolicy, Duration, Frozen, Metadata
+
+MODEL_REF_RE = re.compile(r"^(?P<model>[a-z][a-z0-9-]{0,62})(?:@(?P<version>[1-9][0-9]*|[a-z][a-zA-Z0-9-]*))?$")
+
+
+def split_model_ref(ref: str) -> tuple[str, str | None]:
+    """`support-llm@3` -> ("support-llm", "3"); `support-llm` -> ("support-llm", None)."""
+    match = MODEL_REF_RE.match(ref)
+    if match is None:
+        raise ValueError(f"invalid model reference {ref!r}")
+    return match["model"], match["version"]
+
+
+class Accelerator(Frozen):
+    """GPUs or TPUs attached to each replica."""
+
+    type: str = Field(pattern=r"^[A-Z][A-Z0-9_]+$", examples=["NVIDIA_L4", "NVIDIA_TESLA_T4"])
+    count: int = Field(default=1, ge=1, le=16)
+
+
+class Deployment(Frozen):
+    """One deployed model on the endpoint, identified by `name` (the DeployedModel display name)."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,62}$")
+    model: str = Field(
+        pattern=MODEL_REF_RE.pattern,
+        description="A Model manifest name, optionally with @version (e.g. @3) or @alias (e.g. @stable).",
+    )
+    machine_type: str = Field(default="n1-standard-4", pattern=r"^[a-z0-9]+-[a-z0-9-]+$")
+    accelerator: Accelerator | None = None
+    min_replicas: int = Field(default=1, ge=1, le=1000)
+    max_replicas: int | None = Field(default=None, ge=1, le=1000)
+    disable_container_logging: bool = False
+    service_account: str | None = None
+
+    @model_validator(mode="after")
+    def _replicas_ordered(self) -> Deployment:
+        if self.max_replicas is not None and self.max_replicas < self.min_replicas:
+            raise ValueError(f"maxReplicas ({self.max_replicas}) must be at least minReplicas ({self.min_replicas})")
+        return self
+
+    @property
+    def model_name(self) -> str:
+        """The Model manifest this deployment serves."""
+        return split_model_ref(self.model)[0]
+
+    @property
+    def model_version(self) -> str | None:
+        """The version number or alias after `@`, if any."""
+        return split_model_ref(self.model)[1]
+
+
+class Step(Frozen):
+    """One canary step: move `weight`% of the deployment's share to the canary, then pause and analyse."""
+
+    weight: int = Field(ge=1, le=100)
+    pause: Duration | Literal["indefinite"] | None = Field(
+        default=None, description="How long to hold the step; 'indefinite' waits for `rollout promote`."
+    )
+    analysis: Analysis | None = Field(default=None, description="Overrides the rollout's analysis here.")
+
+
+class Rollout(Frozen):
+    """How a changed deployment reaches production."""
+
+    strategy: Literal["direct", "canary"] = "direct"
+    steps: tuple[Step, ...] = ()
+    step_weight: int | None = Field(default=None, ge=1, le=100, description="Shorthand: weight per step.")
+    max_weight: int | None = Field(default=None, ge=1, le=100, description="Shorthand: last step's weight.")
+    interval: Duration | None = Field(default=None, description="Shorthand: pause between steps.")
+    analysis: Analysis | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Rollout:
+        shorthand = self.step_weight is not None or self.max_weight is not None or self.interval is not None
+        if self.strategy == "direct":
+            if self.steps or shorthand or self.analysis is not None:
+                raise ValueError("strategy 'direct' takes no steps, stepWeight, maxWeight, interval or analysis")
+            return self
+        if self.steps and shorthand:
+            raise ValueError("give either 'steps' or the stepWeight/maxWeight/interval shorthand, not both")
+        if not self.steps and self.step_weight is None:
+            raise ValueError("strategy 'canary' needs 'steps' or 'stepWeight'")
+        if self.step_weight is not None and self.max_weight is not None and self.step_weight > self.max_weight:
+            raise ValueError(f"stepWeight ({self.step_weight}) exceeds maxWeight ({self.max_weight})")
+        return self
+
+
+class EndpointSpec(Frozen):
+    """What an `Endpoint` declares."""
+
+    region: str = Field(default="us-central1", pattern=r"^[a-z]+-[a-z]+\d+$")
+    display_name: str | None = Field(default=None, max_length=128)
+    description: str | None = None
+    deployments: tuple[Deployment, ...] = Field(min_length=1)
+    traffic: dict[str, Annotated[int, Field(ge=0, le=100)]] = Field(
+        description="Percent of traffic per deployment name; integers summing to 100."
+    )
+    rollout: Rollout = Field(default_factory=Rollout)
+    deletion_policy: DeletionPolicy = "delete"
+
+
+class Endpoint(Frozen):
+    """A Vertex AI endpoint genaiops owns."""
+
+    api_version: Literal["genaiops/v1"]
+    kind: Literal["Endpoint"]
+    metadata: Metadata
+    spec: EndpointSpec

@@ -1,0 +1,133 @@
+"""The `Prompt` kind: a versioned prompt template with declared variables, the model it targets, its
+generation config, and tests that check recorded (or live) responses."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from controller.model.common import DeletionPolicy, Frozen, Metadata
+
+VariableType = Literal["string", "integer", "number", "boolean", "array", "object"]
+AssertionType = Literal[
+    "contains",
+    "icontains",
+    "not-contains",
+    "regex",
+    "equals",
+    "is-json",
+    "json-schema",
+    "max-length",
+    "max-tokens",
+]
+_NEEDS_STRING = ("contains", "icontains", "not-contains", "regex", "equals")
+_NEEDS_INT = ("max-length", "max-tokens")
+
+
+class Variable(Frozen):
+    """A declared template variable (a JSON-Schema subset)."""
+
+    type: VariableType = "string"
+    description: str | None = None
+    default: Any = None
+    required: bool = True
+    enum: tuple[str | int | float | bool, ...] | None = None
+    max_length: int | None = Field(default=None, ge=1)
+
+
+class GenerationConfig(Frozen):
+    """Sampling settings sent with each request."""
+
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    max_output_tokens: int | None = Field(default=None, ge=1, le=65536)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    top_k: int | None = Field(default=None, ge=1, le=1000)
+    stop_sequences: tuple[str, ...] = Field(default=(), max_length=16)
+    response_mime_type: Literal["text/plain", "application/json"] | None = None
+    response_schema: dict[str, Any] | None = None
+
+
+class Assertion(Frozen):
+    """A deterministic check on a response."""
+
+    type: AssertionType
+    value: Any = None
+
+    @model_validator(mode="after")
+    def _value_matches_type(self) -> Assertion:
+        if self.type in _NEEDS_STRING and not isinstance(self.value, str):
+            raise ValueError(f"assertion {self.type!r} needs a string 'value'")
+        if self.type in _NEEDS_INT and (
+            isinstance(self.value, bool) or not isinstance(self.value, int) or self.value < 1
+        ):
+            raise ValueError(f"assertion {self.type!r} needs a positive integer 'value'")
+        if self.type == "json-schema" and not isinstance(self.value, dict):
+            raise ValueError("assertion 'json-schema' needs a JSON Schema object as 'value'")
+        if self.type == "is-json" and self.value is not None:
+            raise ValueError("assertion 'is-json' takes no 'value'")
+        if self.type == "regex":
+            import re
+
+            try:
+                re.compile(self.value)
+            except re.error as err:
+                raise ValueError(f"invalid regular expression: {err}") from err
+        return self
+
+
+class PromptTest(Frozen):
+    """A test case: variables to render with, the response to check, and the assertions."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,62}$")
+    vars: dict[str, Any] = Field(default_factory=dict)
+    response: str | None = Field(default=None, description="A recorded response, checked offline.")
+    response_file: str | None = Field(default=None, description="A file with the recorded response.")
+    assertions: tuple[Assertion, ...] = Field(alias="assert", min_length=1)
+
+    @model_validator(mode="after")
+    def _one_response(self) -> PromptTest:
+        if self.response is not None and self.response_file is not None:
+            raise ValueError("give either 'response' or 'responseFile', not both")
+        return self
+
+
+class PromptSpec(Frozen):
+    """What a `Prompt` declares: exactly one of `template` or `templateFile`."""
+
+    description: str | None = None
+    model: str = Field(
+        pattern=r"^([a-z][a-z0-9-]{0,62}(@[a-zA-Z0-9-]+)?|publishers/[a-z0-9-]+/models/[a-zA-Z0-9._@-]+)$",
+        description="A Model manifest name (optionally @version) or a publisher model path.",
+    )
+    template: str | None = None
+    template_file: str | None = Field(default=None, description="A file next to the manifest.")
+    system_instruction: str | None = None
+    variables: dict[str, Variable] = Field(default_factory=dict)
+    generation_config: GenerationConfig = Field(default_factory=GenerationConfig)
+    labels: tuple[str, ...] = Field(
+        default=(), description="Environments this version is released to, such as production or staging."
+    )
+    tests: tuple[PromptTest, ...] = ()
+    deletion_policy: DeletionPolicy = "delete"
+
+    @model_validator(mode="after")
+    def _one_template(self) -> PromptSpec:
+        if (self.template is None) == (self.template_file is None):
+            raise ValueError("a Prompt needs exactly one of 'template' or 'templateFile'")
+        for name in self.variables:
+            if not name.isidentifier():
+                raise ValueError(f"variable name {name!r} must be a valid identifier")
+        for label in self.labels:
+            if not label or not label.replace("-", "").isalnum() or not label[0].isalpha():
+                raise ValueError(f"label {label!r} must be letters, digits and '-', starting with a letter")
+        return self
+
+
+class Prompt(Frozen):
+    """A prompt template genaiops versions and publishes."""
+
+    api_version: Literal["genaiops/v1"]
+    kind: Literal["Prompt"]
+    metadata: Metadata
+    spec: PromptSpec

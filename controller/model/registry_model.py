@@ -1,0 +1,98 @@
+"""The `Model` kind: a model in the Vertex AI Model Registry, uploaded from an artifact, or a reference to
+a publisher model such as `publishers/google/models/gemini-2.0-flash` (which needs no deployment)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from controller.model.common import DeletionPolicy, Frozen, Metadata
+
+ALIAS_PATTERN = r"^[a-z][a-zA-Z0-9-]{0,126}[a-z0-9]$"
+
+
+class Port(Frozen):
+    """A container port the serving container listens on."""
+
+    container_port: int = Field(ge=1, le=65535)
+
+
+class ServingContainer(Frozen):
+    """The serving container Vertex AI runs for a registry model (`Model.container_spec`)."""
+
+    image_uri: str = Field(min_length=1, description="Container image, e.g. us-docker.pkg.dev/.../serve:1.2")
+    command: tuple[str, ...] = ()
+    args: tuple[str, ...] = ()
+    env: dict[str, str] = Field(default_factory=dict)
+    ports: tuple[Port, ...] = ()
+    predict_route: str | None = None
+    health_route: str | None = None
+
+
+class Upload(Frozen):
+    """Upload a model artifact to the registry; a changed artifact becomes a new model version."""
+
+    artifact_uri: str = Field(
+        pattern=r"^gs://[a-z0-9][a-z0-9._-]{1,221}(/.*)?$",
+        description="Cloud Storage URI of the model artifact directory (gs://bucket/path).",
+    )
+    serving_container: ServingContainer
+    version_aliases: tuple[str, ...] = Field(
+        default=(),
+        description="Aliases this version carries, such as `stable`. `default` is managed by Vertex AI.",
+    )
+    version_description: str | None = None
+
+    @model_validator(mode="after")
+    def _aliases_are_valid(self) -> Upload:
+        import re
+
+        seen: set[str] = set()
+        for alias in self.version_aliases:
+            if not re.match(ALIAS_PATTERN, alias):
+                raise ValueError(
+                    f"version alias {alias!r} must match {ALIAS_PATTERN} "
+                    "(a lowercase letter first, then letters, digits or '-', ending in a letter or digit)"
+                )
+            if alias == "default":
+                raise ValueError("the alias 'default' is managed by Vertex AI and cannot be declared")
+            if alias in seen:
+                raise ValueError(f"version alias {alias!r} is listed twice")
+            seen.add(alias)
+        return self
+
+
+class ModelSpec(Frozen):
+    """What a `Model` declares: exactly one of `upload` or `publisher`."""
+
+    region: str = Field(default="us-central1", pattern=r"^[a-z]+-[a-z]+\d+$")
+    display_name: str | None = Field(default=None, max_length=128)
+    description: str | None = None
+    upload: Upload | None = None
+    publisher: str | None = Field(
+        default=None,
+        pattern=r"^publishers/[a-z0-9-]+/models/[a-zA-Z0-9._@-]+$",
+        description="A publisher model, e.g. publishers/google/models/gemini-2.0-flash.",
+    )
+    deletion_policy: DeletionPolicy = "delete"
+
+    @model_validator(mode="after")
+    def _exactly_one_source(self) -> ModelSpec:
+        if (self.upload is None) == (self.publisher is None):
+            raise ValueError("a Model needs exactly one of 'upload' (a registry model) or 'publisher'")
+        return self
+
+    @property
+    def is_publisher(self) -> bool:
+        """Publisher models are served by Google: no upload, no deployment, no traffic split."""
+        return self.publisher is not None
+
+
+class Model(Frozen):
+    """A model genaiops manages (registry upload) or refers to (publisher model)."""
+
+    api_version: Literal["genaiops/v1"]
+    kind: Literal["Model"]
+    metadata: Metadata
+    spec: ModelSpec
