@@ -23,9 +23,7 @@ def _unary(method: RpcMethod, hook: CallHook | None) -> grpc.RpcMethodHandler:
 
     req_de: Callable[[bytes], Any] = lambda data: deserialize(method.request_type, data)  # noqa: E731
     resp_ser: Callable[[Any], bytes] = lambda msg: serialize(method.response_type, msg)  # noqa: E731
-    return grpc.unary_unary_rpc_method_handler(
-        handle, request_deserializer=req_de, response_serializer=resp_ser
-    )
+    return grpc.unary_unary_rpc_method_handler(handle, request_deserializer=req_de, response_serializer=resp_ser)
 
 
 def build_server(
