@@ -7,6 +7,9 @@ for bad input: whatever the files hold, the answer is manifests plus diagnostics
 
 from __future__ import annotations
 
+import multiprocessing as mp
+import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +23,7 @@ from controller.model import API_VERSION, KINDS, Endpoint, Manifest, Prompt
 
 MAX_FILE_BYTES = 1024 * 1024
 SUFFIXES = (".yaml", ".yml")
+PARALLEL_THRESHOLD = 400  # below this, starting worker processes costs more than it saves
 
 
 @dataclass(frozen=True)
@@ -63,7 +67,7 @@ def _read(path: Path) -> tuple[str | None, Diagnostic | None]:
         if size > MAX_FILE_BYTES:
             return None, Diagnostic(
                 f"file is {size / 1024 / 1024:.1f} MiB; manifests are limited to {MAX_FILE_BYTES // 1024} KiB",
-                Source(name),
+                Source(name, 1, 1),
             )
         data = path.read_bytes()
     except OSError as err:
@@ -128,18 +132,37 @@ def load_file(path: Path) -> tuple[list[Located], list[Diagnostic]]:
     return located, diagnostics
 
 
+def _load_and_check(paths: list[Path]) -> list[tuple[list[Located], list[Diagnostic]]]:
+    """Load files and run the checks that need one manifest at a time (the part that parallelises)."""
+    out: list[tuple[list[Located], list[Diagnostic]]] = []
+    for path in paths:
+        located, found = load_file(path)
+        for item in located:
+            if isinstance(item.manifest, Endpoint):
+                found.extend(check_endpoint(item, item.manifest))
+            elif isinstance(item.manifest, Prompt):
+                found.extend(check_prompt(item, item.manifest))
+        out.append((located, found))
+    return out
+
+
+def _load_all(files: list[Path]) -> list[tuple[list[Located], list[Diagnostic]]]:
+    """Per-file work, spread over the CPU cores for large repositories (results keep file order)."""
+    workers = min(os.cpu_count() or 1, 8)
+    if len(files) < PARALLEL_THRESHOLD or workers < 2 or "fork" not in mp.get_all_start_methods():
+        return _load_and_check(files)
+    size = -(-len(files) // workers)
+    chunks = [files[i : i + size] for i in range(0, len(files), size)]
+    with ProcessPoolExecutor(max_workers=len(chunks), mp_context=mp.get_context("fork")) as pool:
+        return [result for part in pool.map(_load_and_check, chunks) for result in part]
+
+
 def load(root: Path) -> LoadResult:
     """Load, validate and cross-check every manifest under `root`."""
     files, diagnostics = discover(root)
     items: list[Located] = []
-    for path in files:
-        located, found = load_file(path)
+    for located, found in _load_all(files):
         items.extend(located)
         diagnostics.extend(found)
-    for item in items:
-        if isinstance(item.manifest, Endpoint):
-            diagnostics.extend(check_endpoint(item, item.manifest))
-        elif isinstance(item.manifest, Prompt):
-            diagnostics.extend(check_prompt(item, item.manifest))
     diagnostics.extend(check_set(items))
     return LoadResult(tuple(items), tuple(sorted(diagnostics, key=sort_key)), len(files))

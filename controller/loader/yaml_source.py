@@ -81,9 +81,18 @@ def _pos(event: ev.Event) -> tuple[int, int]:
     return (1, 1) if mark is None else (mark.line + 1, mark.column + 1)
 
 
+_IMPLICIT_FIRST = frozenset(k for k in _RESOLVER.yaml_implicit_resolvers if k)
+_ALWAYS_RESOLVE = None in _RESOLVER.yaml_implicit_resolvers
+
+
 def _scalar(event: ev.ScalarEvent) -> Any:
     tag = event.tag
     if tag is None or tag == "!":
+        value = event.value
+        if tag == "!" or not event.implicit[0]:
+            return value  # quoted or block scalars without a tag are strings
+        if value and value[0] not in _IMPLICIT_FIRST and not _ALWAYS_RESOLVE:
+            return value  # no implicit type (int, float, bool, null, timestamp...) starts with this character
         tag = _RESOLVER.resolve(yaml.ScalarNode, event.value, event.implicit)  # type: ignore[no-untyped-call]
     if tag == "tag:yaml.org,2002:merge":
         return "<<"
@@ -168,36 +177,72 @@ class _Builder:
         top.pending_key = None
 
     def feed(self, event: ev.Event) -> None:
-        if isinstance(event, ev.ScalarEvent):
-            value = _scalar(event)
-            if self._in_value_slot():
-                self.positions.values[self._child_path(event)] = _pos(event)
-            self._count(1, event)
-            self._attach(value, 1, event, event.anchor)
-        elif isinstance(event, ev.MappingStartEvent | ev.SequenceStartEvent):
-            path = self._child_path(event)
-            if len(self.stack) >= MAX_DEPTH:
-                line, col = _pos(event)
-                raise YamlError(f"nesting deeper than {MAX_DEPTH} levels", line, col)
-            self.positions.values[path] = _pos(event)
-            container: dict[str, Any] | list[Any] = {} if isinstance(event, ev.MappingStartEvent) else []
-            self._count(1, event)
-            self.stack.append(_Frame(container=container, path=path, anchor=event.anchor))
-        elif isinstance(event, ev.MappingEndEvent | ev.SequenceEndEvent):
+        kind = type(event)
+        if kind is ev.ScalarEvent:
+            self._on_scalar(event)  # type: ignore[arg-type]
+        elif kind is ev.MappingStartEvent or kind is ev.SequenceStartEvent:
+            self._on_start(event)  # type: ignore[arg-type]
+        elif kind is ev.MappingEndEvent or kind is ev.SequenceEndEvent:
             frame = self.stack.pop()
-            if isinstance(frame.container, dict) and frame.merges:
+            if frame.merges and isinstance(frame.container, dict):
                 _apply_merges(frame.container, frame.merges, event)
             self._attach(frame.container, frame.size, event, frame.anchor)
-        elif isinstance(event, ev.AliasEvent):
-            found = self.anchors.get(event.anchor or "")
-            if found is None:
-                line, col = _pos(event)
-                raise YamlError(f"unknown alias *{event.anchor}", line, col)
-            value, size = found
-            if self._in_value_slot():
-                self.positions.values[self._child_path(event)] = _pos(event)
-            self._count(size, event)
-            self._attach(value, size, event, None)
+        elif kind is ev.AliasEvent:
+            self._on_alias(event)  # type: ignore[arg-type]
+
+    def _on_scalar(self, event: ev.ScalarEvent) -> None:
+        value = _scalar(event)
+        self.total += 1
+        if self.total > MAX_NODES:
+            self._count(0, event)
+        stack = self.stack
+        if stack and event.anchor is None:
+            # Fast path for the common case: a plain value inside a list or under a pending key.
+            top = stack[-1]
+            container = top.container
+            mark: Any = event.start_mark  # always set by libyaml
+            if type(container) is list:
+                self.positions.values[(*top.path, len(container))] = (mark.line + 1, mark.column + 1)
+                container.append(value)
+                top.size += 1
+                return
+            key = top.pending_key
+            if key is None:
+                if type(value) is str and value not in container and value != "<<":
+                    top.pending_key = value
+                    self.positions.keys[(*top.path, value)] = (mark.line + 1, mark.column + 1)
+                    top.size += 1
+                    return
+            elif key != "<<":
+                self.positions.values[(*top.path, key)] = (mark.line + 1, mark.column + 1)
+                container[key] = value  # type: ignore[call-overload]
+                top.size += 1
+                top.pending_key = None
+                return
+        if self._in_value_slot():
+            self.positions.values[self._child_path(event)] = _pos(event)
+        self._attach(value, 1, event, event.anchor)
+
+    def _on_start(self, event: ev.MappingStartEvent | ev.SequenceStartEvent) -> None:
+        path = self._child_path(event)
+        if len(self.stack) >= MAX_DEPTH:
+            line, col = _pos(event)
+            raise YamlError(f"nesting deeper than {MAX_DEPTH} levels", line, col)
+        self.positions.values[path] = _pos(event)
+        container: dict[str, Any] | list[Any] = {} if type(event) is ev.MappingStartEvent else []
+        self._count(1, event)
+        self.stack.append(_Frame(container=container, path=path, anchor=event.anchor))
+
+    def _on_alias(self, event: ev.AliasEvent) -> None:
+        found = self.anchors.get(event.anchor or "")
+        if found is None:
+            line, col = _pos(event)
+            raise YamlError(f"unknown alias *{event.anchor}", line, col)
+        value, size = found
+        if self._in_value_slot():
+            self.positions.values[self._child_path(event)] = _pos(event)
+        self._count(size, event)
+        self._attach(value, size, event, None)
 
 
 def _apply_merges(target: dict[str, Any], merges: list[Any], event: ev.Event) -> None:
@@ -216,18 +261,20 @@ def parse_documents(text: str) -> Iterator[Document]:
     builder: _Builder | None = None
     index = -1
     start_line = 1
+    parser = _Loader(text)
     try:
-        for event in yaml.parse(text, Loader=_Loader):
-            if isinstance(event, ev.DocumentStartEvent):
+        while (event := parser.get_event()) is not None:
+            kind = type(event)
+            if builder is not None and kind is not ev.DocumentEndEvent:
+                builder.feed(event)
+            elif kind is ev.DocumentStartEvent:
                 index += 1
                 builder = _Builder()
                 start_line = _pos(event)[0]
-            elif isinstance(event, ev.DocumentEndEvent):
+            elif kind is ev.DocumentEndEvent:
                 if builder is not None and builder.root is not None:
                     yield Document(index, builder.root, builder.positions, start_line)
                 builder = None
-            elif builder is not None and not isinstance(event, ev.StreamStartEvent | ev.StreamEndEvent):
-                builder.feed(event)
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
@@ -236,3 +283,5 @@ def parse_documents(text: str) -> Iterator[Document]:
         raise YamlError(f"invalid YAML: {problem}{context}", line, col) from err
     except yaml.YAMLError as err:
         raise YamlError(f"invalid YAML: {err}", 1, 1) from err
+    finally:
+        parser.dispose()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 API_VERSION = "genaiops/v1"
@@ -49,8 +49,15 @@ def _check_duration(text: str) -> str:
     return text
 
 
+def _duration_is_text(value: object) -> object:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError(f"invalid duration {value!r}: a duration needs a unit, such as {value}s, 5m or 1h")
+    return value
+
+
 Duration = Annotated[
     str,
+    BeforeValidator(_duration_is_text),
     AfterValidator(_check_duration),
     Field(
         pattern=r"^(\d+h)?(\d+m)?(\d+s)?(\d+ms)?$",

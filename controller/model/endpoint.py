@@ -4,9 +4,9 @@ deployment is rolled out (direct, or a staged canary judged by analysis)."""
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, ValidatorFunctionWrapHandler, field_validator, model_validator
 
 from controller.model.analysis import Analysis
 from controller.model.common import DeletionPolicy, Duration, Frozen, Metadata
@@ -69,6 +69,17 @@ class Step(Frozen):
         default=None, description="How long to hold the step; 'indefinite' waits for `rollout promote`."
     )
     analysis: Analysis | None = Field(default=None, description="Overrides the rollout's analysis here.")
+
+    @field_validator("pause", mode="wrap")
+    @classmethod
+    def _one_pause_message(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        """One clear message instead of one per alternative of the union."""
+        try:
+            return handler(value)
+        except ValidationError:
+            raise ValueError(
+                f"pause must be a duration such as 30s, 5m or 1h, or 'indefinite' (got {value!r})"
+            ) from None
 
 
 class Rollout(Frozen):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from controller.model.common import DeletionPolicy, Frozen, Metadata
 
@@ -57,11 +57,11 @@ class Assertion(Frozen):
     @model_validator(mode="after")
     def _value_matches_type(self) -> Assertion:
         if self.type in _NEEDS_STRING and not isinstance(self.value, str):
-            raise ValueError(f"assertion {self.type!r} needs a string 'value'")
+            raise ValueError(f"assertion {self.type!r} needs a string 'value' (got {self.value!r})")
         if self.type in _NEEDS_INT and (
             isinstance(self.value, bool) or not isinstance(self.value, int) or self.value < 1
         ):
-            raise ValueError(f"assertion {self.type!r} needs a positive integer 'value'")
+            raise ValueError(f"assertion {self.type!r} needs a positive integer 'value' (got {self.value!r})")
         if self.type == "json-schema" and not isinstance(self.value, dict):
             raise ValueError("assertion 'json-schema' needs a JSON Schema object as 'value'")
         if self.type == "is-json" and self.value is not None:
@@ -115,13 +115,26 @@ class PromptSpec(Frozen):
     def _one_template(self) -> PromptSpec:
         if (self.template is None) == (self.template_file is None):
             raise ValueError("a Prompt needs exactly one of 'template' or 'templateFile'")
-        for name in self.variables:
+        return self
+
+    @field_validator("variables")
+    @classmethod
+    def _variable_names(cls, variables: dict[str, Variable]) -> dict[str, Variable]:
+        for name in variables:
             if not name.isidentifier():
-                raise ValueError(f"variable name {name!r} must be a valid identifier")
-        for label in self.labels:
+                raise ValueError(
+                    f"variable name {name!r} must be a valid identifier (letters, digits and '_', not starting "
+                    "with a digit) so templates can use it"
+                )
+        return variables
+
+    @field_validator("labels")
+    @classmethod
+    def _label_names(cls, labels: tuple[str, ...]) -> tuple[str, ...]:
+        for label in labels:
             if not label or not label.replace("-", "").isalnum() or not label[0].isalpha():
                 raise ValueError(f"label {label!r} must be letters, digits and '-', starting with a letter")
-        return self
+        return labels
 
 
 class Prompt(Frozen):

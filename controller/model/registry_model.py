@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from controller.model.common import DeletionPolicy, Frozen, Metadata
 
@@ -44,23 +44,24 @@ class Upload(Frozen):
     )
     version_description: str | None = None
 
-    @model_validator(mode="after")
-    def _aliases_are_valid(self) -> Upload:
+    @field_validator("version_aliases")
+    @classmethod
+    def _aliases_are_valid(cls, aliases: tuple[str, ...]) -> tuple[str, ...]:
         import re
 
         seen: set[str] = set()
-        for alias in self.version_aliases:
+        for alias in aliases:
+            if alias == "default":
+                raise ValueError("the alias 'default' is managed by Vertex AI and cannot be declared")
             if not re.match(ALIAS_PATTERN, alias):
                 raise ValueError(
                     f"version alias {alias!r} must match {ALIAS_PATTERN} "
                     "(a lowercase letter first, then letters, digits or '-', ending in a letter or digit)"
                 )
-            if alias == "default":
-                raise ValueError("the alias 'default' is managed by Vertex AI and cannot be declared")
             if alias in seen:
                 raise ValueError(f"version alias {alias!r} is listed twice")
             seen.add(alias)
-        return self
+        return aliases
 
 
 class ModelSpec(Frozen):

@@ -1,0 +1,1 @@
+"""The command-line interface: the composition root that wires loaders, providers and views."""

@@ -1,0 +1,118 @@
+"""`genaiops` entry point: a click group whose heavier commands load lazily (the emulator and cloud
+commands import the Google clients, which take a second; `validate` should not pay for that).
+
+Exit codes follow DESIGN.md: 0 success, 1 error (bad input or usage included), 2 changes present.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from controller import __version__
+from controller.diagnostics import Severity
+from controller.loader import load
+from controller.model.schema import json_schemas, render
+from controller.views.diagnostics import as_json, human_lines
+from controller.views.summary import print_summary
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_CHANGES = 2
+
+LAZY_COMMANDS: dict[str, str] = {
+    "emulator": "controller.cli.emulator_cmd:emulator_group",
+}
+
+
+class LazyGroup(click.Group):
+    """A group that imports some subcommands only when they are used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *LAZY_COMMANDS])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = LAZY_COMMANDS.get(cmd_name)
+        if target is None:
+            return super().get_command(ctx, cmd_name)
+        module, attr = target.split(":")
+        command: click.Command = getattr(importlib.import_module(module), attr)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="genaiops")
+def cli() -> None:
+    """GitOps for generative-AI serving on Vertex AI: validate, plan and apply YAML manifests."""
+
+
+def _echo_diagnostic_line(line: str, *, is_error: bool) -> None:
+    color = sys.stdout.isatty()
+    click.echo(click.style(line, fg="red" if is_error else "yellow") if color else line)
+
+
+@cli.command()
+@click.argument("path", type=click.Path(path_type=Path), default=Path("manifests"))
+@click.option("--output", "-o", type=click.Choice(["human", "json"]), default="human", show_default=True)
+def validate(path: Path, output: str) -> None:
+    """Check the manifests under PATH (default: manifests/) and report every problem."""
+    result = load(path)
+    if output == "json":
+        click.echo(as_json(result.diagnostics, files=result.files, manifests=len(result.manifests)))
+    else:
+        lines = human_lines(result.diagnostics, files=result.files)
+        for diagnostic, line in zip(result.diagnostics, lines, strict=False):
+            _echo_diagnostic_line(line, is_error=diagnostic.severity is Severity.ERROR)
+        click.echo(lines[-1])
+    sys.exit(EXIT_OK if result.ok else EXIT_ERROR)
+
+
+@cli.command()
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("schemas"), show_default=True)
+@click.option("--check", is_flag=True, help="Exit 1 if the files in --out differ from the generated schemas.")
+def schema(out_dir: Path, check: bool) -> None:
+    """Write a JSON Schema per manifest kind, plus a combined one, for editors and CI."""
+    stale: list[str] = []
+    for name, document in json_schemas().items():
+        target = out_dir / name
+        text = render(document)
+        if check:
+            if not target.is_file() or target.read_text(encoding="utf-8") != text:
+                stale.append(str(target))
+            continue
+        out_dir.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {target}")
+    if stale:
+        click.echo(f"out of date: {', '.join(stale)}; run `genaiops schema --out {out_dir}`", err=True)
+        sys.exit(EXIT_ERROR)
+
+
+@cli.command()
+@click.argument("path", type=click.Path(path_type=Path), default=Path("manifests"))
+def demo(path: Path) -> None:
+    """Validate the example manifests and summarise what they declare."""
+    console = Console()
+    result = load(path)
+    for line in human_lines(result.diagnostics, files=result.files):
+        console.print(line, markup=False, highlight=False)
+    if not result.ok:
+        sys.exit(EXIT_ERROR)
+    print_summary(result, console)
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Run the CLI; usage errors exit 1 (2 is reserved for 'changes present')."""
+    try:
+        return cli.main(args=argv, prog_name="genaiops", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(EXIT_ERROR)
+    except click.ClickException as err:
+        err.show()
+        sys.exit(EXIT_ERROR)

@@ -1,0 +1,47 @@
+"""A readable summary of what a set of manifests declares (the first step of the demo)."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from controller.loader import LoadResult
+from controller.model import Endpoint, Model, Prompt
+
+
+def _rollout(endpoint: Endpoint) -> str:
+    rollout = endpoint.spec.rollout
+    if rollout.strategy == "direct":
+        return "direct"
+    if rollout.steps:
+        weights = " → ".join(f"{s.weight}%" for s in rollout.steps)
+        return f"canary {weights}"
+    return f"canary +{rollout.step_weight}% to {rollout.max_weight or 100}%"
+
+
+def summary_table(result: LoadResult) -> Table:
+    """One row per manifest: kind, name, and the essentials of what it declares."""
+    table = Table(title=f"{len(result.manifests)} manifests in {result.files} files", title_justify="left")
+    table.add_column("kind", style="cyan")
+    table.add_column("name", style="bold")
+    table.add_column("declares")
+    for item in result.manifests:
+        manifest = item.manifest
+        if isinstance(manifest, Model):
+            spec = manifest.spec
+            what = f"publisher {spec.publisher}" if spec.upload is None else f"upload {spec.upload.artifact_uri}"
+        elif isinstance(manifest, Endpoint):
+            traffic = ", ".join(f"{k} {v}%" for k, v in manifest.spec.traffic.items())
+            deployments = ", ".join(f"{d.name}={d.model}" for d in manifest.spec.deployments)
+            what = f"{deployments}; traffic {traffic}; {_rollout(manifest)}"
+        else:
+            assert isinstance(manifest, Prompt)
+            spec_p = manifest.spec
+            what = f"model {spec_p.model}; {len(spec_p.variables)} variables; {len(spec_p.tests)} tests"
+        table.add_row(manifest.kind, manifest.metadata.name, what)
+    return table
+
+
+def print_summary(result: LoadResult, console: Console) -> None:
+    """Print the table."""
+    console.print(summary_table(result))

@@ -1,0 +1,72 @@
+"""Pure model helpers: durations, model references, and what the kinds accept."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from controller.model import Endpoint, Model, duration_seconds, split_model_ref
+from controller.model.common import Metadata
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("30s", 30), ("5m", 300), ("1h", 3600), ("1h30m", 5400), ("250ms", 0.25), ("2m10s", 130), ("0s", 0)],
+)
+def test_durations_parse_to_seconds(text: str, seconds: float) -> None:
+    assert duration_seconds(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "5", "m", "5 m", "1d", "-5s", "5M", "1.5h", "s5"])
+def test_malformed_durations_are_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="invalid duration"):
+        duration_seconds(text)
+
+
+@pytest.mark.parametrize(
+    ("ref", "expected"),
+    [("support-llm", ("support-llm", None)), ("support-llm@3", ("support-llm", "3")), ("m@stable", ("m", "stable"))],
+)
+def test_model_references_split_into_name_and_version(ref: str, expected: tuple[str, str | None]) -> None:
+    assert split_model_ref(ref) == expected
+
+
+@pytest.mark.parametrize("ref", ["Support", "m@", "m@0", "@3", "m@3@4"])
+def test_malformed_model_references_are_refused(ref: str) -> None:
+    with pytest.raises(ValueError, match="invalid model reference"):
+        split_model_ref(ref)
+
+
+def test_manifests_are_frozen() -> None:
+    metadata = Metadata(name="a")
+    with pytest.raises(ValidationError):
+        metadata.name = "b"
+
+
+def test_an_endpoint_built_in_python_gets_the_documented_defaults() -> None:
+    endpoint = Endpoint.model_validate(
+        {
+            "apiVersion": "genaiops/v1",
+            "kind": "Endpoint",
+            "metadata": {"name": "e"},
+            "spec": {"deployments": [{"name": "main", "model": "m@2"}], "traffic": {"main": 100}},
+        }
+    )
+    deployment = endpoint.spec.deployments[0]
+    assert (deployment.model_name, deployment.model_version) == ("m", "2")
+    assert deployment.machine_type == "n1-standard-4"
+    assert endpoint.spec.rollout.strategy == "direct"
+    assert endpoint.spec.region == "us-central1"
+    assert endpoint.spec.deletion_policy == "delete"
+
+
+def test_a_publisher_model_needs_no_upload() -> None:
+    model = Model.model_validate(
+        {
+            "apiVersion": "genaiops/v1",
+            "kind": "Model",
+            "metadata": {"name": "gemini"},
+            "spec": {"publisher": "publishers/google/models/gemini-2.0-flash"},
+        }
+    )
+    assert model.spec.is_publisher
