@@ -1,0 +1,220 @@
+"""Serve `RpcMethod`s over HTTP/1.1 + JSON, the wire the Google REST transports speak.
+
+This is the REST adapter beside `grpc_adapter.py`: the high-level SDK (`from google.cloud import
+aiplatform` with `api_transport="rest"`) and the gapic clients with `transport="rest"` talk to it. Routes
+come from the installed transports' http rules (`rest_routes.py`); `ApiError`s become Google's JSON error
+body with the HTTP status Google maps each gRPC code to, so `google.api_core.exceptions.from_http_response`
+raises the same exception class the real service would cause. A URL of an RPC that the client library
+knows but the emulator does not serve answers UNIMPLEMENTED (501), as the gRPC adapter does; any other
+URL answers NOT_FOUND (404).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import socket
+import threading
+from collections.abc import Iterable, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import grpc
+
+from controller.emulator.api import ApiError, CallHook, RpcMethod
+from controller.emulator.rest_routes import (
+    RequestDecodeError,
+    Route,
+    build_routes,
+    decode_request,
+    encode_response,
+    find_route,
+)
+
+_LOG = logging.getLogger(__name__)
+
+# google.rpc.Code -> HTTP status, as in googleapis' google/rpc/code.proto.
+HTTP_STATUS: dict[grpc.StatusCode, int] = {
+    grpc.StatusCode.OK: 200,
+    grpc.StatusCode.CANCELLED: 499,
+    grpc.StatusCode.UNKNOWN: 500,
+    grpc.StatusCode.INVALID_ARGUMENT: 400,
+    grpc.StatusCode.DEADLINE_EXCEEDED: 504,
+    grpc.StatusCode.NOT_FOUND: 404,
+    grpc.StatusCode.ALREADY_EXISTS: 409,
+    grpc.StatusCode.PERMISSION_DENIED: 403,
+    grpc.StatusCode.UNAUTHENTICATED: 401,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
+    grpc.StatusCode.FAILED_PRECONDITION: 400,
+    grpc.StatusCode.ABORTED: 409,
+    grpc.StatusCode.OUT_OF_RANGE: 400,
+    grpc.StatusCode.UNIMPLEMENTED: 501,
+    grpc.StatusCode.INTERNAL: 500,
+    grpc.StatusCode.UNAVAILABLE: 503,
+    grpc.StatusCode.DATA_LOSS: 500,
+}
+
+
+def error_body(code: grpc.StatusCode, message: str) -> tuple[int, bytes]:
+    """HTTP status and Google's JSON error body `{"error": {"code", "message", "status"}}`."""
+    status = HTTP_STATUS.get(code, 500)
+    payload = {"error": {"code": status, "message": message, "status": code.name}}
+    return status, json.dumps(payload).encode("utf-8")
+
+
+def handle_http(
+    routes: Sequence[Route], hook: CallHook | None, http_method: str, target: str, body: bytes
+) -> tuple[int, bytes]:
+    """Answer one HTTP request (`target` is the request line's path with its query): status and JSON."""
+    path, _, query = target.partition("?")
+    found = find_route(routes, http_method, path)
+    if found is None:
+        return error_body(grpc.StatusCode.NOT_FOUND, f"The requested URL {path} was not found on this server.")
+    route, path_params = found
+    method = route.method
+    if method is None:
+        return error_body(grpc.StatusCode.UNIMPLEMENTED, f"Method {route.rpc} is not implemented by the emulator.")
+    try:
+        request, system = decode_request(method, route.body, path_params, query, body)
+        if hook is not None:
+            hook.before_call(method.full_name)
+        response = method.handler(request)
+        int_enums = any("enum-encoding=int" in value for value in system.get("$alt", ()))
+        return 200, encode_response(method.response_type, response, int_enums=int_enums)
+    except RequestDecodeError as err:
+        return error_body(grpc.StatusCode.INVALID_ARGUMENT, str(err))
+    except ApiError as err:
+        return error_body(err.code, err.message)
+    except Exception:
+        _LOG.exception("emulator REST handler for %s failed", method.full_name)
+        return error_body(grpc.StatusCode.INTERNAL, "Internal error encountered.")
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """One keep-alive HTTP/1.1 connection; every verb goes through `handle_http`."""
+
+    protocol_version = "HTTP/1.1"
+    server: RestGateway
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    def do_POST(self) -> None:
+        self._dispatch()
+
+    def do_PATCH(self) -> None:
+        self._dispatch()
+
+    def do_PUT(self) -> None:
+        self._dispatch()
+
+    def do_DELETE(self) -> None:
+        self._dispatch()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        _LOG.debug("%s " + format, self.address_string(), *args)
+
+    def _read_body(self) -> bytes:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            chunks: list[bytes] = []
+            while True:
+                size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _dispatch(self) -> None:
+        body = self._read_body()
+        status, payload = handle_http(self.server.routes, self.server.hook, self.command, self.path, body)
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=UTF-8")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+class RestGateway(ThreadingHTTPServer):
+    """A threaded HTTP/1.1 server for the emulator; `shutdown()` stops it and drops open connections."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], routes: Sequence[Route], hook: CallHook | None) -> None:
+        super().__init__(address, _Handler)
+        self.routes = routes
+        self.hook = hook
+        self._connections: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stopped = False
+
+    @property
+    def port(self) -> int:
+        """The bound TCP port."""
+        return int(self.server_address[1])
+
+    def start(self) -> None:
+        """Serve in a background daemon thread."""
+        self._thread = threading.Thread(
+            target=self.serve_forever, kwargs={"poll_interval": 0.05}, name="emulator-rest", daemon=True
+        )
+        self._thread.start()
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        connection, address = super().get_request()
+        # Without this, a small response waits for the client's delayed ACK (~40 ms per call).
+        connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with self._lock:
+            self._connections.add(connection)
+        return connection, address
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Only connection-level errors get here (a client hanging up mid-call): routine, logged at debug."""
+        _LOG.debug("connection from %s ended with an error", client_address, exc_info=True)
+
+    def shutdown(self) -> None:
+        """Stop serving, close the listening socket and every kept-alive connection (idempotent)."""
+        if self._stopped:
+            return
+        self._stopped = True
+        if self._thread is not None:
+            super().shutdown()
+            self._thread.join()
+        self.server_close()
+        with self._lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):  # already closed by the peer
+                connection.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        """Same as `shutdown()`."""
+        self.shutdown()
+
+
+def start_rest_gateway(
+    methods: Iterable[RpcMethod],
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    hook: CallHook | None = None,
+) -> tuple[RestGateway, int]:
+    """Start serving the methods over REST in a background thread; returns the gateway and its port.
+
+    Methods without a REST transport in the installed client libraries (e.g. Cloud Monitoring) are not
+    routed; an unknown URL gets a 404 in Google's JSON error format.
+    """
+    gateway = RestGateway((host, port), build_routes(methods), hook)
+    gateway.start()
+    return gateway, gateway.port
