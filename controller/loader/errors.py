@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from datetime import date
 from functools import cache
 from typing import Any
 
@@ -113,6 +114,11 @@ def _message(error: ErrorDetails) -> str:
         return f"needs at least {need} item{'s' if need != 1 else ''} (got {ctx.get('actual_length', 0)})"
     if kind in ("model_type", "model_attributes_type", "dict_type"):
         return f"expected a mapping (got {_short(error['input'])})"
+    if kind == "string_type" and isinstance(error["input"], bool | int | float | date):
+        return (
+            f"expected text (got {_short(error['input'])}: YAML reads unquoted yes/no/on/off, numbers and dates "
+            "as other types; quote the value)"
+        )
     return f"{error['msg'][0].lower()}{error['msg'][1:]} (got {_short(error['input'])})"
 
 

@@ -32,9 +32,12 @@ def analyse(source: str) -> TemplateInfo:
     """Parse a template and list the variables it reads from its context."""
     try:
         tree = environment().parse(source)
+        # Walking the tree also checks names the parser accepts: an unknown filter or test raises
+        # TemplateAssertionError (a TemplateSyntaxError) here, not in parse().
+        variables = meta.find_undeclared_variables(tree)
     except TemplateSyntaxError as err:
         return TemplateInfo(frozenset(), f"template syntax error: {err.message}", err.lineno or 1)
-    return TemplateInfo(frozenset(meta.find_undeclared_variables(tree)))
+    return TemplateInfo(frozenset(variables))
 
 
 def first_use(source: str, variable: str) -> tuple[int, int]:

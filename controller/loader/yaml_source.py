@@ -72,7 +72,7 @@ class _Frame:
     size: int = 1
     pending_key: str | None = None
     pending_key_pos: tuple[int, int] = (0, 0)
-    merges: list[Any] = field(default_factory=list)
+    merges: list[tuple[Any, tuple[int, int]]] = field(default_factory=list)  # (value, where '<<' is)
     anchor: str | None = None
 
 
@@ -171,7 +171,7 @@ class _Builder:
             self.positions.keys[(*top.path, text)] = top.pending_key_pos
             return
         if key == "<<":
-            top.merges.append(value)
+            top.merges.append((value, top.pending_key_pos))
         else:
             top.container[key] = value
         top.pending_key = None
@@ -185,7 +185,7 @@ class _Builder:
         elif kind is ev.MappingEndEvent or kind is ev.SequenceEndEvent:
             frame = self.stack.pop()
             if frame.merges and isinstance(frame.container, dict):
-                _apply_merges(frame.container, frame.merges, event)
+                _apply_merges(frame.container, frame.merges)
             self._attach(frame.container, frame.size, event, frame.anchor)
         elif kind is ev.AliasEvent:
             self._on_alias(event)  # type: ignore[arg-type]
@@ -225,6 +225,9 @@ class _Builder:
 
     def _on_start(self, event: ev.MappingStartEvent | ev.SequenceStartEvent) -> None:
         path = self._child_path(event)
+        if event.tag is not None and event.tag != "!" and event.tag != _COLLECTION_TAG[type(event)]:
+            line, col = _pos(event)
+            raise YamlError(f"unsupported YAML tag {event.tag!r}", line, col)
         if len(self.stack) >= MAX_DEPTH:
             line, col = _pos(event)
             raise YamlError(f"nesting deeper than {MAX_DEPTH} levels", line, col)
@@ -245,12 +248,17 @@ class _Builder:
         self._attach(value, size, event, None)
 
 
-def _apply_merges(target: dict[str, Any], merges: list[Any], event: ev.Event) -> None:
-    for merge in merges:
+_COLLECTION_TAG: dict[type[ev.Event], str] = {
+    ev.MappingStartEvent: "tag:yaml.org,2002:map",
+    ev.SequenceStartEvent: "tag:yaml.org,2002:seq",
+}
+
+
+def _apply_merges(target: dict[str, Any], merges: list[tuple[Any, tuple[int, int]]]) -> None:
+    for merge, (line, col) in merges:
         sources = merge if isinstance(merge, list) else [merge]
         for source in sources:
             if not isinstance(source, dict):
-                line, col = _pos(event)
                 raise YamlError("a merge key '<<' needs a mapping or a list of mappings", line, col)
             for key, value in source.items():
                 target.setdefault(key, value)
@@ -276,12 +284,26 @@ def parse_documents(text: str) -> Iterator[Document]:
                     yield Document(index, builder.root, builder.positions, start_line)
                 builder = None
     except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-        problem = err.problem or "invalid YAML"
-        context = f" ({err.context})" if err.context else ""
-        raise YamlError(f"invalid YAML: {problem}{context}", line, col) from err
+        raise _syntax_error(err, text) from err
     except yaml.YAMLError as err:
         raise YamlError(f"invalid YAML: {err}", 1, 1) from err
     finally:
         parser.dispose()
+
+
+def _syntax_error(err: yaml.MarkedYAMLError, text: str) -> YamlError:
+    """A libyaml error as a YamlError at the problem, naming where the unfinished construct began."""
+    mark = err.problem_mark or err.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+    lines = text.splitlines()
+    if 0 < line <= len(lines) and lines[line - 1][col - 1 : col] == "\t":
+        return YamlError("invalid YAML: a tab character where YAML expects spaces (indent with spaces)", line, col)
+    problem = err.problem or "invalid YAML"
+    context = ""
+    if err.context:
+        start = err.context_mark
+        where = ""
+        if start is not None and (start.line + 1, start.column + 1) != (line, col):
+            where = f" that starts at line {start.line + 1}, column {start.column + 1}"
+        context = f" ({err.context}{where})"
+    return YamlError(f"invalid YAML: {problem}{context}", line, col)
