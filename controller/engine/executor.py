@@ -1,0 +1,195 @@
+"""The executor: carries a Plan out through the ports.
+
+Independent resources run in parallel (`parallelism`), the operations of one resource strictly in order,
+in three phases: models first (new versions must exist before endpoints deploy them), then endpoints,
+then model deletions (a model is deleted only after endpoints stop serving it). Transient API errors are
+retried with exponential backoff and jitter; a conflict (stale etag, traffic moved by someone else)
+re-observes and re-plans that one resource; a permanent error stops that resource and the rest go on.
+Every operation leaves one line in the audit log.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+
+from controller.engine.audit import AuditLog
+from controller.engine.operations import Context, run_operation
+from controller.errors import ConflictError, GenaiopsError, PermanentError, TransientError
+from controller.observed import ObservedEndpoint
+from controller.plans.operations import NEW_VERSION, Operation, describe
+from controller.plans.plan import Action, Plan, ResourceChange
+from controller.ports import VertexPort
+
+MAX_REPLANS = 3
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How transient errors are retried (tenacity: exponential backoff with jitter)."""
+
+    attempts: int = 12
+    initial_s: float = 0.1
+    max_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class ResourceResult:
+    """How one resource change ended."""
+
+    address: str
+    action: Action
+    ok: bool
+    error: str = ""
+    operations: int = 0
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    """Every resource's outcome."""
+
+    results: tuple[ResourceResult, ...]
+
+    @property
+    def ok(self) -> bool:
+        """True when every resource succeeded."""
+        return all(r.ok for r in self.results)
+
+    @property
+    def failed(self) -> tuple[ResourceResult, ...]:
+        """The resources that did not finish."""
+        return tuple(r for r in self.results if not r.ok)
+
+
+@dataclass
+class _Shared:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    new_versions: dict[tuple[str, str], str] = field(default_factory=dict)
+    failed_models: set[tuple[str, str]] = field(default_factory=set)
+
+
+def _phase(change: ResourceChange) -> int:
+    if change.kind == "Model":
+        return 2 if change.action is Action.DELETE else 0
+    return 1
+
+
+class Executor:
+    """Applies plans; one instance per apply."""
+
+    def __init__(
+        self,
+        *,
+        ports: Mapping[str, VertexPort],
+        audit: AuditLog,
+        parallelism: int = 10,
+        retry: RetryPolicy = RetryPolicy(),
+        replan: Callable[[ResourceChange], ResourceChange | None] | None = None,
+        on_event: Callable[[str], None] | None = None,
+    ) -> None:
+        self.ports = ports
+        self.audit = audit
+        self.parallelism = max(1, parallelism)
+        self.retry = retry
+        self.replan = replan
+        self.on_event = on_event or (lambda _: None)
+
+    def apply(self, plan: Plan) -> ApplyResult:
+        """Carry out every actionable change; returns per-resource results (never raises for API errors)."""
+        shared = _Shared()
+        results: list[ResourceResult] = []
+        for phase in (0, 1, 2):
+            batch = [c for c in plan.actionable if _phase(c) == phase]
+            if not batch:
+                continue
+            with ThreadPoolExecutor(max_workers=min(self.parallelism, len(batch))) as pool:
+                results += list(pool.map(lambda c: self._run_resource(c, shared), batch))
+        return ApplyResult(tuple(results))
+
+    def _blocked_by(self, change: ResourceChange, shared: _Shared) -> str | None:
+        with shared.lock:
+            for op in change.operations:
+                model_id = getattr(op, "model_id", None)
+                if change.kind == "Endpoint" and model_id and (change.region, model_id) in shared.failed_models:
+                    return f"Model/{change.region}/{model_id} failed"
+        return None
+
+    def _run_resource(self, change: ResourceChange, shared: _Shared) -> ResourceResult:
+        blocked = self._blocked_by(change, shared)
+        if blocked is not None:
+            self.audit.write(address=change.address, op="(skipped)", status="skipped", error=blocked)
+            self.on_event(f"{change.address}: skipped because {blocked}")
+            return ResourceResult(change.address, change.action, False, f"skipped: {blocked}")
+        done = 0
+        current = change
+        for round_ in range(MAX_REPLANS + 1):
+            port = self.ports[current.region]
+            ctx = Context(region=current.region, port=port, new_versions=shared.new_versions, lock=shared.lock)
+            try:
+                for op in current.operations:
+                    self._run_with_retries(current, op, ctx)
+                    done += 1
+                return ResourceResult(change.address, change.action, True, operations=done)
+            except ConflictError as err:
+                if self.replan is None or round_ == MAX_REPLANS:
+                    return self._fail(change, shared, f"conflict: {err}", done)
+                self.on_event(f"{change.address}: {err}; re-observing and re-planning")
+                fresh = self.replan(current)
+                if fresh is None or fresh.action is Action.NOOP:
+                    return ResourceResult(change.address, change.action, True, operations=done)
+                current = fresh
+            except GenaiopsError as err:
+                return self._fail(change, shared, str(err), done)
+        return self._fail(change, shared, "gave up after re-planning", done)
+
+    def _fail(self, change: ResourceChange, shared: _Shared, error: str, done: int) -> ResourceResult:
+        if change.kind == "Model":
+            with shared.lock:
+                shared.failed_models.add((change.region, change.name))
+        self.on_event(f"{change.address}: FAILED: {error}")
+        return ResourceResult(change.address, change.action, False, error, done)
+
+    def _run_with_retries(self, change: ResourceChange, op: Operation, ctx: Context) -> None:
+        started = time.monotonic()
+        attempts = 0
+        retrying = Retrying(
+            stop=stop_after_attempt(self.retry.attempts),
+            wait=wait_exponential_jitter(initial=self.retry.initial_s, max=self.retry.max_s),
+            retry=retry_if_exception_type(TransientError),
+            reraise=True,
+        )
+        try:
+            for attempt in retrying:
+                with attempt:
+                    attempts = attempt.retry_state.attempt_number
+                    result = run_operation(op, ctx, retrying=attempts > 1)
+        except GenaiopsError as err:
+            self._audit(change, op, "error", attempts, started, error=str(err))
+            raise
+        except Exception as err:  # a bug or an unexpected vendor error: still one resource, still audited
+            self._audit(change, op, "error", attempts, started, error=f"{type(err).__name__}: {err}")
+            raise PermanentError(f"{describe(op)}: unexpected {type(err).__name__}: {err}") from err
+        self._audit(change, op, "ok", attempts, started, result=result)
+        self.on_event(f"{change.address}: {describe(op)}: done")
+
+    def _audit(
+        self, change: ResourceChange, op: Operation, status: str, attempts: int, started: float, **extra: object
+    ) -> None:
+        self.audit.write(
+            address=change.address,
+            action=change.action.value,
+            op=type(op).__name__,
+            detail=describe(op),
+            status=status,
+            attempts=attempts,
+            duration_ms=round((time.monotonic() - started) * 1000),
+            **{k: v for k, v in extra.items() if v not in (None, "")},
+        )
+
+
+__all__ = ["NEW_VERSION", "ApplyResult", "Executor", "ObservedEndpoint", "ResourceResult", "RetryPolicy"]

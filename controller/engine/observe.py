@@ -1,0 +1,61 @@
+"""Observe: read live state for the regions the manifests use, with list calls only.
+
+One paginated ListEndpoints and one ListModels per region, filtered by the ownership label, whatever the
+number of resources; plus one GetModel per distinct `model@alias` reference that neither the manifests nor
+the default versions answer (rare).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+
+from controller.model import Endpoint, Manifest, Model
+from controller.observed import Observed, ObservedEndpoint, ObservedModel
+from controller.ports import VertexPort
+
+
+def regions_of(manifests: Iterable[Manifest]) -> set[str]:
+    """Every region a Model or Endpoint manifest names."""
+    return {m.spec.region for m in manifests if isinstance(m, Model | Endpoint)}
+
+
+def _unanswered_aliases(
+    manifests: list[Manifest], models: Mapping[tuple[str, str], ObservedModel]
+) -> set[tuple[str, str, str]]:
+    declared = {
+        m.metadata.name: set(m.spec.upload.version_aliases) | {"default"}
+        for m in manifests
+        if isinstance(m, Model) and m.spec.upload is not None
+    }
+    wanted: set[tuple[str, str, str]] = set()
+    for endpoint in (m for m in manifests if isinstance(m, Endpoint)):
+        for d in endpoint.spec.deployments:
+            ref = d.model_version
+            if ref is None or ref.isdigit() or ref in declared.get(d.model_name, set()):
+                continue
+            live = models.get((endpoint.spec.region, d.model_name))
+            if live is not None and ref not in live.default_version.aliases:
+                wanted.add((endpoint.spec.region, d.model_name, f"@{ref}"))
+    return wanted
+
+
+def observe(ports: Mapping[str, VertexPort], manifests: Iterable[Manifest]) -> Observed:
+    """Live managed state in every region of `ports` (regions are read in parallel)."""
+    wanted = list(manifests)
+
+    def read(region: str) -> tuple[list[ObservedEndpoint], list[ObservedModel]]:
+        port = ports[region]
+        return port.list_endpoints(), port.list_models()
+
+    regions = sorted(ports)
+    with ThreadPoolExecutor(max_workers=max(1, len(regions))) as pool:
+        results = dict(zip(regions, pool.map(read, regions), strict=True))
+    endpoints = {(r, e.endpoint_id): e for r, (eps, _) in results.items() for e in eps if e.managed}
+    models = {(r, m.model_id): m for r, (_, ms) in results.items() for m in ms if m.managed}
+    versions: dict[tuple[str, str, str], str] = {}
+    for region, model_id, ref in sorted(_unanswered_aliases(wanted, models)):
+        found = ports[region].resolve_version(model_id, ref)
+        if found is not None:
+            versions[(region, model_id, ref)] = found
+    return Observed(endpoints=endpoints, models=models, versions=versions)

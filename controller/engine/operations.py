@@ -1,0 +1,247 @@
+"""One operation at a time: map a plan operation to port calls, with the idempotency and safety checks
+that make a retried or resumed apply converge without duplicates.
+
+- Creates are idempotent: ALREADY_EXISTS on a resource genaiops owns counts as done; one it does not own
+  is a permanent error (never adopted, never changed).
+- A retried deploy or upload first looks for the result of an earlier attempt that landed.
+- A traffic update checks the live split is still the one planned against (else: conflict, re-plan), and
+  that every model it routes to is deployed.
+- An undeploy is refused while the deployed model carries traffic.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import assert_never
+
+from controller.errors import AlreadyExistsError, ConflictError, NotFoundError, PermanentError
+from controller.observed import ObservedEndpoint
+from controller.plans.operations import (
+    NEW_DEPLOYED_PREFIX,
+    NEW_VERSION,
+    CreateEndpoint,
+    DeleteEndpoint,
+    DeleteModel,
+    DeployModel,
+    MergeAliases,
+    MutateDeployedModel,
+    Operation,
+    SetTraffic,
+    UndeployModel,
+    UpdateModel,
+    UploadModel,
+)
+from controller.ports import VertexPort
+
+
+@dataclass
+class Context:
+    """State shared by the operations of one resource (and, for new versions, of one apply)."""
+
+    region: str
+    port: VertexPort
+    new_versions: dict[tuple[str, str], str]
+    lock: threading.Lock
+    deployed: dict[str, str] = field(default_factory=dict)  # "new:<deployment>" -> deployed model id
+
+    def version(self, model_id: str, ref: str) -> str:
+        """The concrete version id for an operation's version field."""
+        if ref == NEW_VERSION:
+            with self.lock:
+                found = self.new_versions.get((self.region, model_id))
+            if found is None:
+                raise PermanentError(f"no new version of {model_id} was uploaded in this apply")
+            return found
+        if ref.startswith("@"):
+            resolved = self.port.resolve_version(model_id, ref)
+            if resolved is None:
+                raise PermanentError(f"model {model_id} has no version {ref}")
+            return resolved
+        return ref
+
+    def deployed_id(self, key: str) -> str:
+        """A deployed model id, resolving `new:<deployment>` placeholders."""
+        if key.startswith(NEW_DEPLOYED_PREFIX):
+            found = self.deployed.get(key)
+            if found is None:
+                raise PermanentError(f"{key[len(NEW_DEPLOYED_PREFIX) :]!r} was not deployed in this apply")
+            return found
+        return key
+
+
+def _endpoint(ctx: Context, endpoint_id: str) -> ObservedEndpoint:
+    live = ctx.port.get_endpoint(endpoint_id)
+    if live is None:
+        raise PermanentError(f"endpoint {endpoint_id} does not exist")
+    return live
+
+
+def _upload(op: UploadModel, ctx: Context, *, retrying: bool) -> str:
+    def landed() -> str | None:
+        live = ctx.port.get_model(op.model_id)
+        if live is None:
+            return None
+        if not live.managed:
+            raise PermanentError(f"model {op.model_id} exists but is not managed by genaiops; not touching it")
+        version = live.default_version
+        same = version.artifact_uri == op.artifact_uri and version.container.image_uri == op.container.image_uri
+        return version.version_id if same else None
+
+    version_id = landed() if retrying else None
+    if version_id is None:
+        try:
+            version_id = ctx.port.upload_model(
+                model_id=op.model_id,
+                parent_exists=op.parent_exists,
+                display_name=op.display_name,
+                description=op.description,
+                labels=op.labels,
+                artifact_uri=op.artifact_uri,
+                container=op.container,
+                aliases=op.aliases,
+            )
+        except AlreadyExistsError:
+            version_id = landed()
+            if version_id is None:
+                raise PermanentError(f"model {op.model_id} already exists with another artifact") from None
+    with ctx.lock:
+        ctx.new_versions[(ctx.region, op.model_id)] = version_id
+    return version_id
+
+
+def _create_endpoint(op: CreateEndpoint, ctx: Context) -> str:
+    try:
+        ctx.port.create_endpoint(
+            endpoint_id=op.endpoint_id, display_name=op.display_name, description=op.description, labels=op.labels
+        )
+    except AlreadyExistsError:
+        live = _endpoint(ctx, op.endpoint_id)
+        if not live.managed:
+            raise PermanentError(
+                f"endpoint {op.endpoint_id} exists but is not managed by genaiops (no managed-by label); "
+                "not touching it"
+            ) from None
+    return op.endpoint_id
+
+
+def _deploy(op: DeployModel, ctx: Context, *, retrying: bool) -> str:
+    version = ctx.version(op.model_id, op.version)
+    if retrying:  # an earlier attempt may have landed although its answer was lost
+        live = _endpoint(ctx, op.endpoint_id)
+        known = set(ctx.deployed.values())
+        for deployed in live.deployed_models:
+            same = (deployed.display_name, deployed.model_id, deployed.model_version_id) == (
+                op.deployment,
+                op.model_id,
+                version,
+            )
+            if same and deployed.id not in known and live.traffic_split.get(deployed.id, 0) == 0:
+                ctx.deployed[NEW_DEPLOYED_PREFIX + op.deployment] = deployed.id
+                return deployed.id
+    deployed_id = ctx.port.deploy_model(
+        endpoint_id=op.endpoint_id,
+        display_name=op.deployment,
+        model_id=op.model_id,
+        version_id=version,
+        machine_type=op.machine_type,
+        min_replicas=op.min_replicas,
+        max_replicas=op.max_replicas,
+        accelerator_type=op.accelerator_type,
+        accelerator_count=op.accelerator_count,
+        disable_container_logging=op.disable_container_logging,
+        service_account=op.service_account,
+    )
+    ctx.deployed[NEW_DEPLOYED_PREFIX + op.deployment] = deployed_id
+    return deployed_id
+
+
+def _set_traffic(op: SetTraffic, ctx: Context) -> str:
+    split = {ctx.deployed_id(k): v for k, v in op.split.items()}
+    expect = {ctx.deployed_id(k): v for k, v in op.expect.items()}
+    live = _endpoint(ctx, op.endpoint_id)
+    current = {k: v for k, v in live.traffic_split.items() if v > 0}
+    if current not in (expect, split):
+        raise ConflictError(f"traffic on {op.endpoint_id} moved since planning (now {current}, planned from {expect})")
+    deployed = {d.id for d in live.deployed_models}
+    missing = sorted(set(split) - deployed)
+    if missing:
+        raise PermanentError(
+            f"refusing to route traffic on {op.endpoint_id} to models that are not deployed: {missing}"
+        )
+    if split and sum(split.values()) != 100:
+        raise PermanentError(f"refusing a traffic split that sums to {sum(split.values())}, not 100")
+    keep = {k: v for k, v in live.labels.items() if k.startswith("genaiops-rollout")}
+    ctx.port.update_endpoint(
+        endpoint_id=op.endpoint_id,
+        etag=live.etag,
+        traffic_split=split,
+        labels={**keep, **op.labels},
+        display_name=op.display_name,
+        description=op.description,
+    )
+    return ", ".join(f"{k}={v}%" for k, v in split.items()) or "empty"
+
+
+def _undeploy(op: UndeployModel, ctx: Context) -> str:
+    live = ctx.port.get_endpoint(op.endpoint_id)
+    if live is None or live.deployed(op.deployed_model_id) is None:
+        return "already undeployed"
+    share = live.traffic_split.get(op.deployed_model_id, 0)
+    if share > 0:
+        raise ConflictError(
+            f"{op.deployment} ({op.deployed_model_id}) still carries {share}% traffic; not undeploying it"
+        )
+    try:
+        ctx.port.undeploy_model(endpoint_id=op.endpoint_id, deployed_model_id=op.deployed_model_id)
+    except NotFoundError:
+        return "already undeployed"
+    return op.deployed_model_id
+
+
+def run_operation(op: Operation, ctx: Context, *, retrying: bool = False) -> str:
+    """Carry out one operation; returns a short result for the audit log. Raises genaiops errors."""
+    match op:
+        case UploadModel():
+            return _upload(op, ctx, retrying=retrying)
+        case UpdateModel():
+            ctx.port.update_model(
+                model_id=op.model_id, display_name=op.display_name, description=op.description, labels=op.labels
+            )
+            return op.model_id
+        case MergeAliases():
+            version = ctx.version(op.model_id, op.version)
+            ctx.port.merge_version_aliases(
+                model_id=op.model_id, version_id=version, aliases=(*op.add, *(f"-{a}" for a in op.remove))
+            )
+            return version
+        case DeleteModel():
+            try:
+                ctx.port.delete_model(op.model_id)
+            except NotFoundError:
+                return "already deleted"
+            return op.model_id
+        case CreateEndpoint():
+            return _create_endpoint(op, ctx)
+        case DeployModel():
+            return _deploy(op, ctx, retrying=retrying)
+        case SetTraffic():
+            return _set_traffic(op, ctx)
+        case MutateDeployedModel():
+            ctx.port.mutate_deployed_model(
+                endpoint_id=op.endpoint_id,
+                deployed_model_id=op.deployed_model_id,
+                min_replicas=op.min_replicas,
+                max_replicas=op.max_replicas,
+            )
+            return op.deployed_model_id
+        case UndeployModel():
+            return _undeploy(op, ctx)
+        case DeleteEndpoint():
+            try:
+                ctx.port.delete_endpoint(op.endpoint_id)
+            except NotFoundError:
+                return "already deleted"
+            return op.endpoint_id
+        case _:
+            assert_never(op)

@@ -1,0 +1,120 @@
+"""Observed state: frozen snapshots of live Vertex AI resources, as the providers return them.
+
+Only what genaiops manages and compares is kept. Server-owned fields (create time, deployed model ids,
+etags) are here for identity and staleness, and never appear in a diff. `fingerprint` is what a saved plan
+records so that `apply PLANFILE` can refuse to act on a world that changed since planning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from controller.model import MANAGED_BY_LABEL, MANAGED_BY_VALUE
+
+RESERVED_LABEL_PREFIX = "genaiops-"  # labels genaiops writes for itself (rollout state, retain flag)
+RETAIN_LABEL = "genaiops-retain"
+
+
+@dataclass(frozen=True)
+class ObservedDeployedModel:
+    """A model deployed on an endpoint; `display_name` is the manifest's deployment name."""
+
+    id: str
+    display_name: str
+    model_id: str
+    model_version_id: str
+    machine_type: str
+    min_replicas: int
+    max_replicas: int
+    accelerator_type: str | None = None
+    accelerator_count: int = 0
+    disable_container_logging: bool = False
+    service_account: str | None = None
+
+
+@dataclass(frozen=True)
+class ObservedEndpoint:
+    """A live endpoint (only managed ones are ever observed)."""
+
+    endpoint_id: str
+    region: str
+    display_name: str
+    description: str
+    labels: Mapping[str, str]
+    deployed_models: tuple[ObservedDeployedModel, ...]
+    traffic_split: Mapping[str, int]  # deployed model id -> percent
+    etag: str
+    update_time: str
+
+    @property
+    def managed(self) -> bool:
+        """True when genaiops owns this endpoint."""
+        return self.labels.get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE
+
+    def deployed(self, deployed_model_id: str) -> ObservedDeployedModel | None:
+        """The deployed model with this id, if any."""
+        return next((d for d in self.deployed_models if d.id == deployed_model_id), None)
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """The serving container of a model version (what a new version is uploaded with)."""
+
+    image_uri: str
+    command: tuple[str, ...] = ()
+    args: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    ports: tuple[int, ...] = ()
+    predict_route: str | None = None
+    health_route: str | None = None
+
+
+@dataclass(frozen=True)
+class ObservedModelVersion:
+    """One version of a registry model."""
+
+    version_id: str
+    aliases: tuple[str, ...]
+    artifact_uri: str
+    container: ContainerSpec
+    update_time: str = ""
+
+
+@dataclass(frozen=True)
+class ObservedModel:
+    """A live registry model: its default version, and any versions looked up by alias."""
+
+    model_id: str
+    region: str
+    display_name: str
+    description: str
+    labels: Mapping[str, str]
+    default_version: ObservedModelVersion
+    update_time: str
+
+    @property
+    def managed(self) -> bool:
+        """True when genaiops owns this model."""
+        return self.labels.get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE
+
+
+@dataclass(frozen=True)
+class Observed:
+    """Everything genaiops manages in the target, by region and resource ID."""
+
+    endpoints: Mapping[tuple[str, str], ObservedEndpoint] = field(default_factory=dict)
+    models: Mapping[tuple[str, str], ObservedModel] = field(default_factory=dict)
+    # (region, model_id, "@alias" or "@3") -> version id, for references the default version does not answer
+    versions: Mapping[tuple[str, str, str], str] = field(default_factory=dict)
+
+    def fingerprint(self) -> dict[str, str]:
+        """Resource address -> the etag or update time that must still hold when a saved plan is applied."""
+        prints = {address("Endpoint", r, i): e.etag or e.update_time for (r, i), e in self.endpoints.items()}
+        prints.update({address("Model", r, i): m.update_time for (r, i), m in self.models.items()})
+        return prints
+
+
+def address(kind: str, region: str, name: str) -> str:
+    """The stable address of a resource in plans, audit lines and messages: `Endpoint/us-central1/chat`."""
+    return f"{kind}/{region}/{name}"

@@ -1,0 +1,231 @@
+"""Operations: the concrete API steps a resource change is carried out with, as plain frozen data.
+
+A plan lists them in order per resource; the executor maps each to one port call. Values that only exist
+after an earlier step (a new model version, a freshly deployed model's id) are named by placeholders:
+`NEW_VERSION` for "the version this plan uploads", and `new:<deployment>` for "the deployed model this
+plan deploys under that name". Every operation serialises to and from JSON for saved plans.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from controller.observed import ContainerSpec
+
+NEW_VERSION = "@new"  # the version uploaded earlier in the same plan
+NEW_DEPLOYED_PREFIX = "new:"
+
+
+def new_deployed(deployment: str) -> str:
+    """Placeholder for the id of the model this plan deploys as `deployment`."""
+    return f"{NEW_DEPLOYED_PREFIX}{deployment}"
+
+
+@dataclass(frozen=True)
+class UploadModel:
+    """Upload a model, or a new version of it (`parent_exists`), which becomes the default version."""
+
+    model_id: str
+    display_name: str
+    description: str
+    labels: Mapping[str, str]
+    artifact_uri: str
+    container: ContainerSpec
+    aliases: tuple[str, ...]
+    parent_exists: bool = False
+
+
+@dataclass(frozen=True)
+class UpdateModel:
+    """Change a model's display name, description or labels (no new version)."""
+
+    model_id: str
+    display_name: str
+    description: str
+    labels: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class MergeAliases:
+    """Move aliases onto a version (`NEW_VERSION` or an id) and drop the ones listed in `remove`."""
+
+    model_id: str
+    version: str
+    add: tuple[str, ...]
+    remove: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DeleteModel:
+    """Delete a model (every version). Runs after endpoints stop serving it."""
+
+    model_id: str
+
+
+@dataclass(frozen=True)
+class CreateEndpoint:
+    """Create an endpoint with a caller-chosen ID (idempotent: ALREADY_EXISTS means done, if managed)."""
+
+    endpoint_id: str
+    display_name: str
+    description: str
+    labels: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class DeployModel:
+    """Deploy a model version as `deployment`, with no traffic (the split is set by SetTraffic)."""
+
+    endpoint_id: str
+    deployment: str
+    model_id: str
+    version: str  # an id, "@alias", or NEW_VERSION
+    machine_type: str
+    min_replicas: int
+    max_replicas: int
+    accelerator_type: str | None = None
+    accelerator_count: int = 0
+    disable_container_logging: bool = False
+    service_account: str | None = None
+
+
+@dataclass(frozen=True)
+class SetTraffic:
+    """One UpdateEndpoint (with the observed etag): traffic split, labels, display name, description.
+
+    Split keys are deployed model ids or `new:<deployment>` placeholders; values sum to 100 or the split
+    is empty. `expect` is the split observed when planning: if the live split differs when this runs,
+    someone else moved traffic and the resource is re-observed and re-planned instead.
+    """
+
+    endpoint_id: str
+    split: Mapping[str, int]
+    labels: Mapping[str, str]
+    display_name: str
+    description: str
+    expect: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MutateDeployedModel:
+    """Change replica counts of a deployed model in place."""
+
+    endpoint_id: str
+    deployed_model_id: str
+    min_replicas: int
+    max_replicas: int
+
+
+@dataclass(frozen=True)
+class UndeployModel:
+    """Undeploy a model that no longer carries traffic (SetTraffic ran before it)."""
+
+    endpoint_id: str
+    deployed_model_id: str
+    deployment: str
+
+
+@dataclass(frozen=True)
+class DeleteEndpoint:
+    """Delete an endpoint once nothing is deployed on it."""
+
+    endpoint_id: str
+
+
+Operation = (
+    UploadModel
+    | UpdateModel
+    | MergeAliases
+    | DeleteModel
+    | CreateEndpoint
+    | DeployModel
+    | SetTraffic
+    | MutateDeployedModel
+    | UndeployModel
+    | DeleteEndpoint
+)
+_TYPES: dict[str, type[Any]] = {
+    t.__name__: t
+    for t in (
+        UploadModel,
+        UpdateModel,
+        MergeAliases,
+        DeleteModel,
+        CreateEndpoint,
+        DeployModel,
+        SetTraffic,
+        MutateDeployedModel,
+        UndeployModel,
+        DeleteEndpoint,
+    )
+}
+
+
+def describe(op: Operation) -> str:
+    """A short human line for progress output and audit logs."""
+    match op:
+        case UploadModel():
+            what = "new version of" if op.parent_exists else "model"
+            return f"upload {what} {op.model_id} from {op.artifact_uri}"
+        case UpdateModel():
+            return f"update model {op.model_id} metadata"
+        case MergeAliases():
+            return f"set aliases {', '.join(op.add)} on {op.model_id}{_version_suffix(op.version)}"
+        case DeleteModel():
+            return f"delete model {op.model_id}"
+        case CreateEndpoint():
+            return f"create endpoint {op.endpoint_id}"
+        case DeployModel():
+            return (
+                f"deploy {op.model_id}{_version_suffix(op.version)} as {op.deployment} on {op.endpoint_id} (0% traffic)"
+            )
+        case SetTraffic():
+            split = ", ".join(f"{k}={v}%" for k, v in op.split.items()) or "empty"
+            return f"update endpoint {op.endpoint_id}: traffic {split}"
+        case MutateDeployedModel():
+            return f"set replicas of {op.deployed_model_id} on {op.endpoint_id} to {op.min_replicas}..{op.max_replicas}"
+        case UndeployModel():
+            return f"undeploy {op.deployment} ({op.deployed_model_id}) from {op.endpoint_id}"
+        case DeleteEndpoint():
+            return f"delete endpoint {op.endpoint_id}"
+
+
+def _version_suffix(version: str) -> str:
+    if version == NEW_VERSION:
+        return " (new version)"
+    return version if version.startswith("@") else f"@{version}"
+
+
+def to_json(op: Operation) -> dict[str, Any]:
+    """`{"op": "DeployModel", ...fields}`; tuples become lists, mappings plain dicts."""
+    body = dataclasses.asdict(op)
+    return {"op": type(op).__name__, **body}
+
+
+def from_json(data: Mapping[str, Any]) -> Operation:
+    """Inverse of `to_json`; raises ValueError on an unknown or malformed operation."""
+    fields = dict(data)
+    name = fields.pop("op", None)
+    kind = _TYPES.get(str(name))
+    if kind is None:
+        raise ValueError(f"unknown operation {name!r}")
+    if kind is UploadModel:
+        container = dict(fields["container"])
+        container["env"] = tuple(tuple(pair) for pair in container.get("env", ()))
+        for key in ("command", "args", "ports"):
+            container[key] = tuple(container.get(key, ()))
+        fields["container"] = ContainerSpec(**container)
+        fields["aliases"] = tuple(fields["aliases"])
+    if kind is MergeAliases:
+        fields["add"], fields["remove"] = tuple(fields["add"]), tuple(fields.get("remove", ()))
+    try:
+        op: Operation = kind(**fields)
+    except TypeError as err:
+        raise ValueError(f"malformed {name}: {err}") from err
+    return op
+
+
+__all__ = ["NEW_VERSION", "Operation", "describe", "from_json", "new_deployed", "to_json"]

@@ -1,0 +1,344 @@
+"""The planner: desired manifests x observed state -> a Plan. Pure: no I/O, no clock, no randomness.
+
+Per endpoint the operations always come in the safe order: deploy new deployed models at 0% -> one
+UpdateEndpoint with the whole new split (and the observed etag) -> in-place replica changes -> undeploy
+what no longer carries traffic. A model that serves traffic is never undeployed before the split moves
+away from it, and every split sent names only deployed models and sums to 100.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from controller.diagnostics import Diagnostic, Source
+from controller.model import Endpoint, Manifest, Model
+from controller.model.endpoint import Deployment
+from controller.observed import RETAIN_LABEL, Observed, ObservedDeployedModel, ObservedEndpoint, ObservedModel
+from controller.plans.diff import field_changes
+from controller.plans.operations import (
+    NEW_VERSION,
+    CreateEndpoint,
+    DeleteEndpoint,
+    DeleteModel,
+    DeployModel,
+    MergeAliases,
+    MutateDeployedModel,
+    Operation,
+    SetTraffic,
+    UndeployModel,
+    UpdateModel,
+    UploadModel,
+    new_deployed,
+)
+from controller.plans.plan import Action, Plan, ResourceChange
+from controller.plans.views_of import (
+    container_of,
+    desired_endpoint_view,
+    desired_labels,
+    desired_model_view,
+    observed_endpoint_view,
+    observed_model_view,
+)
+
+
+@dataclass(frozen=True)
+class _ModelPlan:
+    change: ResourceChange
+    new_version: bool  # this plan uploads a new default version
+
+
+def plan_model(model: Model, live: ObservedModel | None) -> _ModelPlan:
+    """Create, new version, metadata or alias changes for one registry model."""
+    spec = model.spec
+    assert spec.upload is not None
+    after = desired_model_view(model)
+    name, region = model.metadata.name, spec.region
+    upload = UploadModel(
+        model_id=name,
+        display_name=after["displayName"],
+        description=after["description"],
+        labels=after["labels"],
+        artifact_uri=spec.upload.artifact_uri,
+        container=container_of(model),
+        aliases=tuple(sorted(spec.upload.version_aliases)),
+        parent_exists=live is not None,
+    )
+    if live is None:
+        change = ResourceChange("Model", name, region, Action.CREATE, None, after, (), (upload,), ("not found",))
+        return _ModelPlan(change, new_version=True)
+    before = observed_model_view(live)
+    changes = field_changes(before, after)
+    ops: list[Operation] = []
+    reasons: list[str] = []
+    paths = {c.path.split(".")[0] for c in changes}
+    new_version = bool(paths & {"artifactUri", "container"})
+    if new_version:
+        ops.append(upload)
+        reasons.append("artifact or serving container changed: upload a new default version")
+    elif "aliases" in paths:
+        current = set(before["aliases"])
+        wanted = set(after["aliases"])
+        ops.append(
+            MergeAliases(name, live.default_version.version_id, tuple(sorted(wanted)), tuple(sorted(current - wanted)))
+        )
+        reasons.append("version aliases changed")
+    if paths & {"displayName", "description", "labels"}:
+        ops.append(UpdateModel(name, after["displayName"], after["description"], after["labels"]))
+        reasons.append("metadata changed")
+    action = Action.UPDATE if ops else Action.NOOP
+    return _ModelPlan(
+        ResourceChange("Model", name, region, action, before, after, changes, tuple(ops), tuple(reasons)), new_version
+    )
+
+
+def _identity(
+    model_id: str,
+    version: str | None,
+    machine: str,
+    accel: tuple[str | None, int],
+    account: str | None,
+) -> tuple[object, ...]:
+    return (model_id, version, machine, accel, account or None)
+
+
+def _desired_identity(d: Deployment, version: str | None) -> tuple[object, ...]:
+    accel = (d.accelerator.type, d.accelerator.count) if d.accelerator else (None, 0)
+    return _identity(d.model_name, version, d.machine_type, accel, d.service_account)
+
+
+def _live_identity(d: ObservedDeployedModel) -> tuple[object, ...]:
+    accel = (d.accelerator_type, d.accelerator_count) if d.accelerator_type else (None, 0)
+    return _identity(d.model_id, d.model_version_id, d.machine_type, accel, d.service_account)
+
+
+def _deploy_op(endpoint_id: str, d: Deployment, version: str) -> DeployModel:
+    return DeployModel(
+        endpoint_id=endpoint_id,
+        deployment=d.name,
+        model_id=d.model_name,
+        version=version,
+        machine_type=d.machine_type,
+        min_replicas=d.min_replicas,
+        max_replicas=d.max_replicas or d.min_replicas,
+        accelerator_type=d.accelerator.type if d.accelerator else None,
+        accelerator_count=d.accelerator.count if d.accelerator else 0,
+        disable_container_logging=d.disable_container_logging,
+        service_account=d.service_account,
+    )
+
+
+def plan_endpoint(endpoint: Endpoint, live: ObservedEndpoint | None, versions: Mapping[str, str]) -> ResourceChange:
+    """Deploy / shift / mutate / undeploy for one endpoint. `versions`: deployment name -> version to serve
+    (an id, `@alias`, or NEW_VERSION when this plan uploads it)."""
+    spec, endpoint_id = endpoint.spec, endpoint.metadata.name
+    after = desired_endpoint_view(endpoint, versions)
+    labels = after["labels"]
+    if live is None:
+        ops: list[Operation] = [CreateEndpoint(endpoint_id, after["displayName"], after["description"], labels)]
+        ops += [_deploy_op(endpoint_id, d, versions[d.name]) for d in spec.deployments]
+        split = {new_deployed(n): p for n, p in sorted(spec.traffic.items()) if p > 0}
+        ops.append(SetTraffic(endpoint_id, split, labels, after["displayName"], after["description"]))
+        return ResourceChange(
+            "Endpoint", endpoint_id, spec.region, Action.CREATE, None, after, (), tuple(ops), ("not found",)
+        )
+
+    deploys: list[Operation] = []
+    mutates: list[Operation] = []
+    keeper: dict[str, str] = {}
+    kept: set[str] = set()
+    replaced_with_traffic = False
+    for d in spec.deployments:
+        version = versions[d.name]
+        wanted = _desired_identity(d, version)
+        candidates = [m for m in live.deployed_models if m.display_name == d.name]
+        matches = [m for m in candidates if version != NEW_VERSION and _live_identity(m) == wanted]
+        if matches:
+            keep = max(matches, key=lambda m: (live.traffic_split.get(m.id, 0), m.id))
+            keeper[d.name] = keep.id
+            kept.add(keep.id)
+            max_replicas = d.max_replicas or d.min_replicas
+            if (keep.min_replicas, keep.max_replicas) != (d.min_replicas, max_replicas):
+                mutates.append(MutateDeployedModel(endpoint_id, keep.id, d.min_replicas, max_replicas))
+        else:
+            deploys.append(_deploy_op(endpoint_id, d, version))
+            keeper[d.name] = new_deployed(d.name)
+            replaced_with_traffic |= any(live.traffic_split.get(m.id, 0) > 0 for m in candidates)
+    surplus = [m for m in live.deployed_models if m.id not in kept]
+
+    split = {keeper[n]: p for n, p in sorted(spec.traffic.items()) if p > 0}
+    current = {k: v for k, v in sorted(live.traffic_split.items()) if v > 0}
+    before = observed_endpoint_view(live)
+    metadata_changed = any(before[k] != after[k] for k in ("displayName", "description", "labels"))
+    set_traffic: list[Operation] = []
+    if split != current or metadata_changed:
+        merged = {
+            **{
+                k: v
+                for k, v in live.labels.items()
+                if k not in labels and k.startswith("genaiops-") and k != RETAIN_LABEL
+            },
+            **labels,
+        }
+        set_traffic.append(
+            SetTraffic(endpoint_id, split, dict(sorted(merged.items())), after["displayName"], after["description"])
+        )
+    undeploys = [UndeployModel(endpoint_id, m.id, m.display_name) for m in surplus]
+    operations = (*deploys, *set_traffic, *mutates, *undeploys)
+    changes = field_changes(before, after)
+    if not operations:
+        return ResourceChange("Endpoint", endpoint_id, spec.region, Action.NOOP, before, after, changes)
+    canary = spec.rollout.strategy == "canary" and replaced_with_traffic
+    action = Action.ROLLOUT if canary else Action.UPDATE
+    reasons = _endpoint_reasons(deploys, split != current, mutates, undeploys, metadata_changed)
+    return ResourceChange("Endpoint", endpoint_id, spec.region, action, before, after, changes, operations, reasons)
+
+
+def _endpoint_reasons(
+    deploys: Sequence[Operation],
+    shift: bool,
+    mutates: Sequence[Operation],
+    undeploys: Sequence[Operation],
+    metadata: bool,
+) -> tuple[str, ...]:
+    reasons = []
+    if deploys:
+        reasons.append(f"{len(deploys)} deployment(s) to deploy (new model version or machine spec)")
+    if shift:
+        reasons.append("traffic split differs")
+    if mutates:
+        reasons.append(f"{len(mutates)} deployment(s) change replica counts in place")
+    if undeploys:
+        reasons.append(f"{len(undeploys)} deployed model(s) no longer wanted")
+    if metadata:
+        reasons.append("labels, display name or description differ")
+    return tuple(reasons)
+
+
+def _delete_endpoint(live: ObservedEndpoint) -> ResourceChange:
+    ops: list[Operation] = []
+    if live.traffic_split:
+        current = {k: v for k, v in live.traffic_split.items() if v > 0}
+        ops.append(SetTraffic(live.endpoint_id, {}, dict(live.labels), live.display_name, live.description, current))
+    ops += [UndeployModel(live.endpoint_id, m.id, m.display_name) for m in live.deployed_models]
+    ops.append(DeleteEndpoint(live.endpoint_id))
+    before = observed_endpoint_view(live)
+    return ResourceChange(
+        "Endpoint",
+        live.endpoint_id,
+        live.region,
+        Action.DELETE,
+        before,
+        None,
+        (),
+        tuple(ops),
+        ("not in the manifests; --prune",),
+    )
+
+
+def _resolve_versions(
+    endpoint: Endpoint,
+    models: Mapping[str, Model],
+    model_plans: Mapping[str, _ModelPlan],
+    observed: Observed,
+) -> tuple[dict[str, str], list[str]]:
+    """Deployment name -> the version it should serve; problems as messages."""
+    versions: dict[str, str] = {}
+    problems: list[str] = []
+    region = endpoint.spec.region
+    for d in endpoint.spec.deployments:
+        name, ref = d.model_name, d.model_version
+        model = models.get(name)
+        plan = model_plans.get(name)
+        live = observed.models.get((region, name))
+        declared = set(model.spec.upload.version_aliases) if model and model.spec.upload else set()
+        if ref is not None and ref.isdigit():
+            versions[d.name] = ref
+        elif ref is None or ref == "default" or ref in declared:
+            # the version the Model manifest describes: uploaded by this plan, or the live default
+            if plan is not None and plan.new_version:
+                versions[d.name] = NEW_VERSION
+            elif live is not None:
+                versions[d.name] = live.default_version.version_id
+            else:
+                versions[d.name] = f"@{ref or 'default'}"
+        elif (found := observed.versions.get((region, name, f"@{ref}"))) is not None:
+            versions[d.name] = found
+        elif live is not None and ref in live.default_version.aliases:
+            versions[d.name] = live.default_version.version_id
+        else:
+            problems.append(f"deployment {d.name!r}: model {name!r} has no version with alias {ref!r}")
+            versions[d.name] = f"@{ref}"
+    return versions, problems
+
+
+def plan(
+    desired: Iterable[Manifest],
+    observed: Observed,
+    *,
+    prune: bool = False,
+    sources: Mapping[str, Source] | None = None,
+    target: str = "",
+) -> Plan:
+    """Compute the plan. `sources` maps `Kind/name` to where the manifest is, for diagnostics."""
+    manifests = list(desired)
+    models = {m.metadata.name: m for m in manifests if isinstance(m, Model) and m.spec.upload is not None}
+    endpoints = [m for m in manifests if isinstance(m, Endpoint)]
+    changes: list[ResourceChange] = []
+    diagnostics: list[Diagnostic] = []
+    model_plans = {
+        name: plan_model(m, observed.models.get((m.spec.region, name))) for name, m in sorted(models.items())
+    }
+    changes += [p.change for p in model_plans.values()]
+    for endpoint in sorted(endpoints, key=lambda e: e.metadata.name):
+        versions, problems = _resolve_versions(endpoint, models, model_plans, observed)
+        where = (sources or {}).get(f"Endpoint/{endpoint.metadata.name}", Source("<manifests>"))
+        diagnostics += [Diagnostic(p, where, "spec.deployments") for p in problems]
+        if not problems:
+            changes.append(
+                plan_endpoint(
+                    endpoint, observed.endpoints.get((endpoint.spec.region, endpoint.metadata.name)), versions
+                )
+            )
+    notes, deletions = _orphans(manifests, observed, prune=prune)
+    return Plan(tuple(changes + deletions), observed.fingerprint(), tuple(notes), tuple(diagnostics), target)
+
+
+def _orphans(
+    manifests: Sequence[Manifest], observed: Observed, *, prune: bool
+) -> tuple[list[str], list[ResourceChange]]:
+    wanted = {(m.kind, getattr(m.spec, "region", ""), m.metadata.name) for m in manifests}
+    notes: list[str] = []
+    deletions: list[ResourceChange] = []
+    orphans: list[tuple[str, str, str, bool]] = [
+        ("Endpoint", r, i, e.labels.get(RETAIN_LABEL) == "true") for (r, i), e in observed.endpoints.items()
+    ] + [("Model", r, i, m.labels.get(RETAIN_LABEL) == "true") for (r, i), m in observed.models.items()]
+    for kind, region, name, retained in sorted(orphans):
+        if (kind, region, name) in wanted:
+            continue
+        if retained:
+            notes.append(f"{kind}/{region}/{name} left the manifests but has deletionPolicy retain: kept")
+        elif not prune:
+            notes.append(f"{kind}/{region}/{name} is managed by genaiops but in no manifest; --prune deletes it")
+        elif kind == "Endpoint":
+            deletions.append(_delete_endpoint(observed.endpoints[(region, name)]))
+        else:
+            live = observed.models[(region, name)]
+            before = observed_model_view(live)
+            deletions.append(
+                ResourceChange(
+                    "Model",
+                    name,
+                    region,
+                    Action.DELETE,
+                    before,
+                    None,
+                    (),
+                    (DeleteModel(name),),
+                    ("not in the manifests; --prune",),
+                )
+            )
+    return notes, deletions
+
+
+__all__ = ["desired_labels", "plan", "plan_endpoint", "plan_model"]

@@ -1,0 +1,111 @@
+"""Ports: the Protocols the engine talks to. Providers implement them on the Google clients (or the local
+filesystem); tests may implement them on the emulator through the same providers. Errors crossing a port
+are `controller.errors` types only, never vendor exceptions."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol
+
+from controller.observed import ContainerSpec, ObservedEndpoint, ObservedModel
+
+
+class VertexPort(Protocol):
+    """Vertex AI in one (project, region)."""
+
+    @property
+    def region(self) -> str: ...
+
+    def list_endpoints(self) -> list[ObservedEndpoint]:
+        """Every managed endpoint (label managed-by=genaiops), all pages."""
+        ...
+
+    def list_models(self) -> list[ObservedModel]:
+        """Every managed model with its default version, all pages."""
+        ...
+
+    def resolve_version(self, model_id: str, ref: str) -> str | None:
+        """The version id `ref` (`@alias`, `@3`) names on a model, or None if it names none."""
+        ...
+
+    def get_endpoint(self, endpoint_id: str) -> ObservedEndpoint | None:
+        """One endpoint (managed or not), None when absent."""
+        ...
+
+    def create_endpoint(
+        self, *, endpoint_id: str, display_name: str, description: str, labels: Mapping[str, str]
+    ) -> ObservedEndpoint: ...
+
+    def update_endpoint(
+        self,
+        *,
+        endpoint_id: str,
+        etag: str,
+        traffic_split: Mapping[str, int],
+        labels: Mapping[str, str],
+        display_name: str,
+        description: str,
+    ) -> ObservedEndpoint: ...
+
+    def deploy_model(
+        self,
+        *,
+        endpoint_id: str,
+        display_name: str,
+        model_id: str,
+        version_id: str,
+        machine_type: str,
+        min_replicas: int,
+        max_replicas: int,
+        accelerator_type: str | None,
+        accelerator_count: int,
+        disable_container_logging: bool,
+        service_account: str | None,
+    ) -> str:
+        """Deploy with no traffic; returns the deployed model id."""
+        ...
+
+    def mutate_deployed_model(
+        self, *, endpoint_id: str, deployed_model_id: str, min_replicas: int, max_replicas: int
+    ) -> None: ...
+
+    def undeploy_model(self, *, endpoint_id: str, deployed_model_id: str) -> None: ...
+
+    def delete_endpoint(self, endpoint_id: str) -> None: ...
+
+    def get_model(self, model_id: str) -> ObservedModel | None: ...
+
+    def upload_model(
+        self,
+        *,
+        model_id: str,
+        parent_exists: bool,
+        display_name: str,
+        description: str,
+        labels: Mapping[str, str],
+        artifact_uri: str,
+        container: ContainerSpec,
+        aliases: tuple[str, ...],
+    ) -> str:
+        """Upload a model or a new default version; returns the version id."""
+        ...
+
+    def update_model(
+        self, *, model_id: str, display_name: str, description: str, labels: Mapping[str, str]
+    ) -> None: ...
+
+    def merge_version_aliases(self, *, model_id: str, version_id: str, aliases: tuple[str, ...]) -> None:
+        """Add aliases (and remove those written `-alias`)."""
+        ...
+
+    def delete_model(self, model_id: str) -> None: ...
+
+
+class LockPort(Protocol):
+    """Mutual exclusion for applies on one target."""
+
+    def acquire(self, *, owner: str, wait_s: float) -> str:
+        """Take the lock (waiting up to `wait_s`); returns the lock id. Raises LockedError when held."""
+        ...
+
+    def release(self, lock_id: str) -> None: ...

@@ -1,0 +1,469 @@
+"""The Vertex AI provider: implements `VertexPort` on the aiplatform_v1 gapic clients (not the high-level
+SDK), one instance per (project, region).
+
+Reads are list calls filtered by the ownership label, so a refresh costs one paginated ListEndpoints and
+one ListModels whatever the number of resources. Long-running operations are submitted once and then
+polled until done, riding out transient polling errors, so a flaky network never re-submits a deploy.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import grpc
+from google.api_core import exceptions as gexc
+from google.api_core import operation as gop
+from google.cloud import aiplatform_v1 as v1
+from google.cloud.aiplatform_v1.services.endpoint_service.transports.grpc import EndpointServiceGrpcTransport
+from google.cloud.aiplatform_v1.services.model_service.transports.grpc import ModelServiceGrpcTransport
+from google.protobuf import field_mask_pb2
+
+from controller.errors import NotFoundError, PermanentError, TransientError
+from controller.model import MANAGED_BY_LABEL, MANAGED_BY_VALUE
+from controller.observed import (
+    ContainerSpec,
+    ObservedDeployedModel,
+    ObservedEndpoint,
+    ObservedModel,
+    ObservedModelVersion,
+)
+from controller.providers.google_errors import call, translate
+
+MANAGED_FILTER = f'labels.{MANAGED_BY_LABEL}="{MANAGED_BY_VALUE}"'
+PAGE_SIZE = 1000
+
+
+def _timestamp(value: Any) -> str:
+    return value.isoformat() if hasattr(value, "isoformat") and value else ""
+
+
+def _accelerator(spec: v1.MachineSpec) -> tuple[str | None, int]:
+    name = v1.AcceleratorType(spec.accelerator_type).name
+    return (None, 0) if name == "ACCELERATOR_TYPE_UNSPECIFIED" else (name, spec.accelerator_count)
+
+
+def observed_endpoint(endpoint: v1.Endpoint, region: str) -> ObservedEndpoint:
+    """Convert an API Endpoint into the observed snapshot."""
+    deployed = []
+    for d in endpoint.deployed_models:
+        resources = d.dedicated_resources
+        accel_type, accel_count = _accelerator(resources.machine_spec)
+        deployed.append(
+            ObservedDeployedModel(
+                id=d.id,
+                display_name=d.display_name,
+                model_id=d.model.rsplit("/", 1)[-1].split("@", 1)[0],
+                model_version_id=d.model_version_id,
+                machine_type=resources.machine_spec.machine_type,
+                min_replicas=resources.min_replica_count,
+                max_replicas=resources.max_replica_count or resources.min_replica_count,
+                accelerator_type=accel_type,
+                accelerator_count=accel_count,
+                disable_container_logging=d.disable_container_logging,
+                service_account=d.service_account or None,
+            )
+        )
+    return ObservedEndpoint(
+        endpoint_id=endpoint.name.rsplit("/", 1)[-1],
+        region=region,
+        display_name=endpoint.display_name,
+        description=endpoint.description,
+        labels=dict(endpoint.labels),
+        deployed_models=tuple(deployed),
+        traffic_split=dict(endpoint.traffic_split),
+        etag=endpoint.etag,
+        update_time=_timestamp(endpoint.update_time),
+    )
+
+
+def _container(spec: v1.ModelContainerSpec) -> ContainerSpec:
+    return ContainerSpec(
+        image_uri=spec.image_uri,
+        command=tuple(spec.command),
+        args=tuple(spec.args),
+        env=tuple(sorted((e.name, e.value) for e in spec.env)),
+        ports=tuple(p.container_port for p in spec.ports),
+        predict_route=spec.predict_route or None,
+        health_route=spec.health_route or None,
+    )
+
+
+def observed_model(model: v1.Model, region: str) -> ObservedModel:
+    """Convert an API Model (its default version, as ListModels returns) into the observed snapshot."""
+    version = ObservedModelVersion(
+        version_id=model.version_id,
+        aliases=tuple(model.version_aliases),
+        artifact_uri=model.artifact_uri,
+        container=_container(model.container_spec),
+        update_time=_timestamp(model.version_update_time),
+    )
+    return ObservedModel(
+        model_id=model.name.rsplit("/", 1)[-1],
+        region=region,
+        display_name=model.display_name,
+        description=model.description,
+        labels=dict(model.labels),
+        default_version=version,
+        update_time=_timestamp(model.update_time) or version.update_time,
+    )
+
+
+def _container_spec(container: ContainerSpec) -> v1.ModelContainerSpec:
+    return v1.ModelContainerSpec(
+        image_uri=container.image_uri,
+        command=list(container.command),
+        args=list(container.args),
+        env=[v1.EnvVar(name=k, value=v) for k, v in container.env],
+        ports=[v1.Port(container_port=p) for p in container.ports],
+        predict_route=container.predict_route or "",
+        health_route=container.health_route or "",
+    )
+
+
+class VertexProvider:
+    """`VertexPort` for one (project, region), over gRPC to Vertex AI or to any compatible server."""
+
+    def __init__(
+        self,
+        *,
+        project: str,
+        region: str,
+        channel: grpc.Channel | None = None,
+        timeout_s: float = 60.0,
+        lro_timeout_s: float = 3600.0,
+        poll_interval_s: float = 0.2,
+        on_call: Callable[[str], None] | None = None,
+    ) -> None:
+        """With `channel`, talk to that server (the emulator); otherwise to `{region}-aiplatform.googleapis.com`
+        with Application Default Credentials. `on_call` is told the name of every API call (for counting)."""
+        self.project = project
+        self._region = region
+        self.timeout_s = timeout_s
+        self.lro_timeout_s = lro_timeout_s
+        self.poll_interval_s = poll_interval_s
+        self._on_call = on_call
+        self.parent = f"projects/{project}/locations/{region}"
+        if channel is not None:
+            self.endpoints = v1.EndpointServiceClient(transport=EndpointServiceGrpcTransport(channel=channel))
+            self.models = v1.ModelServiceClient(transport=ModelServiceGrpcTransport(channel=channel))
+        else:
+            options = {"api_endpoint": f"{region}-aiplatform.googleapis.com"}
+            self.endpoints = v1.EndpointServiceClient(client_options=options)
+            self.models = v1.ModelServiceClient(client_options=options)
+
+    @property
+    def region(self) -> str:
+        """The region this provider serves."""
+        return self._region
+
+    def _count(self, name: str) -> None:
+        if self._on_call is not None:
+            self._on_call(name)
+
+    def _endpoint_name(self, endpoint_id: str) -> str:
+        return f"{self.parent}/endpoints/{endpoint_id}"
+
+    def _model_name(self, model_id: str) -> str:
+        return f"{self.parent}/models/{model_id}"
+
+    def _wait(self, op: gop.Operation, what: str) -> Any:
+        """Poll a submitted operation until done; transient polling errors are retried, never re-submitted."""
+        deadline = time.monotonic() + self.lro_timeout_s
+        delay = self.poll_interval_s
+        while True:
+            try:
+                self._count("GetOperation")
+                if op.done(retry=None):  # type: ignore[no-untyped-call]
+                    return op.result(timeout=self.timeout_s, retry=None)  # type: ignore[no-untyped-call]
+            except (
+                gexc.ServiceUnavailable,
+                gexc.TooManyRequests,
+                gexc.DeadlineExceeded,
+                gexc.InternalServerError,
+            ) as e:
+                if time.monotonic() > deadline:
+                    raise translate(e, what=what) from e
+            except gexc.GoogleAPICallError as err:
+                raise translate(err, what=what) from err
+            if time.monotonic() > deadline:
+                raise TransientError(f"{what}: operation {op.operation.name} still running after {self.lro_timeout_s}s")
+            time.sleep(delay)
+            delay = min(delay * 1.5, 10.0)
+
+    # -- reads ------------------------------------------------------------------------------------------
+    def list_endpoints(self) -> list[ObservedEndpoint]:
+        """Every managed endpoint, one paginated ListEndpoints."""
+        request = v1.ListEndpointsRequest(parent=self.parent, filter=MANAGED_FILTER, page_size=PAGE_SIZE)
+        out: list[ObservedEndpoint] = []
+        while True:
+            self._count("ListEndpoints")
+            page = call(
+                "list endpoints",
+                lambda: self.endpoints.list_endpoints(request=request, timeout=self.timeout_s, retry=None),
+            )
+            response = page._response  # one page at a time, so each page is one counted call
+            out += [observed_endpoint(e, self.region) for e in response.endpoints]
+            if not response.next_page_token:
+                return out
+            request.page_token = response.next_page_token
+
+    def list_models(self) -> list[ObservedModel]:
+        """Every managed model (default versions), one paginated ListModels."""
+        request = v1.ListModelsRequest(parent=self.parent, filter=MANAGED_FILTER, page_size=PAGE_SIZE)
+        out: list[ObservedModel] = []
+        while True:
+            self._count("ListModels")
+            page = call(
+                "list models", lambda: self.models.list_models(request=request, timeout=self.timeout_s, retry=None)
+            )
+            response = page._response
+            out += [observed_model(m, self.region) for m in response.models]
+            if not response.next_page_token:
+                return out
+            request.page_token = response.next_page_token
+
+    def resolve_version(self, model_id: str, ref: str) -> str | None:
+        """GetModel(`models/M@ref`) -> its version id."""
+        suffix = ref if ref.startswith("@") else f"@{ref}"
+        self._count("GetModel")
+        try:
+            model = call(
+                f"get model {model_id}{suffix}",
+                lambda: self.models.get_model(
+                    name=self._model_name(model_id) + suffix, timeout=self.timeout_s, retry=None
+                ),
+            )
+        except NotFoundError:
+            return None
+        return str(model.version_id)
+
+    def get_endpoint(self, endpoint_id: str) -> ObservedEndpoint | None:
+        """GetEndpoint, None when absent."""
+        self._count("GetEndpoint")
+        try:
+            endpoint = self.endpoints.get_endpoint(
+                name=self._endpoint_name(endpoint_id), timeout=self.timeout_s, retry=None
+            )
+        except gexc.NotFound:
+            return None
+        except gexc.GoogleAPICallError as err:
+            raise translate(err, what=f"get endpoint {endpoint_id}") from err
+        return observed_endpoint(endpoint, self.region)
+
+    def get_model(self, model_id: str) -> ObservedModel | None:
+        """GetModel (default version), None when absent."""
+        self._count("GetModel")
+        try:
+            model = self.models.get_model(name=self._model_name(model_id), timeout=self.timeout_s, retry=None)
+        except gexc.NotFound:
+            return None
+        except gexc.GoogleAPICallError as err:
+            raise translate(err, what=f"get model {model_id}") from err
+        return observed_model(model, self.region)
+
+    # -- endpoint writes --------------------------------------------------------------------------------
+    def create_endpoint(
+        self, *, endpoint_id: str, display_name: str, description: str, labels: Mapping[str, str]
+    ) -> ObservedEndpoint:
+        """CreateEndpoint with the caller-chosen ID."""
+        what = f"create endpoint {endpoint_id}"
+        body = v1.Endpoint(display_name=display_name, description=description, labels=dict(labels))
+        self._count("CreateEndpoint")
+        op = call(
+            what,
+            lambda: self.endpoints.create_endpoint(
+                parent=self.parent, endpoint=body, endpoint_id=endpoint_id, timeout=self.timeout_s, retry=None
+            ),
+        )
+        return observed_endpoint(self._wait(op, what), self.region)
+
+    def update_endpoint(
+        self,
+        *,
+        endpoint_id: str,
+        etag: str,
+        traffic_split: Mapping[str, int],
+        labels: Mapping[str, str],
+        display_name: str,
+        description: str,
+    ) -> ObservedEndpoint:
+        """One UpdateEndpoint carrying the split, labels and metadata, guarded by the etag."""
+        body = v1.Endpoint(
+            name=self._endpoint_name(endpoint_id),
+            display_name=display_name,
+            description=description,
+            labels=dict(labels),
+            traffic_split=dict(traffic_split),
+            etag=etag,
+        )
+        mask = field_mask_pb2.FieldMask(paths=["display_name", "description", "labels", "traffic_split"])
+        self._count("UpdateEndpoint")
+        updated = call(
+            f"update endpoint {endpoint_id}",
+            lambda: self.endpoints.update_endpoint(endpoint=body, update_mask=mask, timeout=self.timeout_s, retry=None),
+            etag_checked=True,
+        )
+        return observed_endpoint(updated, self.region)
+
+    def deploy_model(
+        self,
+        *,
+        endpoint_id: str,
+        display_name: str,
+        model_id: str,
+        version_id: str,
+        machine_type: str,
+        min_replicas: int,
+        max_replicas: int,
+        accelerator_type: str | None,
+        accelerator_count: int,
+        disable_container_logging: bool,
+        service_account: str | None,
+    ) -> str:
+        """DeployModel with an empty traffic_split (the endpoint's split is left as it is)."""
+        machine = v1.MachineSpec(machine_type=machine_type)
+        if accelerator_type:
+            machine.accelerator_type = getattr(v1.AcceleratorType, accelerator_type)
+            machine.accelerator_count = accelerator_count
+        deployed = v1.DeployedModel(
+            model=f"{self._model_name(model_id)}@{version_id}",
+            display_name=display_name,
+            dedicated_resources=v1.DedicatedResources(
+                machine_spec=machine, min_replica_count=min_replicas, max_replica_count=max_replicas
+            ),
+            disable_container_logging=disable_container_logging,
+            service_account=service_account or "",
+        )
+        what = f"deploy {model_id}@{version_id} to {endpoint_id}"
+        self._count("DeployModel")
+        op = call(
+            what,
+            lambda: self.endpoints.deploy_model(
+                endpoint=self._endpoint_name(endpoint_id), deployed_model=deployed, timeout=self.timeout_s, retry=None
+            ),
+        )
+        response = self._wait(op, what)
+        return str(response.deployed_model.id)
+
+    def mutate_deployed_model(
+        self, *, endpoint_id: str, deployed_model_id: str, min_replicas: int, max_replicas: int
+    ) -> None:
+        """MutateDeployedModel: replica counts only."""
+        deployed = v1.DeployedModel(
+            id=deployed_model_id,
+            dedicated_resources=v1.DedicatedResources(min_replica_count=min_replicas, max_replica_count=max_replicas),
+        )
+        mask = field_mask_pb2.FieldMask(
+            paths=["dedicated_resources.min_replica_count", "dedicated_resources.max_replica_count"]
+        )
+        what = f"mutate {deployed_model_id} on {endpoint_id}"
+        self._count("MutateDeployedModel")
+        op = call(
+            what,
+            lambda: self.endpoints.mutate_deployed_model(
+                endpoint=self._endpoint_name(endpoint_id),
+                deployed_model=deployed,
+                update_mask=mask,
+                timeout=self.timeout_s,
+                retry=None,
+            ),
+        )
+        self._wait(op, what)
+
+    def undeploy_model(self, *, endpoint_id: str, deployed_model_id: str) -> None:
+        """UndeployModel (the caller has already moved its traffic away)."""
+        what = f"undeploy {deployed_model_id} from {endpoint_id}"
+        self._count("UndeployModel")
+        op = call(
+            what,
+            lambda: self.endpoints.undeploy_model(
+                endpoint=self._endpoint_name(endpoint_id),
+                deployed_model_id=deployed_model_id,
+                timeout=self.timeout_s,
+                retry=None,
+            ),
+        )
+        self._wait(op, what)
+
+    def delete_endpoint(self, endpoint_id: str) -> None:
+        """DeleteEndpoint."""
+        what = f"delete endpoint {endpoint_id}"
+        self._count("DeleteEndpoint")
+        op = call(
+            what,
+            lambda: self.endpoints.delete_endpoint(
+                name=self._endpoint_name(endpoint_id), timeout=self.timeout_s, retry=None
+            ),
+        )
+        self._wait(op, what)
+
+    # -- model writes -----------------------------------------------------------------------------------
+    def upload_model(
+        self,
+        *,
+        model_id: str,
+        parent_exists: bool,
+        display_name: str,
+        description: str,
+        labels: Mapping[str, str],
+        artifact_uri: str,
+        container: ContainerSpec,
+        aliases: tuple[str, ...],
+    ) -> str:
+        """UploadModel: a new model, or a new version that takes the `default` alias."""
+        version_aliases = (["default"] if parent_exists else []) + list(aliases)
+        model = v1.Model(
+            display_name=display_name,
+            description=description,
+            labels=dict(labels),
+            artifact_uri=artifact_uri,
+            container_spec=_container_spec(container),
+            version_aliases=version_aliases,
+        )
+        request = v1.UploadModelRequest(parent=self.parent, model=model)
+        if parent_exists:
+            request.parent_model = self._model_name(model_id)
+        else:
+            request.model_id = model_id
+        what = f"upload model {model_id}"
+        self._count("UploadModel")
+        op = call(what, lambda: self.models.upload_model(request=request, timeout=self.timeout_s, retry=None))
+        response = self._wait(op, what)
+        return str(response.model_version_id)
+
+    def update_model(self, *, model_id: str, display_name: str, description: str, labels: Mapping[str, str]) -> None:
+        """UpdateModel: display name, description, labels."""
+        body = v1.Model(
+            name=self._model_name(model_id), display_name=display_name, description=description, labels=dict(labels)
+        )
+        mask = field_mask_pb2.FieldMask(paths=["display_name", "description", "labels"])
+        self._count("UpdateModel")
+        call(
+            f"update model {model_id}",
+            lambda: self.models.update_model(model=body, update_mask=mask, timeout=self.timeout_s, retry=None),
+        )
+
+    def merge_version_aliases(self, *, model_id: str, version_id: str, aliases: tuple[str, ...]) -> None:
+        """MergeVersionAliases on `models/M@version`."""
+        name = f"{self._model_name(model_id)}@{version_id}"
+        self._count("MergeVersionAliases")
+        call(
+            f"set aliases on {model_id}@{version_id}",
+            lambda: self.models.merge_version_aliases(
+                name=name, version_aliases=list(aliases), timeout=self.timeout_s, retry=None
+            ),
+        )
+
+    def delete_model(self, model_id: str) -> None:
+        """DeleteModel (every version)."""
+        what = f"delete model {model_id}"
+        self._count("DeleteModel")
+        op = call(
+            what, lambda: self.models.delete_model(name=self._model_name(model_id), timeout=self.timeout_s, retry=None)
+        )
+        self._wait(op, what)
+
+
+__all__ = ["PermanentError", "VertexProvider", "observed_endpoint", "observed_model"]
