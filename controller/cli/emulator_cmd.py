@@ -1,0 +1,155 @@
+"""`genaiops emulator ...`: run the local Vertex AI / Cloud Monitoring / Cloud Storage emulator.
+
+`genaiops emulator start` serves in the foreground until Ctrl-C (or SIGTERM), printing its addresses and
+what a client must set to use it. The lead registers `emulator_group` in `cli/main.py`.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from controller.emulator.server import Emulator
+
+DEFAULT_PORT = 8680
+
+
+def _client_instructions(emulator: Emulator) -> list[str]:
+    lines = [
+        f"genaiops emulator running (project {emulator.project}, location {emulator.location})",
+        f"  gRPC  {emulator.grpc_target}   Vertex AI (aiplatform_v1), Operations, Cloud Monitoring (monitoring_v3)",
+    ]
+    if emulator.rest_port:
+        lines.append(f"  REST  {emulator.rest_endpoint}   Vertex AI for the high-level SDK")
+    if emulator.storage_port:
+        lines.append(f"  GCS   {emulator.storage_host}   Cloud Storage JSON API")
+    lines += ["", "Point clients at it:"]
+    if emulator.storage_port:
+        lines.append(f"  export STORAGE_EMULATOR_HOST={emulator.storage_host}")
+    if emulator.rest_port:
+        lines.append(
+            f'  aiplatform.init(project="{emulator.project}", location="{emulator.location}", '
+            f'api_endpoint="{emulator.rest_endpoint}", api_transport="rest", credentials=AnonymousCredentials())'
+        )
+    lines += [
+        f'  channel = grpc.insecure_channel("{emulator.grpc_target}")',
+        "  aiplatform_v1.EndpointServiceClient(transport=EndpointServiceGrpcTransport(channel=channel))",
+        "",
+        "Press Ctrl-C to stop.",
+    ]
+    return lines
+
+
+@click.group("emulator")
+def emulator_group() -> None:
+    """The local Vertex AI emulator the real Google clients talk to."""
+
+
+@emulator_group.command("start")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
+@click.option("--port", type=int, default=DEFAULT_PORT, show_default=True, help="gRPC port (0: any free port).")
+@click.option("--rest-port", type=int, default=None, help="REST port for the SDK [default: port+1; 0: any].")
+@click.option("--storage-port", type=int, default=None, help="Cloud Storage port [default: port+2; 0: any].")
+@click.option(
+    "--state",
+    "state",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="JSON file holding the emulated cloud (kept across runs); in memory if omitted.",
+)
+@click.option(
+    "--traffic",
+    "traffic",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Synthetic predictions per second per endpoint with a deployed model.",
+)
+@click.option(
+    "--fault",
+    "faults",
+    multiple=True,
+    metavar="SPEC",
+    help="Inject faults, e.g. 'UpdateEndpoint:rate=0.3:code=UNAVAILABLE', '*:latency_ms=20', "
+    "'GetEndpoint:fail_next=2:code=INTERNAL'. Repeatable.",
+)
+@click.option(
+    "--lro-delay",
+    "lro_delay",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Seconds a long-running operation (deploy, create, ...) stays pending.",
+)
+@click.option("--project", default="local-project", show_default=True)
+@click.option("--location", default="us-central1", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for routing, errors and ids.")
+@click.option(
+    "--min-alignment",
+    type=click.FloatRange(min=1),
+    default=60.0,
+    show_default=True,
+    help="Smallest Monitoring alignment period in seconds (the real API's is 60).",
+)
+def start(
+    *,
+    host: str,
+    port: int,
+    rest_port: int | None,
+    storage_port: int | None,
+    state: Path | None,
+    traffic: float,
+    faults: tuple[str, ...],
+    lro_delay: float,
+    project: str,
+    location: str,
+    seed: int,
+    min_alignment: float,
+) -> None:
+    """Serve the emulator in the foreground until Ctrl-C."""
+    from controller.emulator.faults import FaultSpecError, parse_fault
+    from controller.emulator.server import Emulator
+
+    for spec in faults:
+        try:
+            parse_fault(spec)
+        except FaultSpecError as err:
+            raise click.BadParameter(str(err), param_hint="--fault") from err
+    try:
+        emulator = Emulator(
+            project=project,
+            location=location,
+            host=host,
+            port=port,
+            rest_port=rest_port if rest_port is not None else (port + 1 if port else 0),
+            storage_port=storage_port if storage_port is not None else (port + 2 if port else 0),
+            state_path=state,
+            traffic_rps=traffic,
+            faults=faults,
+            lro_delay_s=lro_delay,
+            seed=seed,
+            min_alignment_period_s=min_alignment,
+        )
+        emulator.start()
+    except (OSError, RuntimeError, ValueError) as err:
+        raise click.ClickException(f"cannot start the emulator: {err}") from err
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        click.echo("\n".join(_client_instructions(emulator)))
+        while not stop.wait(0.5):
+            pass
+    finally:
+        emulator.stop()
+        click.echo("emulator stopped")

@@ -1,0 +1,229 @@
+"""The composed emulator: Vertex AI + Operations + Cloud Monitoring on one plaintext gRPC port, the REST
+gateway for the high-level SDK, and Cloud Storage, with fault injection and optional synthetic traffic.
+
+`running(...)` is the entry point for tests and in-process use; `genaiops emulator start` (cli/
+emulator_cmd.py) runs the same `Emulator` in the foreground. The client factories build the REAL Google
+gapic clients on one shared `grpc.insecure_channel`, as a user would.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from controller.emulator.faults import FaultAdmin, FaultInjector
+from controller.emulator.grpc_adapter import build_server
+from controller.emulator.metrics import MetricStore
+from controller.emulator.rest import RestGateway, start_rest_gateway
+from controller.emulator.storage import StorageEmulator
+from controller.emulator.traffic import TrafficGenerator
+from controller.emulator.vertex import StateStore, VertexServices
+
+
+class Emulator:
+    """One emulated cloud. Construct, `start()`, use the addresses or client factories, `stop()`."""
+
+    def __init__(
+        self,
+        *,
+        project: str = "local-project",
+        location: str = "us-central1",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        rest_port: int | None = 0,
+        storage_port: int | None = 0,
+        state_path: Path | None = None,
+        traffic_rps: float = 0.0,
+        faults: Sequence[str] = (),
+        lro_delay_s: float | dict[str, float] = 0.0,
+        seed: int = 0,
+        real_latency: bool = False,
+        min_alignment_period_s: float = 60.0,
+        traffic_tick_s: float = 1.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """`rest_port` / `storage_port` of None leave that server out; 0 picks a free port."""
+        self.project, self.location, self.host = project, location, host
+        self._ports = (port, rest_port, storage_port)
+        self.state_path = state_path
+        self.faults = FaultInjector(faults, seed=seed)
+        self.metrics = MetricStore(min_alignment_period_s=min_alignment_period_s, clock=clock)
+        self.vertex = VertexServices(
+            state_path=state_path,
+            recorder=self.metrics,
+            lro_delay_s=lro_delay_s,
+            seed=seed,
+            real_latency=real_latency,
+            clock=clock,
+        )
+        self.traffic = TrafficGenerator(
+            self.vertex.store, self.metrics, rps=traffic_rps, seed=seed + 2, tick_s=traffic_tick_s, clock=clock
+        )
+        self._grpc: grpc.Server | None = None
+        self._rest: RestGateway | None = None
+        self._storage: StorageEmulator | None = None
+        self._channel: grpc.Channel | None = None
+        self.grpc_port = self.rest_port = self.storage_port = 0
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+    def start(self) -> Emulator:
+        """Bind and serve everything in background threads."""
+        port, rest_port, storage_port = self._ports
+        methods = [*self.vertex.methods(), *self.metrics.methods(), *FaultAdmin(self.faults).methods()]
+        self._grpc, self.grpc_port = build_server(methods, host=self.host, port=port, hook=self.faults)
+        if self.grpc_port == 0:
+            self.stop()
+            raise OSError(f"could not bind gRPC port {self.host}:{port}")
+        try:
+            if rest_port is not None:
+                self._rest, self.rest_port = start_rest_gateway(
+                    list(self.vertex.methods()), host=self.host, port=rest_port, hook=self.faults
+                )
+            if storage_port is not None:
+                self._storage = StorageEmulator(persist_path=self._storage_path(), hook=self.faults)
+                self.storage_port = self._storage.start(self.host, storage_port)
+        except Exception:
+            self.stop()
+            raise
+        if self.traffic.rps > 0:
+            self.traffic.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop traffic and every server; safe to call twice."""
+        self.traffic.stop()
+        if self._channel is not None:
+            self._channel.close()
+            self._channel = None
+        if self._rest is not None:
+            self._rest.shutdown()
+            self._rest = None
+        if self._storage is not None:
+            self._storage.stop()
+            self._storage = None
+        if self._grpc is not None:
+            self._grpc.stop(grace=0.5).wait()
+            self._grpc = None
+
+    def _storage_path(self) -> Path | None:
+        if self.state_path is None:
+            return None
+        return self.state_path.with_name(f"{self.state_path.stem}.storage.json")
+
+    # -- addresses ----------------------------------------------------------------------------------
+    @property
+    def _client_host(self) -> str:
+        return "127.0.0.1" if self.host in ("", "0.0.0.0", "::") else self.host
+
+    @property
+    def grpc_target(self) -> str:
+        """`HOST:PORT` for `grpc.insecure_channel`."""
+        return f"{self._client_host}:{self.grpc_port}"
+
+    @property
+    def rest_endpoint(self) -> str:
+        """`http://HOST:PORT` for `aiplatform.init(api_endpoint=..., api_transport="rest")`."""
+        return f"http://{self._client_host}:{self.rest_port}"
+
+    @property
+    def storage_host(self) -> str:
+        """The value for `STORAGE_EMULATOR_HOST`."""
+        return f"http://{self._client_host}:{self.storage_port}"
+
+    @property
+    def state(self) -> StateStore:
+        """The Vertex state (read it with `with emulator.state.transaction(write=False) as s:`)."""
+        return self.vertex.store
+
+    @property
+    def parent(self) -> str:
+        """`projects/P/locations/L` of the default project and location."""
+        return f"projects/{self.project}/locations/{self.location}"
+
+    # -- real clients -------------------------------------------------------------------------------
+    @property
+    def channel(self) -> grpc.Channel:
+        """One plaintext channel shared by the client factories (closed by `stop()`)."""
+        if self._channel is None:
+            self._channel = grpc.insecure_channel(self.grpc_target)
+        return self._channel
+
+    def endpoint_client(self) -> Any:
+        """A real `aiplatform_v1.EndpointServiceClient` on the shared channel."""
+        from google.cloud import aiplatform_v1
+        from google.cloud.aiplatform_v1.services.endpoint_service.transports.grpc import EndpointServiceGrpcTransport
+
+        return aiplatform_v1.EndpointServiceClient(transport=EndpointServiceGrpcTransport(channel=self.channel))
+
+    def model_client(self) -> Any:
+        """A real `aiplatform_v1.ModelServiceClient` on the shared channel."""
+        from google.cloud import aiplatform_v1
+        from google.cloud.aiplatform_v1.services.model_service.transports.grpc import ModelServiceGrpcTransport
+
+        return aiplatform_v1.ModelServiceClient(transport=ModelServiceGrpcTransport(channel=self.channel))
+
+    def prediction_client(self) -> Any:
+        """A real `aiplatform_v1.PredictionServiceClient` on the shared channel."""
+        from google.cloud import aiplatform_v1
+        from google.cloud.aiplatform_v1.services.prediction_service.transports.grpc import (
+            PredictionServiceGrpcTransport,
+        )
+
+        return aiplatform_v1.PredictionServiceClient(transport=PredictionServiceGrpcTransport(channel=self.channel))
+
+    def metric_client(self) -> Any:
+        """A real `monitoring_v3.MetricServiceClient` on the shared channel."""
+        from google.cloud import monitoring_v3
+        from google.cloud.monitoring_v3.services.metric_service.transports.grpc import MetricServiceGrpcTransport
+
+        return monitoring_v3.MetricServiceClient(transport=MetricServiceGrpcTransport(channel=self.channel))
+
+    def storage_client(self) -> Any:
+        """A real `google.cloud.storage.Client` pointed at the storage server (anonymous credentials)."""
+        from google.auth.credentials import AnonymousCredentials
+        from google.cloud.storage import Client
+
+        return Client(
+            project=self.project,
+            credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+            client_options={"api_endpoint": self.storage_host},
+        )
+
+
+@contextmanager
+def running(
+    *,
+    project: str = "local-project",
+    location: str = "us-central1",
+    state_path: Path | None = None,
+    traffic_rps: float = 0,
+    faults: Sequence[str] = (),
+    lro_delay_s: float | dict[str, float] = 0,
+    seed: int = 0,
+    **options: Any,
+) -> Iterator[Emulator]:
+    """Run an emulator for the duration of the block (ephemeral loopback ports unless given in options).
+
+    `options` are the other `Emulator` arguments: host, port, rest_port, storage_port (None = off),
+    real_latency, min_alignment_period_s, traffic_tick_s, clock.
+    """
+    emulator = Emulator(
+        project=project,
+        location=location,
+        state_path=state_path,
+        traffic_rps=traffic_rps,
+        faults=faults,
+        lro_delay_s=lro_delay_s,
+        seed=seed,
+        **options,
+    )
+    emulator.start()
+    try:
+        yield emulator
+    finally:
+        emulator.stop()

@@ -1,0 +1,58 @@
+"""The emulated Vertex AI: state, EndpointService, ModelService, PredictionService, Operations.
+
+`VertexServices` builds them all over one `StateStore` (one lock, optional JSON file), ready to be put on
+the wire by `grpc_adapter.build_server` (and the REST gateway).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from controller.emulator.api import RpcMethod
+from controller.emulator.vertex.endpoints import EndpointService
+from controller.emulator.vertex.models import ModelService
+from controller.emulator.vertex.operations import OperationsService
+from controller.emulator.vertex.prediction import PredictionRecorder, PredictionService, Route, Target, route_of
+from controller.emulator.vertex.state import CloudState
+from controller.emulator.vertex.store import StateStore
+
+__all__ = [
+    "CloudState",
+    "EndpointService",
+    "ModelService",
+    "OperationsService",
+    "PredictionRecorder",
+    "PredictionService",
+    "Route",
+    "StateStore",
+    "Target",
+    "VertexServices",
+    "route_of",
+]
+
+
+class VertexServices:
+    """All emulated Vertex AI services sharing one store."""
+
+    def __init__(
+        self,
+        *,
+        state_path: Path | None = None,
+        recorder: PredictionRecorder | None = None,
+        lro_delay_s: float | dict[str, float] = 0.0,
+        seed: int = 0,
+        real_latency: bool = False,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = StateStore(path=state_path, clock=clock, seed=seed, lro_delay_s=lro_delay_s)
+        self.endpoints = EndpointService(self.store)
+        self.models = ModelService(self.store)
+        self.operations = OperationsService(self.store)
+        self.prediction = PredictionService(self.store, recorder, real_latency=real_latency, seed=seed + 1, clock=clock)
+
+    def methods(self) -> Iterable[RpcMethod]:
+        """Every RPC of every Vertex service."""
+        for service in (self.endpoints, self.models, self.prediction, self.operations):
+            yield from service.methods()
