@@ -27,6 +27,9 @@ EXIT_CHANGES = 2
 
 LAZY_COMMANDS: dict[str, str] = {
     "emulator": "controller.cli.emulator_cmd:emulator_group",
+    "plan": "controller.cli.plan_cmds:plan_cmd",
+    "apply": "controller.cli.plan_cmds:apply_cmd",
+    "force-unlock": "controller.cli.plan_cmds:force_unlock_cmd",
 }
 
 

@@ -1,0 +1,297 @@
+"""`genaiops plan`, `genaiops apply` and `genaiops force-unlock`: load -> observe -> plan -> render -> apply.
+
+Exit codes: 0 success or no changes, 1 error, 2 changes present (`plan --detailed-exitcode`).
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import json
+import os
+import socket
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from controller.cli.options import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, load_or_exit, target_options
+from controller.cli.target import Target, TargetSpec, open_target, spec_from_flags
+from controller.diagnostics import Source
+from controller.engine.audit import AuditLog
+from controller.engine.executor import ApplyResult, Executor
+from controller.engine.observe import observe, regions_of
+from controller.errors import GenaiopsError, LockedError, UserError
+from controller.loader import LoadResult
+from controller.model import Manifest
+from controller.plans.plan import Action, Plan, ResourceChange
+from controller.plans.planfile import load_plan, save_plan
+from controller.plans.planner import plan as make_plan
+from controller.views.plan_human import render_plan
+from controller.views.plan_json import render_json
+from controller.views.plan_markdown import render_markdown
+
+
+def _manifests(result: LoadResult) -> list[Manifest]:
+    return [item.manifest for item in result.manifests]
+
+
+def _sources(result: LoadResult) -> dict[str, Source]:
+    return {
+        f"{i.manifest.kind}/{i.manifest.metadata.name}": Source(i.file, *i.positions.of_value(()))
+        for i in result.manifests
+    }
+
+
+def _digest(result: LoadResult) -> str:
+    body = json.dumps([m.model_dump(mode="json", by_alias=True) for m in _manifests(result)], sort_keys=True)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _spec(
+    target: str | None, project: str | None, emulator: str | None, lock_bucket: str | None, state_dir: Path | None
+) -> TargetSpec:
+    return spec_from_flags(
+        target=target, project=project, emulator=emulator, lock_bucket=lock_bucket, state_dir=state_dir
+    )
+
+
+def _fail(message: str) -> None:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(EXIT_ERROR)
+
+
+def _plan_for(result: LoadResult, target: Target, *, prune: bool) -> Plan:
+    manifests = _manifests(result)
+    observed = observe(target.ports, manifests)
+    return make_plan(manifests, observed, prune=prune, sources=_sources(result), target=target.name)
+
+
+@click.command("plan")
+@click.argument("path", type=click.Path(path_type=Path), default=Path("manifests"))
+@target_options
+@click.option("--prune", is_flag=True, help="Plan deletion of managed resources that left the manifests.")
+@click.option("--out", type=click.Path(path_type=Path), help="Save the plan for `genaiops apply FILE`.")
+@click.option("--output", "-o", type=click.Choice(["human", "json", "markdown"]), default="human", show_default=True)
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when there are none.")
+def plan_cmd(
+    path: Path,
+    target: str | None,
+    project: str | None,
+    emulator: str | None,
+    lock_bucket: str | None,
+    state_dir: Path | None,
+    prune: bool,
+    out: Path | None,
+    output: str,
+    detailed_exitcode: bool,
+) -> None:
+    """Show what apply would change in Vertex AI to match the manifests under PATH."""
+    result = load_or_exit(path)
+    try:
+        spec = _spec(target, project, emulator, lock_bucket, state_dir)
+        with open_target(spec, regions_of(_manifests(result))) as opened:
+            the_plan = _plan_for(result, opened, prune=prune)
+        if out is not None:
+            save_plan(the_plan, out, manifests_digest=_digest(result), created_at=datetime.now(UTC).isoformat())
+    except GenaiopsError as err:
+        _fail(str(err))
+        return
+    if output == "json":
+        click.echo(render_json(the_plan))
+    elif output == "markdown":
+        click.echo(render_markdown(the_plan))
+    else:
+        render_plan(the_plan, Console())
+        if out is not None:
+            click.echo(f"\nSaved the plan to {out}. Apply exactly this plan with: genaiops apply {out}")
+    if the_plan.diagnostics:
+        sys.exit(EXIT_ERROR)
+    if detailed_exitcode and the_plan.summary().has_changes:
+        sys.exit(EXIT_CHANGES)
+    sys.exit(EXIT_OK)
+
+
+def _is_planfile(source: Path) -> bool:
+    return source.is_file() and source.suffix not in (".yaml", ".yml")
+
+
+def _stale(saved: Plan, current: dict[str, str]) -> list[str]:
+    problems = []
+    for change in saved.actionable:
+        before, now = saved.fingerprint.get(change.address), current.get(change.address)
+        if before != now:
+            was = "absent" if before is None else f"version {before}"
+            is_ = "absent" if now is None else f"version {now}"
+            problems.append(f"{change.address} changed since planning ({was} -> {is_})")
+    return problems
+
+
+def _confirm(auto_approve: bool) -> None:
+    if auto_approve:
+        return
+    if not sys.stdin.isatty():
+        raise UserError("apply needs confirmation: there is no terminal, so pass --auto-approve to apply")
+    answer = click.prompt(
+        "\nDo you want to perform these actions? Only 'yes' will be accepted", default="", show_default=False
+    )
+    if answer.strip() != "yes":
+        raise UserError("apply cancelled")
+
+
+def _report(result: ApplyResult, changes: Sequence[ResourceChange]) -> None:
+    done = {r.address for r in result.results if r.ok}
+    actions = [c.action for c in changes if c.address in done]
+    added = actions.count(Action.CREATE) + actions.count(Action.REPLACE)
+    changed = actions.count(Action.UPDATE) + actions.count(Action.ROLLOUT)
+    destroyed = actions.count(Action.DELETE) + actions.count(Action.REPLACE)
+    if result.ok:
+        click.echo(f"\nApply complete! Resources: {added} added, {changed} changed, {destroyed} destroyed.")
+        return
+    click.echo(
+        f"\nApply finished with errors: {added} added, {changed} changed, {destroyed} destroyed; "
+        f"{len(result.failed)} failed:",
+        err=True,
+    )
+    for failure in result.failed:
+        click.echo(f"  {failure.address}: {failure.error}", err=True)
+    click.echo("Fix the cause and run apply again: it converges from wherever this run stopped.", err=True)
+
+
+def _owner() -> str:
+    return f"{getpass.getuser()}@{socket.gethostname()} pid {os.getpid()}"
+
+
+@click.command("apply")
+@click.argument("source", type=click.Path(path_type=Path), default=Path("manifests"))
+@target_options
+@click.option("--prune", is_flag=True, help="Delete managed resources that left the manifests.")
+@click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
+@click.option("--parallelism", type=click.IntRange(1, 100), default=10, show_default=True)
+@click.option("--audit-log", type=click.Path(path_type=Path), default=Path(".genaiops/audit.log"), show_default=True)
+@click.option(
+    "--lock-timeout", type=click.FloatRange(0), default=0.0, show_default=True, help="Seconds to wait for the lock."
+)
+def apply_cmd(
+    source: Path,
+    target: str | None,
+    project: str | None,
+    emulator: str | None,
+    lock_bucket: str | None,
+    state_dir: Path | None,
+    prune: bool,
+    auto_approve: bool,
+    parallelism: int,
+    audit_log: Path,
+    lock_timeout: float,
+) -> None:
+    """Change Vertex AI to match the manifests under SOURCE, or carry out a plan saved by `plan --out`."""
+    console = Console()
+    try:
+        saved = load_plan(source) if _is_planfile(source) else None
+        result = None if saved is not None else load_or_exit(source)
+        spec = _spec(target, project, emulator, lock_bucket, state_dir)
+        if saved is not None and saved.plan.target != spec.describe():
+            raise UserError(f"the saved plan is for {saved.plan.target}, not {spec.describe()}")
+        regions = {c.region for c in saved.plan.changes} if saved is not None else regions_of(_manifests(result))  # type: ignore[arg-type]
+        with open_target(spec, regions) as opened:
+            lock_id = opened.lock.acquire(owner=_owner(), wait_s=lock_timeout)
+            try:
+                outcome = _apply_locked(
+                    opened,
+                    saved.plan if saved else None,
+                    result,
+                    prune=prune,
+                    auto_approve=auto_approve,
+                    parallelism=parallelism,
+                    audit_log=audit_log,
+                    console=console,
+                )
+            finally:
+                opened.lock.release(lock_id)
+    except LockedError as err:
+        _fail(f"{err}")
+        return
+    except GenaiopsError as err:
+        _fail(str(err))
+        return
+    sys.exit(EXIT_OK if outcome else EXIT_ERROR)
+
+
+def _apply_locked(
+    opened: Target,
+    saved: Plan | None,
+    result: LoadResult | None,
+    *,
+    prune: bool,
+    auto_approve: bool,
+    parallelism: int,
+    audit_log: Path,
+    console: Console,
+) -> bool:
+    manifests = _manifests(result) if result is not None else []
+    if saved is not None:
+        observed = observe(opened.ports, [])
+        stale = _stale(saved, observed.fingerprint())
+        if stale:
+            raise UserError(
+                "the saved plan is stale, refusing to apply it:\n  "
+                + "\n  ".join(stale)
+                + "\nRun `genaiops plan` again."
+            )
+        the_plan = saved
+    else:
+        assert result is not None
+        the_plan = _plan_for(result, opened, prune=prune)
+    render_plan(the_plan, console)
+    if the_plan.diagnostics:
+        raise UserError("the plan has errors; nothing was applied")
+    if not the_plan.summary().has_changes:
+        return True
+    if saved is None:
+        _confirm(auto_approve)
+
+    def replan(change: ResourceChange) -> ResourceChange | None:
+        if result is None:
+            return None
+        fresh = make_plan(manifests, observe({change.region: opened.ports[change.region]}, manifests), prune=prune)
+        return next((c for c in fresh.changes if c.address == change.address), None)
+
+    audit = AuditLog(audit_log)
+    audit.write(event="apply-started", target=opened.name, changes=len(the_plan.actionable))
+    executor = Executor(
+        ports=opened.ports,
+        audit=audit,
+        parallelism=parallelism,
+        replan=replan,
+        on_event=lambda line: console.print(line, markup=False, highlight=False),
+    )
+    outcome = executor.apply(the_plan)
+    audit.write(event="apply-finished", target=opened.name, ok=outcome.ok, failed=[r.address for r in outcome.failed])
+    _report(outcome, the_plan.changes)
+    return outcome.ok
+
+
+@click.command("force-unlock")
+@click.argument("lock_id")
+@target_options
+def force_unlock_cmd(
+    lock_id: str,
+    target: str | None,
+    project: str | None,
+    emulator: str | None,
+    lock_bucket: str | None,
+    state_dir: Path | None,
+) -> None:
+    """Remove the apply lock LOCK_ID left behind by a process that died."""
+    try:
+        spec = _spec(target, project, emulator, lock_bucket, state_dir)
+        with open_target(spec, []) as opened:
+            opened.lock.force_unlock(lock_id)
+    except GenaiopsError as err:
+        _fail(str(err))
+        return
+    click.echo(f"Lock {lock_id} removed.")

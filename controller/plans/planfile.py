@@ -1,0 +1,228 @@
+"""Saved plans: `genaiops plan --out FILE` writes one, `genaiops apply FILE` reads it back.
+
+A planfile is a versioned JSON document (format `genaiops-plan`, version 1) holding the whole Plan value:
+every resource change with its ordered operations, the fingerprint of the live state it was computed
+from (so that apply can refuse a stale plan), the target, notes and diagnostics, plus the digest of the
+manifests it was planned from. A SHA-256 checksum over the plan body catches a file edited or damaged
+after it was written: apply runs the operations in the file, so it must run exactly what was reviewed.
+
+Loading never lets a Python exception escape for a bad file: a missing, unreadable, corrupt, tampered or
+unknown-version file raises `UserError` with a message that says what to do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from controller import __version__
+from controller.diagnostics import Diagnostic, Severity, Source
+from controller.errors import UserError
+from controller.plans.operations import from_json, to_json
+from controller.plans.plan import Action, FieldChange, Plan, ResourceChange
+
+PLANFILE_FORMAT = "genaiops-plan"
+PLANFILE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class SavedPlan:
+    """A plan read back from a file, with what it was planned from."""
+
+    plan: Plan
+    manifests_digest: str
+    created_at: str
+    genaiops_version: str
+
+
+# --- encoding -------------------------------------------------------------------------------------------
+
+
+def change_to_json(change: ResourceChange) -> dict[str, Any]:
+    """One resource change as plain JSON data (also used by the `--output json` view)."""
+    return {
+        "address": change.address,
+        "kind": change.kind,
+        "name": change.name,
+        "region": change.region,
+        "action": change.action.value,
+        "before": _plain(change.before),
+        "after": _plain(change.after),
+        "changes": [{"path": c.path, "before": _plain(c.before), "after": _plain(c.after)} for c in change.changes],
+        "operations": [to_json(op) for op in change.operations],
+        "reasons": list(change.reasons),
+    }
+
+
+def diagnostic_from_json(data: Mapping[str, Any]) -> Diagnostic:
+    """Inverse of `Diagnostic.to_json`."""
+    return Diagnostic(
+        summary=str(data["summary"]),
+        source=Source(str(data["file"]), int(data["line"]), int(data["column"])),
+        path=str(data["path"]),
+        severity=Severity(data["severity"]),
+        detail=str(data["detail"]),
+    )
+
+
+def plan_body(plan: Plan) -> dict[str, Any]:
+    """The whole Plan value as JSON data, in a fixed key order."""
+    return {
+        "target": plan.target,
+        "changes": [change_to_json(c) for c in plan.changes],
+        "fingerprint": dict(sorted(plan.fingerprint.items())),
+        "notes": list(plan.notes),
+        "diagnostics": [d.to_json() for d in plan.diagnostics],
+    }
+
+
+def _plain(value: Any) -> Any:
+    """Mappings become dicts and tuples lists, recursively (what json.dumps would produce)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _checksum(body: Mapping[str, Any]) -> str:
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def save_plan(plan: Plan, path: str | os.PathLike[str], *, manifests_digest: str, created_at: str) -> None:
+    """Write `plan` to `path` atomically (a reader never sees half a file). Raises UserError when the file
+    cannot be written."""
+    body = plan_body(plan)
+    document = {
+        "format": PLANFILE_FORMAT,
+        "version": PLANFILE_VERSION,
+        "genaiops_version": __version__,
+        "created_at": created_at,
+        "manifests_digest": manifests_digest,
+        "checksum": _checksum(body),
+        "plan": body,
+    }
+    target = Path(path)
+    text = json.dumps(document, indent=1, ensure_ascii=False) + "\n"
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(text)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as err:
+        raise UserError(f"cannot write plan file {target}: {err.strerror or err}") from err
+
+
+# --- decoding -------------------------------------------------------------------------------------------
+
+
+def _change_from_json(data: Mapping[str, Any]) -> ResourceChange:
+    return ResourceChange(
+        kind=str(data["kind"]),
+        name=str(data["name"]),
+        region=str(data["region"]),
+        action=Action(data["action"]),
+        before=_mapping_or_none(data["before"]),
+        after=_mapping_or_none(data["after"]),
+        changes=tuple(FieldChange(str(c["path"]), c["before"], c["after"]) for c in data["changes"]),
+        operations=tuple(from_json(op) for op in data["operations"]),
+        reasons=tuple(str(r) for r in data["reasons"]),
+    )
+
+
+def _mapping_or_none(value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise TypeError(f"expected an object or null, got {type(value).__name__}")
+    return value
+
+
+def plan_from_body(body: Mapping[str, Any]) -> Plan:
+    """Inverse of `plan_body`; raises KeyError, TypeError or ValueError on malformed data."""
+    fingerprint = body["fingerprint"]
+    if not isinstance(fingerprint, dict):
+        raise TypeError("fingerprint must be an object")
+    return Plan(
+        changes=tuple(_change_from_json(c) for c in body["changes"]),
+        fingerprint={str(k): str(v) for k, v in fingerprint.items()},
+        notes=tuple(str(n) for n in body["notes"]),
+        diagnostics=tuple(diagnostic_from_json(d) for d in body["diagnostics"]),
+        target=str(body["target"]),
+    )
+
+
+def _read_document(target: Path) -> dict[str, Any]:
+    try:
+        text = target.read_text(encoding="utf-8")
+    except FileNotFoundError as err:
+        raise UserError(f"plan file {target} not found; create one with `genaiops plan --out {target}`") from err
+    except IsADirectoryError as err:
+        raise UserError(f"plan file {target} is a directory, not a file") from err
+    except UnicodeDecodeError as err:
+        raise UserError(f"plan file {target} is not a genaiops plan (not UTF-8 text)") from err
+    except OSError as err:
+        raise UserError(f"cannot read plan file {target}: {err.strerror or err}") from err
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise UserError(
+            f"plan file {target} is corrupt (invalid JSON at line {err.lineno}, column {err.colno}: {err.msg}); "
+            "run `genaiops plan --out` again"
+        ) from err
+    if not isinstance(document, dict) or document.get("format") != PLANFILE_FORMAT:
+        raise UserError(f'{target} is not a genaiops plan file (no "format": "{PLANFILE_FORMAT}")')
+    return document
+
+
+def load_plan(path: str | os.PathLike[str]) -> SavedPlan:
+    """Read a plan written by `save_plan`. Raises UserError (with a clear message) for a missing, corrupt,
+    modified or unknown-version file."""
+    target = Path(path)
+    document = _read_document(target)
+    version = document.get("version")
+    if version != PLANFILE_VERSION:
+        raise UserError(
+            f"plan file {target} has format version {version!r}, but genaiops {__version__} reads version "
+            f"{PLANFILE_VERSION} only; run `genaiops plan --out {target}` again with this version"
+        )
+    body = document.get("plan")
+    if not isinstance(body, dict) or document.get("checksum") != _checksum(body):
+        raise UserError(
+            f"plan file {target} was modified or damaged after it was written (checksum mismatch); "
+            "run `genaiops plan --out` again"
+        )
+    try:
+        plan = plan_from_body(body)
+        return SavedPlan(
+            plan=plan,
+            manifests_digest=str(document["manifests_digest"]),
+            created_at=str(document["created_at"]),
+            genaiops_version=str(document["genaiops_version"]),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        detail = f"missing field {err}" if isinstance(err, KeyError) else str(err)
+        raise UserError(f"plan file {target} is malformed ({detail}); run `genaiops plan --out` again") from err
+
+
+__all__ = [
+    "PLANFILE_FORMAT",
+    "PLANFILE_VERSION",
+    "SavedPlan",
+    "change_to_json",
+    "load_plan",
+    "plan_body",
+    "plan_from_body",
+    "save_plan",
+]

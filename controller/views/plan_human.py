@@ -1,0 +1,207 @@
+"""The human view of a plan, in Terraform's style: a header naming the target, then per resource a comment
+line saying what will happen, the symbol block with field-level changes, the ordered operations and the
+reasons, and a closing summary line. Colour comes from rich styles, so rich decides: ANSI on a terminal,
+plain text in a pipe or a CI log.
+
+The line model (`field_lines`, `format_value`, `phrase`, `summary_line`) is shared with the Markdown view,
+so both say the same thing in the same words.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, assert_never
+
+from rich.console import Console
+from rich.text import Text
+
+from controller.diagnostics import Severity
+from controller.plans.operations import describe
+from controller.plans.plan import UNKNOWN, Action, Plan, ResourceChange
+
+NO_CHANGES = "No changes. Live state matches the manifests."
+
+_SIGN_STYLE = {"+": "green", "-": "red", "~": "yellow", ">": "cyan"}
+
+
+@dataclass(frozen=True)
+class Line:
+    """One field-level line: `+ path: new`, `- path: old` or `~ path: old -> new`."""
+
+    sign: str
+    path: str
+    old: Any = None
+    new: Any = None
+
+    def text(self) -> str:
+        """The line without its sign."""
+        match self.sign:
+            case "+":
+                return f"{self.path}: {format_value(self.new)}"
+            case "-":
+                return f"{self.path}: {format_value(self.old)}"
+            case _:
+                return f"{self.path}: {format_value(self.old)} -> {format_value(self.new)}"
+
+
+def phrase(action: Action) -> str:
+    """What happens, as the end of `# Endpoint/us-central1/chat ...`."""
+    match action:
+        case Action.CREATE:
+            return "will be created"
+        case Action.UPDATE:
+            return "will be updated in-place"
+        case Action.REPLACE:
+            return "must be replaced"
+        case Action.DELETE:
+            return "will be destroyed"
+        case Action.ROLLOUT:
+            return "will be rolled out in stages"
+        case Action.NOOP:
+            return "is up to date"
+        case _:
+            assert_never(action)
+
+
+_LEGEND = {
+    Action.CREATE: "create",
+    Action.UPDATE: "update in-place",
+    Action.REPLACE: "destroy and then create replacement",
+    Action.DELETE: "destroy",
+    Action.ROLLOUT: "staged rollout (deploy, then shift traffic step by step)",
+}
+
+
+def format_value(value: Any) -> str:
+    """A value as a reviewer reads it: strings quoted, `(known after apply)` bare, lists and maps inline."""
+    if isinstance(value, str):
+        return value if UNKNOWN in value else json.dumps(value, ensure_ascii=False)
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{k}: {format_value(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(format_value(v) for v in value) + "]"
+    return str(value)
+
+
+def _leaves(path: str, value: Any) -> Iterator[tuple[str, Any]]:
+    """Non-empty mappings are walked to their leaves so that every line names one field."""
+    if isinstance(value, Mapping) and value:
+        for key, inner in value.items():
+            yield from _leaves(f"{path}.{key}" if path else str(key), inner)
+    else:
+        yield path, value
+
+
+def field_lines(change: ResourceChange) -> list[Line]:
+    """The field-level lines of a change: every field for a create or delete, the differences otherwise."""
+    if change.action is Action.CREATE or (change.before is None and change.after is not None):
+        return [Line("+", p, new=v) for p, v in _leaves("", change.after or {})]
+    if change.action is Action.DELETE or change.after is None:
+        return [Line("-", p, old=v) for p, v in _leaves("", change.before or {})]
+    lines: list[Line] = []
+    for field in change.changes:
+        if field.before is None:
+            lines += [Line("+", p, new=v) for p, v in _leaves(field.path, field.after)]
+        elif field.after is None:
+            lines += [Line("-", p, old=v) for p, v in _leaves(field.path, field.before)]
+        else:
+            lines.append(Line("~", field.path, field.before, field.after))
+    return lines
+
+
+def summary_line(plan: Plan) -> str:
+    """The closing line: Terraform's `Plan: ...` count, or why there is nothing to do."""
+    summary = plan.summary()
+    if summary.has_changes:
+        return summary.line()
+    if plan.diagnostics:
+        count = len(plan.diagnostics)
+        return (
+            f"No changes planned, but {count} problem{'s' if count != 1 else ''} kept some resources out of the plan."
+        )
+    return NO_CHANGES
+
+
+def _symbol(action: Action) -> Text:
+    if action is Action.REPLACE:
+        return Text.assemble(("-", "red"), "/", ("+", "green"))
+    style = {Action.CREATE: "green", Action.UPDATE: "yellow", Action.DELETE: "red", Action.ROLLOUT: "cyan"}
+    return Text(action.symbol, style=style.get(action, ""))
+
+
+def _resource_lines(change: ResourceChange) -> Iterator[Text]:
+    header = Text.assemble("  ", ("# ", "bold"), (change.address, "bold"), (f" {phrase(change.action)}", "bold"))
+    yield header
+    if change.action is Action.NOOP:
+        return
+    yield Text.assemble("  ", _symbol(change.action), f' resource "{change.kind}" "{change.name}" {{')
+    for line in field_lines(change):
+        yield Text.assemble("      ", (line.sign, _SIGN_STYLE[line.sign]), " ", line.text())
+    yield Text("    }")
+    if change.operations:
+        yield Text("    operations, in order:", style="dim")
+        for number, op in enumerate(change.operations, start=1):
+            yield Text(f"      {number}. {describe(op)}")
+    if change.reasons:
+        yield Text.assemble(("    why: ", "dim"), "; ".join(change.reasons))
+
+
+def _legend(plan: Plan) -> Iterator[Text]:
+    present = {c.action for c in plan.changes}
+    yield Text("Resource actions are indicated with the following symbols:")
+    for action, meaning in _LEGEND.items():
+        if action in present:
+            yield Text.assemble("  ", _symbol(action), f" {meaning}")
+    yield Text("")
+
+
+def plan_lines(plan: Plan, *, show_noop: bool = False) -> Iterator[Text]:
+    """Every line of the human view, styled."""
+    yield Text.assemble(("Target: ", "bold"), plan.target or "(not set)")
+    yield Text("")
+    shown = [c for c in plan.changes if show_noop or c.action is not Action.NOOP]
+    if plan.actionable:
+        yield from _legend(plan)
+        yield Text("genaiops will perform the following actions:")
+        yield Text("")
+    for change in shown:
+        yield from _resource_lines(change)
+        yield Text("")
+    hidden = len(plan.changes) - len(shown)
+    if hidden and plan.actionable:
+        yield Text(f"({hidden} resource{'s' if hidden != 1 else ''} unchanged, not shown)", style="dim")
+        yield Text("")
+    for note in plan.notes:
+        yield Text.assemble(("Note: ", "bold yellow"), note)
+    for diagnostic in plan.diagnostics:
+        label, style = (
+            ("Error: ", "bold red") if diagnostic.severity is Severity.ERROR else ("Warning: ", "bold yellow")
+        )
+        yield Text.assemble((label, style), diagnostic.render())
+        if diagnostic.detail:
+            yield Text(f"  {diagnostic.detail}")
+    if plan.notes or plan.diagnostics:
+        yield Text("")
+    yield Text(summary_line(plan), style="bold")
+
+
+_BATCH = 500  # lines per console.print: one call per line is ~3x slower on plans of thousands of resources
+
+
+def render_plan(plan: Plan, console: Console, *, show_noop: bool = False) -> None:
+    """Print the plan. Lines are never wrapped by rich (soft wrap), so they copy and grep cleanly."""
+    batch: list[Text] = []
+    for line in plan_lines(plan, show_noop=show_noop):
+        batch.append(line)
+        if len(batch) >= _BATCH:
+            console.print(Text("\n").join(batch), soft_wrap=True, highlight=False)
+            batch.clear()
+    if batch:
+        console.print(Text("\n").join(batch), soft_wrap=True, highlight=False)
+
+
+__all__ = ["NO_CHANGES", "Line", "field_lines", "format_value", "phrase", "plan_lines", "render_plan", "summary_line"]

@@ -1,0 +1,66 @@
+"""`genaiops plan --output json`: the plan as a versioned JSON document for machines (CI bots, policy
+checks). The shape is a contract users rely on: fields are only ever added within format 1.x, and the key
+order is fixed so that two runs over the same state print byte-identical documents.
+
+    {"format_version": "1.0", "target": ..., "summary": {...},
+     "changes": [{"address", "kind", "name", "region", "action", "before", "after",
+                  "changes": [{"path", "before", "after"}], "operations": [...], "reasons": [...]}],
+     "notes": [...], "diagnostics": [...], "fingerprint": {...}}
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from controller.plans.plan import Plan
+from controller.plans.planfile import change_to_json
+
+FORMAT_VERSION = "1.0"
+
+
+def _sorted_keys(value: Any) -> Any:
+    """Dicts with sorted keys, recursively: before/after views print the same whatever built them."""
+    if isinstance(value, dict):
+        return {k: _sorted_keys(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted_keys(v) for v in value]
+    return value
+
+
+def _change(change: dict[str, Any]) -> dict[str, Any]:
+    for key in ("before", "after"):
+        change[key] = _sorted_keys(change[key])
+    for field in change["changes"]:
+        field["before"], field["after"] = _sorted_keys(field["before"]), _sorted_keys(field["after"])
+    return change
+
+
+def plan_to_json(plan: Plan) -> dict[str, Any]:
+    """The document as plain data (dicts, lists, strings, numbers)."""
+    summary = plan.summary()
+    return {
+        "format_version": FORMAT_VERSION,
+        "target": plan.target,
+        "summary": {
+            "add": summary.add,
+            "change": summary.change,
+            "destroy": summary.destroy,
+            "traffic_shifts": summary.traffic_shifts,
+            "rollouts": summary.rollouts,
+            "has_changes": summary.has_changes,
+            "line": summary.line() if summary.has_changes else "No changes. Live state matches the manifests.",
+        },
+        "changes": [_change(change_to_json(c)) for c in plan.changes],
+        "notes": list(plan.notes),
+        "diagnostics": [d.to_json() for d in plan.diagnostics],
+        "fingerprint": dict(sorted(plan.fingerprint.items())),
+    }
+
+
+def render_json(plan: Plan) -> str:
+    """The document as indented JSON text (no trailing newline: the CLI's echo adds it)."""
+    return json.dumps(plan_to_json(plan), indent=2, ensure_ascii=False)
+
+
+__all__ = ["FORMAT_VERSION", "plan_to_json", "render_json"]

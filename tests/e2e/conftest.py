@@ -1,0 +1,112 @@
+"""Fixtures for end-to-end tests: a live emulator, manifests written to a temp dir, and the CLI."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from controller.cli.main import cli
+from controller.emulator.server import Emulator, running
+
+MODEL = """\
+apiVersion: genaiops/v1
+kind: Model
+metadata: {{name: {name}}}
+spec:
+  upload:
+    artifactUri: {artifact}
+    servingContainer: {{imageUri: us-docker.pkg.dev/vertex-ai/prediction/sklearn-cpu.1-3:latest}}
+    versionAliases: [{aliases}]
+"""
+
+
+def model_yaml(name: str = "llm", artifact: str = "gs://emulator-models/llm/v1", aliases: str = "stable") -> str:
+    """A registry Model manifest."""
+    return MODEL.format(name=name, artifact=artifact, aliases=aliases)
+
+
+def endpoint_yaml(
+    name: str = "chat",
+    deployments: str = "[{name: primary, model: llm}]",
+    traffic: str = "{primary: 100}",
+    extra: str = "",
+) -> str:
+    """An Endpoint manifest."""
+    return (
+        textwrap.dedent(
+            f"""\
+        apiVersion: genaiops/v1
+        kind: Endpoint
+        metadata: {{name: {name}}}
+        spec:
+          deployments: {deployments}
+          traffic: {traffic}
+        """
+        )
+        + extra
+    )
+
+
+class Workspace:
+    """A directory of manifests plus a way to run genaiops against the emulator from it."""
+
+    def __init__(self, root: Path, emulator: Emulator) -> None:
+        self.root = root
+        self.emulator = emulator
+        self.manifests = root / "manifests"
+        self.manifests.mkdir()
+
+    def write(self, **files: str) -> None:
+        """Replace the manifests with these files (name -> YAML)."""
+        for old in self.manifests.glob("*.yaml"):
+            old.unlink()
+        for name, text in files.items():
+            (self.manifests / f"{name}.yaml").write_text(text, encoding="utf-8")
+
+    def run(self, *args: str) -> Result:
+        """`genaiops ARGS --emulator ADDR` in-process."""
+        argv = [*args, "--emulator", self.emulator.grpc_target]
+        return CliRunner().invoke(cli, argv, catch_exceptions=False)
+
+    def apply(self, *extra: str) -> Result:
+        """`genaiops apply manifests --auto-approve`."""
+        return self.run(
+            "apply", str(self.manifests), "--auto-approve", "--audit-log", str(self.root / "audit.log"), *extra
+        )
+
+    def plan(self, *extra: str) -> Result:
+        """`genaiops plan manifests`."""
+        return self.run("plan", str(self.manifests), *extra)
+
+    def endpoint(self, endpoint_id: str = "chat") -> Any:
+        """The live endpoint, read with the real gapic client."""
+        return self.emulator.endpoint_client().get_endpoint(name=f"{self.emulator.parent}/endpoints/{endpoint_id}")
+
+
+@pytest.fixture
+def make_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Workspace]]:
+    """Start an emulator (options as for `running`) and give a workspace bound to it."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GOOGLE_CLOUD_PROJECT", raising=False)
+    stack: list[Any] = []
+
+    def make(**options: Any) -> Workspace:
+        context = running(rest_port=None, storage_port=None, **options)
+        emulator = context.__enter__()
+        stack.append(context)
+        return Workspace(tmp_path, emulator)
+
+    yield make
+    for context in reversed(stack):
+        context.__exit__(None, None, None)
+
+
+@pytest.fixture
+def workspace(make_workspace: Callable[..., Workspace]) -> Workspace:
+    """A workspace on a plain emulator."""
+    return make_workspace()

@@ -1,0 +1,178 @@
+"""Saved plans: `save_plan` / `load_plan` round-trip a Plan exactly, and every bad file is a UserError with
+a message saying what is wrong (the CLI prints it, never a traceback)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from controller import __version__
+from controller.diagnostics import Diagnostic, Severity, Source
+from controller.errors import UserError
+from controller.plans import planfile
+from controller.plans.plan import Plan
+from controller.plans.planfile import PLANFILE_FORMAT, PLANFILE_VERSION, SavedPlan, load_plan, save_plan
+from tests.test_plan_views import (
+    create_plan,
+    delete_plan,
+    no_change_plan,
+    rollout_plan,
+    traffic_shift_plan,
+)
+
+DIGEST = "sha256:" + "ab" * 32
+CREATED = "2025-03-01T12:00:00Z"
+
+
+def saved(plan: Plan, path: Path) -> SavedPlan:
+    """Save then load."""
+    save_plan(plan, path, manifests_digest=DIGEST, created_at=CREATED)
+    return load_plan(path)
+
+
+def rewrite(path: Path, edit: Any, *, fix_checksum: bool = True) -> None:
+    """Apply `edit` to the stored document (and re-sign it, to reach the checks behind the checksum)."""
+    document = json.loads(path.read_text())
+    edit(document)
+    if fix_checksum:
+        document["checksum"] = planfile._checksum(document["plan"])
+    path.write_text(json.dumps(document))
+
+
+@pytest.mark.parametrize(
+    "build", [create_plan, traffic_shift_plan, delete_plan, rollout_plan, no_change_plan], ids=lambda f: f.__name__
+)
+def test_a_saved_plan_loads_back_equal(build: Any, tmp_path: Path) -> None:
+    plan = build()
+    loaded = saved(plan, tmp_path / "plan.json")
+    assert loaded.plan == plan
+    assert (loaded.manifests_digest, loaded.created_at, loaded.genaiops_version) == (DIGEST, CREATED, __version__)
+
+
+def test_notes_diagnostics_fingerprint_and_target_survive_the_round_trip(tmp_path: Path) -> None:
+    warning = Diagnostic("odd", Source("m/a.yaml", 4, 2), "spec.traffic", Severity.WARNING, "detail text")
+    plan = dataclasses.replace(traffic_shift_plan(), notes=("a note",), diagnostics=(warning,))
+    loaded = saved(plan, tmp_path / "plan.json").plan
+    assert loaded.diagnostics == (warning,)
+    assert loaded.notes == ("a note",)
+    assert loaded.target == "projects/acme/locations/us-central1"
+    assert loaded.fingerprint == plan.fingerprint
+    assert loaded.summary() == plan.summary()
+
+
+def test_the_file_is_a_versioned_json_document(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    save_plan(create_plan(), path, manifests_digest=DIGEST, created_at=CREATED)
+    document = json.loads(path.read_text())
+    assert (document["format"], document["version"]) == (PLANFILE_FORMAT, PLANFILE_VERSION) == ("genaiops-plan", 1)
+    assert document["plan"]["changes"][1]["operations"][0] == {
+        "op": "CreateEndpoint",
+        "endpoint_id": "support-chat",
+        "display_name": "support-chat",
+        "description": "",
+        "labels": {"managed-by": "genaiops", "team": "support"},
+    }
+
+
+def test_saving_replaces_the_file_atomically_and_leaves_no_temporary_files(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    path.write_text("old")
+    save_plan(create_plan(), path, manifests_digest=DIGEST, created_at=CREATED)
+    save_plan(traffic_shift_plan(), path, manifests_digest=DIGEST, created_at=CREATED)
+    assert [p.name for p in tmp_path.iterdir()] == ["plan.json"]
+    assert load_plan(path).plan == traffic_shift_plan()
+
+
+def test_saving_into_a_missing_directory_is_a_user_error(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="cannot write plan file"):
+        save_plan(create_plan(), tmp_path / "nope" / "plan.json", manifests_digest=DIGEST, created_at=CREATED)
+
+
+def test_a_missing_file_is_a_user_error(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match=r"plan file .*missing\.json not found; create one with `genaiops plan --out"):
+        load_plan(tmp_path / "missing.json")
+
+
+def test_a_directory_is_a_user_error(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="is a directory"):
+        load_plan(tmp_path)
+
+
+def test_a_truncated_file_is_reported_as_corrupt(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    save_plan(create_plan(), path, manifests_digest=DIGEST, created_at=CREATED)
+    path.write_text(path.read_text()[:200])
+    with pytest.raises(UserError, match=r"is corrupt \(invalid JSON at line \d+, column \d+"):
+        load_plan(path)
+
+
+@pytest.mark.parametrize("content", ["[]", '{"format": "terraform"}', "42", '{"version": 1}'])
+def test_a_json_file_that_is_not_a_plan_is_refused(content: str, tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    path.write_text(content)
+    with pytest.raises(UserError, match="is not a genaiops plan file"):
+        load_plan(path)
+
+
+def test_a_binary_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "plan.bin"
+    path.write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(UserError, match="not a genaiops plan"):
+        load_plan(path)
+
+
+@pytest.mark.parametrize("version", [2, 0, "1", None])
+def test_an_unknown_format_version_is_refused(version: object, tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    save_plan(create_plan(), path, manifests_digest=DIGEST, created_at=CREATED)
+    rewrite(path, lambda d: d.__setitem__("version", version))
+    with pytest.raises(UserError, match=rf"has format version {version!r}, but genaiops .* reads version 1 only"):
+        load_plan(path)
+
+
+def test_a_plan_edited_after_saving_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    save_plan(traffic_shift_plan(), path, manifests_digest=DIGEST, created_at=CREATED)
+
+    def move_traffic(document: dict[str, Any]) -> None:
+        document["plan"]["changes"][1]["operations"][0]["split"] = {"111": 100}
+
+    rewrite(path, move_traffic, fix_checksum=False)
+    with pytest.raises(UserError, match="modified or damaged after it was written"):
+        load_plan(path)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda d: d["plan"].pop("changes"), "missing field 'changes'"),
+        (lambda d: d["plan"]["changes"][0].__setitem__("action", "explode"), "'explode' is not a valid Action"),
+        (lambda d: d["plan"]["changes"][1]["operations"][0].__setitem__("op", "Nuke"), "unknown operation 'Nuke'"),
+        (lambda d: d["plan"]["changes"][1]["operations"][0].pop("endpoint_id"), "malformed CreateEndpoint"),
+        (lambda d: d["plan"]["changes"][0].__setitem__("after", [1]), "expected an object or null"),
+        (lambda d: d["plan"].__setitem__("fingerprint", []), "fingerprint must be an object"),
+        (lambda d: d["plan"]["diagnostics"].append({"summary": "x"}), "missing field 'file'"),
+        (lambda d: d.pop("manifests_digest"), "missing field 'manifests_digest'"),
+    ],
+    ids=[
+        "no-changes",
+        "bad-action",
+        "unknown-op",
+        "op-missing-field",
+        "after-not-object",
+        "bad-fingerprint",
+        "bad-diagnostic",
+        "no-digest",
+    ],
+)
+def test_a_malformed_plan_is_a_user_error_naming_the_problem(edit: Any, message: str, tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    save_plan(create_plan(), path, manifests_digest=DIGEST, created_at=CREATED)
+    rewrite(path, edit)
+    with pytest.raises(UserError, match="is malformed") as caught:
+        load_plan(path)
+    assert message in str(caught.value)
