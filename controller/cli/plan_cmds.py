@@ -262,7 +262,13 @@ def _apply_locked(
 
     audit = AuditLog(audit_log)
     audit.write(event="apply-started", target=opened.name, changes=len(the_plan.actionable))
+
+    def interrupted() -> str | None:
+        lost = getattr(opened.lock, "lost", False)
+        return "the apply lock was lost (another process took it over)" if lost else None
+
     executor = Executor(
+        interrupted=interrupted,
         ports=opened.ports,
         audit=audit,
         parallelism=parallelism,

@@ -16,26 +16,16 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
-
 from controller.engine.audit import AuditLog
 from controller.engine.operations import Context, run_operation
-from controller.errors import ConflictError, GenaiopsError, PermanentError, TransientError
+from controller.engine.retry import DEFAULT_RETRY, RetryPolicy
+from controller.errors import ConflictError, GenaiopsError, PermanentError
 from controller.observed import ObservedEndpoint
 from controller.plans.operations import NEW_VERSION, Operation, describe
 from controller.plans.plan import Action, Plan, ResourceChange
 from controller.ports import VertexPort
 
 MAX_REPLANS = 3
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How transient errors are retried (tenacity: exponential backoff with jitter)."""
-
-    attempts: int = 12
-    initial_s: float = 0.1
-    max_s: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -88,9 +78,10 @@ class Executor:
         ports: Mapping[str, VertexPort],
         audit: AuditLog,
         parallelism: int = 10,
-        retry: RetryPolicy = RetryPolicy(),
+        retry: RetryPolicy = DEFAULT_RETRY,
         replan: Callable[[ResourceChange], ResourceChange | None] | None = None,
         on_event: Callable[[str], None] | None = None,
+        interrupted: Callable[[], str | None] = lambda: None,
     ) -> None:
         self.ports = ports
         self.audit = audit
@@ -98,6 +89,7 @@ class Executor:
         self.retry = retry
         self.replan = replan
         self.on_event = on_event or (lambda _: None)
+        self.interrupted = interrupted  # e.g. "the apply lock was lost": stop before the next operation
 
     def apply(self, plan: Plan) -> ApplyResult:
         """Carry out every actionable change; returns per-resource results (never raises for API errors)."""
@@ -132,6 +124,9 @@ class Executor:
             ctx = Context(region=current.region, port=port, new_versions=shared.new_versions, lock=shared.lock)
             try:
                 for op in current.operations:
+                    reason = self.interrupted()
+                    if reason is not None:
+                        raise PermanentError(f"stopped before {describe(op)}: {reason}")
                     self._run_with_retries(current, op, ctx)
                     done += 1
                 return ResourceResult(change.address, change.action, True, operations=done)
@@ -157,14 +152,8 @@ class Executor:
     def _run_with_retries(self, change: ResourceChange, op: Operation, ctx: Context) -> None:
         started = time.monotonic()
         attempts = 0
-        retrying = Retrying(
-            stop=stop_after_attempt(self.retry.attempts),
-            wait=wait_exponential_jitter(initial=self.retry.initial_s, max=self.retry.max_s),
-            retry=retry_if_exception_type(TransientError),
-            reraise=True,
-        )
         try:
-            for attempt in retrying:
+            for attempt in self.retry.retrying():
                 with attempt:
                     attempts = attempt.retry_state.attempt_number
                     result = run_operation(op, ctx, retrying=attempts > 1)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 
+from controller.engine.retry import DEFAULT_RETRY, RetryPolicy
 from controller.model import Endpoint, Manifest, Model
 from controller.observed import Observed, ObservedEndpoint, ObservedModel
 from controller.ports import VertexPort
@@ -40,13 +41,15 @@ def _unanswered_aliases(
     return wanted
 
 
-def observe(ports: Mapping[str, VertexPort], manifests: Iterable[Manifest]) -> Observed:
-    """Live managed state in every region of `ports` (regions are read in parallel)."""
+def observe(
+    ports: Mapping[str, VertexPort], manifests: Iterable[Manifest], *, retry: RetryPolicy = DEFAULT_RETRY
+) -> Observed:
+    """Live managed state in every region of `ports` (regions are read in parallel; transient errors retried)."""
     wanted = list(manifests)
 
     def read(region: str) -> tuple[list[ObservedEndpoint], list[ObservedModel]]:
         port = ports[region]
-        return port.list_endpoints(), port.list_models()
+        return retry.call(port.list_endpoints), retry.call(port.list_models)
 
     regions = sorted(ports)
     with ThreadPoolExecutor(max_workers=max(1, len(regions))) as pool:
@@ -55,7 +58,8 @@ def observe(ports: Mapping[str, VertexPort], manifests: Iterable[Manifest]) -> O
     models = {(r, m.model_id): m for r, (_, ms) in results.items() for m in ms if m.managed}
     versions: dict[tuple[str, str, str], str] = {}
     for region, model_id, ref in sorted(_unanswered_aliases(wanted, models)):
-        found = ports[region].resolve_version(model_id, ref)
+        port = ports[region]
+        found = retry.call(lambda: port.resolve_version(model_id, ref))  # noqa: B023 (called at once)
         if found is not None:
             versions[(region, model_id, ref)] = found
     return Observed(endpoints=endpoints, models=models, versions=versions)

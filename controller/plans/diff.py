@@ -13,6 +13,8 @@ from controller.plans.plan import FieldChange
 
 def field_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[FieldChange, ...]:
     """Every leaf (or added / removed subtree) that differs, sorted by path."""
+    if before == after:
+        return ()  # the common case on a refresh; deepdiff only runs for resources that changed
     diff = DeepDiff(dict(before), dict(after), view="tree")
     out: list[FieldChange] = []
     for items in diff.values():

@@ -181,7 +181,9 @@ def plan_endpoint(endpoint: Endpoint, live: ObservedEndpoint | None, versions: M
             **labels,
         }
         set_traffic.append(
-            SetTraffic(endpoint_id, split, dict(sorted(merged.items())), after["displayName"], after["description"])
+            SetTraffic(
+                endpoint_id, split, dict(sorted(merged.items())), after["displayName"], after["description"], current
+            )
         )
     undeploys = [UndeployModel(endpoint_id, m.id, m.display_name) for m in surplus]
     operations = (*deploys, *set_traffic, *mutates, *undeploys)

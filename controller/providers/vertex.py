@@ -35,19 +35,26 @@ MANAGED_FILTER = f'labels.{MANAGED_BY_LABEL}="{MANAGED_BY_VALUE}"'
 PAGE_SIZE = 1000
 
 
-def _timestamp(value: Any) -> str:
-    return value.isoformat() if hasattr(value, "isoformat") and value else ""
+def _timestamp(message: Any, field: str) -> str:
+    return str(getattr(message, field).ToJsonString()) if message.HasField(field) else ""
 
 
-def _accelerator(spec: v1.MachineSpec) -> tuple[str | None, int]:
-    name = v1.AcceleratorType(spec.accelerator_type).name
-    return (None, 0) if name == "ACCELERATOR_TYPE_UNSPECIFIED" else (name, spec.accelerator_count)
+def _accelerator(spec: Any) -> tuple[str | None, int]:
+    if not spec.accelerator_type:
+        return (None, 0)
+    return (v1.AcceleratorType(spec.accelerator_type).name, spec.accelerator_count)
 
 
-def observed_endpoint(endpoint: v1.Endpoint, region: str) -> ObservedEndpoint:
-    """Convert an API Endpoint into the observed snapshot."""
+def _raw(message: Any) -> Any:
+    """The protobuf message under a proto-plus wrapper: reading fields from it is ~10x faster."""
+    return type(message).pb(message) if hasattr(type(message), "pb") else message
+
+
+def observed_endpoint(endpoint: v1.Endpoint | Any, region: str) -> ObservedEndpoint:
+    """Convert an API Endpoint (proto-plus or raw protobuf) into the observed snapshot."""
+    pb = _raw(endpoint)
     deployed = []
-    for d in endpoint.deployed_models:
+    for d in pb.deployed_models:
         resources = d.dedicated_resources
         accel_type, accel_count = _accelerator(resources.machine_spec)
         deployed.append(
@@ -66,19 +73,19 @@ def observed_endpoint(endpoint: v1.Endpoint, region: str) -> ObservedEndpoint:
             )
         )
     return ObservedEndpoint(
-        endpoint_id=endpoint.name.rsplit("/", 1)[-1],
+        endpoint_id=pb.name.rsplit("/", 1)[-1],
         region=region,
-        display_name=endpoint.display_name,
-        description=endpoint.description,
-        labels=dict(endpoint.labels),
+        display_name=pb.display_name,
+        description=pb.description,
+        labels=dict(pb.labels),
         deployed_models=tuple(deployed),
-        traffic_split=dict(endpoint.traffic_split),
-        etag=endpoint.etag,
-        update_time=_timestamp(endpoint.update_time),
+        traffic_split=dict(pb.traffic_split),
+        etag=pb.etag,
+        update_time=_timestamp(pb, "update_time"),
     )
 
 
-def _container(spec: v1.ModelContainerSpec) -> ContainerSpec:
+def _container(spec: Any) -> ContainerSpec:
     return ContainerSpec(
         image_uri=spec.image_uri,
         command=tuple(spec.command),
@@ -90,23 +97,24 @@ def _container(spec: v1.ModelContainerSpec) -> ContainerSpec:
     )
 
 
-def observed_model(model: v1.Model, region: str) -> ObservedModel:
+def observed_model(model: v1.Model | Any, region: str) -> ObservedModel:
     """Convert an API Model (its default version, as ListModels returns) into the observed snapshot."""
+    pb = _raw(model)
     version = ObservedModelVersion(
-        version_id=model.version_id,
-        aliases=tuple(model.version_aliases),
-        artifact_uri=model.artifact_uri,
-        container=_container(model.container_spec),
-        update_time=_timestamp(model.version_update_time),
+        version_id=pb.version_id,
+        aliases=tuple(pb.version_aliases),
+        artifact_uri=pb.artifact_uri,
+        container=_container(pb.container_spec),
+        update_time=_timestamp(pb, "version_update_time"),
     )
     return ObservedModel(
-        model_id=model.name.rsplit("/", 1)[-1],
+        model_id=pb.name.rsplit("/", 1)[-1],
         region=region,
-        display_name=model.display_name,
-        description=model.description,
-        labels=dict(model.labels),
+        display_name=pb.display_name,
+        description=pb.description,
+        labels=dict(pb.labels),
         default_version=version,
-        update_time=_timestamp(model.update_time) or version.update_time,
+        update_time=_timestamp(pb, "update_time") or version.update_time,
     )
 
 
@@ -204,8 +212,8 @@ class VertexProvider:
                 lambda: self.endpoints.list_endpoints(request=request, timeout=self.timeout_s, retry=None),
             )
             response = page._response  # one page at a time, so each page is one counted call
-            out += [observed_endpoint(e, self.region) for e in response.endpoints]
-            if not response.next_page_token:
+            out += [observed_endpoint(e, self.region) for e in _raw(response).endpoints]
+            if not _raw(response).next_page_token:
                 return out
             request.page_token = response.next_page_token
 
@@ -219,8 +227,8 @@ class VertexProvider:
                 "list models", lambda: self.models.list_models(request=request, timeout=self.timeout_s, retry=None)
             )
             response = page._response
-            out += [observed_model(m, self.region) for m in response.models]
-            if not response.next_page_token:
+            out += [observed_model(m, self.region) for m in _raw(response).models]
+            if not _raw(response).next_page_token:
                 return out
             request.page_token = response.next_page_token
 
