@@ -4,10 +4,12 @@ are `controller.errors` types only, never vendor exceptions."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
+from controller.model import Metric
 from controller.observed import ContainerSpec, ObservedEndpoint, ObservedModel
+from controller.rollout.analysis import Sample
 
 
 class VertexPort(Protocol):
@@ -99,6 +101,24 @@ class VertexPort(Protocol):
         ...
 
     def delete_model(self, model_id: str) -> None: ...
+
+
+class MetricsPort(Protocol):
+    """Prediction metrics of deployed models (Cloud Monitoring, or the emulator's)."""
+
+    def sample(
+        self,
+        *,
+        region: str,
+        endpoint_id: str,
+        deployed_model_id: str,
+        start: float,
+        end: float,
+        metrics: Sequence[Metric],
+    ) -> Sample:
+        """Requests, errors, latency percentiles and custom query values over [start, end] (unix seconds).
+        A query that fails is reported in `Sample.error`, never raised."""
+        ...
 
 
 class LockPort(Protocol):

@@ -1,0 +1,123 @@
+"""Analysis verdicts: turn metric samples into measurements, and measurements into one verdict.
+
+Pure. "No data" is never a pass: below `minRequests` a measurement is inconclusive, and so is a failed
+metric query (verdict `error`, counted as inconclusive by the limits). Thresholds are absolute (`min`,
+`max`, `maxMs`) or relative to the stable deployment (`maxIncrease`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from controller.model import Metric
+from controller.model.analysis import LATENCY_METRICS
+
+
+class Verdict(StrEnum):
+    """The outcome of one measurement, or of one analysis run."""
+
+    SUCCESSFUL = "successful"
+    FAILED = "failed"
+    INCONCLUSIVE = "inconclusive"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Sample:
+    """What the metrics source saw for one deployed model over one window."""
+
+    requests: int = 0
+    errors: int = 0
+    latency_ms: Mapping[int, float | None] = field(default_factory=dict)  # percentile (50/95/99) -> value
+    custom: Mapping[str, float | None] = field(default_factory=dict)  # metric name -> value of its query
+    error: str | None = None  # the query failed: why
+
+    @property
+    def error_rate(self) -> float | None:
+        """errors / requests, None without requests."""
+        return self.errors / self.requests if self.requests else None
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One metric judged: its value, the threshold it was held to, and the verdict."""
+
+    metric: str
+    value: float | None
+    threshold: str
+    verdict: Verdict
+    requests: int = 0
+    detail: str = ""
+
+    def describe(self) -> str:
+        """`error-rate 0.231 > max 0.05 (failed, 412 requests)`."""
+        value = "no data" if self.value is None else f"{self.value:.4g}"
+        extra = f"; {self.detail}" if self.detail else ""
+        return f"{self.metric} {value} vs {self.threshold} ({self.verdict.value}, {self.requests} requests{extra})"
+
+
+def value_of(metric: Metric, sample: Sample) -> float | None:
+    """The metric's value in a sample (None when it cannot be computed)."""
+    if metric.query is not None:
+        return sample.custom.get(metric.name)
+    if metric.name == "error-rate":
+        return sample.error_rate
+    if metric.name == "request-count":
+        return float(sample.requests)
+    if metric.name in LATENCY_METRICS:
+        return sample.latency_ms.get(int(metric.name.rsplit("p", 1)[1]))
+    return None
+
+
+def _threshold(metric: Metric) -> str:
+    parts = []
+    if metric.min is not None:
+        parts.append(f"min {metric.min:g}")
+    if metric.upper_bound is not None:
+        unit = " ms" if metric.max_ms is not None else ""
+        parts.append(f"max {metric.upper_bound:g}{unit}")
+    if metric.max_increase is not None:
+        parts.append(f"at most +{metric.max_increase:.0%} vs stable")
+    return ", ".join(parts)
+
+
+def judge(metric: Metric, *, canary: Sample, stable: Sample | None, min_requests: int) -> Measurement:
+    """One measurement of the canary against the metric's thresholds."""
+    threshold = _threshold(metric)
+    if canary.error is not None:
+        return Measurement(metric.name, None, threshold, Verdict.ERROR, canary.requests, canary.error)
+    if canary.requests < min_requests and metric.name != "request-count":
+        detail = f"below minRequests {min_requests}"
+        return Measurement(
+            metric.name, value_of(metric, canary), threshold, Verdict.INCONCLUSIVE, canary.requests, detail
+        )
+    value = value_of(metric, canary)
+    if value is None:
+        return Measurement(metric.name, None, threshold, Verdict.INCONCLUSIVE, canary.requests, "no data")
+    failed = (metric.min is not None and value < metric.min) or (
+        metric.upper_bound is not None and value > metric.upper_bound
+    )
+    detail = ""
+    if not failed and metric.max_increase is not None:
+        base = value_of(metric, stable) if stable is not None and stable.error is None else None
+        if base is None or (stable is not None and stable.requests < min_requests):
+            return Measurement(
+                metric.name, value, threshold, Verdict.INCONCLUSIVE, canary.requests, "no stable baseline"
+            )
+        limit = base * (1 + metric.max_increase)
+        failed = value > limit and value - base > 1e-9
+        detail = f"stable {base:.4g}"
+    verdict = Verdict.FAILED if failed else Verdict.SUCCESSFUL
+    return Measurement(metric.name, value, threshold, verdict, canary.requests, detail)
+
+
+def overall(measurements: Sequence[Measurement]) -> Verdict:
+    """Failed if any failed; inconclusive if any is inconclusive or errored; else successful."""
+    verdicts = {m.verdict for m in measurements}
+    if Verdict.FAILED in verdicts:
+        return Verdict.FAILED
+    if verdicts & {Verdict.INCONCLUSIVE, Verdict.ERROR} or not measurements:
+        return Verdict.INCONCLUSIVE
+    return Verdict.SUCCESSFUL
