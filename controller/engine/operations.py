@@ -12,6 +12,8 @@ that make a retried or resumed apply converge without duplicates.
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import assert_never
 
@@ -28,11 +30,14 @@ from controller.plans.operations import (
     MutateDeployedModel,
     Operation,
     SetTraffic,
+    StartRollout,
     UndeployModel,
     UpdateModel,
     UploadModel,
 )
 from controller.ports import VertexPort
+from controller.rollout.state import Phase, RolloutState, to_labels, without_rollout
+from controller.rollout.strategy import split_at
 
 
 @dataclass
@@ -44,6 +49,7 @@ class Context:
     new_versions: dict[tuple[str, str], str]
     lock: threading.Lock
     deployed: dict[str, str] = field(default_factory=dict)  # "new:<deployment>" -> deployed model id
+    now: Callable[[], float] = time.time
 
     def version(self, model_id: str, ref: str) -> str:
         """The concrete version id for an operation's version field."""
@@ -156,31 +162,74 @@ def _deploy(op: DeployModel, ctx: Context, *, retrying: bool) -> str:
     return deployed_id
 
 
-def _set_traffic(op: SetTraffic, ctx: Context) -> str:
-    split = {ctx.deployed_id(k): v for k, v in op.split.items()}
-    expect = {ctx.deployed_id(k): v for k, v in op.expect.items()}
-    live = _endpoint(ctx, op.endpoint_id)
-    current = {k: v for k, v in live.traffic_split.items() if v > 0}
-    if current not in (expect, split):
-        raise ConflictError(f"traffic on {op.endpoint_id} moved since planning (now {current}, planned from {expect})")
-    deployed = {d.id for d in live.deployed_models}
-    missing = sorted(set(split) - deployed)
+def check_split(live: ObservedEndpoint, split: dict[str, int]) -> None:
+    """The safety rule for every split sent: sums to 100 (or is empty) and names only deployed models."""
+    missing = sorted(set(split) - {d.id for d in live.deployed_models})
     if missing:
-        raise PermanentError(
-            f"refusing to route traffic on {op.endpoint_id} to models that are not deployed: {missing}"
-        )
+        raise PermanentError(f"refusing to route traffic on {live.endpoint_id} to models not deployed: {missing}")
     if split and sum(split.values()) != 100:
         raise PermanentError(f"refusing a traffic split that sums to {sum(split.values())}, not 100")
-    keep = {k: v for k, v in live.labels.items() if k.startswith("genaiops-rollout")}
+
+
+def _move(
+    ctx: Context,
+    endpoint_id: str,
+    *,
+    split: dict[str, int],
+    expect: dict[str, int],
+    labels: dict[str, str],
+    display_name: str,
+    description: str,
+) -> str:
+    live = _endpoint(ctx, endpoint_id)
+    current = {k: v for k, v in live.traffic_split.items() if v > 0}
+    if current not in (expect, split):
+        raise ConflictError(f"traffic on {endpoint_id} moved since planning (now {current}, planned from {expect})")
+    check_split(live, split)
     ctx.port.update_endpoint(
-        endpoint_id=op.endpoint_id,
+        endpoint_id=endpoint_id,
         etag=live.etag,
         traffic_split=split,
-        labels={**keep, **op.labels},
+        labels=labels,
+        display_name=display_name,
+        description=description,
+    )
+    return ", ".join(f"{k}={v}%" for k, v in split.items()) or "empty"
+
+
+def _set_traffic(op: SetTraffic, ctx: Context) -> str:
+    return _move(
+        ctx,
+        op.endpoint_id,
+        split={ctx.deployed_id(k): v for k, v in op.split.items()},
+        expect={ctx.deployed_id(k): v for k, v in op.expect.items()},
+        labels=dict(op.labels),
         display_name=op.display_name,
         description=op.description,
     )
-    return ", ".join(f"{k}={v}%" for k, v in split.items()) or "empty"
+
+
+def _start_rollout(op: StartRollout, ctx: Context) -> str:
+    canary = ctx.deployed_id(op.canary)
+    split = split_at(op.split, stable=op.stable_id, canary=canary, share=op.share, weight=op.weight)
+    state = RolloutState(
+        deployment=op.deployment,
+        revision=op.revision,
+        phase=Phase.PROGRESSING,
+        step=0,
+        step_started=int(ctx.now()),
+        canary_id=canary,
+        stable_id=op.stable_id,
+    )
+    return _move(
+        ctx,
+        op.endpoint_id,
+        split=split,
+        expect=dict(op.expect),
+        labels={**without_rollout(op.labels), **to_labels(state)},
+        display_name=op.display_name,
+        description=op.description,
+    )
 
 
 def _undeploy(op: UndeployModel, ctx: Context) -> str:
@@ -227,6 +276,8 @@ def run_operation(op: Operation, ctx: Context, *, retrying: bool = False) -> str
             return _deploy(op, ctx, retrying=retrying)
         case SetTraffic():
             return _set_traffic(op, ctx)
+        case StartRollout():
+            return _start_rollout(op, ctx)
         case MutateDeployedModel():
             ctx.port.mutate_deployed_model(
                 endpoint_id=op.endpoint_id,

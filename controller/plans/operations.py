@@ -110,6 +110,29 @@ class SetTraffic:
 
 
 @dataclass(frozen=True)
+class StartRollout:
+    """Begin a canary: one UpdateEndpoint that carves the first step's weight out of the stable deployed
+    model's share for the new one, and records the rollout state in the endpoint's labels.
+
+    `split` is the endpoint split with the whole `share` still on `stable_id`; `canary` is a
+    `new:<deployment>` placeholder. The rollout driver takes the later steps.
+    """
+
+    endpoint_id: str
+    deployment: str
+    revision: str
+    stable_id: str
+    canary: str
+    share: int
+    weight: int
+    split: Mapping[str, int]
+    labels: Mapping[str, str]
+    display_name: str
+    description: str
+    expect: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class MutateDeployedModel:
     """Change replica counts of a deployed model in place."""
 
@@ -143,6 +166,7 @@ Operation = (
     | CreateEndpoint
     | DeployModel
     | SetTraffic
+    | StartRollout
     | MutateDeployedModel
     | UndeployModel
     | DeleteEndpoint
@@ -157,6 +181,7 @@ _TYPES: dict[str, type[Any]] = {
         CreateEndpoint,
         DeployModel,
         SetTraffic,
+        StartRollout,
         MutateDeployedModel,
         UndeployModel,
         DeleteEndpoint,
@@ -185,6 +210,11 @@ def describe(op: Operation) -> str:
         case SetTraffic():
             split = ", ".join(f"{k}={v}%" for k, v in op.split.items()) or "empty"
             return f"update endpoint {op.endpoint_id}: traffic {split}"
+        case StartRollout():
+            return (
+                f"start canary of {op.deployment} on {op.endpoint_id}: {op.weight}% of its {op.share}% share "
+                f"to the new deployed model"
+            )
         case MutateDeployedModel():
             return f"set replicas of {op.deployed_model_id} on {op.endpoint_id} to {op.min_replicas}..{op.max_replicas}"
         case UndeployModel():

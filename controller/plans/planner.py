@@ -13,28 +13,23 @@ from dataclasses import dataclass
 
 from controller.diagnostics import Diagnostic, Source
 from controller.model import Endpoint, Manifest, Model
-from controller.model.endpoint import Deployment
-from controller.observed import RETAIN_LABEL, Observed, ObservedDeployedModel, ObservedEndpoint, ObservedModel
+from controller.observed import RETAIN_LABEL, Observed, ObservedEndpoint, ObservedModel
 from controller.plans.diff import field_changes
+from controller.plans.endpoint_plan import plan_endpoint, revision_of
 from controller.plans.operations import (
     NEW_VERSION,
-    CreateEndpoint,
     DeleteEndpoint,
     DeleteModel,
-    DeployModel,
     MergeAliases,
-    MutateDeployedModel,
     Operation,
     SetTraffic,
     UndeployModel,
     UpdateModel,
     UploadModel,
-    new_deployed,
 )
 from controller.plans.plan import Action, Plan, ResourceChange
 from controller.plans.views_of import (
     container_of,
-    desired_endpoint_view,
     desired_labels,
     desired_model_view,
     observed_endpoint_view,
@@ -90,131 +85,6 @@ def plan_model(model: Model, live: ObservedModel | None) -> _ModelPlan:
     return _ModelPlan(
         ResourceChange("Model", name, region, action, before, after, changes, tuple(ops), tuple(reasons)), new_version
     )
-
-
-def _identity(
-    model_id: str,
-    version: str | None,
-    machine: str,
-    accel: tuple[str | None, int],
-    account: str | None,
-) -> tuple[object, ...]:
-    return (model_id, version, machine, accel, account or None)
-
-
-def _desired_identity(d: Deployment, version: str | None) -> tuple[object, ...]:
-    accel = (d.accelerator.type, d.accelerator.count) if d.accelerator else (None, 0)
-    return _identity(d.model_name, version, d.machine_type, accel, d.service_account)
-
-
-def _live_identity(d: ObservedDeployedModel) -> tuple[object, ...]:
-    accel = (d.accelerator_type, d.accelerator_count) if d.accelerator_type else (None, 0)
-    return _identity(d.model_id, d.model_version_id, d.machine_type, accel, d.service_account)
-
-
-def _deploy_op(endpoint_id: str, d: Deployment, version: str) -> DeployModel:
-    return DeployModel(
-        endpoint_id=endpoint_id,
-        deployment=d.name,
-        model_id=d.model_name,
-        version=version,
-        machine_type=d.machine_type,
-        min_replicas=d.min_replicas,
-        max_replicas=d.max_replicas or d.min_replicas,
-        accelerator_type=d.accelerator.type if d.accelerator else None,
-        accelerator_count=d.accelerator.count if d.accelerator else 0,
-        disable_container_logging=d.disable_container_logging,
-        service_account=d.service_account,
-    )
-
-
-def plan_endpoint(endpoint: Endpoint, live: ObservedEndpoint | None, versions: Mapping[str, str]) -> ResourceChange:
-    """Deploy / shift / mutate / undeploy for one endpoint. `versions`: deployment name -> version to serve
-    (an id, `@alias`, or NEW_VERSION when this plan uploads it)."""
-    spec, endpoint_id = endpoint.spec, endpoint.metadata.name
-    after = desired_endpoint_view(endpoint, versions)
-    labels = after["labels"]
-    if live is None:
-        ops: list[Operation] = [CreateEndpoint(endpoint_id, after["displayName"], after["description"], labels)]
-        ops += [_deploy_op(endpoint_id, d, versions[d.name]) for d in spec.deployments]
-        split = {new_deployed(n): p for n, p in sorted(spec.traffic.items()) if p > 0}
-        ops.append(SetTraffic(endpoint_id, split, labels, after["displayName"], after["description"]))
-        return ResourceChange(
-            "Endpoint", endpoint_id, spec.region, Action.CREATE, None, after, (), tuple(ops), ("not found",)
-        )
-
-    deploys: list[Operation] = []
-    mutates: list[Operation] = []
-    keeper: dict[str, str] = {}
-    kept: set[str] = set()
-    replaced_with_traffic = False
-    for d in spec.deployments:
-        version = versions[d.name]
-        wanted = _desired_identity(d, version)
-        candidates = [m for m in live.deployed_models if m.display_name == d.name]
-        matches = [m for m in candidates if version != NEW_VERSION and _live_identity(m) == wanted]
-        if matches:
-            keep = max(matches, key=lambda m: (live.traffic_split.get(m.id, 0), m.id))
-            keeper[d.name] = keep.id
-            kept.add(keep.id)
-            max_replicas = d.max_replicas or d.min_replicas
-            if (keep.min_replicas, keep.max_replicas) != (d.min_replicas, max_replicas):
-                mutates.append(MutateDeployedModel(endpoint_id, keep.id, d.min_replicas, max_replicas))
-        else:
-            deploys.append(_deploy_op(endpoint_id, d, version))
-            keeper[d.name] = new_deployed(d.name)
-            replaced_with_traffic |= any(live.traffic_split.get(m.id, 0) > 0 for m in candidates)
-    surplus = [m for m in live.deployed_models if m.id not in kept]
-
-    split = {keeper[n]: p for n, p in sorted(spec.traffic.items()) if p > 0}
-    current = {k: v for k, v in sorted(live.traffic_split.items()) if v > 0}
-    before = observed_endpoint_view(live)
-    metadata_changed = any(before[k] != after[k] for k in ("displayName", "description", "labels"))
-    set_traffic: list[Operation] = []
-    if split != current or metadata_changed:
-        merged = {
-            **{
-                k: v
-                for k, v in live.labels.items()
-                if k not in labels and k.startswith("genaiops-") and k != RETAIN_LABEL
-            },
-            **labels,
-        }
-        set_traffic.append(
-            SetTraffic(
-                endpoint_id, split, dict(sorted(merged.items())), after["displayName"], after["description"], current
-            )
-        )
-    undeploys = [UndeployModel(endpoint_id, m.id, m.display_name) for m in surplus]
-    operations = (*deploys, *set_traffic, *mutates, *undeploys)
-    changes = field_changes(before, after)
-    if not operations:
-        return ResourceChange("Endpoint", endpoint_id, spec.region, Action.NOOP, before, after, changes)
-    canary = spec.rollout.strategy == "canary" and replaced_with_traffic
-    action = Action.ROLLOUT if canary else Action.UPDATE
-    reasons = _endpoint_reasons(deploys, split != current, mutates, undeploys, metadata_changed)
-    return ResourceChange("Endpoint", endpoint_id, spec.region, action, before, after, changes, operations, reasons)
-
-
-def _endpoint_reasons(
-    deploys: Sequence[Operation],
-    shift: bool,
-    mutates: Sequence[Operation],
-    undeploys: Sequence[Operation],
-    metadata: bool,
-) -> tuple[str, ...]:
-    reasons = []
-    if deploys:
-        reasons.append(f"{len(deploys)} deployment(s) to deploy (new model version or machine spec)")
-    if shift:
-        reasons.append("traffic split differs")
-    if mutates:
-        reasons.append(f"{len(mutates)} deployment(s) change replica counts in place")
-    if undeploys:
-        reasons.append(f"{len(undeploys)} deployed model(s) no longer wanted")
-    if metadata:
-        reasons.append("labels, display name or description differ")
-    return tuple(reasons)
 
 
 def _delete_endpoint(live: ObservedEndpoint) -> ResourceChange:
@@ -296,10 +166,14 @@ def plan(
         versions, problems = _resolve_versions(endpoint, models, model_plans, observed)
         where = (sources or {}).get(f"Endpoint/{endpoint.metadata.name}", Source("<manifests>"))
         diagnostics += [Diagnostic(p, where, "spec.deployments") for p in problems]
+        revisions = {d.name: revision_of(d, models.get(d.model_name)) for d in endpoint.spec.deployments}
         if not problems:
             changes.append(
                 plan_endpoint(
-                    endpoint, observed.endpoints.get((endpoint.spec.region, endpoint.metadata.name)), versions
+                    endpoint,
+                    observed.endpoints.get((endpoint.spec.region, endpoint.metadata.name)),
+                    versions,
+                    revisions,
                 )
             )
     notes, deletions = _orphans(manifests, observed, prune=prune)

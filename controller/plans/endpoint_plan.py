@@ -1,0 +1,255 @@
+"""Planning one endpoint: which deployed models to keep, deploy, mutate and undeploy, the one traffic
+update that moves the split, and where a canary rollout starts, restarts, waits or stays rolled back.
+
+Pure. The operations always come in the safe order: deploy new deployed models at 0% -> one UpdateEndpoint
+with the whole new split (and the planned split as precondition) -> in-place replica changes -> undeploy
+what no longer carries traffic. A rollout in progress belongs to the rollout driver: the planner leaves
+its canary and stable, and their traffic, alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from controller.model import Endpoint, Model
+from controller.model.endpoint import Deployment
+from controller.observed import ObservedDeployedModel, ObservedEndpoint
+from controller.plans.diff import field_changes
+from controller.plans.operations import (
+    NEW_VERSION,
+    CreateEndpoint,
+    DeployModel,
+    MutateDeployedModel,
+    Operation,
+    SetTraffic,
+    StartRollout,
+    UndeployModel,
+    new_deployed,
+)
+from controller.plans.plan import Action, ResourceChange
+from controller.plans.views_of import desired_endpoint_view, observed_endpoint_view
+from controller.rollout.state import PREFIX as ROLLOUT_PREFIX
+from controller.rollout.state import Phase, RolloutState, from_labels
+from controller.rollout.strategy import compile_steps
+
+
+def revision_of(deployment: Deployment, model: Model | None) -> str:
+    """A short hash of everything that makes a deployment a new revision (not replica counts)."""
+    upload = model.spec.upload if model is not None else None
+    body = {
+        "model": deployment.model,
+        "machine": deployment.machine_type,
+        "accelerator": deployment.accelerator.model_dump() if deployment.accelerator else None,
+        "serviceAccount": deployment.service_account,
+        "artifact": upload.artifact_uri if upload else None,
+        "container": upload.serving_container.model_dump(mode="json") if upload else None,
+    }
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _identity(d: Deployment, version: str | None) -> tuple[object, ...]:
+    accel = (d.accelerator.type, d.accelerator.count) if d.accelerator else (None, 0)
+    return (d.model_name, version, d.machine_type, accel, d.service_account or None)
+
+
+def _live_identity(d: ObservedDeployedModel) -> tuple[object, ...]:
+    accel = (d.accelerator_type, d.accelerator_count) if d.accelerator_type else (None, 0)
+    return (d.model_id, d.model_version_id, d.machine_type, accel, d.service_account or None)
+
+
+def _deploy_op(endpoint_id: str, d: Deployment, version: str) -> DeployModel:
+    return DeployModel(
+        endpoint_id=endpoint_id,
+        deployment=d.name,
+        model_id=d.model_name,
+        version=version,
+        machine_type=d.machine_type,
+        min_replicas=d.min_replicas,
+        max_replicas=d.max_replicas or d.min_replicas,
+        accelerator_type=d.accelerator.type if d.accelerator else None,
+        accelerator_count=d.accelerator.count if d.accelerator else 0,
+        disable_container_logging=d.disable_container_logging,
+        service_account=d.service_account,
+    )
+
+
+@dataclass
+class _Work:
+    """What the per-deployment decisions add up to."""
+
+    deploys: list[Operation] = field(default_factory=list)
+    mutates: list[Operation] = field(default_factory=list)
+    target: dict[str, str] = field(default_factory=dict)  # deployment -> id (or placeholder) taking its share
+    frozen: dict[str, int] = field(default_factory=dict)  # ids whose live share the driver owns
+    kept: set[str] = field(default_factory=set)
+    reasons: list[str] = field(default_factory=list)
+    start: tuple[Deployment, str, str] | None = None  # (deployment, revision, stable id)
+    in_progress: bool = False
+    keep_rollout_labels: bool = False
+
+
+def _share(live: ObservedEndpoint, model: ObservedDeployedModel) -> int:
+    return live.traffic_split.get(model.id, 0)
+
+
+def _decide(
+    d: Deployment,
+    endpoint: Endpoint,
+    live: ObservedEndpoint,
+    state: RolloutState | None,
+    version: str,
+    revision: str,
+    work: _Work,
+) -> None:
+    mine = state if state is not None and state.deployment == d.name else None
+    candidates = [m for m in live.deployed_models if m.display_name == d.name]
+    if mine is not None and mine.phase in (Phase.PROGRESSING, Phase.PAUSED) and revision == mine.revision:
+        pair = [live.deployed(mine.canary_id), live.deployed(mine.stable_id)]
+        if all(pair):
+            work.kept |= {mine.canary_id, mine.stable_id}
+            work.frozen.update({i: live.traffic_split.get(i, 0) for i in (mine.canary_id, mine.stable_id)})
+            work.in_progress = work.keep_rollout_labels = True
+            steps = len(compile_steps(endpoint.spec.rollout))
+            work.reasons.append(f"rollout of {d.name} in progress ({mine.phase.value}, step {mine.step + 1}/{steps})")
+            return
+    if mine is not None and mine.phase is Phase.DEGRADED and revision == mine.failed_revision:
+        stable = live.deployed(mine.stable_id) or max(candidates, key=lambda m: _share(live, m), default=None)
+        if stable is not None:
+            work.target[d.name] = stable.id
+            work.kept.add(stable.id)
+            work.keep_rollout_labels = True
+            work.reasons.append(
+                f"revision {revision} of {d.name} was rolled back ({mine.reason or 'failed'}); not retried until "
+                "the spec changes or `genaiops rollout retry`"
+            )
+            return
+    wanted = _identity(d, version)
+    matches = [m for m in candidates if version != NEW_VERSION and _live_identity(m) == wanted]
+    if matches:
+        keep = max(matches, key=lambda m: (_share(live, m), m.id))
+        work.target[d.name] = keep.id
+        work.kept.add(keep.id)
+        max_replicas = d.max_replicas or d.min_replicas
+        if (keep.min_replicas, keep.max_replicas) != (d.min_replicas, max_replicas):
+            work.mutates.append(MutateDeployedModel(endpoint.metadata.name, keep.id, d.min_replicas, max_replicas))
+        return
+    holder = max((m for m in candidates if _share(live, m) > 0), key=lambda m: _share(live, m), default=None)
+    canary = endpoint.spec.rollout.strategy == "canary" and holder is not None
+    if canary and work.start is not None:
+        assert holder is not None
+        work.target[d.name] = holder.id
+        work.kept.add(holder.id)
+        work.reasons.append(f"{d.name} waits for the rollout of {work.start[0].name}")
+        return
+    work.deploys.append(_deploy_op(endpoint.metadata.name, d, version))
+    work.target[d.name] = new_deployed(d.name)
+    if canary:
+        assert holder is not None
+        restarting = mine is not None and mine.phase in (Phase.PROGRESSING, Phase.PAUSED)
+        stable_id = mine.stable_id if restarting and mine and live.deployed(mine.stable_id) else holder.id
+        work.start = (d, revision, stable_id)
+        work.target[d.name] = stable_id
+        work.kept.add(stable_id)
+        verb = "restart" if restarting else "start"
+        work.reasons.append(f"{verb} a canary rollout of {d.name} (revision {revision})")
+
+
+def _labels(desired: Mapping[str, str], live: ObservedEndpoint, *, keep_rollout: bool) -> dict[str, str]:
+    """The labels to write: the manifest's, plus genaiops' own records that must survive."""
+    kept = {
+        k: v
+        for k, v in live.labels.items()
+        if k.startswith("genaiops-")
+        and k not in desired
+        and (keep_rollout or not k.startswith(ROLLOUT_PREFIX))
+        and k != "genaiops-retain"
+    }
+    return dict(sorted({**kept, **desired}.items()))
+
+
+def plan_endpoint(
+    endpoint: Endpoint,
+    live: ObservedEndpoint | None,
+    versions: Mapping[str, str],
+    revisions: Mapping[str, str],
+) -> ResourceChange:
+    """The change for one endpoint. `versions`: deployment -> version to serve (an id, `@alias`, or
+    NEW_VERSION); `revisions`: deployment -> revision hash."""
+    spec, endpoint_id = endpoint.spec, endpoint.metadata.name
+    after = desired_endpoint_view(endpoint, versions)
+    if live is None:
+        ops: list[Operation] = [
+            CreateEndpoint(endpoint_id, after["displayName"], after["description"], after["labels"])
+        ]
+        ops += [_deploy_op(endpoint_id, d, versions[d.name]) for d in spec.deployments]
+        split = {new_deployed(n): p for n, p in sorted(spec.traffic.items()) if p > 0}
+        ops.append(SetTraffic(endpoint_id, split, after["labels"], after["displayName"], after["description"]))
+        return ResourceChange(
+            "Endpoint", endpoint_id, spec.region, Action.CREATE, None, after, (), tuple(ops), ("not found",)
+        )
+
+    state = from_labels(live.labels)
+    work = _Work()
+    for d in spec.deployments:
+        _decide(d, endpoint, live, state, versions[d.name], revisions[d.name], work)
+    split = {work.target[n]: p for n, p in sorted(spec.traffic.items()) if p > 0 and n in work.target}
+    split.update({k: v for k, v in work.frozen.items() if v > 0})
+    current = {k: v for k, v in sorted(live.traffic_split.items()) if v > 0}
+    before = observed_endpoint_view(live)
+    labels = _labels(after["labels"], live, keep_rollout=work.keep_rollout_labels)
+    labels_changed = labels != dict(sorted(live.labels.items()))
+    metadata_changed = labels_changed or any(before[k] != after[k] for k in ("displayName", "description"))
+    surplus = [m for m in live.deployed_models if m.id not in work.kept]
+    undeploys = [UndeployModel(endpoint_id, m.id, m.display_name) for m in surplus]
+    moves: list[Operation] = []
+    if work.start is not None:
+        d, revision, stable_id = work.start
+        steps = compile_steps(spec.rollout)
+        moves.append(
+            StartRollout(
+                endpoint_id=endpoint_id,
+                deployment=d.name,
+                revision=revision,
+                stable_id=stable_id,
+                canary=new_deployed(d.name),
+                share=spec.traffic.get(d.name, 0),
+                weight=steps[0].weight if steps else 100,
+                split=split,
+                labels=_labels(after["labels"], live, keep_rollout=False),
+                display_name=after["displayName"],
+                description=after["description"],
+                expect=current,
+            )
+        )
+    elif split != current or metadata_changed:
+        moves.append(SetTraffic(endpoint_id, split, labels, after["displayName"], after["description"], current))
+    operations = (*work.deploys, *moves, *work.mutates, *undeploys)
+    changes = field_changes(before, after) if not work.in_progress else ()
+    rollout = work.start is not None or work.in_progress
+    if not operations and not rollout:
+        return ResourceChange(
+            "Endpoint", endpoint_id, spec.region, Action.NOOP, before, after, changes, (), tuple(work.reasons)
+        )
+    reasons = [*work.reasons, *_reasons(work, split != current, undeploys, metadata_changed)]
+    action = Action.ROLLOUT if rollout else Action.UPDATE
+    return ResourceChange(
+        "Endpoint", endpoint_id, spec.region, action, before, after, changes, operations, tuple(reasons)
+    )
+
+
+def _reasons(work: _Work, shift: bool, undeploys: Sequence[Operation], metadata: bool) -> list[str]:
+    reasons = []
+    if work.deploys:
+        reasons.append(f"{len(work.deploys)} deployment(s) to deploy (new model version or machine spec)")
+    if shift and work.start is None:
+        reasons.append("traffic split differs")
+    if work.mutates:
+        reasons.append(f"{len(work.mutates)} deployment(s) change replica counts in place")
+    if undeploys:
+        reasons.append(f"{len(undeploys)} deployed model(s) no longer wanted")
+    if metadata:
+        reasons.append("labels, display name or description differ")
+    return reasons

@@ -1,0 +1,378 @@
+"""The Cloud Monitoring provider: implements `MetricsPort` on `monitoring_v3.MetricServiceClient`.
+
+Canary analysis (controller/rollout) asks for one deployed model's requests, errors, latency percentiles
+and custom query values over a window; this module turns that into ListTimeSeries calls on Vertex AI's
+endpoint metrics (resource `aiplatform.googleapis.com/Endpoint`, metric label `deployed_model_id`):
+
+- `prediction_count` (always: every metric is gated on `minRequests`) and `error_count` (for `error-rate`;
+  Vertex writes no series until the first error, so a missing series is 0), both ALIGN_DELTA + REDUCE_SUM
+  with no grouping, i.e. one total for the window;
+- `prediction_latencies` (for `latency-p*`, `latency_type="total"`), ALIGN_DELTA + REDUCE_SUM, i.e. one
+  merged distribution whose p50/p95/p99 are computed client-side by `percentile`;
+- one call per custom `query` metric with the user's filter, aligner and reducer.
+
+The alignment period is the window rounded up to whole seconds, so each query yields one aligned point that
+covers the whole window. Cloud Monitoring rejects periods below 60 s (`min_alignment_s`): a shorter window
+is widened backwards to the minimum, i.e. the sample then covers [end - min_alignment_s, end].
+
+`sample` is a pure function of its arguments (no state, no cache); it never raises for an API failure but
+reports it in `Sample.error` (judged inconclusive), and does not retry (the next measurement is the retry).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from google.api import distribution_pb2
+from google.api_core import exceptions as gexc
+from google.auth import exceptions as auth_exceptions
+from google.cloud import monitoring_v3
+from google.cloud.monitoring_v3.services.metric_service.transports.grpc import MetricServiceGrpcTransport
+from google.protobuf import duration_pb2, timestamp_pb2
+
+from controller.model import Metric
+from controller.model.analysis import LATENCY_METRICS, MetricQuery
+from controller.rollout.analysis import Sample
+
+VERTEX_METRIC_PREFIX = "aiplatform.googleapis.com/prediction/online/"
+PREDICTION_COUNT = VERTEX_METRIC_PREFIX + "prediction_count"
+ERROR_COUNT = VERTEX_METRIC_PREFIX + "error_count"
+PREDICTION_LATENCIES = VERTEX_METRIC_PREFIX + "prediction_latencies"
+ENDPOINT_RESOURCE = "aiplatform.googleapis.com/Endpoint"
+PERCENTILES = (50, 95, 99)
+# Placeholders a custom query's filter may use to scope itself to the deployed model being judged.
+PLACEHOLDERS = ("project", "region", "endpoint_id", "deployed_model_id")
+
+_Aligner = monitoring_v3.Aggregation.Aligner
+_Reducer = monitoring_v3.Aggregation.Reducer
+_API_ERRORS = (gexc.GoogleAPIError, grpc.RpcError, auth_exceptions.GoogleAuthError)
+
+
+class _QueryError(Exception):
+    """A ListTimeSeries call failed; the message is what `Sample.error` reports."""
+
+
+@dataclass(frozen=True)
+class QueryWindow:
+    """The interval actually queried, and its alignment period (whole seconds)."""
+
+    start: float
+    end: float
+    period_s: int
+
+
+def query_window(start: float, end: float, *, min_alignment_s: float) -> QueryWindow:
+    """[start, end] with its length rounded up to whole seconds and widened backwards to `min_alignment_s`."""
+    length = math.ceil(round(end - start, 6))  # round first: 60.0000000001 s of float noise is still 60 s
+    period = max(length, math.ceil(min_alignment_s), 1)
+    return QueryWindow(end - period, end, period)
+
+
+def quote(value: str) -> str:
+    """`value` as the inside of a double-quoted filter string."""
+    return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
+@dataclass(frozen=True)
+class ModelScope:
+    """The deployed model a sample is about."""
+
+    project: str
+    region: str
+    endpoint_id: str
+    deployed_model_id: str
+
+    def vertex_filter(self, metric_type: str, *extra: str) -> str:
+        """A ListTimeSeries filter for one Vertex endpoint metric of this deployed model."""
+        terms = [
+            f'metric.type = "{quote(metric_type)}"',
+            f'resource.type = "{ENDPOINT_RESOURCE}"',
+            f'resource.labels.location = "{quote(self.region)}"',
+            f'resource.labels.endpoint_id = "{quote(self.endpoint_id)}"',
+            f'metric.labels.deployed_model_id = "{quote(self.deployed_model_id)}"',
+            *extra,
+        ]
+        return " AND ".join(terms)
+
+    def expand(self, user_filter: str) -> str:
+        """A custom filter with `${endpoint_id}`, `${deployed_model_id}`, `${region}`, `${project}` filled in
+        (escaped for use inside a quoted string); other text is left alone."""
+        out = user_filter
+        for name in PLACEHOLDERS:
+            out = out.replace("${" + name + "}", quote(str(getattr(self, name))))
+        return out
+
+
+class CloudMonitoringMetrics:
+    """`MetricsPort` over Cloud Monitoring (or any server speaking `google.monitoring.v3.MetricService`)."""
+
+    def __init__(
+        self,
+        *,
+        project: str,
+        channel: grpc.Channel | None = None,
+        min_alignment_s: float = 60,
+        timeout_s: float = 30,
+        on_call: Callable[[str], None] | None = None,
+    ) -> None:
+        """With `channel`, talk to that server (the emulator); otherwise to monitoring.googleapis.com with
+        Application Default Credentials. `min_alignment_s` is the API's smallest alignment period (60 s on
+        Cloud Monitoring). `timeout_s` bounds each call; `on_call` is told "ListTimeSeries" for every call
+        (each page is a call)."""
+        if min_alignment_s <= 0 or timeout_s <= 0:
+            raise ValueError("min_alignment_s and timeout_s must be positive")
+        self.project = project
+        self.min_alignment_s = min_alignment_s
+        self.timeout_s = timeout_s
+        self._on_call = on_call
+        if channel is not None:
+            self._client = monitoring_v3.MetricServiceClient(transport=MetricServiceGrpcTransport(channel=channel))
+        else:
+            self._client = monitoring_v3.MetricServiceClient()
+
+    def sample(
+        self,
+        *,
+        region: str,
+        endpoint_id: str,
+        deployed_model_id: str,
+        start: float,
+        end: float,
+        metrics: Sequence[Metric],
+    ) -> Sample:
+        """What Cloud Monitoring saw for the deployed model over [start, end] (widened to the minimum
+        alignment period). Queries only what `metrics` need: `errors` is counted only for `error-rate`,
+        latencies only for `latency-p*`; `requests` always (every measurement is gated on it)."""
+        if not metrics:
+            return Sample()
+        if not (math.isfinite(start) and math.isfinite(end)) or end < start:
+            return Sample(error=f"invalid analysis window [{start}, {end}]")
+        window = query_window(start, end, min_alignment_s=self.min_alignment_s)
+        scope = ModelScope(self.project, region, endpoint_id, deployed_model_id)
+        builtin = {m.name for m in metrics if m.query is None}
+        try:
+            requests = self._total(scope, PREDICTION_COUNT, window)
+            errors = self._total(scope, ERROR_COUNT, window) if "error-rate" in builtin else 0
+            latency = self._latencies(scope, window) if builtin & set(LATENCY_METRICS) else {}
+            custom = {m.name: self._custom(m.name, m.query, scope, window) for m in metrics if m.query is not None}
+        except _QueryError as failed:
+            return Sample(error=str(failed))
+        return Sample(requests=requests, errors=errors, latency_ms=latency, custom=custom)
+
+    # ---- queries -----------------------------------------------------------------------------------
+
+    def _total(self, scope: ModelScope, metric_type: str, window: QueryWindow) -> int:
+        """The sum of a DELTA count over the window (0 when there is no series)."""
+        series = self._list(
+            scope.vertex_filter(metric_type), window, _Aligner.ALIGN_DELTA, _Reducer.REDUCE_SUM, what=metric_type
+        )
+        total = 0.0
+        for ts in series:
+            for point in ts.points:
+                total += point.value.int64_value or point.value.double_value
+        return round(total)
+
+    def _latencies(self, scope: ModelScope, window: QueryWindow) -> dict[int, float | None]:
+        """p50/p95/p99 (ms) of the merged `total` latency distribution; None each without requests."""
+        flt = scope.vertex_filter(PREDICTION_LATENCIES, 'metric.labels.latency_type = "total"')
+        series = self._list(flt, window, _Aligner.ALIGN_DELTA, _Reducer.REDUCE_SUM, what=PREDICTION_LATENCIES)
+        dists = [
+            p.value.distribution_value for ts in series for p in ts.points if p.value.HasField("distribution_value")
+        ]
+        try:
+            dist = merge_distributions(dists)
+        except ValueError as err:
+            raise _QueryError(f"{PREDICTION_LATENCIES}: {err}") from err
+        return {q: percentile(dist, q) for q in PERCENTILES}
+
+    def _custom(self, name: str, query: MetricQuery | None, scope: ModelScope, window: QueryWindow) -> float | None:
+        """The newest point's value of a custom query (None when it returns no point)."""
+        assert query is not None
+        series = self._list(
+            scope.expand(query.filter),
+            window,
+            getattr(_Aligner, query.aligner),
+            getattr(_Reducer, query.reducer),
+            what=f"query of metric {name!r}",
+        )
+        return newest_value(series)
+
+    def _list(self, flt: str, window: QueryWindow, aligner: Any, reducer: Any, *, what: str) -> list[Any]:
+        """Every series (raw protobuf `TimeSeries`) of one aligned query, all pages."""
+        request = monitoring_v3.ListTimeSeriesRequest(
+            name=f"projects/{self.project}",
+            filter=flt,
+            interval=monitoring_v3.TimeInterval(start_time=_timestamp(window.start), end_time=_timestamp(window.end)),
+            aggregation=monitoring_v3.Aggregation(
+                alignment_period=duration_pb2.Duration(seconds=window.period_s),
+                per_series_aligner=aligner,
+                cross_series_reducer=reducer,
+            ),
+            view=monitoring_v3.ListTimeSeriesRequest.TimeSeriesView.FULL,
+        )
+        series: list[Any] = []
+        try:
+            self._count()
+            pager = self._client.list_time_series(request=request, retry=None, timeout=self.timeout_s)
+            for i, page in enumerate(pager.pages):
+                if i:
+                    self._count()
+                series.extend(monitoring_v3.ListTimeSeriesResponse.pb(page).time_series)
+        except _API_ERRORS as err:
+            raise _QueryError(f"ListTimeSeries {what} failed: {_describe(err)}") from err
+        return series
+
+    def _count(self) -> None:
+        if self._on_call is not None:
+            self._on_call("ListTimeSeries")
+
+
+def _timestamp(seconds: float) -> timestamp_pb2.Timestamp:
+    ts = timestamp_pb2.Timestamp()
+    ts.FromNanoseconds(round(seconds * 1e9))
+    return ts
+
+
+def _describe(err: BaseException) -> str:
+    """`UNAVAILABLE: message` for an API error."""
+    if isinstance(err, gexc.GoogleAPICallError):
+        code = err.grpc_status_code.name if err.grpc_status_code is not None else str(err.code)
+        return f"{code}: {err.message}"
+    return f"{type(err).__name__}: {err}"
+
+
+def newest_value(series: Iterable[Any]) -> float | None:
+    """The value of the newest point over all series (the first series wins a tie); None without points.
+    Numbers as they are, BOOL as 0/1, a distribution as its mean; a STRING point has no value."""
+    best: Any = None
+    best_end = -math.inf
+    for ts in series:
+        for point in ts.points:
+            end = point.interval.end_time.ToNanoseconds() / 1e9
+            if end > best_end:
+                best, best_end = point, end
+    if best is None:
+        return None
+    value = best.value
+    which = value.WhichOneof("value")
+    if which == "double_value":
+        return float(value.double_value)
+    if which == "int64_value":
+        return float(value.int64_value)
+    if which == "bool_value":
+        return 1.0 if value.bool_value else 0.0
+    if which == "distribution_value":
+        return float(value.distribution_value.mean) if value.distribution_value.count else None
+    return None
+
+
+# ---- distributions ---------------------------------------------------------------------------------
+
+
+def _raw(distribution: Any) -> Any:
+    """The protobuf message under a proto-plus wrapper (or the message itself)."""
+    return type(distribution).pb(distribution) if hasattr(type(distribution), "pb") else distribution
+
+
+def merge_distributions(dists: Sequence[Any]) -> Any:
+    """One `google.api.Distribution` holding every sample of `dists`, which must share bucket options;
+    an empty distribution when there is none. Raises ValueError for differing bucket layouts."""
+    if len(dists) == 1:
+        return _raw(dists[0])
+    out = distribution_pb2.Distribution()
+    if not dists:
+        return out
+    raws = [_raw(d) for d in dists]
+    out.bucket_options.CopyFrom(raws[0].bucket_options)
+    counts: list[int] = []
+    for d in raws:
+        if d.bucket_options != out.bucket_options:
+            raise ValueError("cannot merge distributions with different bucket options")
+        counts.extend([0] * (len(d.bucket_counts) - len(counts)))
+        for i, c in enumerate(d.bucket_counts):
+            counts[i] += c
+        total = out.count + d.count
+        if d.count:
+            delta = d.mean - out.mean
+            out.sum_of_squared_deviation += d.sum_of_squared_deviation + delta * delta * out.count * d.count / total
+            out.mean += delta * d.count / total
+        out.count = total
+    out.bucket_counts.extend(counts)
+    return out
+
+
+def bucket_bounds(distribution: Any, i: int) -> tuple[float, float]:
+    """[lower, upper) of bucket `i` (0 is the underflow bucket, the last the overflow bucket; an index past
+    the last is the overflow bucket too) for linear, exponential or explicit bucket options."""
+    options = _raw(distribution).bucket_options
+    kind = options.WhichOneof("options")
+    if kind == "linear_buckets":
+        lin = options.linear_buckets
+        n = lin.num_finite_buckets
+        return _edges(i, n, lambda k: lin.offset + lin.width * k)
+    if kind == "exponential_buckets":
+        exp = options.exponential_buckets
+        n = exp.num_finite_buckets
+        return _edges(i, n, lambda k: exp.scale * exp.growth_factor**k)
+    if kind == "explicit_buckets":
+        bounds = list(options.explicit_buckets.bounds)
+        if not bounds:
+            return (-math.inf, math.inf)
+        return _edges(i, len(bounds) - 1, lambda k: bounds[k])
+    return (-math.inf, math.inf)
+
+
+def _edges(i: int, finite: int, bound: Callable[[int], float]) -> tuple[float, float]:
+    """Bucket `i` of a layout with `finite` finite buckets whose k-th boundary (k = 0..finite) is bound(k)."""
+    if i <= 0:
+        return (-math.inf, bound(0))
+    if i > finite:
+        return (bound(finite), math.inf)
+    return (bound(i - 1), bound(i))
+
+
+def percentile(distribution: Any, q: float) -> float | None:
+    """The `q`-th percentile (0..100) of a `google.api.Distribution` (raw or proto-plus), like Cloud
+    Monitoring: find the bucket holding the rank q% * count in the cumulative bucket counts and interpolate
+    linearly inside it. None for an empty distribution.
+
+    The open ends use `range` when the distribution has one; otherwise the underflow bucket is taken to
+    start at 0 (latencies and sizes are non-negative; if its upper edge is not positive, that edge is the
+    answer) and a rank in the overflow bucket gives its lower edge (a lower bound of the truth). Missing
+    trailing bucket counts are zeros. Without buckets at all (only count and mean), the mean.
+    """
+    if not 0 <= q <= 100:
+        raise ValueError(f"percentile must be between 0 and 100, got {q}")
+    pb = _raw(distribution)
+    counts = list(pb.bucket_counts)
+    total = sum(counts)
+    if total <= 0:
+        return float(pb.mean) if pb.count > 0 and not counts else None
+    rank = q / 100.0 * total
+    seen = 0
+    for index, c in enumerate(counts):
+        if c > 0 and seen + c >= rank:
+            return _interpolate(pb, index, max(0.0, rank - seen) / c)
+        seen += c
+    return None  # not reached: the last non-empty bucket always holds rank <= total
+
+
+def _interpolate(pb: Any, index: int, fraction: float) -> float:
+    """The point `fraction` (0..1) of the way through bucket `index`, open ends handled as `percentile` says."""
+    low, high = bucket_bounds(pb, index)
+    if pb.HasField("range"):
+        low = pb.range.min if math.isinf(low) else low
+        high = pb.range.max if math.isinf(high) else high
+    if math.isinf(low) and math.isinf(high):
+        return float(pb.mean)
+    if math.isinf(high):
+        return low
+    if math.isinf(low):
+        if high <= 0:
+            return high
+        low = 0.0
+    return low + (high - low) * fraction
