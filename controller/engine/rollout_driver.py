@@ -1,0 +1,343 @@
+"""The rollout driver: applies the state machine's decisions to live endpoints, one step per pass.
+
+Each pass reads the endpoint, measures the canary when analysis is due, asks the pure `next_transition`
+what to do, and persists the answer in ONE UpdateEndpoint (with etag) that moves the traffic and rewrites
+the rollout labels together. Only then, for a promotion or a rollback, is the deployed model that no longer
+carries traffic undeployed. A driver killed at any moment resumes from the endpoint's labels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from controller.engine.audit import AuditLog
+from controller.engine.operations import check_split
+from controller.engine.retry import DEFAULT_RETRY, RetryPolicy
+from controller.errors import ConflictError, GenaiopsError, NotFoundError
+from controller.model import Endpoint
+from controller.observed import ObservedEndpoint
+from controller.ports import MetricsPort, VertexPort
+from controller.rollout.analysis import Measurement, judge
+from controller.rollout.machine import Move, Transition, abort, analysis_window, next_analysis_at, next_transition
+from controller.rollout.machine import pause as pause_transition
+from controller.rollout.machine import promote as promote_transition
+from controller.rollout.machine import resume as resume_transition
+from controller.rollout.state import Phase, RolloutState, from_labels, to_labels, without_rollout
+from controller.rollout.strategy import CompiledStep, compile_steps, split_at
+
+
+@dataclass(frozen=True)
+class RolloutEvent:
+    """Something that happened to a rollout (audit log, webhook, progress output)."""
+
+    kind: str  # started | step | measured | paused | resumed | promoted | aborted | retry
+    endpoint: str
+    deployment: str
+    revision: str
+    at: float
+    step: int
+    steps: int
+    weight: int | None
+    detail: str = ""
+    measurements: tuple[Measurement, ...] = ()
+
+    def to_json(self) -> dict[str, object]:
+        """The webhook / audit body."""
+        return {
+            "event": f"rollout-{self.kind}",
+            "endpoint": self.endpoint,
+            "deployment": self.deployment,
+            "revision": self.revision,
+            "at": self.at,
+            "step": self.step,
+            "steps": self.steps,
+            "weight": self.weight,
+            "detail": self.detail,
+            "measurements": [
+                {
+                    "metric": m.metric,
+                    "value": m.value,
+                    "threshold": m.threshold,
+                    "verdict": m.verdict.value,
+                    "requests": m.requests,
+                    "detail": m.detail,
+                }
+                for m in self.measurements
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class RolloutStatus:
+    """Where one endpoint's rollout stands after a pass."""
+
+    endpoint: str
+    state: RolloutState
+    steps: int
+    weight: int  # canary's percent of the deployment's share
+    share: int  # the deployment's share of the endpoint's traffic
+    measurements: tuple[Measurement, ...] = ()
+    next_at: float | None = None
+    events: tuple[RolloutEvent, ...] = field(default=())
+
+    @property
+    def finished(self) -> bool:
+        """Promoted or rolled back."""
+        return self.state.phase.terminal
+
+    @property
+    def waiting_for_human(self) -> bool:
+        """Paused: only `rollout resume` / `promote` / `abort` moves it."""
+        return self.state.phase is Phase.PAUSED
+
+
+def _pair_share(live: ObservedEndpoint, state: RolloutState) -> tuple[int, int]:
+    canary = live.traffic_split.get(state.canary_id, 0)
+    stable = live.traffic_split.get(state.stable_id, 0)
+    share = canary + stable
+    return share, (round(100 * canary / share) if share else 0)
+
+
+class RolloutDriver:
+    """Advances canary rollouts through the ports."""
+
+    def __init__(
+        self,
+        *,
+        ports: Mapping[str, VertexPort],
+        metrics: MetricsPort,
+        clock: Callable[[], float],
+        audit: AuditLog,
+        notify: Callable[[RolloutEvent], None] = lambda _: None,
+        retry: RetryPolicy = DEFAULT_RETRY,
+    ) -> None:
+        self.ports = ports
+        self.metrics = metrics
+        self.clock = clock
+        self.audit = audit
+        self.notify = notify
+        self.retry = retry
+
+    # -- reading ------------------------------------------------------------------------------------
+    def _live(self, endpoint: Endpoint) -> ObservedEndpoint | None:
+        port = self.ports[endpoint.spec.region]
+        return self.retry.call(lambda: port.get_endpoint(endpoint.metadata.name))
+
+    def status(self, endpoint: Endpoint) -> RolloutStatus | None:
+        """The rollout recorded on the endpoint, without advancing it."""
+        live = self._live(endpoint)
+        state = from_labels(live.labels) if live is not None else None
+        if live is None or state is None:
+            return None
+        steps = compile_steps(endpoint.spec.rollout)
+        share, weight = _pair_share(live, state)
+        return RolloutStatus(
+            endpoint.metadata.name, state, len(steps), weight, share, next_at=next_analysis_at(state, steps)
+        )
+
+    def _measure(
+        self, endpoint: Endpoint, state: RolloutState, step: CompiledStep, window: tuple[float, float]
+    ) -> tuple[Measurement, ...]:
+        assert step.analysis is not None
+        analysis = step.analysis
+        start, end = window
+        common = {"region": endpoint.spec.region, "endpoint_id": endpoint.metadata.name, "start": start, "end": end}
+        canary = self.metrics.sample(deployed_model_id=state.canary_id, metrics=analysis.metrics, **common)  # type: ignore[arg-type]
+        relative = any(m.max_increase is not None for m in analysis.metrics)
+        stable = (
+            self.metrics.sample(deployed_model_id=state.stable_id, metrics=analysis.metrics, **common)  # type: ignore[arg-type]
+            if relative
+            else None
+        )
+        return tuple(
+            judge(m, canary=canary, stable=stable, min_requests=analysis.min_requests) for m in analysis.metrics
+        )
+
+    # -- passes -------------------------------------------------------------------------------------
+    def advance(self, endpoint: Endpoint) -> RolloutStatus | None:
+        """One pass: measure if due, decide, persist. None when the endpoint has no rollout."""
+        live = self._live(endpoint)
+        state = from_labels(live.labels) if live is not None else None
+        if live is None or state is None:
+            return None
+        steps = compile_steps(endpoint.spec.rollout)
+        if state.phase.terminal or not steps:
+            return self._status(endpoint, live, state, steps, ())
+        now = self.clock()
+        window = analysis_window(state, steps, now)
+        measurements = self._measure(endpoint, state, steps[state.step], window) if window is not None else None
+        transition = next_transition(state, steps, live, measurements, now)
+        return self._carry_out(endpoint, live, state, steps, transition)
+
+    def act(self, endpoint: Endpoint, action: str, *, full: bool = False) -> RolloutStatus | None:
+        """A human's command: promote, abort, pause, resume or retry."""
+        live = self._live(endpoint)
+        state = from_labels(live.labels) if live is not None else None
+        if live is None or state is None:
+            raise NotFoundError(f"endpoint {endpoint.metadata.name} has no rollout")
+        steps = compile_steps(endpoint.spec.rollout)
+        now = self.clock()
+        if action == "retry":
+            return self._retry(endpoint, live, state, steps)
+        transitions: dict[str, Callable[[], Transition]] = {
+            "promote": lambda: promote_transition(state, steps, now, full=full),
+            "abort": lambda: abort(state),
+            "pause": lambda: pause_transition(state),
+            "resume": lambda: resume_transition(state, now),
+        }
+        return self._carry_out(endpoint, live, state, steps, transitions[action]())
+
+    def _retry(
+        self, endpoint: Endpoint, live: ObservedEndpoint, state: RolloutState, steps: Sequence[CompiledStep]
+    ) -> RolloutStatus:
+        if state.phase is not Phase.DEGRADED:
+            raise ConflictError(f"the rollout on {endpoint.metadata.name} is {state.phase.value}, not rolled back")
+        self._update(endpoint, live, dict(live.traffic_split), without_rollout(live.labels))
+        event = self._event("retry", endpoint, state, steps, None, "failed revision cleared; the next apply retries it")
+        self.audit.write(**event.to_json())
+        self.notify(event)
+        return self._status(endpoint, live, state.evolve(failed_revision=""), steps, (event,))
+
+    def _update(
+        self, endpoint: Endpoint, live: ObservedEndpoint, split: dict[str, int], labels: dict[str, str]
+    ) -> None:
+        check_split(live, split)
+        port = self.ports[endpoint.spec.region]
+        self.retry.call(
+            lambda: port.update_endpoint(
+                endpoint_id=live.endpoint_id,
+                etag=live.etag,
+                traffic_split=split,
+                labels=labels,
+                display_name=live.display_name,
+                description=live.description,
+            )
+        )
+
+    def _carry_out(
+        self,
+        endpoint: Endpoint,
+        live: ObservedEndpoint,
+        state: RolloutState,
+        steps: Sequence[CompiledStep],
+        transition: Transition,
+    ) -> RolloutStatus:
+        new = transition.state
+        share, _ = _pair_share(live, state)
+        split = dict(live.traffic_split)
+        if transition.weight >= 0:
+            split = split_at(
+                live.traffic_split,
+                stable=state.stable_id,
+                canary=state.canary_id,
+                share=share,
+                weight=transition.weight,
+            )
+        record = new
+        if transition.move is Move.PROMOTE:
+            record = RolloutState(
+                state.deployment, state.revision, Phase.HEALTHY, step=len(steps), stable_id=state.canary_id
+            )
+        elif transition.move is Move.ROLLBACK:
+            record = RolloutState(
+                state.deployment,
+                state.revision,
+                Phase.DEGRADED,
+                stable_id=state.stable_id,
+                reason=new.reason,
+                failed_revision=state.revision,
+            )
+        labels = {**without_rollout(live.labels), **to_labels(record)}
+        events: list[RolloutEvent] = []
+        if transition.measurements:
+            detail = "; ".join(m.describe() for m in transition.measurements)
+            events.append(
+                self._event("measured", endpoint, new, steps, transition.weight, detail, transition.measurements)
+            )
+        if split != {k: v for k, v in live.traffic_split.items()} or labels != dict(live.labels):
+            try:
+                self._update(endpoint, live, {k: v for k, v in split.items() if v > 0}, labels)
+            except ConflictError as err:  # someone else wrote first: the next pass re-reads
+                self.audit.write(event="rollout-conflict", endpoint=endpoint.metadata.name, error=str(err))
+                return self._status(endpoint, live, state, steps, ())
+        kind = {Move.STEP: "step", Move.PROMOTE: "promoted", Move.ROLLBACK: "aborted", Move.PAUSE: "paused"}.get(
+            transition.move
+        )
+        if transition.move is Move.STEP and transition.weight < 0:
+            kind = "resumed"
+        if kind is not None:
+            events.append(
+                self._event(
+                    kind, endpoint, new, steps, transition.weight if transition.weight >= 0 else None, transition.reason
+                )
+            )
+        if transition.move in (Move.PROMOTE, Move.ROLLBACK):
+            leaving = state.stable_id if transition.move is Move.PROMOTE else state.canary_id
+            self._undeploy(endpoint, leaving)
+        for event in events:
+            self.audit.write(**event.to_json())
+            if event.kind != "measured":  # webhooks get state changes, not every measurement
+                self.notify(event)
+        return self._status(endpoint, live, record, steps, tuple(events), split=split)
+
+    def _undeploy(self, endpoint: Endpoint, deployed_model_id: str) -> None:
+        port = self.ports[endpoint.spec.region]
+        try:
+            self.retry.call(
+                lambda: port.undeploy_model(endpoint_id=endpoint.metadata.name, deployed_model_id=deployed_model_id)
+            )
+        except NotFoundError:
+            pass
+        except GenaiopsError as err:  # left at 0% traffic; the next apply's plan undeploys it
+            self.audit.write(event="rollout-undeploy-failed", endpoint=endpoint.metadata.name, error=str(err))
+
+    def _event(
+        self,
+        kind: str,
+        endpoint: Endpoint,
+        state: RolloutState,
+        steps: Sequence[CompiledStep],
+        weight: int | None,
+        detail: str,
+        measurements: tuple[Measurement, ...] = (),
+    ) -> RolloutEvent:
+        return RolloutEvent(
+            kind=kind,
+            endpoint=endpoint.metadata.name,
+            deployment=state.deployment,
+            revision=state.revision,
+            at=self.clock(),
+            step=min(state.step, len(steps)),
+            steps=len(steps),
+            weight=weight,
+            detail=detail,
+            measurements=measurements,
+        )
+
+    def _status(
+        self,
+        endpoint: Endpoint,
+        live: ObservedEndpoint,
+        state: RolloutState,
+        steps: Sequence[CompiledStep],
+        events: tuple[RolloutEvent, ...],
+        *,
+        split: Mapping[str, int] | None = None,
+    ) -> RolloutStatus:
+        traffic = split if split is not None else live.traffic_split
+        canary = traffic.get(state.canary_id, 0) if state.canary_id else 0
+        stable = traffic.get(state.stable_id, 0) if state.stable_id else 0
+        share = canary + stable
+        weight = round(100 * canary / share) if share else 0
+        measurements = next((e.measurements for e in reversed(events) if e.measurements), ())
+        return RolloutStatus(
+            endpoint.metadata.name,
+            state,
+            len(steps),
+            weight,
+            share,
+            measurements,
+            next_analysis_at(state, steps),
+            events,
+        )
