@@ -93,9 +93,10 @@ def emulator_group() -> None:
 @click.option(
     "--min-alignment",
     type=click.FloatRange(min=1),
-    default=60.0,
+    default=1.0,
     show_default=True,
-    help="Smallest Monitoring alignment period in seconds (the real API's is 60).",
+    help="Smallest Monitoring alignment period in seconds. The real API's is 60; 1 lets canary analysis use "
+    "short demo intervals (genaiops queries an emulator with 1 s windows).",
 )
 def start(
     *,

@@ -30,6 +30,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "plan": "controller.cli.plan_cmds:plan_cmd",
     "apply": "controller.cli.plan_cmds:apply_cmd",
     "force-unlock": "controller.cli.plan_cmds:force_unlock_cmd",
+    "rollout": "controller.cli.rollout_cmds:rollout_group",
 }
 
 

@@ -19,6 +19,7 @@ import click
 from rich.console import Console
 
 from controller.cli.options import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, load_or_exit, target_options
+from controller.cli.rollout_cmds import canary_endpoints, drive, make_driver, report
 from controller.cli.target import Target, TargetSpec, open_target, spec_from_flags
 from controller.diagnostics import Source
 from controller.engine.audit import AuditLog
@@ -175,6 +176,12 @@ def _owner() -> str:
 @click.option(
     "--lock-timeout", type=click.FloatRange(0), default=0.0, show_default=True, help="Seconds to wait for the lock."
 )
+@click.option("--wait", is_flag=True, help="Drive canary rollouts until each is promoted, rolled back or paused.")
+@click.option("--wait-timeout", type=click.FloatRange(1), default=3600.0, show_default=True, help="Seconds.")
+@click.option("--webhook", envvar="GENAIOPS_WEBHOOK_URL", help="POST rollout events as JSON to this URL.")
+@click.option(
+    "--traffic", type=click.FloatRange(0), default=0.0, help="Local target: synthetic requests/s per endpoint."
+)
 def apply_cmd(
     source: Path,
     target: str | None,
@@ -187,13 +194,26 @@ def apply_cmd(
     parallelism: int,
     audit_log: Path,
     lock_timeout: float,
+    wait: bool,
+    wait_timeout: float,
+    webhook: str | None,
+    traffic: float,
 ) -> None:
-    """Change Vertex AI to match the manifests under SOURCE, or carry out a plan saved by `plan --out`."""
+    """Change Vertex AI to match the manifests under SOURCE, or carry out a plan saved by `plan --out`.
+
+    Canary rollouts advance one step per apply; with --wait, apply drives them to the end."""
     console = Console()
     try:
         saved = load_plan(source) if _is_planfile(source) else None
         result = None if saved is not None else load_or_exit(source)
-        spec = _spec(target, project, emulator, lock_bucket, state_dir)
+        spec = spec_from_flags(
+            target=target,
+            project=project,
+            emulator=emulator,
+            lock_bucket=lock_bucket,
+            state_dir=state_dir,
+            traffic_rps=traffic,
+        )
         if saved is not None and saved.plan.target != spec.describe():
             raise UserError(f"the saved plan is for {saved.plan.target}, not {spec.describe()}")
         regions = {c.region for c in saved.plan.changes} if saved is not None else regions_of(_manifests(result))  # type: ignore[arg-type]
@@ -210,6 +230,8 @@ def apply_cmd(
                     audit_log=audit_log,
                     console=console,
                 )
+                if result is not None and outcome:
+                    outcome = _drive_rollouts(opened, result, wait, wait_timeout, webhook, audit_log, console)
             finally:
                 opened.lock.release(lock_id)
     except LockedError as err:
@@ -219,6 +241,30 @@ def apply_cmd(
         _fail(str(err))
         return
     sys.exit(EXIT_OK if outcome else EXIT_ERROR)
+
+
+def _drive_rollouts(
+    opened: Target,
+    result: LoadResult,
+    wait: bool,
+    wait_timeout: float,
+    webhook: str | None,
+    audit_log: Path,
+    console: Console,
+) -> bool:
+    endpoints = canary_endpoints(_manifests(result))
+    if not endpoints:
+        return True
+    driver, flush = make_driver(opened, AuditLog(audit_log), webhook, console)
+    try:
+        statuses, events = drive(driver, endpoints, wait=wait, timeout_s=wait_timeout, console=console)
+    finally:
+        flush()
+    ok = report(statuses, events, console)
+    active = [s for s in statuses if not s.finished and not s.waiting_for_human]
+    if active and not wait:
+        console.print("Rollouts advance one step per apply: run `genaiops apply --wait` (or `reconcile`) to finish.")
+    return ok
 
 
 def _apply_locked(

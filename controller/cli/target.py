@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from controller.errors import UserError
-from controller.ports import LockPort, VertexPort
+from controller.ports import LockPort, MetricsPort, VertexPort
 
 LOCAL_DIR = Path(".genaiops/local")
 LOCAL_PROJECT = "local-project"
@@ -29,6 +29,7 @@ class Target:
     project: str
     ports: dict[str, VertexPort]
     lock: LockPort
+    metrics: MetricsPort
     api_calls: dict[str, int] = field(default_factory=dict)
 
 
@@ -41,6 +42,7 @@ class TargetSpec:
     emulator: str | None
     lock_bucket: str | None
     state_dir: Path
+    traffic_rps: float = 0.0  # local target only: synthetic prediction traffic
 
     @property
     def kind(self) -> str:
@@ -64,7 +66,13 @@ class TargetSpec:
 
 
 def spec_from_flags(
-    *, target: str | None, project: str | None, emulator: str | None, lock_bucket: str | None, state_dir: Path | None
+    *,
+    target: str | None,
+    project: str | None,
+    emulator: str | None,
+    lock_bucket: str | None,
+    state_dir: Path | None,
+    traffic_rps: float = 0.0,
 ) -> TargetSpec:
     """Resolve flags and environment (GOOGLE_CLOUD_PROJECT, GENAIOPS_EMULATOR, GENAIOPS_LOCK_BUCKET)."""
     if target not in (None, "local", "cloud"):
@@ -79,6 +87,7 @@ def spec_from_flags(
         emulator=emulator,
         lock_bucket=lock_bucket or os.environ.get("GENAIOPS_LOCK_BUCKET") or None,
         state_dir=state_dir or LOCAL_DIR,
+        traffic_rps=traffic_rps,
     )
 
 
@@ -95,6 +104,7 @@ def open_target(spec: TargetSpec, regions: Iterable[str]) -> Iterator[Target]:
     import grpc
 
     from controller.providers.locks import FileLock, GcsLease
+    from controller.providers.monitoring import CloudMonitoringMetrics
     from controller.providers.vertex import VertexProvider
 
     wanted = sorted(set(regions)) or ["us-central1"]
@@ -107,7 +117,14 @@ def open_target(spec: TargetSpec, regions: Iterable[str]) -> Iterator[Target]:
 
             spec.state_dir.mkdir(parents=True, exist_ok=True)
             emulator = stack.enter_context(
-                running(state_path=spec.state_dir / "state.json", rest_port=None, storage_port=None)
+                running(
+                    state_path=spec.state_dir / "state.json",
+                    rest_port=None,
+                    storage_port=None,
+                    traffic_rps=spec.traffic_rps,
+                    min_alignment_period_s=1,
+                    traffic_tick_s=0.25,
+                )
             )
             channel = grpc.insecure_channel(emulator.grpc_target)
             project = LOCAL_PROJECT
@@ -131,4 +148,7 @@ def open_target(spec: TargetSpec, regions: Iterable[str]) -> Iterator[Target]:
             region: VertexProvider(project=project, region=region, channel=channel, on_call=_counting(counts))
             for region in wanted
         }
-        yield Target(name=spec.describe(), project=project, ports=ports, lock=lock, api_calls=counts)
+        metrics = CloudMonitoringMetrics(
+            project=project, channel=channel, min_alignment_s=60 if kind == "cloud" else 1, on_call=_counting(counts)
+        )
+        yield Target(name=spec.describe(), project=project, ports=ports, lock=lock, metrics=metrics, api_calls=counts)

@@ -9,7 +9,6 @@ carries traffic undeployed. A driver killed at any moment resumes from the endpo
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 
 from controller.engine.audit import AuditLog
 from controller.engine.operations import check_split
@@ -19,77 +18,13 @@ from controller.model import Endpoint
 from controller.observed import ObservedEndpoint
 from controller.ports import MetricsPort, VertexPort
 from controller.rollout.analysis import Measurement, judge
+from controller.rollout.events import RolloutEvent, RolloutStatus
 from controller.rollout.machine import Move, Transition, abort, analysis_window, next_analysis_at, next_transition
 from controller.rollout.machine import pause as pause_transition
 from controller.rollout.machine import promote as promote_transition
 from controller.rollout.machine import resume as resume_transition
 from controller.rollout.state import Phase, RolloutState, from_labels, to_labels, without_rollout
 from controller.rollout.strategy import CompiledStep, compile_steps, split_at
-
-
-@dataclass(frozen=True)
-class RolloutEvent:
-    """Something that happened to a rollout (audit log, webhook, progress output)."""
-
-    kind: str  # started | step | measured | paused | resumed | promoted | aborted | retry
-    endpoint: str
-    deployment: str
-    revision: str
-    at: float
-    step: int
-    steps: int
-    weight: int | None
-    detail: str = ""
-    measurements: tuple[Measurement, ...] = ()
-
-    def to_json(self) -> dict[str, object]:
-        """The webhook / audit body."""
-        return {
-            "event": f"rollout-{self.kind}",
-            "endpoint": self.endpoint,
-            "deployment": self.deployment,
-            "revision": self.revision,
-            "at": self.at,
-            "step": self.step,
-            "steps": self.steps,
-            "weight": self.weight,
-            "detail": self.detail,
-            "measurements": [
-                {
-                    "metric": m.metric,
-                    "value": m.value,
-                    "threshold": m.threshold,
-                    "verdict": m.verdict.value,
-                    "requests": m.requests,
-                    "detail": m.detail,
-                }
-                for m in self.measurements
-            ],
-        }
-
-
-@dataclass(frozen=True)
-class RolloutStatus:
-    """Where one endpoint's rollout stands after a pass."""
-
-    endpoint: str
-    state: RolloutState
-    steps: int
-    weight: int  # canary's percent of the deployment's share
-    share: int  # the deployment's share of the endpoint's traffic
-    measurements: tuple[Measurement, ...] = ()
-    next_at: float | None = None
-    events: tuple[RolloutEvent, ...] = field(default=())
-
-    @property
-    def finished(self) -> bool:
-        """Promoted or rolled back."""
-        return self.state.phase.terminal
-
-    @property
-    def waiting_for_human(self) -> bool:
-        """Paused: only `rollout resume` / `promote` / `abort` moves it."""
-        return self.state.phase is Phase.PAUSED
 
 
 def _pair_share(live: ObservedEndpoint, state: RolloutState) -> tuple[int, int]:
@@ -252,9 +187,8 @@ class RolloutDriver:
         events: list[RolloutEvent] = []
         if transition.measurements:
             detail = "; ".join(m.describe() for m in transition.measurements)
-            events.append(
-                self._event("measured", endpoint, new, steps, transition.weight, detail, transition.measurements)
-            )
+            _, weight_now = _pair_share(live, state)
+            events.append(self._event("measured", endpoint, state, steps, weight_now, detail, transition.measurements))
         if split != {k: v for k, v in live.traffic_split.items()} or labels != dict(live.labels):
             try:
                 self._update(endpoint, live, {k: v for k, v in split.items() if v > 0}, labels)

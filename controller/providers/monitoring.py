@@ -35,7 +35,7 @@ from google.cloud.monitoring_v3.services.metric_service.transports.grpc import M
 from google.protobuf import duration_pb2, timestamp_pb2
 
 from controller.model import Metric
-from controller.model.analysis import LATENCY_METRICS, MetricQuery
+from controller.model.analysis import LATENCY_METRICS
 from controller.rollout.analysis import Sample
 
 VERTEX_METRIC_PREFIX = "aiplatform.googleapis.com/prediction/online/"
@@ -158,7 +158,7 @@ class CloudMonitoringMetrics:
             requests = self._total(scope, PREDICTION_COUNT, window)
             errors = self._total(scope, ERROR_COUNT, window) if "error-rate" in builtin else 0
             latency = self._latencies(scope, window) if builtin & set(LATENCY_METRICS) else {}
-            custom = {m.name: self._custom(m.name, m.query, scope, window) for m in metrics if m.query is not None}
+            custom = {m.name: self._custom(m, scope, window) for m in metrics if m.query is not None}
         except _QueryError as failed:
             return Sample(error=str(failed))
         return Sample(requests=requests, errors=errors, latency_ms=latency, custom=custom)
@@ -189,15 +189,17 @@ class CloudMonitoringMetrics:
             raise _QueryError(f"{PREDICTION_LATENCIES}: {err}") from err
         return {q: percentile(dist, q) for q in PERCENTILES}
 
-    def _custom(self, name: str, query: MetricQuery | None, scope: ModelScope, window: QueryWindow) -> float | None:
+    def _custom(self, metric: Metric, scope: ModelScope, window: QueryWindow) -> float | None:
         """The newest point's value of a custom query (None when it returns no point)."""
-        assert query is not None
+        query = metric.query
+        if query is None:
+            return None
         series = self._list(
             scope.expand(query.filter),
             window,
             getattr(_Aligner, query.aligner),
             getattr(_Reducer, query.reducer),
-            what=f"query of metric {name!r}",
+            what=f"query of metric {metric.name!r}",
         )
         return newest_value(series)
 
@@ -340,7 +342,7 @@ def percentile(distribution: Any, q: float) -> float | None:
     Monitoring: find the bucket holding the rank q% * count in the cumulative bucket counts and interpolate
     linearly inside it. None for an empty distribution.
 
-    The open ends use `range` when the distribution has one; otherwise the underflow bucket is taken to
+    A bucket is narrowed to the distribution's `range` when it has one; otherwise the underflow bucket is taken to
     start at 0 (latencies and sizes are non-negative; if its upper edge is not positive, that edge is the
     answer) and a rank in the overflow bucket gives its lower edge (a lower bound of the truth). Missing
     trailing bucket counts are zeros. Without buckets at all (only count and mean), the mean.
@@ -365,8 +367,7 @@ def _interpolate(pb: Any, index: int, fraction: float) -> float:
     """The point `fraction` (0..1) of the way through bucket `index`, open ends handled as `percentile` says."""
     low, high = bucket_bounds(pb, index)
     if pb.HasField("range"):
-        low = pb.range.min if math.isinf(low) else low
-        high = pb.range.max if math.isinf(high) else high
+        low, high = max(low, pb.range.min), min(high, pb.range.max)
     if math.isinf(low) and math.isinf(high):
         return float(pb.mean)
     if math.isinf(high):

@@ -91,9 +91,7 @@ def _failed_reason(measurements: Sequence[Measurement]) -> str:
     return "; ".join(m.describe() for m in failed) or "analysis failed"
 
 
-def _judge(
-    state: RolloutState, analysis: Analysis, measurements: tuple[Measurement, ...], now: int
-) -> Transition:
+def _judge(state: RolloutState, analysis: Analysis, measurements: tuple[Measurement, ...], now: int) -> Transition:
     """Count one analysis run; a rollback or pause when the limits say so."""
     verdict = overall(measurements)
     counted = _count(state, verdict, now)

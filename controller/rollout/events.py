@@ -1,0 +1,74 @@
+"""Rollout events and status: what happened to a rollout and where it stands (pure data for views,
+the audit log and webhooks)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from controller.rollout.analysis import Measurement
+from controller.rollout.state import Phase, RolloutState
+
+
+@dataclass(frozen=True)
+class RolloutEvent:
+    """Something that happened to a rollout (audit log, webhook, progress output)."""
+
+    kind: str  # started | step | measured | paused | resumed | promoted | aborted | retry
+    endpoint: str
+    deployment: str
+    revision: str
+    at: float
+    step: int
+    steps: int
+    weight: int | None
+    detail: str = ""
+    measurements: tuple[Measurement, ...] = ()
+
+    def to_json(self) -> dict[str, object]:
+        """The webhook / audit body."""
+        return {
+            "event": f"rollout-{self.kind}",
+            "endpoint": self.endpoint,
+            "deployment": self.deployment,
+            "revision": self.revision,
+            "at": self.at,
+            "step": self.step,
+            "steps": self.steps,
+            "weight": self.weight,
+            "detail": self.detail,
+            "measurements": [
+                {
+                    "metric": m.metric,
+                    "value": m.value,
+                    "threshold": m.threshold,
+                    "verdict": m.verdict.value,
+                    "requests": m.requests,
+                    "detail": m.detail,
+                }
+                for m in self.measurements
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class RolloutStatus:
+    """Where one endpoint's rollout stands after a pass."""
+
+    endpoint: str
+    state: RolloutState
+    steps: int
+    weight: int  # canary's percent of the deployment's share
+    share: int  # the deployment's share of the endpoint's traffic
+    measurements: tuple[Measurement, ...] = ()
+    next_at: float | None = None
+    events: tuple[RolloutEvent, ...] = field(default=())
+
+    @property
+    def finished(self) -> bool:
+        """Promoted or rolled back."""
+        return self.state.phase.terminal
+
+    @property
+    def waiting_for_human(self) -> bool:
+        """Paused: only `rollout resume` / `promote` / `abort` moves it."""
+        return self.state.phase is Phase.PAUSED

@@ -1,0 +1,99 @@
+"""Builders for the rollout core's tests: specs, states, live endpoints and measurements in a few words,
+and the loader of the YAML case tables in tests/cases/rollout/ (one `pytest.param` per case)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from controller.model import Analysis, Rollout
+from controller.observed import ObservedEndpoint
+from controller.rollout.analysis import Measurement, Verdict
+from controller.rollout.state import Phase, RolloutState
+from controller.rollout.strategy import CompiledStep, compile_steps
+from tests.builders import deployed, live_endpoint
+
+CASES = Path(__file__).resolve().parent / "cases" / "rollout"
+REVISION = "5f1c0ffee123"
+CANARY_ID = "2000000000000000002"
+STABLE_ID = "1000000000000000001"
+STARTED = 1_000_000  # unix seconds: when the current step began in most cases
+ERROR_RATE = {"name": "error-rate", "max": 0.05}
+
+
+def load_cases(name: str) -> list[Any]:
+    """The cases of `tests/cases/rollout/<name>.yaml`, as pytest params named by their `name`; a case with
+    `xfail: "BUG: ..."` is expected to fail (strictly) until the bug is fixed."""
+    table = yaml.safe_load((CASES / f"{name}.yaml").read_text(encoding="utf-8"))
+    params = []
+    for case in table["cases"]:
+        marks = [pytest.mark.xfail(strict=True, reason=case["xfail"])] if "xfail" in case else []
+        params.append(pytest.param(case, id=case["name"], marks=marks))
+    return params
+
+
+def table(name: str) -> dict[str, Any]:
+    """The whole YAML document (for shared sections such as named rollouts)."""
+    loaded: dict[str, Any] = yaml.safe_load((CASES / f"{name}.yaml").read_text(encoding="utf-8"))
+    return loaded
+
+
+def analysis(**fields: Any) -> Analysis:
+    """An Analysis from camelCase fields; by default one metric, error-rate at most 5%."""
+    body: dict[str, Any] = {"metrics": [ERROR_RATE], **fields}
+    return Analysis.model_validate(body)
+
+
+def rollout(spec: Mapping[str, Any]) -> Rollout:
+    """A canary Rollout from its camelCase manifest form."""
+    return Rollout.model_validate({"strategy": "canary", **spec})
+
+
+def steps_of(spec: Mapping[str, Any]) -> tuple[CompiledStep, ...]:
+    """The compiled steps of a canary rollout spec."""
+    return compile_steps(rollout(spec))
+
+
+def state(**fields: Any) -> RolloutState:
+    """A progressing rollout of `primary` at step 0, started at STARTED, canary and stable deployed."""
+    if "phase" in fields:
+        fields["phase"] = Phase(fields["phase"])
+    base: dict[str, Any] = {
+        "deployment": "primary",
+        "revision": REVISION,
+        "phase": Phase.PROGRESSING,
+        "step": 0,
+        "step_started": STARTED,
+        "canary_id": CANARY_ID,
+        "stable_id": STABLE_ID,
+    }
+    return RolloutState(**{**base, **fields})
+
+
+def live(*, canary: bool = True, stable: bool = True, split: Mapping[str, int] | None = None) -> ObservedEndpoint:
+    """The endpoint as observed: the stable and/or the canary deployed model of `primary`."""
+    models = []
+    if stable:
+        models.append(deployed(STABLE_ID, "primary", version="1"))
+    if canary:
+        models.append(deployed(CANARY_ID, "primary", version="2"))
+    default = {m.id: 0 for m in models}
+    if models:
+        default[models[0].id] = 100
+    return live_endpoint(models=tuple(models), split=dict(split) if split is not None else default)
+
+
+def measurement(
+    verdict: Verdict | str,
+    *,
+    metric: str = "error-rate",
+    value: float | None = 0.01,
+    threshold: str = "max 0.05",
+    requests: int = 200,
+) -> Measurement:
+    """One judged measurement (the machine reads only verdicts, the reason reads the rest)."""
+    return Measurement(metric, value, threshold, Verdict(verdict), requests)
