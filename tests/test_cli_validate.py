@@ -91,4 +91,4 @@ def test_demo_summarises_what_the_manifests_declare() -> None:
     assert result.exit_code == 0, result.output
     for name in ("support-chat", "intent-router", "support-llm", "gemini-flash", "support-answer", "ticket-triage"):
         assert name in result.output
-    assert "canary 10% → 50% → 100%" in result.output
+    assert "canary 20% → 50%" in result.output

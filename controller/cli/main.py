@@ -12,14 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 
 from controller import __version__
 from controller.diagnostics import Severity
 from controller.loader import load
 from controller.model.schema import json_schemas, render
 from controller.views.diagnostics import as_json, human_lines
-from controller.views.summary import print_summary
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -31,6 +29,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "apply": "controller.cli.plan_cmds:apply_cmd",
     "force-unlock": "controller.cli.plan_cmds:force_unlock_cmd",
     "rollout": "controller.cli.rollout_cmds:rollout_group",
+    "demo": "controller.cli.demo_cmd:demo_cmd",
 }
 
 
@@ -95,19 +94,6 @@ def schema(out_dir: Path, check: bool) -> None:
     if stale:
         click.echo(f"out of date: {', '.join(stale)}; run `genaiops schema --out {out_dir}`", err=True)
         sys.exit(EXIT_ERROR)
-
-
-@cli.command()
-@click.argument("path", type=click.Path(path_type=Path), default=Path("manifests"))
-def demo(path: Path) -> None:
-    """Validate the example manifests and summarise what they declare."""
-    console = Console()
-    result = load(path)
-    for line in human_lines(result.diagnostics, files=result.files):
-        console.print(line, markup=False, highlight=False)
-    if not result.ok:
-        sys.exit(EXIT_ERROR)
-    print_summary(result, console)
 
 
 def main(argv: list[str] | None = None) -> Any:

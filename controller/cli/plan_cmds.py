@@ -28,12 +28,14 @@ from controller.engine.observe import observe, regions_of
 from controller.errors import GenaiopsError, LockedError, UserError
 from controller.loader import LoadResult
 from controller.model import Manifest
+from controller.plans.operations import StartRollout
 from controller.plans.plan import Action, Plan, ResourceChange
 from controller.plans.planfile import load_plan, save_plan
 from controller.plans.planner import plan as make_plan
 from controller.views.plan_human import render_plan
 from controller.views.plan_json import render_json
 from controller.views.plan_markdown import render_markdown
+from controller.views.rollout import event_line
 
 
 def _manifests(result: LoadResult) -> list[Manifest]:
@@ -230,8 +232,9 @@ def apply_cmd(
                     audit_log=audit_log,
                     console=console,
                 )
-                if result is not None and outcome:
-                    outcome = _drive_rollouts(opened, result, wait, wait_timeout, webhook, audit_log, console)
+                ok, started = outcome
+                if result is not None and ok:
+                    ok = _drive_rollouts(opened, result, started, wait, wait_timeout, webhook, audit_log, console)
             finally:
                 opened.lock.release(lock_id)
     except LockedError as err:
@@ -240,12 +243,13 @@ def apply_cmd(
     except GenaiopsError as err:
         _fail(str(err))
         return
-    sys.exit(EXIT_OK if outcome else EXIT_ERROR)
+    sys.exit(EXIT_OK if ok else EXIT_ERROR)
 
 
 def _drive_rollouts(
     opened: Target,
     result: LoadResult,
+    started: list[StartRollout],
     wait: bool,
     wait_timeout: float,
     webhook: str | None,
@@ -256,7 +260,18 @@ def _drive_rollouts(
     if not endpoints:
         return True
     driver, flush = make_driver(opened, AuditLog(audit_log), webhook, console)
+    by_name = {e.metadata.name: e for e in endpoints}
     try:
+        for op in started:
+            if op.endpoint_id in by_name:
+                event = driver.announce_start(
+                    by_name[op.endpoint_id],
+                    deployment=op.deployment,
+                    revision=op.revision,
+                    weight=op.weight,
+                    share=op.share,
+                )
+                console.print(event_line(event), soft_wrap=True)
         statuses, events = drive(driver, endpoints, wait=wait, timeout_s=wait_timeout, console=console)
     finally:
         flush()
@@ -277,7 +292,7 @@ def _apply_locked(
     parallelism: int,
     audit_log: Path,
     console: Console,
-) -> bool:
+) -> tuple[bool, list[StartRollout]]:
     manifests = _manifests(result) if result is not None else []
     if saved is not None:
         observed = observe(opened.ports, [])
@@ -296,8 +311,8 @@ def _apply_locked(
     if the_plan.diagnostics:
         raise UserError("the plan has errors; nothing was applied")
     if not the_plan.summary().has_changes:
-        return True
-    if saved is None:
+        return True, []
+    if saved is None and any(c.operations for c in the_plan.actionable):
         _confirm(auto_approve)
 
     def replan(change: ResourceChange) -> ResourceChange | None:
@@ -324,7 +339,9 @@ def _apply_locked(
     outcome = executor.apply(the_plan)
     audit.write(event="apply-finished", target=opened.name, ok=outcome.ok, failed=[r.address for r in outcome.failed])
     _report(outcome, the_plan.changes)
-    return outcome.ok
+    done = {r.address for r in outcome.results if r.ok}
+    started = [op for c in the_plan.changes if c.address in done for op in c.operations if isinstance(op, StartRollout)]
+    return outcome.ok, started
 
 
 @click.command("force-unlock")

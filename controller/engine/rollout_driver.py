@@ -89,6 +89,17 @@ class RolloutDriver:
             judge(m, canary=canary, stable=stable, min_requests=analysis.min_requests) for m in analysis.metrics
         )
 
+    def announce_start(
+        self, endpoint: Endpoint, *, deployment: str, revision: str, weight: int, share: int
+    ) -> RolloutEvent:
+        """Record that apply started a rollout (the executor's StartRollout moved the first weight)."""
+        steps = compile_steps(endpoint.spec.rollout)
+        state = RolloutState(deployment, revision, Phase.PROGRESSING)
+        event = self._event("started", endpoint, state, steps, weight, f"canary gets {weight}% of the {share}% share")
+        self.audit.write(**event.to_json())
+        self.notify(event)
+        return event
+
     # -- passes -------------------------------------------------------------------------------------
     def advance(self, endpoint: Endpoint) -> RolloutStatus | None:
         """One pass: measure if due, decide, persist. None when the endpoint has no rollout."""

@@ -195,6 +195,14 @@ def plan_endpoint(
     work = _Work()
     for d in spec.deployments:
         _decide(d, endpoint, live, state, versions[d.name], revisions[d.name], work)
+    if state is not None and not work.keep_rollout_labels:
+        # The record stays as history (last rollout healthy; a failed revision still wanted) unless it
+        # describes a rollout nobody wants any more: an unfinished one that was reverted, or a failure
+        # whose revision the manifests moved on from.
+        stale = not state.phase.terminal or (
+            state.phase is Phase.DEGRADED and revisions.get(state.deployment) != state.failed_revision
+        )
+        work.keep_rollout_labels = not stale
     split = {work.target[n]: p for n, p in sorted(spec.traffic.items()) if p > 0 and n in work.target}
     split.update({k: v for k, v in work.frozen.items() if v > 0})
     current = {k: v for k, v in sorted(live.traffic_split.items()) if v > 0}

@@ -177,6 +177,7 @@ def plan(
                 )
             )
     notes, deletions = _orphans(manifests, observed, prune=prune)
+    notes = [f"{c.address}: {r}" for c in changes if c.action is Action.NOOP for r in c.reasons] + notes
     return Plan(tuple(changes + deletions), observed.fingerprint(), tuple(notes), tuple(diagnostics), target)
 
 
