@@ -86,8 +86,8 @@ def test_python_dash_m_controller_runs_the_same_cli() -> None:
     assert "All manifests valid" in completed.stdout
 
 
-def test_demo_summarises_what_the_manifests_declare() -> None:
-    result = run_cli(cli, ["demo", str(MANIFESTS)])
+def test_demo_validate_only_summarises_what_the_manifests_declare() -> None:
+    result = run_cli(cli, ["demo", str(MANIFESTS), "--validate-only"])
     assert result.exit_code == 0, result.output
     for name in ("support-chat", "intent-router", "support-llm", "gemini-flash", "support-answer", "ticket-triage"):
         assert name in result.output

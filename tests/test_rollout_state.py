@@ -20,9 +20,7 @@ LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
 FIELDS = 14  # every field of RolloutState has one label
 
 LOWER = "abcdefghijklmnopqrstuvwxyz"
-names = st.builds(
-    lambda first, rest: first + rest, st.sampled_from(LOWER), st.text(LOWER + "0123456789-", max_size=62)
-)
+names = st.builds(lambda first, rest: first + rest, st.sampled_from(LOWER), st.text(LOWER + "0123456789-", max_size=62))
 revisions = st.one_of(st.just(""), st.integers(0, 16**12 - 1).map(lambda n: f"{n:012x}"))
 model_ids = st.one_of(st.just(""), st.integers(1, 10**19 - 1).map(str))
 counts = st.integers(0, 10_000)

@@ -3,6 +3,7 @@ always sum to 100 and always name someone (cases in tests/cases/rollout/strategy
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -60,7 +61,7 @@ def test_the_shorthand_climbs_by_step_weight_to_max_weight_and_ends_exactly_ther
             where = f"stepWeight {step_weight}, maxWeight {max_weight}: {weights}"
             assert weights[0] == step_weight, where
             assert weights[-1] == top, where
-            assert all(0 < b - a <= step_weight for a, b in zip(weights, weights[1:], strict=False)), where
+            assert all(0 < b - a <= step_weight for a, b in itertools.pairwise(weights)), where
             assert all(w % step_weight == 0 for w in weights[:-1]), where
 
 

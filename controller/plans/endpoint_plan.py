@@ -32,7 +32,7 @@ from controller.plans.operations import (
 from controller.plans.plan import Action, ResourceChange
 from controller.plans.views_of import desired_endpoint_view, observed_endpoint_view
 from controller.rollout.state import PREFIX as ROLLOUT_PREFIX
-from controller.rollout.state import Phase, RolloutState, from_labels
+from controller.rollout.state import Phase, RolloutState, from_labels, readable
 from controller.rollout.strategy import compile_steps
 
 
@@ -122,8 +122,8 @@ def _decide(
             work.kept.add(stable.id)
             work.keep_rollout_labels = True
             work.reasons.append(
-                f"revision {revision} of {d.name} was rolled back ({mine.reason or 'failed'}); not retried until "
-                "the spec changes or `genaiops rollout retry`"
+                f"revision {revision} of {d.name} was rolled back ({readable(mine.reason) or 'failed'}); "
+                "not retried until the spec changes or `genaiops rollout retry`"
             )
             return
     wanted = _identity(d, version)

@@ -80,9 +80,21 @@ _INTS = {"step", "step_started", "failures", "consecutive_failures", "inconclusi
 
 
 def slug(text: str) -> str:
-    """A label-safe slug: `error-rate 0.23 > max 0.05` -> `error-rate-0-23-gt-max-0-05`."""
+    """A label-safe slug: `error-rate 0.23 > max 0.05` -> `error-rate-0_23-gt-max-0_05` (dots become `_`)."""
     text = text.lower().replace(">", " gt ").replace("<", " lt ").replace("%", " pct ")
+    text = re.sub(r"(?<=\d)\.(?=\d)", "_", text)
     return re.sub(r"[^a-z0-9_]+", "-", text).strip("-")[:63].rstrip("-")
+
+
+def readable(reason: str) -> str:
+    """Undo what `slug` can: `error-rate-0_23-gt-max-0_05` -> `error-rate 0.23 > max 0.05`."""
+    if " " in reason or "-" not in reason:
+        return reason  # not a slug (an in-memory reason keeps its original text)
+    words = [w.replace("_", ".") for w in reason.split("-")]
+    text = " ".join(words).replace(" gt ", " > ").replace(" lt ", " < ")
+    for metric in ("error rate", "request count", "latency p50", "latency p95", "latency p99"):
+        text = text.replace(metric, metric.replace(" ", "-"))
+    return text
 
 
 def to_labels(state: RolloutState) -> dict[str, str]:

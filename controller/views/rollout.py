@@ -10,7 +10,7 @@ from rich.text import Text
 
 from controller.rollout.analysis import Measurement, Verdict
 from controller.rollout.events import RolloutEvent, RolloutStatus
-from controller.rollout.state import Phase
+from controller.rollout.state import Phase, readable
 
 _PHASE_STYLE = {Phase.PROGRESSING: "cyan", Phase.PAUSED: "yellow", Phase.HEALTHY: "green", Phase.DEGRADED: "red"}
 _VERDICT_STYLE = {
@@ -73,7 +73,7 @@ def status_table(statuses: Sequence[RolloutStatus]) -> Table:
             step,
             f"{status.weight}% of {status.share}%" if not state.phase.terminal else "-",
             measured,
-            state.reason or (f"failed revision {state.failed_revision}" if state.failed_revision else ""),
+            readable(state.reason) or (f"failed revision {state.failed_revision}" if state.failed_revision else ""),
         )
     return table
 

@@ -31,7 +31,7 @@ ERRORING = "gs://emulator-models/llm/v2?error_rate=0.5"
 SLOW = "gs://emulator-models/llm/v2?latency_ms=900&latency_jitter_ms=20"
 TWO_STEPS = "[{weight: 20, pause: 2s}, {weight: 50, pause: 2s}]"
 METRICS = "[{name: error-rate, max: 0.05}, {name: latency-p99, maxMs: 300}]"
-TRAFFIC = {"traffic_rps": 40, "traffic_tick_s": 0.2, "min_alignment_period_s": 1}
+TRAFFIC = {"traffic_rps": 100, "traffic_tick_s": 0.2, "min_alignment_period_s": 1}
 
 
 def canary_yaml(*, steps: str = TWO_STEPS, metrics: str = METRICS, limits: str = "") -> str:
@@ -87,6 +87,7 @@ class Observation:
     split: dict[str, int]
     deployed: frozenset[str]
     labels: dict[str, str]
+    versions: dict[str, int]  # served model version -> percent
 
     def problem(self) -> str | None:
         """Why this split is unsafe (does not sum to 100, or names a model that is not deployed)."""
@@ -118,6 +119,7 @@ class SplitWatcher:
                     dict(live.traffic_split),
                     frozenset(d.id for d in live.deployed_models),
                     rollout_labels(live),
+                    served(live),
                 )
             )
             self._stop.wait(self.every_s)
@@ -136,12 +138,12 @@ class SplitWatcher:
         problems = [p for o in self.seen if (p := o.problem()) is not None]
         assert not problems, problems[:5]
 
-    def distinct_splits(self) -> list[dict[str, int]]:
-        """The splits in the order they appeared, consecutive repeats dropped."""
+    def distinct_versions(self) -> list[dict[str, int]]:
+        """Traffic per served model version, in the order it appeared, consecutive repeats dropped."""
         out: list[dict[str, int]] = []
         for observation in self.seen:
-            if not out or out[-1] != observation.split:
-                out.append(observation.split)
+            if not out or out[-1] != observation.versions:
+                out.append(observation.versions)
         return out
 
     def first_time(self, predicate: Callable[[Observation], bool]) -> float | None:
@@ -217,10 +219,26 @@ class WebhookReceiver:
 
 
 # -- a real child process ---------------------------------------------------------------------------
+@dataclass
+class ChildApply:
+    """A `genaiops apply` running in a child process, and the file its output goes to."""
+
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def output(self) -> str:
+        """What it has printed so far."""
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+    def wait(self, timeout_s: float) -> int:
+        """Its exit code, once it has exited."""
+        return self.process.wait(timeout=timeout_s)
+
+
 @contextmanager
-def apply_process(workspace: Workspace, *extra: str) -> Iterator[subprocess.Popen[bytes]]:
+def apply_process(workspace: Workspace, *extra: str) -> Iterator[ChildApply]:
     """`python -m controller apply manifests --auto-approve --wait ... --emulator ADDR` as a child process
-    in the workspace (its output goes to `apply-<pid>.out` there); killed on exit if still running."""
+    in the workspace directory; killed on exit if it is still running."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GENAIOPS_", "GOOGLE_CLOUD_PROJECT"))}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     argv = [
@@ -237,21 +255,12 @@ def apply_process(workspace: Workspace, *extra: str) -> Iterator[subprocess.Pope
         "--emulator",
         workspace.emulator.grpc_target,
     ]
-    out = (workspace.root / f"apply-{time.monotonic_ns()}.out").open("wb")
-    process = subprocess.Popen(argv, cwd=workspace.root, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=10)
-        out.close()
-
-
-def output_of(process: subprocess.Popen[bytes]) -> str:
-    """What a finished `apply_process` printed."""
-    stdout = process.stdout
-    del stdout
-    name = process.args[-1] if isinstance(process.args, list) else ""
-    del name
-    return ""
+    log = workspace.root / f"apply-{time.monotonic_ns()}.out"
+    with log.open("wb") as out:
+        process = subprocess.Popen(argv, cwd=workspace.root, env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            yield ChildApply(process, log)
+        finally:
+            if process.poll() is None:
+                process.kill()
+            process.wait(timeout=10)

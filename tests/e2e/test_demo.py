@@ -1,0 +1,22 @@
+"""The README's main command: `genaiops demo` tells the whole story on the emulator."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.helpers import ROOT
+
+
+def test_the_demo_promotes_a_healthy_canary_and_rolls_back_a_broken_one() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "controller", "demo"], cwd=ROOT, capture_output=True, text=True, timeout=180, check=False
+    )
+    out = done.stdout
+    assert done.returncode == 0, out + done.stderr
+    assert "Traceback" not in out + done.stderr
+    assert "Apply complete! Resources: 4 added" in out
+    assert "support-chat/primary promoted weight 100%" in out
+    assert "support-chat/primary aborted weight 0% | error-rate" in out
+    assert "not retried until the spec changes" in out
+    assert "Demo complete" in out
