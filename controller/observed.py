@@ -14,6 +14,9 @@ from controller.model import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 
 RESERVED_LABEL_PREFIX = "genaiops-"  # labels genaiops writes for itself (rollout state, retain flag)
 RETAIN_LABEL = "genaiops-retain"
+SPEC_LABEL = "genaiops-spec"  # hash of the manifest spec genaiops last applied (drift = live differs, spec same)
+COMMIT_LABEL = "genaiops-commit"  # the git commit of the last apply that wrote the resource
+SUSPEND_LABEL = "genaiops-suspended"  # `genaiops suspend NAME`: reconciliation paused
 
 
 @dataclass(frozen=True)

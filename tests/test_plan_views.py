@@ -328,6 +328,7 @@ def test_each_json_change_has_action_before_after_field_changes_operations_and_r
         "changes",
         "operations",
         "reasons",
+        "drift",
     ]
     assert endpoint["address"] == "Endpoint/us-central1/support-chat"
     assert endpoint["action"] == "update"

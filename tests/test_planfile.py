@@ -69,13 +69,16 @@ def test_the_file_is_a_versioned_json_document(tmp_path: Path) -> None:
     save_plan(create_plan(), path, manifests_digest=DIGEST, created_at=CREATED)
     document = json.loads(path.read_text())
     assert (document["format"], document["version"]) == (PLANFILE_FORMAT, PLANFILE_VERSION) == ("genaiops-plan", 1)
-    assert document["plan"]["changes"][1]["operations"][0] == {
+    create = document["plan"]["changes"][1]["operations"][0]
+    spec = create["labels"].pop("genaiops-spec")
+    assert create == {
         "op": "CreateEndpoint",
         "endpoint_id": "support-chat",
         "display_name": "support-chat",
         "description": "",
         "labels": {"managed-by": "genaiops", "team": "support"},
     }
+    assert len(spec) == 16
 
 
 def test_saving_replaces_the_file_atomically_and_leaves_no_temporary_files(tmp_path: Path) -> None:

@@ -14,10 +14,6 @@ from controller.rollout.analysis import Measurement, Sample, Verdict, judge, ove
 from tests.rollout_builders import load_cases
 
 CUSTOM_QUERY = {"filter": 'metric.type="custom.googleapis.com/tps"'}
-REQUEST_COUNT_BUG = (
-    "BUG: judge() exempts request-count from minRequests, so below minRequests a request-count metric is "
-    "judged on no data: `min` fails (rollback on no traffic), `max` passes (promotion on no traffic)"
-)
 
 
 def sample(fields: dict[str, Any] | None) -> Sample | None:
@@ -107,10 +103,7 @@ def _id(metric: dict[str, Any]) -> str:
 @pytest.mark.parametrize(
     ("metric", "passing", "failing", "stable"),
     [pytest.param(*kind, id=_id(kind[0])) for kind in KINDS]
-    + [
-        pytest.param(*kind, id=_id(kind[0]), marks=pytest.mark.xfail(strict=True, reason=REQUEST_COUNT_BUG))
-        for kind in REQUEST_COUNT_KINDS
-    ],
+    + [pytest.param(*kind, id=_id(kind[0])) for kind in REQUEST_COUNT_KINDS],
 )
 def test_below_min_requests_every_metric_is_inconclusive_never_passed_nor_failed(
     metric: dict[str, Any], passing: Sample, failing: Sample, stable: Sample | None

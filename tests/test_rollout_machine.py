@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from controller.rollout.analysis import Measurement, Verdict
+from controller.model import Analysis
+from controller.rollout.analysis import Measurement, Sample, Verdict, judge
 from controller.rollout.machine import (
     Move,
     Transition,
@@ -246,7 +247,7 @@ class Run:
     """A rollout driven the way the driver does: measure when a window is due, decide, persist."""
 
     steps: Sequence[CompiledStep]
-    verdicts: Callable[[int], Sequence[str]]  # measurement number -> verdicts of its metrics
+    verdicts: Callable[[int], Sequence[str | Measurement]]  # run number -> its verdicts or measurements
     current: RolloutState = field(default_factory=state)
     now: int = T0
     measured: int = 0
@@ -257,7 +258,7 @@ class Run:
         before = self.current
         taken = None
         if analysis_window(before, self.steps, self.now) is not None:
-            taken = tuple(measurement(v) for v in self.verdicts(self.measured))
+            taken = tuple(measurement(v) if isinstance(v, str) else v for v in self.verdicts(self.measured))
             self.measured += 1
         got = next_transition(before, self.steps, HEALTHY, taken, self.now)
         assert got.state.step <= before.step + 1, "at most one step per pass"
@@ -364,6 +365,47 @@ def test_no_data_never_moves_traffic_forward_however_long_and_however_often_a_hu
                 run.current = resume(run.current, run.now).state
                 paused_for = 0
     assert run.measured > 0
+
+
+def _judged(analysis: dict[str, Any], canary: Sample) -> Callable[[int], list[str | Measurement]]:
+    """Each run judges the same canary sample with the analysis's real metrics."""
+    checked = Analysis.model_validate(analysis)
+    return lambda _: [
+        judge(m, canary=canary, stable=Sample(1000, 1), min_requests=checked.min_requests) for m in checked.metrics
+    ]
+
+
+NO_TRAFFIC_METRICS = [
+    {"name": "error-rate", "max": 0.05},
+    {"name": "latency-p99", "maxMs": 1500},
+    {"name": "error-rate", "maxIncrease": 0.5},
+    {"name": "tps", "query": {"filter": 'metric.type="custom.googleapis.com/tps"'}, "min": 1},
+]
+
+
+@pytest.mark.parametrize(
+    "metric",
+    [pytest.param(m, id=f"{m['name']} {sorted(set(m) - {'name', 'query'})}") for m in NO_TRAFFIC_METRICS]
+    + [
+        pytest.param(
+            {"name": "request-count", "max": 100_000},
+            id="request-count max",
+        )
+    ],
+)
+@pytest.mark.parametrize(
+    "canary",
+    [Sample(0), Sample(3, 3, latency_ms={99: 9e3}, custom={"tps": 0.0}), Sample(49, 0, {99: 1.0}, {"tps": 9.0})],
+    ids=["no requests", "a few bad requests", "49 good requests"],
+)
+def test_a_canary_below_min_requests_never_moves_forward_nor_back_whatever_its_metrics_say(
+    metric: dict[str, Any], canary: Sample
+) -> None:
+    analysis = {**FOUR_STEPS["analysis"], "minRequests": 50, "metrics": [metric]}
+    run = Run(steps_of({**FOUR_STEPS, "analysis": analysis}), _judged(analysis, canary))
+    moves = run.until_done(seconds=20, passes=300)
+    assert moves == [Move.PAUSE], "holds, then pauses for a human once inconclusiveLimit is passed"
+    assert run.current.step == 0 and "not enough data" in run.current.reason
 
 
 @PROPERTY

@@ -11,7 +11,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from controller.rollout.state import PREFIX, Phase, RolloutState, from_labels, slug, to_labels, without_rollout
+from controller.rollout.state import (
+    PREFIX,
+    Phase,
+    RolloutState,
+    from_labels,
+    readable,
+    slug,
+    to_labels,
+    without_rollout,
+)
 from tests.rollout_builders import CANARY_ID, STABLE_ID, load_cases, measurement, state
 
 PROPERTY = settings(max_examples=120, deadline=None, derandomize=True, database=None)
@@ -93,7 +102,7 @@ def test_a_rolled_back_rollout_records_the_failed_revision_and_a_readable_reason
     labels = to_labels(degraded)
     assert labels["genaiops-ro-phase"] == "degraded"
     assert labels["genaiops-ro-failed"] == "5f1c0ffee123"
-    assert labels["genaiops-ro-reason"] == "error-rate-0-231-vs-max-0-05-failed-412-requests"
+    assert labels["genaiops-ro-reason"] == "error-rate-0_231-vs-max-0_05-failed-412-requests"
     assert labels["genaiops-ro-canary"] == CANARY_ID and labels["genaiops-ro-stable"] == STABLE_ID
 
 
@@ -114,6 +123,26 @@ def test_any_text_slugs_to_a_valid_label_value_that_slugs_to_itself(text: str) -
     assert LABEL_VALUE.fullmatch(slugged), slugged
     assert not slugged.startswith("-") and not slugged.endswith("-")
     assert slug(slugged) == slugged
+
+
+@pytest.mark.parametrize(
+    ("reason", "shown"),
+    [
+        ("error-rate 0.23 > max 0.05", "error-rate 0.23 > max 0.05"),
+        ("error-rate 0.231 vs max 0.05 (failed, 412 requests)", "error-rate 0.231 vs max 0.05 failed 412 requests"),
+        ("latency-p99 2100 vs max 1500 ms (failed)", "latency-p99 2100 vs max 1500 ms failed"),
+        ("request-count 3 < min 100", "request-count 3 < min 100"),
+        ("paused by a human", "paused by a human"),
+    ],
+)
+def test_a_slugged_reason_reads_back_close_to_what_was_written(reason: str, shown: str) -> None:
+    assert readable(slug(reason)) == shown
+
+
+def test_a_reason_that_is_not_a_slug_is_shown_as_it_is() -> None:
+    assert readable("error-rate 0.2 vs max 0.05") == "error-rate 0.2 vs max 0.05"
+    assert readable("aborted") == "aborted"
+    assert readable("") == ""
 
 
 @pytest.mark.parametrize("case", load_cases("corrupt_labels"))

@@ -120,6 +120,7 @@ class EndpointSpec(Frozen):
     )
     rollout: Rollout = Field(default_factory=Rollout)
     deletion_policy: DeletionPolicy = "delete"
+    suspend: bool = Field(default=False, description="Pause reconciliation of this resource (plan and apply skip it).")
 
 
 class Endpoint(Frozen):

@@ -110,6 +110,7 @@ class PromptSpec(Frozen):
     )
     tests: tuple[PromptTest, ...] = ()
     deletion_policy: DeletionPolicy = "delete"
+    suspend: bool = Field(default=False, description="Pause reconciliation of this resource (plan and apply skip it).")
 
     @model_validator(mode="after")
     def _one_template(self) -> PromptSpec:

@@ -77,6 +77,7 @@ class ModelSpec(Frozen):
         description="A publisher model, e.g. publishers/google/models/gemini-2.0-flash.",
     )
     deletion_policy: DeletionPolicy = "delete"
+    suspend: bool = Field(default=False, description="Pause reconciliation of this resource (plan and apply skip it).")
 
     @model_validator(mode="after")
     def _exactly_one_source(self) -> ModelSpec:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from controller.model import Endpoint, Model
 from controller.model.endpoint import Deployment
-from controller.observed import ObservedDeployedModel, ObservedEndpoint
+from controller.observed import SPEC_LABEL, ObservedDeployedModel, ObservedEndpoint
 from controller.plans.diff import field_changes
 from controller.plans.operations import (
     NEW_VERSION,
@@ -30,7 +30,7 @@ from controller.plans.operations import (
     new_deployed,
 )
 from controller.plans.plan import Action, ResourceChange
-from controller.plans.views_of import desired_endpoint_view, observed_endpoint_view
+from controller.plans.views_of import comparable, desired_endpoint_view, observed_endpoint_view
 from controller.rollout.state import PREFIX as ROLLOUT_PREFIX
 from controller.rollout.state import Phase, RolloutState, from_labels, readable
 from controller.rollout.strategy import compile_steps
@@ -208,8 +208,10 @@ def plan_endpoint(
     current = {k: v for k, v in sorted(live.traffic_split.items()) if v > 0}
     before = observed_endpoint_view(live)
     labels = _labels(after["labels"], live, keep_rollout=work.keep_rollout_labels)
-    labels_changed = labels != dict(sorted(live.labels.items()))
-    metadata_changed = labels_changed or any(before[k] != after[k] for k in ("displayName", "description"))
+    compared = comparable(after, live.labels)
+    unrecorded = {k: v for k, v in labels.items() if k != SPEC_LABEL or SPEC_LABEL in live.labels}
+    labels_changed = unrecorded != dict(sorted(live.labels.items()))
+    metadata_changed = labels_changed or any(before[k] != compared[k] for k in ("displayName", "description"))
     surplus = [m for m in live.deployed_models if m.id not in work.kept]
     undeploys = [UndeployModel(endpoint_id, m.id, m.display_name) for m in surplus]
     moves: list[Operation] = []
@@ -235,7 +237,7 @@ def plan_endpoint(
     elif split != current or metadata_changed:
         moves.append(SetTraffic(endpoint_id, split, labels, after["displayName"], after["description"], current))
     operations = (*work.deploys, *moves, *work.mutates, *undeploys)
-    changes = field_changes(before, after) if not work.in_progress else ()
+    changes = field_changes(before, compared) if not work.in_progress else ()
     rollout = work.start is not None or work.in_progress
     if not operations and not rollout:
         return ResourceChange(

@@ -68,6 +68,7 @@ class ResourceChange:
     changes: tuple[FieldChange, ...] = ()
     operations: tuple[Operation, ...] = ()
     reasons: tuple[str, ...] = ()
+    drift: bool = False  # the manifest did not change since genaiops last applied it: live was changed outside
 
     @property
     def address(self) -> str:
@@ -113,6 +114,11 @@ class Plan:
     notes: tuple[str, ...] = ()  # e.g. managed resources that left the manifests (prune not requested)
     diagnostics: tuple[Diagnostic, ...] = ()  # problems that stop some resources from being planned
     target: str = ""
+
+    @property
+    def drifted(self) -> tuple[ResourceChange, ...]:
+        """Changes that undo edits made outside genaiops (applied by `reconcile` only with --self-heal)."""
+        return tuple(c for c in self.changes if c.drift)
 
     @property
     def actionable(self) -> tuple[ResourceChange, ...]:

@@ -57,6 +57,7 @@ def change_to_json(change: ResourceChange) -> dict[str, Any]:
         "changes": [{"path": c.path, "before": _plain(c.before), "after": _plain(c.after)} for c in change.changes],
         "operations": [to_json(op) for op in change.operations],
         "reasons": list(change.reasons),
+        "drift": change.drift,
     }
 
 
@@ -138,6 +139,7 @@ def _change_from_json(data: Mapping[str, Any]) -> ResourceChange:
         changes=tuple(FieldChange(str(c["path"]), c["before"], c["after"]) for c in data["changes"]),
         operations=tuple(from_json(op) for op in data["operations"]),
         reasons=tuple(str(r) for r in data["reasons"]),
+        drift=bool(data.get("drift", False)),
     )
 
 

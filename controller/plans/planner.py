@@ -9,11 +9,11 @@ away from it, and every split sent names only deployed models and sums to 100.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from controller.diagnostics import Diagnostic, Source
 from controller.model import Endpoint, Manifest, Model
-from controller.observed import RETAIN_LABEL, Observed, ObservedEndpoint, ObservedModel
+from controller.observed import RETAIN_LABEL, SPEC_LABEL, SUSPEND_LABEL, Observed, ObservedEndpoint, ObservedModel
 from controller.plans.diff import field_changes
 from controller.plans.endpoint_plan import plan_endpoint, revision_of
 from controller.plans.operations import (
@@ -29,6 +29,7 @@ from controller.plans.operations import (
 )
 from controller.plans.plan import Action, Plan, ResourceChange
 from controller.plans.views_of import (
+    comparable,
     container_of,
     desired_labels,
     desired_model_view,
@@ -63,7 +64,7 @@ def plan_model(model: Model, live: ObservedModel | None) -> _ModelPlan:
         change = ResourceChange("Model", name, region, Action.CREATE, None, after, (), (upload,), ("not found",))
         return _ModelPlan(change, new_version=True)
     before = observed_model_view(live)
-    changes = field_changes(before, after)
+    changes = field_changes(before, comparable(after, live.labels))
     ops: list[Operation] = []
     reasons: list[str] = []
     paths = {c.path.split(".")[0] for c in changes}
@@ -153,13 +154,20 @@ def plan(
     target: str = "",
 ) -> Plan:
     """Compute the plan. `sources` maps `Kind/name` to where the manifest is, for diagnostics."""
-    manifests = list(desired)
+    everything = list(desired)
+    suspended = [m for m in everything if _suspended(m, observed)]
+    manifests = [m for m in everything if m not in suspended]
     models = {m.metadata.name: m for m in manifests if isinstance(m, Model) and m.spec.upload is not None}
+    for m in everything:  # a suspended model is still what its endpoints deploy
+        if isinstance(m, Model) and m.spec.upload is not None and m.metadata.name not in models:
+            models[m.metadata.name] = m
     endpoints = [m for m in manifests if isinstance(m, Endpoint)]
     changes: list[ResourceChange] = []
     diagnostics: list[Diagnostic] = []
     model_plans = {
-        name: plan_model(m, observed.models.get((m.spec.region, name))) for name, m in sorted(models.items())
+        name: plan_model(m, observed.models.get((m.spec.region, name)))
+        for name, m in sorted(models.items())
+        if m in manifests
     }
     changes += [p.change for p in model_plans.values()]
     for endpoint in sorted(endpoints, key=lambda e: e.metadata.name):
@@ -176,9 +184,31 @@ def plan(
                     revisions,
                 )
             )
-    notes, deletions = _orphans(manifests, observed, prune=prune)
+    notes, deletions = _orphans(everything, observed, prune=prune)
     notes = [f"{c.address}: {r}" for c in changes if c.action is Action.NOOP for r in c.reasons] + notes
+    notes = [
+        f"{m.kind}/{getattr(m.spec, 'region', '')}/{m.metadata.name}: suspended, not reconciled" for m in suspended
+    ] + notes
+    changes = [replace(c, drift=True) if _is_drift(c) else c for c in changes]
     return Plan(tuple(changes + deletions), observed.fingerprint(), tuple(notes), tuple(diagnostics), target)
+
+
+def _suspended(manifest: Manifest, observed: Observed) -> bool:
+    """`spec.suspend: true`, or `genaiops suspend NAME` (a label on the live resource)."""
+    if getattr(manifest.spec, "suspend", False):
+        return True
+    key = (getattr(manifest.spec, "region", ""), manifest.metadata.name)
+    live = observed.endpoints.get(key) if isinstance(manifest, Endpoint) else observed.models.get(key)
+    return live is not None and live.labels.get(SUSPEND_LABEL) == "true"
+
+
+def _is_drift(change: ResourceChange) -> bool:
+    """Live differs although the manifest is the one genaiops last applied (same recorded spec hash)."""
+    if change.action not in (Action.UPDATE, Action.ROLLOUT) or not change.operations:
+        return False
+    before = (change.before or {}).get("labels", {}).get(SPEC_LABEL)
+    after = (change.after or {}).get("labels", {}).get(SPEC_LABEL)
+    return before is not None and before == after
 
 
 def _orphans(

@@ -3,6 +3,8 @@ diff of the two is the list of field changes a reviewer reads. Server-owned fiel
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -10,6 +12,7 @@ from controller.model import MANAGED_BY_LABEL, Deployment, Endpoint, Model
 from controller.observed import (
     RESERVED_LABEL_PREFIX,
     RETAIN_LABEL,
+    SPEC_LABEL,
     ContainerSpec,
     ObservedDeployedModel,
     ObservedEndpoint,
@@ -19,19 +22,40 @@ from controller.plans.operations import NEW_VERSION
 from controller.plans.plan import UNKNOWN
 
 
-def desired_labels(labels: Mapping[str, str], *, retain: bool) -> dict[str, str]:
-    """The labels genaiops writes: the manifest's, plus ownership and the retain flag."""
+def spec_hash(manifest: Model | Endpoint) -> str:
+    """A short hash of what a manifest asks for; recorded on the resource as the `genaiops-spec` label."""
+    body = {"labels": manifest.metadata.labels, "spec": manifest.spec.model_dump(mode="json", by_alias=True)}
+    body["spec"].pop("suspend", None)
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def desired_labels(labels: Mapping[str, str], *, retain: bool, spec: str | None = None) -> dict[str, str]:
+    """The labels genaiops writes: the manifest's, plus ownership, the retain flag and the spec hash."""
     out = dict(labels)
     out[MANAGED_BY_LABEL] = "genaiops"
     if retain:
         out[RETAIN_LABEL] = "true"
+    if spec is not None:
+        out[SPEC_LABEL] = spec
     return dict(sorted(out.items()))
 
 
+def comparable(view: Mapping[str, Any], live_labels: Mapping[str, str]) -> dict[str, Any]:
+    """A desired view to diff against a live resource. A resource that has never recorded a spec hash
+    (made before genaiops wrote one) is not changed just to add it: it gets one with its next real change."""
+    if SPEC_LABEL in live_labels:
+        return dict(view)
+    return {**view, "labels": {k: v for k, v in view["labels"].items() if k != SPEC_LABEL}}
+
+
 def compared_labels(labels: Mapping[str, str]) -> dict[str, str]:
-    """Live labels minus those genaiops keeps for itself (rollout state), except the retain flag."""
+    """Live labels minus those genaiops keeps for itself (rollout state, commit), except retain and spec."""
     return dict(
-        sorted((k, v) for k, v in labels.items() if not k.startswith(RESERVED_LABEL_PREFIX) or k == RETAIN_LABEL)
+        sorted(
+            (k, v)
+            for k, v in labels.items()
+            if not k.startswith(RESERVED_LABEL_PREFIX) or k in (RETAIN_LABEL, SPEC_LABEL)
+        )
     )
 
 
@@ -72,7 +96,7 @@ def desired_model_view(model: Model) -> dict[str, Any]:
     return {
         "displayName": spec.display_name or model.metadata.name,
         "description": spec.description or "",
-        "labels": desired_labels(model.metadata.labels, retain=spec.deletion_policy == "retain"),
+        "labels": desired_labels(model.metadata.labels, retain=spec.deletion_policy == "retain", spec=spec_hash(model)),
         "artifactUri": spec.upload.artifact_uri,
         "container": _container_view(container_of(model)),
         "aliases": sorted(spec.upload.version_aliases),
@@ -133,7 +157,9 @@ def desired_endpoint_view(endpoint: Endpoint, versions: Mapping[str, str | None]
     return {
         "displayName": spec.display_name or endpoint.metadata.name,
         "description": spec.description or "",
-        "labels": desired_labels(endpoint.metadata.labels, retain=spec.deletion_policy == "retain"),
+        "labels": desired_labels(
+            endpoint.metadata.labels, retain=spec.deletion_policy == "retain", spec=spec_hash(endpoint)
+        ),
         "deployments": {d.name: deployment_view(d, versions.get(d.name)) for d in spec.deployments},
         "traffic": {name: pct for name, pct in sorted(spec.traffic.items()) if pct > 0},
     }

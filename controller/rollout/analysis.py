@@ -88,7 +88,7 @@ def judge(metric: Metric, *, canary: Sample, stable: Sample | None, min_requests
     threshold = _threshold(metric)
     if canary.error is not None:
         return Measurement(metric.name, None, threshold, Verdict.ERROR, canary.requests, canary.error)
-    if canary.requests < min_requests and metric.name != "request-count":
+    if canary.requests < min_requests:
         detail = f"below minRequests {min_requests}"
         return Measurement(
             metric.name, value_of(metric, canary), threshold, Verdict.INCONCLUSIVE, canary.requests, detail

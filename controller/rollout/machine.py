@@ -141,6 +141,8 @@ def next_transition(
         judged = _judge(state, step.analysis, measurements, clock)
         if judged.move is not Move.HOLD:
             return judged
+        if overall(measurements) is not Verdict.SUCCESSFUL and not step.analysis.dry_run:
+            return judged  # a pass whose own measurement did not pass never moves traffic forward
         state = judged.state
     analysis_ok = step.analysis is None or step.analysis.dry_run or state.successes >= step.analysis.success_count
     pause_over = step.pause_s is None or (step.pause_s != INDEFINITE and now >= state.step_started + step.pause_s)

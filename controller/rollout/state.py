@@ -115,10 +115,9 @@ def from_labels(labels: Mapping[str, str]) -> RolloutState | None:
     values = {attr: labels.get(PREFIX + key, "") for attr, key in _FIELDS.items()}
     if not values["deployment"] or values["phase"] not in {p.value for p in Phase}:
         return None
-    try:
-        ints = {attr: int(values[attr] or 0) for attr in _INTS}
-    except ValueError:
-        return None
+    if not all(re.fullmatch(r"\d+", values[attr] or "0") for attr in _INTS):
+        return None  # a corrupt or negative counter must not steer traffic
+    ints = {attr: int(values[attr] or 0) for attr in _INTS}
     texts = {attr: v for attr, v in values.items() if attr not in _INTS and attr != "phase"}
     return RolloutState(phase=Phase(values["phase"]), **texts, **ints)  # type: ignore[arg-type]
 

@@ -58,8 +58,8 @@ def canary_share(weight: int, share: int) -> int:
         return 0
     if weight >= 100:
         return share
-    canary = (share * weight * 2 + 100) // 200  # round half up, in integers
-    return min(max(canary, 1), share - 1) if share >= 2 else canary
+    canary = max((share * weight * 2 + 100) // 200, 1)  # round half up, in integers; never zero
+    return min(canary, share - 1) if share >= 2 else canary
 
 
 def split_at(base: Mapping[str, int], *, stable: str, canary: str, share: int, weight: int) -> dict[str, int]:

@@ -175,6 +175,14 @@ def plan_lines(plan: Plan, *, show_noop: bool = False) -> Iterator[Text]:
     if hidden and plan.actionable:
         yield Text(f"({hidden} resource{'s' if hidden != 1 else ''} unchanged, not shown)", style="dim")
         yield Text("")
+    if plan.drifted:
+        yield Text(
+            "Changed outside genaiops (the manifests did not change since the last apply):", style="bold magenta"
+        )
+        for change in plan.drifted:
+            fields = ", ".join(c.path for c in change.changes) or "deployed models"
+            yield Text(f"  {change.address}: {fields}")
+        yield Text("")
     for note in plan.notes:
         yield Text.assemble(("Note: ", "bold yellow"), note)
     for diagnostic in plan.diagnostics:
