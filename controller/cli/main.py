@@ -30,6 +30,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "force-unlock": "controller.cli.plan_cmds:force_unlock_cmd",
     "rollout": "controller.cli.rollout_cmds:rollout_group",
     "demo": "controller.cli.demo_cmd:demo_cmd",
+    "reconcile": "controller.cli.reconcile_cmd:reconcile_cmd",
 }
 
 

@@ -82,6 +82,7 @@ class Executor:
         replan: Callable[[ResourceChange], ResourceChange | None] | None = None,
         on_event: Callable[[str], None] | None = None,
         interrupted: Callable[[], str | None] = lambda: None,
+        commit: str | None = None,
     ) -> None:
         self.ports = ports
         self.audit = audit
@@ -90,6 +91,7 @@ class Executor:
         self.replan = replan
         self.on_event = on_event or (lambda _: None)
         self.interrupted = interrupted  # e.g. "the apply lock was lost": stop before the next operation
+        self.commit = commit
 
     def apply(self, plan: Plan) -> ApplyResult:
         """Carry out every actionable change; returns per-resource results (never raises for API errors)."""
@@ -121,7 +123,13 @@ class Executor:
         current = change
         for round_ in range(MAX_REPLANS + 1):
             port = self.ports[current.region]
-            ctx = Context(region=current.region, port=port, new_versions=shared.new_versions, lock=shared.lock)
+            ctx = Context(
+                region=current.region,
+                port=port,
+                new_versions=shared.new_versions,
+                lock=shared.lock,
+                commit=self.commit,
+            )
             try:
                 for op in current.operations:
                     reason = self.interrupted()

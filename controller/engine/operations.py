@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import assert_never
 
 from controller.errors import AlreadyExistsError, ConflictError, NotFoundError, PermanentError
-from controller.observed import ObservedEndpoint
+from controller.observed import COMMIT_LABEL, ObservedEndpoint
 from controller.plans.operations import (
     NEW_DEPLOYED_PREFIX,
     NEW_VERSION,
@@ -50,6 +50,11 @@ class Context:
     lock: threading.Lock
     deployed: dict[str, str] = field(default_factory=dict)  # "new:<deployment>" -> deployed model id
     now: Callable[[], float] = time.time
+    commit: str | None = None  # recorded as the genaiops-commit label on everything this apply writes
+
+    def stamp(self, labels: Mapping[str, str]) -> dict[str, str]:
+        """Labels plus the commit being applied (label values allow at most 63 characters)."""
+        return {**labels, COMMIT_LABEL: self.commit[:40]} if self.commit else dict(labels)
 
     def version(self, model_id: str, ref: str) -> str:
         """The concrete version id for an operation's version field."""
@@ -102,7 +107,7 @@ def _upload(op: UploadModel, ctx: Context, *, retrying: bool) -> str:
                 parent_exists=op.parent_exists,
                 display_name=op.display_name,
                 description=op.description,
-                labels=op.labels,
+                labels=ctx.stamp(op.labels),
                 artifact_uri=op.artifact_uri,
                 container=op.container,
                 aliases=op.aliases,
@@ -119,7 +124,10 @@ def _upload(op: UploadModel, ctx: Context, *, retrying: bool) -> str:
 def _create_endpoint(op: CreateEndpoint, ctx: Context) -> str:
     try:
         ctx.port.create_endpoint(
-            endpoint_id=op.endpoint_id, display_name=op.display_name, description=op.description, labels=op.labels
+            endpoint_id=op.endpoint_id,
+            display_name=op.display_name,
+            description=op.description,
+            labels=ctx.stamp(op.labels),
         )
     except AlreadyExistsError:
         live = _endpoint(ctx, op.endpoint_id)
@@ -190,7 +198,7 @@ def _move(
         endpoint_id=endpoint_id,
         etag=live.etag,
         traffic_split=split,
-        labels=labels,
+        labels=ctx.stamp(labels),
         display_name=display_name,
         description=description,
     )
@@ -255,7 +263,10 @@ def run_operation(op: Operation, ctx: Context, *, retrying: bool = False) -> str
             return _upload(op, ctx, retrying=retrying)
         case UpdateModel():
             ctx.port.update_model(
-                model_id=op.model_id, display_name=op.display_name, description=op.description, labels=op.labels
+                model_id=op.model_id,
+                display_name=op.display_name,
+                description=op.description,
+                labels=ctx.stamp(op.labels),
             )
             return op.model_id
         case MergeAliases():

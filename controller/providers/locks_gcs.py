@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from google.api_core import exceptions as gexc
-from google.cloud import storage
+from google.cloud import storage  # type: ignore[attr-defined,unused-ignore]  # mypy: namespace package quirk
 from google.cloud.storage.retry import DEFAULT_RETRY
 
 from controller.errors import PermanentError, UserError
