@@ -30,7 +30,10 @@ LAZY_COMMANDS: dict[str, str] = {
     "force-unlock": "controller.cli.plan_cmds:force_unlock_cmd",
     "rollout": "controller.cli.rollout_cmds:rollout_group",
     "demo": "controller.cli.demo_cmd:demo_cmd",
+    "prompts": "controller.cli.prompts_cmd:prompts_group",
     "reconcile": "controller.cli.reconcile_cmd:reconcile_cmd",
+    "suspend": "controller.cli.suspend_cmd:suspend_cmd",
+    "resume": "controller.cli.suspend_cmd:resume_cmd",
 }
 
 

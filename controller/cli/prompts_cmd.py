@@ -1,0 +1,346 @@
+"""`genaiops prompts ...`: render, test, plan and publish prompts; move labels, roll back, snapshot.
+
+The composition root for prompts: loads manifests, opens the prompt store (`--prompt-store gs://bucket/
+prefix` or a directory; default `.genaiops/local/prompt-store`, the local target's), builds the live model
+for `test --live`, and maps outcomes to exit codes (0 ok, 1 error or failed test, 2 changes present with
+`plan --detailed-exitcode`).
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+
+from controller.cli.options import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, load_or_exit
+from controller.errors import GenaiopsError, UserError
+from controller.loader import LoadResult
+from controller.prompts.client import snapshot_of
+from controller.prompts.junit import to_junit_xml
+from controller.prompts.plan import apply_prompt_plan, plan_lines, plan_prompts
+from controller.prompts.render import render_source
+from controller.prompts.source import PromptSource, sources_of
+from controller.prompts.store import PromptStore, move_label, rollback
+from controller.prompts.testing import Responder, RunReport, Status, run_tests
+from controller.prompts.variables import parse_assignments
+from controller.prompts.version import Provenance
+
+DEFAULT_STORE = ".genaiops/local/prompt-store"
+DEFAULT_PATH = Path("manifests")
+_STYLE = {"+": "green", "-": "red", "~": "yellow", "@": "cyan"}
+
+store_option = click.option(
+    "--prompt-store",
+    "store_url",
+    envvar="GENAIOPS_PROMPT_STORE",
+    default=DEFAULT_STORE,
+    show_default=True,
+    help="gs://BUCKET[/PREFIX] (honours STORAGE_EMULATOR_HOST) or a directory.",
+)
+
+
+def _fail(message: str) -> None:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(EXIT_ERROR)
+
+
+def _open_store(url: str) -> PromptStore:
+    from controller.providers.prompt_store import open_store
+
+    return open_store(url)
+
+
+def _name_and_path(args: tuple[str, ...]) -> tuple[str | None, Path]:
+    """`[NAME] [PATH]`: one argument is a PATH when it exists on disk, else a NAME."""
+    if len(args) > 2:
+        raise click.UsageError(f"expected at most NAME and PATH (got {' '.join(args)})")
+    if len(args) == 2:
+        return args[0], Path(args[1])
+    if len(args) == 1:
+        return (None, Path(args[0])) if Path(args[0]).exists() else (args[0], DEFAULT_PATH)
+    return None, DEFAULT_PATH
+
+
+def _git(*args: str) -> str:
+    try:
+        done = subprocess.run(["git", *args], capture_output=True, text=True, timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
+def provenance(commit: str | None, author: str | None) -> Provenance:
+    """Now, the git commit (flag, GITHUB_SHA or `git rev-parse HEAD`) and the author (flag, GITHUB_ACTOR,
+    git's user.email, or the login name)."""
+    return Provenance(
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        commit=commit or os.environ.get("GITHUB_SHA") or _git("rev-parse", "HEAD"),
+        author=author or os.environ.get("GITHUB_ACTOR") or _git("config", "user.email") or getpass.getuser(),
+    )
+
+
+def _styled(line: str) -> str:
+    stripped = line.lstrip()
+    colour = _STYLE.get(stripped[:1]) if stripped[:3] not in ("---", "+++") else "bold"
+    return click.style(line, fg=colour) if colour and colour != "bold" else click.style(line, bold=colour == "bold")
+
+
+@click.group("prompts")
+def prompts_group() -> None:
+    """Render, test, plan and publish the Prompt manifests."""
+
+
+@prompts_group.command("render")
+@click.argument("name")
+@click.argument("path", type=click.Path(path_type=Path), default=DEFAULT_PATH)
+@click.option("--var", "pairs", multiple=True, metavar="NAME=VALUE", help="A variable (read as its declared type).")
+@click.option("--vars", "vars_file", type=click.Path(path_type=Path, exists=True), help="Variables from YAML/JSON.")
+@click.option("--test", "test_name", help="Use the variables of this declared test.")
+@click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def render_cmd(
+    name: str, path: Path, pairs: tuple[str, ...], vars_file: Path | None, test_name: str | None, output: str
+) -> None:
+    """Render prompt NAME from the manifests under PATH, strictly (every variable checked)."""
+    result = load_or_exit(path)
+    try:
+        source = sources_of(result.manifests, name=name)[0]
+        values = _values(source, pairs, vars_file, test_name)
+        rendered = render_source(source, values)
+    except (GenaiopsError, ValueError) as err:
+        _fail(str(err))
+        return
+    if output == "json":
+        document = {k: v for k, v in vars(rendered).items() if k != "version"}
+        click.echo(json.dumps(document, indent=2, ensure_ascii=False, default=dict))
+    else:
+        click.echo(rendered.text, nl=not rendered.text.endswith("\n"))
+
+
+def _values(source: PromptSource, pairs: tuple[str, ...], vars_file: Path | None, test: str | None) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    if test is not None:
+        found = next((t for t in source.prompt.spec.tests if t.name == test), None)
+        if found is None:
+            raise UserError(f"prompt {source.name!r} has no test {test!r}")
+        values.update(found.vars)
+    if vars_file is not None:
+        loaded = yaml.safe_load(vars_file.read_text(encoding="utf-8")) or {}
+        if not isinstance(loaded, dict):
+            raise UserError(f"{vars_file}: expected a mapping of variable names to values")
+        values.update(loaded)
+    values.update(parse_assignments(pairs, source.prompt.spec.variables))
+    return values
+
+
+@prompts_group.command("test")
+@click.argument("args", nargs=-1, metavar="[NAME] [PATH]")
+@click.option("--test", "test_name", help="Run only the declared test with this name.")
+@click.option("--junit-xml", type=click.Path(path_type=Path), help="Also write the results as JUnit XML.")
+@click.option("--live", is_flag=True, help="Ask the model on Vertex AI instead of using recorded responses.")
+@click.option("--emulator", envvar="GENAIOPS_EMULATOR", metavar="HOST:PORT", help="--live against this emulator.")
+@click.option("--project", envvar="GOOGLE_CLOUD_PROJECT", help="--live: the Google Cloud project.")
+@click.option("--endpoint", help="--live: send every prompt to this Endpoint (ID or resource name).")
+@click.option("--region", help="--live: region of the endpoint or publisher model (default: from manifests).")
+def test_cmd(
+    args: tuple[str, ...],
+    test_name: str | None,
+    junit_xml: Path | None,
+    live: bool,
+    emulator: str | None,
+    project: str | None,
+    endpoint: str | None,
+    region: str | None,
+) -> None:
+    """Run the tests declared in Prompt manifests: recorded responses offline (the default), or --live."""
+    name, path = _name_and_path(args)
+    result = load_or_exit(path)
+    try:
+        sources = sources_of(result.manifests, name=name)
+        if live:
+            report = _run_live(result, sources, test_name, emulator, project, endpoint, region)
+        else:
+            report = run_tests(sources, only_test=test_name)
+    except GenaiopsError as err:
+        _fail(str(err))
+        return
+    _print_report(report)
+    if junit_xml is not None:
+        junit_xml.parent.mkdir(parents=True, exist_ok=True)
+        junit_xml.write_text(to_junit_xml(report), encoding="utf-8")
+        click.echo(f"Wrote JUnit XML to {junit_xml}")
+    sys.exit(report.exit_code)
+
+
+def _run_live(
+    result: LoadResult,
+    sources: list[PromptSource],
+    test_name: str | None,
+    emulator: str | None,
+    project: str | None,
+    endpoint: str | None,
+    region: str | None,
+) -> RunReport:
+    import grpc
+
+    from controller.prompts.live import live_target
+    from controller.providers.prompt_live import VertexPromptModel, prediction_client
+
+    if not emulator and not project:
+        raise UserError("--live needs --project (or GOOGLE_CLOUD_PROJECT) or --emulator HOST:PORT")
+    project = project or "local-project"
+    manifests = [item.manifest for item in result.manifests]
+    channel = grpc.insecure_channel(emulator.removeprefix("grpc://").removeprefix("http://")) if emulator else None
+    try:
+        models = {}
+        for source in sources:
+            target = live_target(source.prompt, manifests, project=project, endpoint=endpoint, region=region)
+            models[source.name] = VertexPromptModel(prediction_client(region=target.region, channel=channel), target)
+        respond: Responder = lambda rendered: models[rendered.name](rendered)  # noqa: E731
+        return run_tests(sources, respond=respond, only_test=test_name)
+    finally:
+        if channel is not None:
+            channel.close()
+
+
+def _print_report(report: RunReport) -> None:
+    marks = {
+        Status.PASSED: click.style("PASS", fg="green"),
+        Status.FAILED: click.style("FAIL", fg="red"),
+        Status.ERROR: click.style("ERROR", fg="red"),
+        Status.SKIPPED: click.style("SKIP", fg="yellow"),
+    }
+    for suite in report.suites:
+        for case in suite.cases:
+            click.echo(f"{marks[case.status]} {case.prompt} / {case.test}  ({case.source})")
+            if case.status is Status.FAILED:
+                for failure in case.failures:
+                    click.echo(f"    {failure.type}: {failure.message}")
+            elif case.message:
+                for line in case.message.splitlines():
+                    click.echo(f"    {line}")
+    click.echo(report.summary() + (" (live)" if report.live else ""))
+
+
+@prompts_group.command("plan")
+@click.argument("path", type=click.Path(path_type=Path), default=DEFAULT_PATH)
+@store_option
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when there are none.")
+def plan_cmd(path: Path, store_url: str, detailed_exitcode: bool) -> None:
+    """Show what publish would change: new versions, template diffs, config field diffs, label moves."""
+    result = load_or_exit(path)
+    try:
+        plan = plan_prompts(sources_of(result.manifests), _open_store(store_url))
+    except GenaiopsError as err:
+        _fail(str(err))
+        return
+    for line in plan_lines(plan):
+        click.echo(_styled(line))
+    sys.exit(EXIT_CHANGES if detailed_exitcode and plan.actionable else EXIT_OK)
+
+
+@prompts_group.command("publish")
+@click.argument("path", type=click.Path(path_type=Path), default=DEFAULT_PATH)
+@store_option
+@click.option("--commit", help="Git commit to record (default: GITHUB_SHA or `git rev-parse HEAD`).")
+@click.option("--author", help="Author to record (default: GITHUB_ACTOR, git user.email or the login name).")
+def publish_cmd(path: Path, store_url: str, commit: str | None, author: str | None) -> None:
+    """Publish new prompt versions to the store and point the manifests' labels at them."""
+    result = load_or_exit(path)
+    try:
+        store = _open_store(store_url)
+        plan = plan_prompts(sources_of(result.manifests), store)
+        for line in plan_lines(plan):
+            click.echo(_styled(line))
+        done = apply_prompt_plan(plan, store, provenance(commit, author))
+    except GenaiopsError as err:
+        _fail(str(err))
+        return
+    for published in done:
+        moved = ", ".join(f"{label} ({old or 'new'} -> {published.version})" for label, old in published.moved.items())
+        what = "published" if published.created else "already stored"
+        click.echo(
+            f"Prompt/{published.name}: version {published.version} {what}" + (f"; moved {moved}" if moved else "")
+        )
+    click.echo(f"Publish complete: {len(done)} prompt{'s' if len(done) != 1 else ''} changed in {store.location}.")
+
+
+@prompts_group.command("label")
+@click.argument("name")
+@click.argument("label")
+@click.argument("version")
+@store_option
+@click.option("--author", help="Author to record.")
+def label_cmd(name: str, label: str, version: str, store_url: str, author: str | None) -> None:
+    """Point LABEL of prompt NAME at a published VERSION (an unambiguous prefix is enough)."""
+    try:
+        index = move_label(_open_store(store_url), name, label, version, provenance(None, author))
+    except GenaiopsError as err:
+        _fail(str(err))
+        return
+    click.echo(f"Prompt/{name}: {label} -> {index.labels[label]}")
+
+
+@prompts_group.command("rollback")
+@click.argument("name")
+@click.option("--label", required=True, help="The label (environment) to move back, e.g. production.")
+@store_option
+@click.option("--author", help="Author to record.")
+def rollback_cmd(name: str, label: str, store_url: str, author: str | None) -> None:
+    """Move LABEL of prompt NAME back to the version it pointed at before its latest move."""
+    try:
+        index = rollback(_open_store(store_url), name, label, provenance(None, author))
+    except GenaiopsError as err:
+        _fail(str(err))
+        return
+    click.echo(f"Prompt/{name}: {label} rolled back to {index.labels[label]}")
+
+
+@prompts_group.command("history")
+@click.argument("name")
+@store_option
+def history_cmd(name: str, store_url: str) -> None:
+    """List the published versions of prompt NAME, newest first, with the labels pointing at each."""
+    try:
+        index = _open_store(store_url).read_index(name)
+        if index is None:
+            raise UserError(f"prompt {name!r} was never published to {store_url}")
+    except GenaiopsError as err:
+        _fail(str(err))
+        return
+    for entry in reversed(index.versions):
+        labels = sorted(lb for lb, v in index.labels.items() if v == entry.version)
+        tag = f"  [{', '.join(labels)}]" if labels else ""
+        click.echo(f"{entry.version}  {entry.created}  {entry.commit[:12] or '-'}  {entry.author or '-'}{tag}")
+
+
+@prompts_group.command("snapshot")
+@click.option("--label", "labels", multiple=True, default=("production",), show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=Path("prompts.snapshot.json"), show_default=True)
+@click.option("--prompt", "names", multiple=True, help="Only these prompts (default: all in the store).")
+@store_option
+def snapshot_cmd(labels: tuple[str, ...], out: Path, names: tuple[str, ...], store_url: str) -> None:
+    """Write the versions the labels point at to a file the runtime client falls back to."""
+    try:
+        snapshot = snapshot_of(
+            _open_store(store_url),
+            labels,
+            names=names or None,
+            created=datetime.now(UTC).isoformat(timespec="seconds"),
+        )
+    except GenaiopsError as err:
+        _fail(str(err))
+        return
+    snapshot.save(out)
+    count = sum(len(p) for p in snapshot.labels.values())
+    click.echo(f"Wrote {count} prompt version{'s' if count != 1 else ''} to {out}")
+
+
+__all__ = ["prompts_group", "provenance"]
