@@ -108,11 +108,15 @@ def _with_driver(
     work: Callable[[RolloutDriver, list[Endpoint], Console], None],
 ) -> None:
     console = Console()
+    webhook = flags.pop("webhook", None)
+    audit_log = Path(str(flags.pop("audit_log", ".genaiops/audit.log")))
     try:
         endpoints = _endpoints(path, name)
         spec = spec_from_flags(**flags)  # type: ignore[arg-type]
         with open_target(spec, {e.spec.region for e in endpoints}) as opened:
-            driver, flush = make_driver(opened, AuditLog(Path(".genaiops/audit.log")), None, console)
+            driver, flush = make_driver(
+                opened, AuditLog(audit_log), webhook if isinstance(webhook, str) else None, console
+            )
             try:
                 work(driver, endpoints, console)
             finally:
@@ -123,6 +127,10 @@ def _with_driver(
 
 
 def _manifests_option(fn: Callable[..., None]) -> Callable[..., None]:
+    fn = click.option("--webhook", envvar="GENAIOPS_WEBHOOK_URL", help="POST rollout events as JSON to this URL.")(fn)
+    fn = click.option(
+        "--audit-log", type=click.Path(path_type=Path), default=Path(".genaiops/audit.log"), show_default=True
+    )(fn)
     return click.option(
         "--manifests", "-f", "path", type=click.Path(path_type=Path), default=Path("manifests"), show_default=True
     )(fn)

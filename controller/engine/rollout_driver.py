@@ -24,7 +24,7 @@ from controller.rollout.machine import pause as pause_transition
 from controller.rollout.machine import promote as promote_transition
 from controller.rollout.machine import resume as resume_transition
 from controller.rollout.state import Phase, RolloutState, from_labels, to_labels, without_rollout
-from controller.rollout.strategy import CompiledStep, compile_steps, split_at
+from controller.rollout.strategy import INDEFINITE, CompiledStep, compile_steps, split_at
 
 
 def _pair_share(live: ObservedEndpoint, state: RolloutState) -> tuple[int, int]:
@@ -276,6 +276,12 @@ class RolloutDriver:
         share = canary + stable
         weight = round(100 * canary / share) if share else 0
         measurements = next((e.measurements for e in reversed(events) if e.measurements), ())
+        step = steps[state.step] if state.phase is Phase.PROGRESSING and state.step < len(steps) else None
+        indefinite = (
+            step is not None
+            and step.pause_s == INDEFINITE
+            and (step.analysis is None or state.successes >= step.analysis.success_count)
+        )
         return RolloutStatus(
             endpoint.metadata.name,
             state,
@@ -285,4 +291,5 @@ class RolloutDriver:
             measurements,
             next_analysis_at(state, steps),
             events,
+            at_indefinite_pause=indefinite,
         )

@@ -68,7 +68,9 @@ class RolloutStatus:
         """Promoted or rolled back."""
         return self.state.phase.terminal
 
+    at_indefinite_pause: bool = False  # the step's work is done and it waits for `rollout promote`
+
     @property
     def waiting_for_human(self) -> bool:
-        """Paused: only `rollout resume` / `promote` / `abort` moves it."""
-        return self.state.phase is Phase.PAUSED
+        """Paused, or holding at an indefinite pause: only `rollout resume` / `promote` / `abort` moves it."""
+        return self.state.phase is Phase.PAUSED or self.at_indefinite_pause

@@ -1,0 +1,95 @@
+"""The live model behind `genaiops prompts test --live`: sends a rendered prompt to Vertex AI's
+PredictionService (aiplatform_v1, over gRPC) and returns the response text.
+
+An Endpoint gets `Predict` with one instance (`controller.prompts.live.predict_instance`); the response
+text is the first prediction when it is a string, its `content` / `text` / `output` field when it is a
+mapping with one, else the prediction as JSON. (The local emulator echoes instances, so there the
+response is the JSON of the instance, which holds the rendered prompt.) A publisher model gets
+`GenerateContent`; the text is the first candidate's text parts. Google errors leave as
+`controller.errors` types.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import grpc
+from google.api_core import exceptions as gexc
+from google.cloud import aiplatform_v1 as v1
+from google.cloud.aiplatform_v1.services.prediction_service.transports.grpc import PredictionServiceGrpcTransport
+from google.protobuf import json_format
+
+from controller.errors import PermanentError
+from controller.prompts.live import LiveTarget, generation_config, predict_instance
+from controller.prompts.render import RenderedPrompt
+from controller.providers.google_errors import translated
+
+__all__ = ["VertexPromptModel", "prediction_client"]
+_TEXT_FIELDS = ("content", "text", "output")
+
+
+def prediction_client(*, region: str, channel: grpc.Channel | None = None) -> Any:
+    """A PredictionServiceClient on `channel` (an emulator), else on `{region}-aiplatform.googleapis.com`."""
+    if channel is not None:
+        return v1.PredictionServiceClient(transport=PredictionServiceGrpcTransport(channel=channel))
+    return v1.PredictionServiceClient(client_options={"api_endpoint": f"{region}-aiplatform.googleapis.com"})
+
+
+def _text_of(prediction: Any) -> str:
+    if isinstance(prediction, str):
+        return prediction
+    if isinstance(prediction, Mapping):
+        for name in _TEXT_FIELDS:
+            if isinstance(prediction.get(name), str):
+                return str(prediction[name])
+    return json.dumps(prediction, ensure_ascii=False, sort_keys=True)
+
+
+class VertexPromptModel:
+    """A `Responder`: rendered prompt in, response text out, from one endpoint or publisher model."""
+
+    def __init__(self, client: Any, target: LiveTarget, *, timeout_s: float = 60.0) -> None:
+        self._client = client
+        self.target = target
+        self._timeout_s = timeout_s
+
+    def __call__(self, rendered: RenderedPrompt) -> str:
+        """Send the prompt; return the response text."""
+        if self.target.kind == "endpoint":
+            return self._predict(rendered)
+        return self._generate(rendered)
+
+    def _predict(self, rendered: RenderedPrompt) -> str:
+        with translated(f"Predict on {self.target.resource}"):
+            response = self._client.predict(
+                endpoint=self.target.resource, instances=[predict_instance(rendered)], timeout=self._timeout_s
+            )
+        raw = v1.PredictResponse.pb(response)
+        predictions = [json_format.MessageToDict(p) for p in raw.predictions]
+        if not predictions:
+            raise PermanentError(f"{self.target.resource} returned no prediction")
+        return _text_of(predictions[0])
+
+    def _generate(self, rendered: RenderedPrompt) -> str:
+        request: dict[str, Any] = {
+            "model": self.target.resource,
+            "contents": [{"role": "user", "parts": [{"text": rendered.text}]}],
+            "generation_config": generation_config(rendered),
+        }
+        if rendered.system_instruction:
+            request["system_instruction"] = {"parts": [{"text": rendered.system_instruction}]}
+        try:
+            with translated(f"GenerateContent on {self.target.resource}"):
+                response = self._client.generate_content(request=request, timeout=self._timeout_s)
+        except PermanentError as err:
+            if isinstance(err.__cause__, gexc.MethodNotImplemented):
+                raise PermanentError(
+                    f"{err} (this server does not serve publisher models, as the local emulator does not: "
+                    "pass --endpoint to test against an Endpoint)"
+                ) from err
+            raise
+        if not response.candidates:
+            raise PermanentError(f"{self.target.resource} returned no candidate")
+        return "".join(part.text for part in response.candidates[0].content.parts)
