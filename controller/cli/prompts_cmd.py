@@ -31,7 +31,7 @@ from controller.prompts.source import PromptSource, sources_of
 from controller.prompts.store import PromptStore, move_label, rollback
 from controller.prompts.testing import Responder, RunReport, Status, run_tests
 from controller.prompts.variables import parse_assignments
-from controller.prompts.version import Provenance
+from controller.prompts.version import Provenance, version_of
 
 DEFAULT_STORE = ".genaiops/local/prompt-store"
 DEFAULT_PATH = Path("manifests")
@@ -88,9 +88,12 @@ def provenance(commit: str | None, author: str | None) -> Provenance:
 
 
 def _styled(line: str) -> str:
+    """Diff colours: + green, - red, ~ yellow, @@ cyan, file headers bold (plain when not a terminal)."""
     stripped = line.lstrip()
-    colour = _STYLE.get(stripped[:1]) if stripped[:3] not in ("---", "+++") else "bold"
-    return click.style(line, fg=colour) if colour and colour != "bold" else click.style(line, bold=colour == "bold")
+    if stripped.startswith(("---", "+++")):
+        return click.style(line, bold=True)
+    colour = _STYLE.get(stripped[:1])
+    return click.style(line, fg=colour) if colour else line
 
 
 @click.group("prompts")
@@ -118,7 +121,7 @@ def render_cmd(
         _fail(str(err))
         return
     if output == "json":
-        document = {k: v for k, v in vars(rendered).items() if k != "version"}
+        document = {**vars(rendered), "version": version_of(source).id}
         click.echo(json.dumps(document, indent=2, ensure_ascii=False, default=dict))
     else:
         click.echo(rendered.text, nl=not rendered.text.endswith("\n"))

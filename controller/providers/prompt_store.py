@@ -249,14 +249,15 @@ class LocalPromptStore:
                     fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
 
 
-def open_store(url: str, *, client: storage.Client | None = None) -> PromptStore:
+def open_store(url: str, *, client: storage.Client | None = None, retry_deadline_s: float = 30.0) -> PromptStore:
     """`gs://bucket[/prefix]` -> GcsPromptStore (a default client honours STORAGE_EMULATOR_HOST); anything
-    else is a local directory."""
+    else is a local directory. Applications should pass a short `retry_deadline_s` (a few seconds), so that
+    an unreachable store falls back to the cache or snapshot quickly."""
     if url.startswith("gs://"):
         bucket, _, prefix = url.removeprefix("gs://").partition("/")
         if not bucket:
             raise UserError(f"a prompt store URL needs a bucket: gs://BUCKET[/PREFIX] (got {url!r})")
-        return GcsPromptStore(client or storage.Client(), bucket, prefix)
+        return GcsPromptStore(client or storage.Client(), bucket, prefix, retry_deadline_s=retry_deadline_s)
     if "://" in url:
         raise UserError(f"unsupported prompt store {url!r}: use gs://BUCKET[/PREFIX] or a directory")
     return LocalPromptStore(Path(url))

@@ -1,0 +1,103 @@
+"""A loaded prompt ready to render, test or publish: the manifest, its template text, and where each part
+came from, so that an error can name the file and line (of the template file, or of the manifest).
+
+Built from the loader's `Located` items (`sources_of(result)`); reads template and response files next to
+the manifest. Pure apart from those reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from controller.diagnostics import Source
+from controller.errors import UserError
+from controller.loader.checks import Located
+from controller.model import Prompt, PromptTest
+
+
+@dataclass(frozen=True)
+class PromptSource:
+    """One Prompt manifest with its template text resolved.
+
+    `template_file` is the file the template text lives in (the .j2 file, or the manifest for an inline
+    template) and `template_line` the line of that file where template line 1 is."""
+
+    prompt: Prompt
+    manifest_file: str
+    template: str
+    template_file: str
+    template_line: int
+    located: Located | None = None
+
+    @property
+    def name(self) -> str:
+        """The prompt's `metadata.name`."""
+        return self.prompt.metadata.name
+
+    def at_template_line(self, line: int, column: int = 1) -> Source:
+        """The file position of a 1-based template line."""
+        return Source(self.template_file, self.template_line + max(line, 1) - 1, column)
+
+    def at_field(self, *path: str | int) -> Source:
+        """The manifest position of a field (for example `("spec", "variables", "tone")`)."""
+        if self.located is None:
+            return Source(self.manifest_file)
+        line, column = self.located.positions.of_key(path)
+        return Source(self.manifest_file, line, column)
+
+    def at_test(self, index: int) -> Source:
+        """Where the `index`-th test is declared."""
+        return self.at_field("spec", "tests", index, "name")
+
+    def response_of(self, test: PromptTest) -> str | None:
+        """The recorded response of a test: inline, from its file next to the manifest, or None."""
+        if test.response is not None:
+            return test.response
+        if test.response_file is None:
+            return None
+        path = Path(self.manifest_file).parent / test.response_file
+        try:
+            return path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            raise UserError(f"{self.manifest_file}: cannot read response file {str(path)!r}: {err}") from err
+
+
+def _inline_start(file: str, line: int, column: int) -> int:
+    """Template line 1 of an inline `template:`: the next line after a block scalar indicator (| or >)."""
+    try:
+        text = Path(file).read_text(encoding="utf-8").splitlines()[line - 1]
+    except (OSError, IndexError, UnicodeDecodeError):
+        return line
+    return line + 1 if text[column - 1 : column] in ("|", ">") else line
+
+
+def source_of(item: Located) -> PromptSource:
+    """Resolve one located Prompt manifest; raises UserError when its template file cannot be read."""
+    prompt = item.manifest
+    if not isinstance(prompt, Prompt):
+        raise TypeError(f"{item.label} is not a Prompt")
+    spec = prompt.spec
+    if spec.template_file is not None:
+        path = Path(item.file).parent / spec.template_file
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            raise UserError(f"{item.file}: cannot read template file {str(path)!r}: {err}") from err
+        return PromptSource(prompt, item.file, text, str(path), 1, item)
+    assert spec.template is not None
+    line, column = item.positions.of_value(("spec", "template"))
+    return PromptSource(prompt, item.file, spec.template, item.file, _inline_start(item.file, line, column), item)
+
+
+def sources_of(items: Iterable[Located], *, name: str | None = None) -> list[PromptSource]:
+    """Every Prompt among `items` (or the one called `name`; UserError if there is none), in load order."""
+    found = [source_of(i) for i in items if isinstance(i.manifest, Prompt)]
+    if name is None:
+        return found
+    chosen = [s for s in found if s.name == name]
+    if not chosen:
+        known = ", ".join(s.name for s in found) or "none"
+        raise UserError(f"no Prompt named {name!r} in the manifests (found: {known})")
+    return chosen

@@ -1,0 +1,145 @@
+"""The prompt store: its layout, the port every store implements, and publishing through it.
+
+Layout under the store root (`gs://bucket/prefix/` or a local directory; both stores use the same one):
+
+    prompts/<name>/versions/<id>.json   one immutable version (template, system instruction, model,
+                                        generation config, variables, provenance); created only if absent
+    prompts/<name>/index.json           every version with created time, git commit and author; where each
+                                        label points; the history of label moves (for rollback)
+
+`<id>` is the content address (`version.py`). Versions are never rewritten or deleted. The index is
+updated by compare-and-swap (a generation precondition in Cloud Storage, a lock file locally) and every
+update only adds versions and moves labels, so two publishers racing never lose each other's version.
+Publishing writes the version first, then the index: a crash in between leaves an unlisted version
+that the next publish of the same content lists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from controller.errors import NotFoundError, UserError
+from controller.prompts.index import PromptIndex, with_labels, with_version
+from controller.prompts.version import PromptVersion, Provenance
+
+ROOT = "prompts"
+INDEX = "index.json"
+
+
+def index_path(name: str) -> str:
+    """`prompts/<name>/index.json`, relative to the store root."""
+    return f"{ROOT}/{name}/{INDEX}"
+
+
+def version_path(name: str, version: str) -> str:
+    """`prompts/<name>/versions/<id>.json`, relative to the store root."""
+    return f"{ROOT}/{name}/versions/{version}.json"
+
+
+class PromptStore(Protocol):
+    """Where published prompts live. Errors are `controller.errors` types (TransientError when the store
+    cannot be reached, PermanentError for a corrupt object), never vendor exceptions."""
+
+    @property
+    def location(self) -> str:
+        """`gs://bucket/prefix` or the directory, for messages."""
+        ...
+
+    def list_prompts(self) -> list[str]:
+        """Names of the prompts that have an index, sorted."""
+        ...
+
+    def read_index(self, name: str) -> PromptIndex | None:
+        """A prompt's index, or None when it was never published."""
+        ...
+
+    def read_version(self, name: str, version: str) -> PromptVersion | None:
+        """One version, or None when absent."""
+        ...
+
+    def create_version(self, version: PromptVersion) -> bool:
+        """Store a version unless it exists: True when this call created it, False when it was there."""
+        ...
+
+    def update_index(self, name: str, change: Callable[[PromptIndex | None], PromptIndex]) -> PromptIndex:
+        """Apply `change` to the current index atomically (compare-and-swap, retried); the new index."""
+        ...
+
+
+@dataclass(frozen=True)
+class Published:
+    """What one publish did."""
+
+    name: str
+    version: str
+    created: bool
+    moved: Mapping[str, str | None]  # label -> the version it pointed at before (None: new label)
+    index: PromptIndex
+
+
+def publish(store: PromptStore, version: PromptVersion, labels: Iterable[str]) -> Published:
+    """Store `version` (if new), list it in the index and point `labels` at it, in one index update."""
+    created = store.create_version(version)
+    wanted = {label: version.id for label in labels}
+    before: dict[str, str | None] = {}
+
+    def change(index: PromptIndex | None) -> PromptIndex:
+        before.clear()
+        before.update({label: (index.labels.get(label) if index else None) for label in wanted})
+        listed = with_version(index, version.name, version.id, version.provenance)
+        return with_labels(listed, version.name, wanted, version.provenance)
+
+    index = store.update_index(version.name, change)
+    moved = {label: old for label, old in before.items() if old != version.id}
+    return Published(version.name, version.id, created, moved, index)
+
+
+def move_label(store: PromptStore, name: str, label: str, version: str, provenance: Provenance) -> PromptIndex:
+    """Point `label` at a published `version` (a prefix of its id is enough when it is unambiguous)."""
+
+    def change(index: PromptIndex | None) -> PromptIndex:
+        if index is None:
+            raise NotFoundError(f"prompt {name!r} was never published to {store.location}")
+        return with_labels(index, name, {label: resolve_id(index, version)}, provenance)
+
+    return store.update_index(name, change)
+
+
+def rollback(store: PromptStore, name: str, label: str, provenance: Provenance) -> PromptIndex:
+    """Move `label` back to the version it pointed at before its latest move."""
+
+    def change(index: PromptIndex | None) -> PromptIndex:
+        if index is None:
+            raise NotFoundError(f"prompt {name!r} was never published to {store.location}")
+        previous = index.previous(label)
+        if previous is None:
+            raise UserError(f"label {label!r} of prompt {name!r} has no earlier version to roll back to")
+        return with_labels(index, name, {label: previous}, provenance)
+
+    return store.update_index(name, change)
+
+
+def resolve_id(index: PromptIndex, prefix: str) -> str:
+    """The full id of the one version starting with `prefix`; UserError when none or several match."""
+    matches = [e.version for e in index.versions if e.version.startswith(prefix)]
+    if len(matches) != 1:
+        problem = "no version" if not matches else f"{len(matches)} versions"
+        raise UserError(f"{problem} of prompt {index.name!r} match {prefix!r}")
+    return matches[0]
+
+
+def active(store: PromptStore, name: str, label: str) -> PromptVersion:
+    """The version `label` points at; NotFoundError when the prompt or the label is unknown."""
+    index = store.read_index(name)
+    if index is None:
+        raise NotFoundError(f"prompt {name!r} was never published to {store.location}")
+    version_id = index.labels.get(label)
+    if version_id is None:
+        known = ", ".join(sorted(index.labels)) or "none"
+        raise NotFoundError(f"prompt {name!r} has no label {label!r} in {store.location} (labels: {known})")
+    version = store.read_version(name, version_id)
+    if version is None:
+        raise NotFoundError(f"version {version_id} of prompt {name!r} is listed but missing from {store.location}")
+    return version

@@ -1,0 +1,131 @@
+"""Content-addressed prompt versions: what a published version holds and how its id is computed.
+
+A version id is the first 16 hex digits of the SHA-256 of the canonical JSON (sorted keys, no spaces) of
+the content: template, system instruction, model, generation config and declared variables. Anything
+else (when, who, which commit, which file) is provenance: recorded, never hashed, so the same prompt
+published twice, from two machines or two commits, is the same version. Pure.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from controller.model import Variable
+from controller.prompts.source import PromptSource
+
+SCHEMA = "genaiops.dev/prompt-version/v1"
+ID_LENGTH = 16
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Who published a version, when and from which commit (not part of its id)."""
+
+    created: str = ""
+    commit: str = ""
+    author: str = ""
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class PromptVersion:
+    """One immutable version of a prompt, as stored at `prompts/<name>/versions/<id>.json`."""
+
+    name: str
+    template: str
+    model: str
+    system_instruction: str | None = None
+    generation_config: Mapping[str, Any] = field(default_factory=dict)
+    variables: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    provenance: Provenance = field(default_factory=Provenance)
+
+    def content(self) -> dict[str, Any]:
+        """The hashed part."""
+        return {
+            "template": self.template,
+            "systemInstruction": self.system_instruction,
+            "model": self.model,
+            "generationConfig": dict(self.generation_config),
+            "variables": {k: dict(v) for k, v in self.variables.items()},
+        }
+
+    @property
+    def id(self) -> str:
+        """The content address."""
+        return content_id(self.content())
+
+    def declared(self) -> dict[str, Variable]:
+        """The variable declarations as model objects (for checking values before rendering)."""
+        return {name: Variable.model_validate(decl) for name, decl in self.variables.items()}
+
+    def to_json(self) -> dict[str, Any]:
+        """The stored document."""
+        p = self.provenance
+        return {
+            "schema": SCHEMA,
+            "name": self.name,
+            "version": self.id,
+            **self.content(),
+            "created": p.created,
+            "commit": p.commit,
+            "author": p.author,
+            "source": p.source,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> PromptVersion:
+        """Read a stored document; ValueError when it is not one or its content does not match its id."""
+        if not isinstance(data, Mapping) or data.get("schema") != SCHEMA:
+            raise ValueError(f"not a genaiops prompt version (schema {SCHEMA!r} expected)")
+        try:
+            version = cls(
+                name=str(data["name"]),
+                template=str(data["template"]),
+                model=str(data["model"]),
+                system_instruction=data.get("systemInstruction"),
+                generation_config=dict(data.get("generationConfig") or {}),
+                variables={k: dict(v) for k, v in (data.get("variables") or {}).items()},
+                provenance=Provenance(
+                    created=str(data.get("created", "")),
+                    commit=str(data.get("commit", "")),
+                    author=str(data.get("author", "")),
+                    source=str(data.get("source", "")),
+                ),
+            )
+        except (KeyError, TypeError, AttributeError) as err:
+            raise ValueError(f"malformed prompt version: {err!r}") from err
+        if data.get("version") != version.id:
+            raise ValueError(f"content does not match its id {data.get('version')!r} (computed {version.id})")
+        return version
+
+
+def canonical(value: Any) -> bytes:
+    """Canonical JSON bytes: sorted keys, compact separators, UTF-8."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def content_id(content: Mapping[str, Any]) -> str:
+    """The id of some content."""
+    return hashlib.sha256(canonical(content)).hexdigest()[:ID_LENGTH]
+
+
+def version_of(source: PromptSource, provenance: Provenance | None = None) -> PromptVersion:
+    """The version a manifest declares (its id depends on the content only)."""
+    spec = source.prompt.spec
+    variables = {
+        name: decl.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+        for name, decl in spec.variables.items()
+    }
+    return PromptVersion(
+        name=source.name,
+        template=source.template,
+        model=spec.model,
+        system_instruction=spec.system_instruction,
+        generation_config=spec.generation_config.model_dump(mode="json", by_alias=True, exclude_defaults=True),
+        variables=variables,
+        provenance=provenance or Provenance(source=source.manifest_file),
+    )
