@@ -37,6 +37,11 @@ def target_options(fn: F) -> F:
         ),
         click.option("--lock-bucket", envvar="GENAIOPS_LOCK_BUCKET", help="Bucket for the apply lease (cloud)."),
         click.option(
+            "--prompt-store",
+            envvar="GENAIOPS_PROMPT_STORE",
+            help="Where prompts are published: gs://BUCKET[/PREFIX] or a directory (default: the target's).",
+        ),
+        click.option(
             "--state-dir",
             type=click.Path(path_type=Path),
             default=None,

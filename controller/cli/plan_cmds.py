@@ -12,6 +12,7 @@ import os
 import socket
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -32,6 +33,8 @@ from controller.plans.operations import StartRollout
 from controller.plans.plan import Action, Plan, ResourceChange
 from controller.plans.planfile import load_plan, save_plan
 from controller.plans.planner import plan as make_plan
+from controller.prompts.plan import PromptPlan, apply_prompt_plan, plan_prompts, resource_changes
+from controller.prompts.source import sources_of
 from controller.views.plan_human import render_plan
 from controller.views.plan_json import render_json
 from controller.views.plan_markdown import render_markdown
@@ -55,16 +58,61 @@ def _digest(result: LoadResult) -> str:
 
 
 def _spec(
-    target: str | None, project: str | None, emulator: str | None, lock_bucket: str | None, state_dir: Path | None
+    target: str | None,
+    project: str | None,
+    emulator: str | None,
+    lock_bucket: str | None,
+    state_dir: Path | None,
+    prompt_store: str | None = None,
 ) -> TargetSpec:
     return spec_from_flags(
-        target=target, project=project, emulator=emulator, lock_bucket=lock_bucket, state_dir=state_dir
+        target=target,
+        project=project,
+        emulator=emulator,
+        lock_bucket=lock_bucket,
+        state_dir=state_dir,
+        prompt_store=prompt_store,
     )
 
 
 def _fail(message: str) -> None:
     click.echo(f"Error: {message}", err=True)
     sys.exit(EXIT_ERROR)
+
+
+def _prompt_plan(result: LoadResult, spec: TargetSpec) -> PromptPlan:
+    """Prompt changes against the target's prompt store (published by apply, not by the executor)."""
+    from controller.providers.prompt_store import open_store
+
+    return plan_prompts(sources_of(result.manifests), open_store(spec.prompt_store_url()))
+
+
+def _publish_prompts(prompts: PromptPlan, spec: TargetSpec, audit: AuditLog, console: Console) -> None:
+    """Publish new prompt versions and move their labels (idempotent; the store's preconditions guard races)."""
+    from controller.cli.prompts_cmd import provenance
+    from controller.providers.prompt_store import open_store
+
+    published = apply_prompt_plan(prompts, open_store(spec.prompt_store_url()), provenance(commit=None, author=None))
+    for item in published:
+        moved = ", ".join(sorted(item.moved)) or "no labels"
+        verb = "published" if item.created else "already published"
+        audit.write(
+            event="prompt-published",
+            prompt=item.name,
+            version=item.version,
+            created=item.created,
+            labels=sorted(item.moved),
+        )
+        console.print(
+            f"Prompt/{item.name}: version {item.version} {verb}; labels moved: {moved}", markup=False, highlight=False
+        )
+
+
+def _print_template_diffs(prompts: PromptPlan) -> None:
+    for change in prompts.actionable:
+        if change.template_diff:
+            click.echo(f"\nTemplate of Prompt/{change.name}:")
+            click.echo(change.template_diff.rstrip("\n"))
 
 
 def _plan_for(result: LoadResult, target: Target, *, prune: bool) -> Plan:
@@ -86,6 +134,7 @@ def plan_cmd(
     project: str | None,
     emulator: str | None,
     lock_bucket: str | None,
+    prompt_store: str | None,
     state_dir: Path | None,
     prune: bool,
     out: Path | None,
@@ -95,9 +144,11 @@ def plan_cmd(
     """Show what apply would change in Vertex AI to match the manifests under PATH."""
     result = load_or_exit(path)
     try:
-        spec = _spec(target, project, emulator, lock_bucket, state_dir)
+        spec = _spec(target, project, emulator, lock_bucket, state_dir, prompt_store)
         with open_target(spec, regions_of(_manifests(result))) as opened:
             the_plan = _plan_for(result, opened, prune=prune)
+        prompts = _prompt_plan(result, spec)
+        the_plan = replace(the_plan, changes=the_plan.changes + tuple(resource_changes(prompts)))
         if out is not None:
             save_plan(the_plan, out, manifests_digest=_digest(result), created_at=datetime.now(UTC).isoformat())
     except GenaiopsError as err:
@@ -109,6 +160,7 @@ def plan_cmd(
         click.echo(render_markdown(the_plan))
     else:
         render_plan(the_plan, Console())
+        _print_template_diffs(prompts)
         if out is not None:
             click.echo(f"\nSaved the plan to {out}. Apply exactly this plan with: genaiops apply {out}")
     if the_plan.diagnostics:
@@ -190,6 +242,7 @@ def apply_cmd(
     project: str | None,
     emulator: str | None,
     lock_bucket: str | None,
+    prompt_store: str | None,
     state_dir: Path | None,
     prune: bool,
     auto_approve: bool,
@@ -215,6 +268,7 @@ def apply_cmd(
             lock_bucket=lock_bucket,
             state_dir=state_dir,
             traffic_rps=traffic,
+            prompt_store=prompt_store,
         )
         if saved is not None and saved.plan.target != spec.describe():
             raise UserError(f"the saved plan is for {saved.plan.target}, not {spec.describe()}")
@@ -231,6 +285,7 @@ def apply_cmd(
                     parallelism=parallelism,
                     audit_log=audit_log,
                     console=console,
+                    spec=spec,
                 )
                 ok, started = outcome
                 if result is not None and ok:
@@ -292,8 +347,10 @@ def _apply_locked(
     parallelism: int,
     audit_log: Path,
     console: Console,
+    spec: TargetSpec,
 ) -> tuple[bool, list[StartRollout]]:
     manifests = _manifests(result) if result is not None else []
+    prompts = _prompt_plan(result, spec) if result is not None else None
     if saved is not None:
         observed = observe(opened.ports, [])
         stale = _stale(saved, observed.fingerprint())
@@ -307,12 +364,21 @@ def _apply_locked(
     else:
         assert result is not None
         the_plan = _plan_for(result, opened, prune=prune)
-    render_plan(the_plan, console)
-    if the_plan.diagnostics:
+    shown = the_plan
+    if prompts is not None:
+        vertex_only = tuple(c for c in the_plan.changes if c.kind != "Prompt")
+        shown = replace(the_plan, changes=vertex_only + tuple(resource_changes(prompts)))
+    render_plan(shown, console)
+    if prompts is not None:
+        _print_template_diffs(prompts)
+    elif any(c.kind == "Prompt" and c.action is not Action.NOOP for c in the_plan.changes):
+        console.print("Note: a saved plan does not publish prompts; run `genaiops apply PATH` for those.")
+    the_plan = replace(the_plan, changes=tuple(c for c in the_plan.changes if c.kind != "Prompt"))
+    if shown.diagnostics:
         raise UserError("the plan has errors; nothing was applied")
-    if not the_plan.summary().has_changes:
+    if not shown.summary().has_changes:
         return True, []
-    if saved is None and any(c.operations for c in the_plan.actionable):
+    if saved is None and (any(c.operations for c in the_plan.actionable) or (prompts and prompts.actionable)):
         _confirm(auto_approve)
 
     def replan(change: ResourceChange) -> ResourceChange | None:
@@ -337,6 +403,8 @@ def _apply_locked(
         on_event=lambda line: console.print(line, markup=False, highlight=False),
     )
     outcome = executor.apply(the_plan)
+    if prompts is not None and prompts.actionable:
+        _publish_prompts(prompts, spec, audit, console)
     audit.write(event="apply-finished", target=opened.name, ok=outcome.ok, failed=[r.address for r in outcome.failed])
     _report(outcome, the_plan.changes)
     done = {r.address for r in outcome.results if r.ok}
@@ -353,11 +421,12 @@ def force_unlock_cmd(
     project: str | None,
     emulator: str | None,
     lock_bucket: str | None,
+    prompt_store: str | None,
     state_dir: Path | None,
 ) -> None:
     """Remove the apply lock LOCK_ID left behind by a process that died."""
     try:
-        spec = _spec(target, project, emulator, lock_bucket, state_dir)
+        spec = _spec(target, project, emulator, lock_bucket, state_dir, prompt_store)
         with open_target(spec, []) as opened:
             opened.lock.force_unlock(lock_id)
     except GenaiopsError as err:

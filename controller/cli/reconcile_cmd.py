@@ -111,6 +111,7 @@ def reconcile_cmd(
     project: str | None,
     emulator: str | None,
     lock_bucket: str | None,
+    prompt_store: str | None,
     state_dir: Path | None,
     git_url: str | None,
     branch: str,
@@ -156,6 +157,7 @@ def reconcile_cmd(
             lock_bucket=lock_bucket,
             state_dir=state_dir,
             traffic_rps=traffic,
+            prompt_store=prompt_store,
         )
         with open_target(spec, _regions(path, git_url)) as opened:
             log.info("reconciling %s into %s", described, opened.name)

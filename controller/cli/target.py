@@ -43,6 +43,18 @@ class TargetSpec:
     lock_bucket: str | None
     state_dir: Path
     traffic_rps: float = 0.0  # local target only: synthetic prediction traffic
+    prompt_store: str | None = None
+
+    def prompt_store_url(self) -> str:
+        """Where prompts are published: the flag, else the target's default."""
+        if self.prompt_store:
+            return self.prompt_store
+        kind = self.kind
+        if kind == "local":
+            return str(self.state_dir / "prompt-store")
+        if kind == "emulator":
+            return ".genaiops/emulator/prompt-store"
+        return f"gs://{self.lock_bucket or f'{self.project}-genaiops'}/prompts"
 
     @property
     def kind(self) -> str:
@@ -73,6 +85,7 @@ def spec_from_flags(
     lock_bucket: str | None,
     state_dir: Path | None,
     traffic_rps: float = 0.0,
+    prompt_store: str | None = None,
 ) -> TargetSpec:
     """Resolve flags and environment (GOOGLE_CLOUD_PROJECT, GENAIOPS_EMULATOR, GENAIOPS_LOCK_BUCKET)."""
     if target not in (None, "local", "cloud"):
@@ -88,6 +101,7 @@ def spec_from_flags(
         lock_bucket=lock_bucket or os.environ.get("GENAIOPS_LOCK_BUCKET") or None,
         state_dir=state_dir or LOCAL_DIR,
         traffic_rps=traffic_rps,
+        prompt_store=prompt_store,
     )
 
 
