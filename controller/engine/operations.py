@@ -11,6 +11,7 @@ that make a retried or resumed apply converge without duplicates.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -225,7 +226,7 @@ def _start_rollout(op: StartRollout, ctx: Context) -> str:
         revision=op.revision,
         phase=Phase.PROGRESSING,
         step=0,
-        step_started=int(ctx.now()),
+        step_started=math.ceil(ctx.now()),  # round up: a pause never ends early
         canary_id=canary,
         stable_id=op.stable_id,
     )

@@ -116,23 +116,30 @@ class RolloutDriver:
         transition = next_transition(state, steps, live, measurements, now)
         return self._carry_out(endpoint, live, state, steps, transition)
 
-    def act(self, endpoint: Endpoint, action: str, *, full: bool = False) -> RolloutStatus | None:
-        """A human's command: promote, abort, pause, resume or retry."""
-        live = self._live(endpoint)
-        state = from_labels(live.labels) if live is not None else None
-        if live is None or state is None:
-            raise NotFoundError(f"endpoint {endpoint.metadata.name} has no rollout")
-        steps = compile_steps(endpoint.spec.rollout)
-        now = self.clock()
-        if action == "retry":
-            return self._retry(endpoint, live, state, steps)
-        transitions: dict[str, Callable[[], Transition]] = {
-            "promote": lambda: promote_transition(state, steps, now, full=full),
-            "abort": lambda: abort(state),
-            "pause": lambda: pause_transition(state),
-            "resume": lambda: resume_transition(state, now),
-        }
-        return self._carry_out(endpoint, live, state, steps, transitions[action]())
+    def act(self, endpoint: Endpoint, action: str, *, full: bool = False, attempts: int = 3) -> RolloutStatus | None:
+        """A human's command: promote, abort, pause, resume or retry. A concurrent write (stale etag) is
+        re-read and retried; after `attempts` it raises ConflictError instead of being dropped silently."""
+        for attempt in range(attempts):
+            live = self._live(endpoint)
+            state = from_labels(live.labels) if live is not None else None
+            if live is None or state is None:
+                raise NotFoundError(f"endpoint {endpoint.metadata.name} has no rollout")
+            steps = compile_steps(endpoint.spec.rollout)
+            now = self.clock()
+            if action == "retry":
+                return self._retry(endpoint, live, state, steps)
+            transitions: dict[str, Callable[[], Transition]] = {
+                "promote": lambda: promote_transition(state, steps, now, full=full),  # noqa: B023
+                "abort": lambda: abort(state),  # noqa: B023
+                "pause": lambda: pause_transition(state),  # noqa: B023
+                "resume": lambda: resume_transition(state, now),  # noqa: B023
+            }
+            try:
+                return self._carry_out(endpoint, live, state, steps, transitions[action](), raise_conflict=True)
+            except ConflictError:
+                if attempt + 1 == attempts:
+                    raise
+        return None
 
     def _retry(
         self, endpoint: Endpoint, live: ObservedEndpoint, state: RolloutState, steps: Sequence[CompiledStep]
@@ -168,6 +175,8 @@ class RolloutDriver:
         state: RolloutState,
         steps: Sequence[CompiledStep],
         transition: Transition,
+        *,
+        raise_conflict: bool = False,
     ) -> RolloutStatus:
         new = transition.state
         share, _ = _pair_share(live, state)
@@ -205,6 +214,8 @@ class RolloutDriver:
                 self._update(endpoint, live, {k: v for k, v in split.items() if v > 0}, labels)
             except ConflictError as err:  # someone else wrote first: the next pass re-reads
                 self.audit.write(event="rollout-conflict", endpoint=endpoint.metadata.name, error=str(err))
+                if raise_conflict:
+                    raise
                 return self._status(endpoint, live, state, steps, ())
         kind = {Move.STEP: "step", Move.PROMOTE: "promoted", Move.ROLLBACK: "aborted", Move.PAUSE: "paused"}.get(
             transition.move

@@ -7,6 +7,7 @@ driver persists the returned state in the same UpdateEndpoint that moves the tra
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -121,7 +122,8 @@ def next_transition(
     now: float,
 ) -> Transition:
     """Decide the next move. `measurements` are given when `analysis_window` said one was due."""
-    clock = int(now)
+    clock = int(now)  # when this measurement was taken (whole seconds, as the labels hold them)
+    start = math.ceil(now)  # a step starting now: round up so its pause never ends early
     hold = Transition(Move.HOLD, state, -1)
     if state.phase.terminal or state.phase is Phase.PAUSED:
         return hold
@@ -152,16 +154,16 @@ def next_transition(
     if state.step + 1 < len(steps):
         following = steps[state.step + 1]
         reason = f"step {state.step + 1}/{len(steps)} passed"
-        return Transition(Move.STEP, state.at_step(state.step + 1, clock), following.weight, reason, taken)
+        return Transition(Move.STEP, state.at_step(state.step + 1, start), following.weight, reason, taken)
     reason = f"all {len(steps)} steps passed"
     return Transition(
-        Move.PROMOTE, state.at_step(len(steps), clock).evolve(phase=Phase.HEALTHY, reason=""), 100, reason, taken
+        Move.PROMOTE, state.at_step(len(steps), start).evolve(phase=Phase.HEALTHY, reason=""), 100, reason, taken
     )
 
 
 def promote(state: RolloutState, steps: Sequence[CompiledStep], now: float, *, full: bool) -> Transition:
     """`rollout promote`: skip the current step's pause and analysis (or, with full, every step)."""
-    clock = int(now)
+    clock = math.ceil(now)  # whole seconds in labels: round up so a pause never ends early
     if state.phase.terminal:
         return Transition(Move.HOLD, state, -1, f"rollout already {state.phase.value}")
     resumed = state.evolve(phase=Phase.PROGRESSING, reason="")
@@ -192,5 +194,5 @@ def resume(state: RolloutState, now: float) -> Transition:
     """`rollout resume`: continue the current step; its counters and pause start over."""
     if state.phase is not Phase.PAUSED:
         return Transition(Move.HOLD, state, -1, f"rollout is {state.phase.value}")
-    resumed = state.at_step(state.step, int(now)).evolve(phase=Phase.PROGRESSING, reason="", last_analysis=0)
+    resumed = state.at_step(state.step, math.ceil(now)).evolve(phase=Phase.PROGRESSING, reason="", last_analysis=0)
     return Transition(Move.STEP, resumed, -1, "resumed by a human")

@@ -81,8 +81,9 @@ def wait_until(predicate: Callable[[], bool], *, timeout_s: float, what: str, ev
 # -- traffic splits ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Observation:
-    """One GetEndpoint seen by the watcher."""
+    """One GetEndpoint seen by the watcher: `sent` when it was called, `at` when its answer arrived."""
 
+    sent: float
     at: float
     split: dict[str, int]
     deployed: frozenset[str]
@@ -107,14 +108,22 @@ class SplitWatcher:
         self.name = f"{workspace.emulator.parent}/endpoints/{endpoint_id}"
         self.every_s = every_s
         self.seen: list[Observation] = []
+        self.errors: list[str] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="split-watcher", daemon=True)
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            live = self.client.get_endpoint(name=self.name)
+            sent = time.time()
+            try:
+                live = self.client.get_endpoint(name=self.name)
+            except Exception as err:  # recorded, and reported by assert_every_split_safe
+                self.errors.append(f"{type(err).__name__}: {err}")
+                self._stop.wait(self.every_s)
+                continue
             self.seen.append(
                 Observation(
+                    sent,
                     time.time(),
                     dict(live.traffic_split),
                     frozenset(d.id for d in live.deployed_models),
@@ -129,12 +138,24 @@ class SplitWatcher:
         return self
 
     def __exit__(self, *_: object) -> None:
+        self.settle()
         self._stop.set()
         self._thread.join(timeout=5)
+
+    def settle(self, timeout_s: float = 5.0) -> None:
+        """Wait until the watcher has seen the endpoint as it is now (a GetEndpoint sent after this call)."""
+        now = time.time()
+        wait_until(
+            lambda: (bool(self.seen) and self.seen[-1].sent > now) or not self._thread.is_alive(),
+            timeout_s=timeout_s,
+            what="the split watcher to catch up",
+            every_s=0.005,
+        )
 
     def assert_every_split_safe(self, *, at_least: int = 20) -> None:
         """Every observed split sums to 100 and names only deployed models."""
         assert len(self.seen) >= at_least, f"the watcher saw only {len(self.seen)} splits"
+        assert not self.errors, self.errors[:3]
         problems = [p for o in self.seen if (p := o.problem()) is not None]
         assert not problems, problems[:5]
 
@@ -172,9 +193,7 @@ def rollout_events(path: Path, *kinds: str) -> list[dict[str, Any]]:
 def failed_measurements(path: Path) -> list[dict[str, Any]]:
     """The `rollout-measured` records in which at least one metric failed."""
     return [
-        r
-        for r in rollout_events(path, "measured")
-        if any(m["verdict"] == "failed" for m in r.get("measurements", []))
+        r for r in rollout_events(path, "measured") if any(m["verdict"] == "failed" for m in r.get("measurements", []))
     ]
 
 
@@ -193,7 +212,7 @@ class WebhookReceiver:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - keep test output quiet
+            def log_message(self, format: str, *args: Any) -> None:
                 return
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
