@@ -70,3 +70,22 @@ def test_a_publisher_model_needs_no_upload() -> None:
         }
     )
     assert model.spec.is_publisher
+
+
+def test_manifests_without_a_region_take_the_default_region(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from controller.loader import load
+
+    assert isinstance(tmp_path, Path)
+    (tmp_path / "m.yaml").write_text(
+        "apiVersion: genaiops/v1\nkind: Endpoint\nmetadata: {name: a}\nspec:\n"
+        "  deployments: [{name: d, model: m}]\n  traffic: {d: 100}\n---\n"
+        "apiVersion: genaiops/v1\nkind: Model\nmetadata: {name: m}\nspec:\n  region: us-central1\n"
+        "  upload: {artifactUri: gs://bk/m, servingContainer: {imageUri: img}}\n",
+        encoding="utf-8",
+    )
+    result = load(tmp_path, default_region="europe-west4")
+    regions = {item.manifest.kind: item.manifest.spec.region for item in result.manifests}  # type: ignore[union-attr]
+    assert regions == {"Endpoint": "europe-west4", "Model": "us-central1"}
+    assert any("Vertex AI deploys only within one region" in d.summary for d in result.diagnostics)

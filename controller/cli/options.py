@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import click
 
-from controller.loader import LoadResult, load
+from controller.loader import DEFAULT_REGION, LoadResult, load
 from controller.views.diagnostics import human_lines
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -29,6 +29,13 @@ def target_options(fn: F) -> F:
             help="local: the embedded emulator (default when no project is set); cloud: Vertex AI.",
         ),
         click.option("--project", envvar="GOOGLE_CLOUD_PROJECT", help="Google Cloud project (cloud target)."),
+        click.option(
+            "--region",
+            envvar="GOOGLE_CLOUD_REGION",
+            default=DEFAULT_REGION,
+            show_default=True,
+            help="Region of manifests that name no spec.region.",
+        ),
         click.option(
             "--emulator",
             envvar="GENAIOPS_EMULATOR",
@@ -53,9 +60,16 @@ def target_options(fn: F) -> F:
     return fn
 
 
+def current_region() -> str:
+    """The --region of the running command (target commands take it), else the default."""
+    context = click.get_current_context(silent=True)
+    region = context.params.get("region") if context is not None else None
+    return str(region) if region else DEFAULT_REGION
+
+
 def load_or_exit(path: Path) -> LoadResult:
     """Load manifests; on any error print the diagnostics and exit 1 (nothing is planned from bad input)."""
-    result = load(path)
+    result = load(path, default_region=current_region())
     if not result.ok:
         lines = human_lines(result.diagnostics, files=result.files)
         for line in lines:

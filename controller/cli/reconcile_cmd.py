@@ -64,10 +64,10 @@ def _source(
     return fetch, source.describe()
 
 
-def _regions(path: Path, git_url: str | None) -> set[str]:
+def _regions(path: Path, git_url: str | None, region: str) -> set[str]:
     if git_url is not None:
-        return set()  # providers for other regions are opened on demand; the default region covers most
-    result = load(path)
+        return {region}  # a git source is read each pass; its manifests are expected in the default region
+    result = load(path, default_region=region)
     return regions_of([i.manifest for i in result.manifests]) if result.ok else set()
 
 
@@ -109,6 +109,7 @@ def reconcile_cmd(
     path: Path,
     target: str | None,
     project: str | None,
+    region: str,
     emulator: str | None,
     lock_bucket: str | None,
     prompt_store: str | None,
@@ -159,11 +160,12 @@ def reconcile_cmd(
             traffic_rps=traffic,
             prompt_store=prompt_store,
         )
-        with open_target(spec, _regions(path, git_url)) as opened:
+        with open_target(spec, _regions(path, git_url, region)) as opened:
             log.info("reconciling %s into %s", described, opened.name)
             code = _run(
                 opened,
                 fetch,
+                default_region=region,
                 stop=stop,
                 watch=watch,
                 every=every,
@@ -196,6 +198,7 @@ def _run(
     parallelism: int,
     audit_log: Path,
     webhook: str | None,
+    default_region: str,
 ) -> int:
     from rich.console import Console
 
@@ -218,6 +221,7 @@ def _run(
         parallelism=parallelism,
         telemetry=telemetry,
         interrupted=interrupted,
+        default_region=default_region,
     )
     owner = f"reconcile {opened.name}"
     try:

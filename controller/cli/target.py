@@ -86,8 +86,10 @@ def spec_from_flags(
     state_dir: Path | None,
     traffic_rps: float = 0.0,
     prompt_store: str | None = None,
+    region: str | None = None,
 ) -> TargetSpec:
-    """Resolve flags and environment (GOOGLE_CLOUD_PROJECT, GENAIOPS_EMULATOR, GENAIOPS_LOCK_BUCKET)."""
+    """Resolve flags and environment (GOOGLE_CLOUD_PROJECT, GENAIOPS_EMULATOR, GENAIOPS_LOCK_BUCKET).
+    `region` is the default for manifests without one; the loader applies it (see `load_or_exit`)."""
     if target not in (None, "local", "cloud"):
         raise UserError(f"--target must be 'local' or 'cloud' (got {target!r})")
     emulator = emulator or os.environ.get("GENAIOPS_EMULATOR") or None

@@ -22,7 +22,7 @@ from controller.engine.executor import Executor, ResourceResult
 from controller.engine.observe import observe
 from controller.engine.rollout_driver import RolloutDriver
 from controller.errors import GenaiopsError
-from controller.loader import LoadResult, load
+from controller.loader import DEFAULT_REGION, LoadResult, load
 from controller.model import Endpoint, Manifest
 from controller.plans.plan import Action, Plan, ResourceChange
 from controller.plans.planner import plan as make_plan
@@ -78,6 +78,7 @@ class Reconciler:
     clock: Callable[[], float] = time.time
     telemetry: TelemetryPort | None = None
     interrupted: Callable[[], str | None] = lambda: None
+    default_region: str = DEFAULT_REGION
     backoff_base_s: float = 10.0
     backoff_max_s: float = 600.0
     _last_good: tuple[LoadResult, str | None] | None = None
@@ -93,7 +94,7 @@ class Reconciler:
     def _source(self) -> tuple[LoadResult | None, str | None, bool]:
         """The manifests to reconcile: this commit's if valid, else the last good ones."""
         checkout = self.fetch()
-        result = load(checkout.manifests)
+        result = load(checkout.manifests, default_region=self.default_region)
         if result.ok:
             if checkout.commit != (self._last_good[1] if self._last_good else None):
                 log.info(

@@ -19,7 +19,7 @@ from controller.diagnostics import Diagnostic, Source, has_errors, sort_key
 from controller.loader.checks import Located, check_endpoint, check_prompt, check_set
 from controller.loader.errors import validation_diagnostics
 from controller.loader.yaml_source import Document, YamlError, parse_documents
-from controller.model import API_VERSION, KINDS, Endpoint, Manifest, Prompt
+from controller.model import API_VERSION, KINDS, Endpoint, Manifest, Model, Prompt
 
 MAX_FILE_BYTES = 1024 * 1024
 SUFFIXES = (".yaml", ".yml")
@@ -157,12 +157,25 @@ def _load_all(files: list[Path]) -> list[tuple[list[Located], list[Diagnostic]]]
         return [result for part in pool.map(_load_and_check, chunks) for result in part]
 
 
-def load(root: Path) -> LoadResult:
-    """Load, validate and cross-check every manifest under `root`."""
+DEFAULT_REGION = "us-central1"
+
+
+def _in_region(item: Located, region: str) -> Located:
+    """A Model or Endpoint that names no `spec.region` gets the target's default region."""
+    manifest = item.manifest
+    if isinstance(manifest, Model | Endpoint) and "region" not in manifest.spec.model_fields_set:
+        spec = manifest.spec.model_copy(update={"region": region})
+        return Located(manifest.model_copy(update={"spec": spec}), item.file, item.positions)
+    return item
+
+
+def load(root: Path, *, default_region: str = DEFAULT_REGION) -> LoadResult:
+    """Load, validate and cross-check every manifest under `root`; manifests without a region get
+    `default_region` (the `--region` flag or GOOGLE_CLOUD_REGION)."""
     files, diagnostics = discover(root)
     items: list[Located] = []
     for located, found in _load_all(files):
-        items.extend(located)
+        items.extend(_in_region(item, default_region) for item in located)
         diagnostics.extend(found)
     diagnostics.extend(check_set(items))
     return LoadResult(tuple(items), tuple(sorted(diagnostics, key=sort_key)), len(files))
