@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
+from controller.loader import load
 from controller.model import Endpoint, Model, duration_seconds, split_model_ref
 from controller.model.common import Metadata
 
@@ -72,12 +75,7 @@ def test_a_publisher_model_needs_no_upload() -> None:
     assert model.spec.is_publisher
 
 
-def test_manifests_without_a_region_take_the_default_region(tmp_path: object) -> None:
-    from pathlib import Path
-
-    from controller.loader import load
-
-    assert isinstance(tmp_path, Path)
+def test_manifests_without_a_region_take_the_default_region(tmp_path: Path) -> None:
     (tmp_path / "m.yaml").write_text(
         "apiVersion: genaiops/v1\nkind: Endpoint\nmetadata: {name: a}\nspec:\n"
         "  deployments: [{name: d, model: m}]\n  traffic: {d: 100}\n---\n"
