@@ -184,6 +184,7 @@ class Executor:
             detail=describe(op),
             status=status,
             attempts=attempts,
+            commit=self.commit,
             duration_ms=round((time.monotonic() - started) * 1000),
             **{k: v for k, v in extra.items() if v not in (None, "")},
         )

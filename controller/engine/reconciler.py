@@ -127,9 +127,13 @@ class Reconciler:
         return waiting is None or waiting.retry_at <= now
 
     def _record(self, results: tuple[ResourceResult, ...], commit: str | None, now: float) -> None:
+        stopping = self.interrupted()
         for result in results:
             if result.ok:
                 self._backoff.pop(result.address, None)
+                continue
+            if stopping is not None and result.error.startswith("stopped before"):
+                log.info("%s not finished: %s", result.address, stopping)  # not a failure: the next pass resumes
                 continue
             previous = self._backoff.get(result.address)
             failures = (previous.failures if previous else 0) + 1

@@ -15,7 +15,7 @@ from controller.engine.operations import check_split
 from controller.engine.retry import DEFAULT_RETRY, RetryPolicy
 from controller.errors import ConflictError, GenaiopsError, NotFoundError
 from controller.model import Endpoint
-from controller.observed import ObservedEndpoint
+from controller.observed import SUSPEND_LABEL, ObservedEndpoint
 from controller.ports import MetricsPort, VertexPort
 from controller.rollout.analysis import Measurement, judge
 from controller.rollout.events import RolloutEvent, RolloutStatus
@@ -108,7 +108,8 @@ class RolloutDriver:
         if live is None or state is None:
             return None
         steps = compile_steps(endpoint.spec.rollout)
-        if state.phase.terminal or not steps:
+        suspended = endpoint.spec.suspend or live.labels.get(SUSPEND_LABEL) == "true"
+        if state.phase.terminal or not steps or suspended:
             return self._status(endpoint, live, state, steps, ())
         now = self.clock()
         window = analysis_window(state, steps, now)

@@ -179,7 +179,7 @@ def plan_endpoint(
     """The change for one endpoint. `versions`: deployment -> version to serve (an id, `@alias`, or
     NEW_VERSION); `revisions`: deployment -> revision hash."""
     spec, endpoint_id = endpoint.spec, endpoint.metadata.name
-    after = desired_endpoint_view(endpoint, versions)
+    after = desired_endpoint_view(endpoint, versions, revisions)
     if live is None:
         ops: list[Operation] = [
             CreateEndpoint(endpoint_id, after["displayName"], after["description"], after["labels"])

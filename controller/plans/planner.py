@@ -185,12 +185,19 @@ def plan(
                 )
             )
     notes, deletions = _orphans(everything, observed, prune=prune)
+    changes += [  # suspended resources stay in the plan, as no-ops saying why
+        ResourceChange(
+            m.kind, m.metadata.name, getattr(m.spec, "region", ""), Action.NOOP, None, None, reasons=(SUSPENDED,)
+        )
+        for m in suspended
+        if isinstance(m, Model | Endpoint)
+    ]
     notes = [f"{c.address}: {r}" for c in changes if c.action is Action.NOOP for r in c.reasons] + notes
-    notes = [
-        f"{m.kind}/{getattr(m.spec, 'region', '')}/{m.metadata.name}: suspended, not reconciled" for m in suspended
-    ] + notes
     changes = [replace(c, drift=True) if _is_drift(c) else c for c in changes]
     return Plan(tuple(changes + deletions), observed.fingerprint(), tuple(notes), tuple(diagnostics), target)
+
+
+SUSPENDED = "suspended: not reconciled"
 
 
 def _suspended(manifest: Manifest, observed: Observed) -> bool:

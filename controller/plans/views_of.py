@@ -22,9 +22,15 @@ from controller.plans.operations import NEW_VERSION
 from controller.plans.plan import UNKNOWN
 
 
-def spec_hash(manifest: Model | Endpoint) -> str:
-    """A short hash of what a manifest asks for; recorded on the resource as the `genaiops-spec` label."""
-    body = {"labels": manifest.metadata.labels, "spec": manifest.spec.model_dump(mode="json", by_alias=True)}
+def spec_hash(manifest: Model | Endpoint, revisions: Mapping[str, str] | None = None) -> str:
+    """A short hash of what a manifest asks for; recorded on the resource as the `genaiops-spec` label.
+    For an endpoint, `revisions` (deployment -> revision of what it serves) are part of it: a new model
+    version in git is a change of the endpoint's desired state, not drift."""
+    body: dict[str, Any] = {
+        "labels": manifest.metadata.labels,
+        "spec": manifest.spec.model_dump(mode="json", by_alias=True),
+        "revisions": dict(sorted((revisions or {}).items())),
+    }
     body["spec"].pop("suspend", None)
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -151,14 +157,16 @@ def deployed_view(deployed: ObservedDeployedModel) -> dict[str, Any]:
     return view
 
 
-def desired_endpoint_view(endpoint: Endpoint, versions: Mapping[str, str | None]) -> dict[str, Any]:
+def desired_endpoint_view(
+    endpoint: Endpoint, versions: Mapping[str, str | None], revisions: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """What the manifest asks of an endpoint; `versions` maps deployment name -> resolved version."""
     spec = endpoint.spec
     return {
         "displayName": spec.display_name or endpoint.metadata.name,
         "description": spec.description or "",
         "labels": desired_labels(
-            endpoint.metadata.labels, retain=spec.deletion_policy == "retain", spec=spec_hash(endpoint)
+            endpoint.metadata.labels, retain=spec.deletion_policy == "retain", spec=spec_hash(endpoint, revisions)
         ),
         "deployments": {d.name: deployment_view(d, versions.get(d.name)) for d in spec.deployments},
         "traffic": {name: pct for name, pct in sorted(spec.traffic.items()) if pct > 0},
