@@ -7,9 +7,6 @@ for bad input: whatever the files hold, the answer is manifests plus diagnostics
 
 from __future__ import annotations
 
-import multiprocessing as mp
-import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +20,6 @@ from controller.model import API_VERSION, KINDS, Endpoint, Manifest, Model, Prom
 
 MAX_FILE_BYTES = 1024 * 1024
 SUFFIXES = (".yaml", ".yml")
-PARALLEL_THRESHOLD = 400  # below this, starting worker processes costs more than it saves
 
 
 @dataclass(frozen=True)
@@ -133,7 +129,8 @@ def load_file(path: Path) -> tuple[list[Located], list[Diagnostic]]:
 
 
 def _load_and_check(paths: list[Path]) -> list[tuple[list[Located], list[Diagnostic]]]:
-    """Load files and run the checks that need one manifest at a time (the part that parallelises)."""
+    """Load files and run the checks that need one manifest at a time. (Spreading this over processes was
+    measured: pickling the results back costs more than the second core saves.)"""
     out: list[tuple[list[Located], list[Diagnostic]]] = []
     for path in paths:
         located, found = load_file(path)
@@ -144,17 +141,6 @@ def _load_and_check(paths: list[Path]) -> list[tuple[list[Located], list[Diagnos
                 found.extend(check_prompt(item, item.manifest))
         out.append((located, found))
     return out
-
-
-def _load_all(files: list[Path]) -> list[tuple[list[Located], list[Diagnostic]]]:
-    """Per-file work, spread over the CPU cores for large repositories (results keep file order)."""
-    workers = min(os.cpu_count() or 1, 8)
-    if len(files) < PARALLEL_THRESHOLD or workers < 2 or "fork" not in mp.get_all_start_methods():
-        return _load_and_check(files)
-    size = -(-len(files) // workers)
-    chunks = [files[i : i + size] for i in range(0, len(files), size)]
-    with ProcessPoolExecutor(max_workers=len(chunks), mp_context=mp.get_context("fork")) as pool:
-        return [result for part in pool.map(_load_and_check, chunks) for result in part]
 
 
 DEFAULT_REGION = "us-central1"
@@ -174,7 +160,7 @@ def load(root: Path, *, default_region: str = DEFAULT_REGION) -> LoadResult:
     `default_region` (the `--region` flag or GOOGLE_CLOUD_REGION)."""
     files, diagnostics = discover(root)
     items: list[Located] = []
-    for located, found in _load_all(files):
+    for located, found in _load_and_check(files):
         items.extend(_in_region(item, default_region) for item in located)
         diagnostics.extend(found)
     diagnostics.extend(check_set(items))
