@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -207,3 +208,22 @@ def test_two_concurrent_applies_never_interleave(make_workspace: Callable[..., W
     assert events.count("apply-started") == 1
     waiting = subprocess.run([*argv, "--lock-timeout", "60"], cwd=tmp_path, capture_output=True, text=True, check=False)
     assert waiting.returncode == 0, waiting.stdout + waiting.stderr
+
+
+def test_the_local_target_keeps_its_state_between_invocations(tmp_path: Path) -> None:
+    manifests = tmp_path / "manifests"
+    manifests.mkdir()
+    (manifests / "all.yaml").write_text(model_yaml() + "---\n" + endpoint_yaml(), encoding="utf-8")
+    base = [sys.executable, "-m", "controller"]
+    env = {k: v for k, v in os.environ.items() if k not in ("GOOGLE_CLOUD_PROJECT", "GENAIOPS_EMULATOR")}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*base, *args], cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
+
+    applied = run("apply", "manifests", "--auto-approve")
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert "local emulator (.genaiops/local/state.json)" in applied.stdout
+    assert (tmp_path / ".genaiops/local/state.json").is_file()
+    again = run("plan", "manifests", "--detailed-exitcode")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "No changes" in again.stdout
