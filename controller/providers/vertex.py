@@ -201,36 +201,30 @@ class VertexProvider:
             delay = min(delay * 1.5, 10.0)
 
     # -- reads ------------------------------------------------------------------------------------------
+    def _pages(self, name: str, request: Any, list_call: Callable[..., Any], field: str) -> list[Any]:
+        """Every item of a paginated List call, one counted call per page (the pager's own follow-up calls
+        are bypassed so that each page is retried and counted here)."""
+        items: list[Any] = []
+        while True:
+            self._count(name)
+            page = call(name, lambda: list_call(request=request, timeout=self.timeout_s, retry=None))
+            response = _raw(page._response)
+            items += list(getattr(response, field))
+            if not response.next_page_token:
+                return items
+            request.page_token = response.next_page_token
+
     def list_endpoints(self) -> list[ObservedEndpoint]:
         """Every managed endpoint, one paginated ListEndpoints."""
         request = v1.ListEndpointsRequest(parent=self.parent, filter=MANAGED_FILTER, page_size=PAGE_SIZE)
-        out: list[ObservedEndpoint] = []
-        while True:
-            self._count("ListEndpoints")
-            page = call(
-                "list endpoints",
-                lambda: self.endpoints.list_endpoints(request=request, timeout=self.timeout_s, retry=None),
-            )
-            response = page._response  # one page at a time, so each page is one counted call
-            out += [observed_endpoint(e, self.region) for e in _raw(response).endpoints]
-            if not _raw(response).next_page_token:
-                return out
-            request.page_token = response.next_page_token
+        pages = self._pages("ListEndpoints", request, self.endpoints.list_endpoints, "endpoints")
+        return [observed_endpoint(e, self.region) for e in pages]
 
     def list_models(self) -> list[ObservedModel]:
         """Every managed model (default versions), one paginated ListModels."""
         request = v1.ListModelsRequest(parent=self.parent, filter=MANAGED_FILTER, page_size=PAGE_SIZE)
-        out: list[ObservedModel] = []
-        while True:
-            self._count("ListModels")
-            page = call(
-                "list models", lambda: self.models.list_models(request=request, timeout=self.timeout_s, retry=None)
-            )
-            response = page._response
-            out += [observed_model(m, self.region) for m in _raw(response).models]
-            if not _raw(response).next_page_token:
-                return out
-            request.page_token = response.next_page_token
+        pages = self._pages("ListModels", request, self.models.list_models, "models")
+        return [observed_model(m, self.region) for m in pages]
 
     def resolve_version(self, model_id: str, ref: str) -> str | None:
         """GetModel(`models/M@ref`) -> its version id."""
