@@ -14,19 +14,19 @@ CPU is printed separately. Goal (issue 6): < 1 s of CPU and < 300 MB peak RSS fo
 from __future__ import annotations
 
 import argparse
-import os
-import re
 import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from bench_support import child_env, emulator_process  # noqa: E402
+
 IMAGE = "us-docker.pkg.dev/vertex-ai/prediction/sklearn-cpu.1-3:latest"
 CPU_GOAL_S = 1.0
 RSS_GOAL_MB = 300.0
@@ -63,38 +63,13 @@ def make_repo(root: Path, endpoints: int) -> str:
     return root.as_uri()
 
 
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GENAIOPS_", "GOOGLE_CLOUD_PROJECT"))}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    return env
-
-
-@contextmanager
-def emulator_process(workdir: Path) -> Iterator[str]:
-    """`genaiops emulator start --port 0` in a child process; yields its gRPC HOST:PORT."""
-    log = workdir / "emulator.out"
-    with log.open("wb") as out:
-        argv = [sys.executable, "-m", "controller", "emulator", "start", "--port", "0", "--rest-port", "0"]
-        child = subprocess.Popen(argv, cwd=workdir, env=_env(), stdout=out, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 60
-            while (found := re.search(r"gRPC\s+(\S+:\d+)", log.read_text(errors="replace"))) is None:
-                if child.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the emulator did not start:\n{log.read_text(errors='replace')}")
-                time.sleep(0.05)
-            yield found.group(1)
-        finally:
-            child.terminate()
-            child.wait(timeout=10)
-
-
 def populate(workdir: Path, url: str, address: str) -> float:
     """One `genaiops reconcile` pass in a child process creates everything; returns its wall time."""
     started = time.perf_counter()
     argv = [sys.executable, "-m", "controller", "reconcile", "--git-url", url, "--parallelism", "16"]
     argv += ["--cache-dir", str(workdir / "populate-cache"), "--audit-log", str(workdir / "populate-audit.log")]
     argv += ["--emulator", address]
-    done = subprocess.run(argv, cwd=workdir, env=_env(), capture_output=True, text=True, check=False)
+    done = subprocess.run(argv, cwd=workdir, env=child_env(), capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"populating failed ({done.returncode}):\n{done.stdout}{done.stderr}")
     return time.perf_counter() - started

@@ -36,18 +36,29 @@ from controller.rollout.state import Phase, RolloutState, from_labels, readable
 from controller.rollout.strategy import compile_steps
 
 
-def revision_of(deployment: Deployment, model: Model | None) -> str:
-    """A short hash of everything that makes a deployment a new revision (not replica counts)."""
+def model_fingerprint(model: Model | None) -> str:
+    """What of a Model makes the deployments that serve it a new revision: its artifact and container."""
     upload = model.spec.upload if model is not None else None
-    body = {
-        "model": deployment.model,
-        "machine": deployment.machine_type,
-        "accelerator": deployment.accelerator.model_dump() if deployment.accelerator else None,
-        "serviceAccount": deployment.service_account,
-        "artifact": upload.artifact_uri if upload else None,
-        "container": upload.serving_container.model_dump(mode="json") if upload else None,
-    }
-    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:12]
+    if upload is None:
+        return ""
+    body = {"artifact": upload.artifact_uri, "container": upload.serving_container.model_dump(mode="json")}
+    return json.dumps(body, sort_keys=True)
+
+
+def revision_of(deployment: Deployment, model: Model | None, *, fingerprint: str | None = None) -> str:
+    """A short hash of everything that makes a deployment a new revision (not replica counts).
+    `fingerprint` is `model_fingerprint(model)`, when the caller has it already."""
+    accelerator = deployment.accelerator
+    body = "|".join(
+        (
+            deployment.model,
+            deployment.machine_type,
+            f"{accelerator.type}x{accelerator.count}" if accelerator else "",
+            deployment.service_account or "",
+            fingerprint if fingerprint is not None else model_fingerprint(model),
+        )
+    )
+    return hashlib.sha256(body.encode()).hexdigest()[:12]
 
 
 def _identity(d: Deployment, version: str | None) -> tuple[object, ...]:

@@ -15,7 +15,7 @@ from controller.diagnostics import Diagnostic, Source
 from controller.model import Endpoint, Manifest, Model
 from controller.observed import RETAIN_LABEL, SPEC_LABEL, SUSPEND_LABEL, Observed, ObservedEndpoint, ObservedModel
 from controller.plans.diff import field_changes
-from controller.plans.endpoint_plan import plan_endpoint, revision_of
+from controller.plans.endpoint_plan import model_fingerprint, plan_endpoint, revision_of
 from controller.plans.operations import (
     NEW_VERSION,
     DeleteEndpoint,
@@ -170,11 +170,15 @@ def plan(
         if m in manifests
     }
     changes += [p.change for p in model_plans.values()]
+    fingerprints = {name: model_fingerprint(m) for name, m in models.items()}
     for endpoint in sorted(endpoints, key=lambda e: e.metadata.name):
         versions, problems = _resolve_versions(endpoint, models, model_plans, observed)
         where = (sources or {}).get(f"Endpoint/{endpoint.metadata.name}", Source("<manifests>"))
         diagnostics += [Diagnostic(p, where, "spec.deployments") for p in problems]
-        revisions = {d.name: revision_of(d, models.get(d.model_name)) for d in endpoint.spec.deployments}
+        revisions = {
+            d.name: revision_of(d, models.get(d.model_name), fingerprint=fingerprints.get(d.model_name, ""))
+            for d in endpoint.spec.deployments
+        }
         if not problems:
             changes.append(
                 plan_endpoint(

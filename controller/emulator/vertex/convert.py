@@ -98,8 +98,25 @@ def deployed_model_proto(record: DeployedModelRecord) -> v1.DeployedModel:
     return message
 
 
+_ENDPOINT_CACHE: dict[str, tuple[tuple[str, float], bytes]] = {}
+
+
 def endpoint_proto(record: EndpointRecord) -> v1.Endpoint:
-    """An `Endpoint` message for a record."""
+    """An `Endpoint` message for a record. Every mutation changes the etag, so the serialised message is
+    cached per (etag, update time): a List over many unchanged endpoints does not rebuild each one."""
+    key = (record.etag, record.update_time)
+    cached = _ENDPOINT_CACHE.get(record.name)
+    if cached is not None and cached[0] == key:
+        restored: v1.Endpoint = v1.Endpoint.deserialize(cached[1])
+        return restored
+    message = _build_endpoint_proto(record)
+    if len(_ENDPOINT_CACHE) > 100_000:
+        _ENDPOINT_CACHE.clear()
+    _ENDPOINT_CACHE[record.name] = (key, v1.Endpoint.serialize(message))
+    return message
+
+
+def _build_endpoint_proto(record: EndpointRecord) -> v1.Endpoint:
     pb: Any = json_format.ParseDict(record.spec, v1.Endpoint.pb(v1.Endpoint()))
     pb.name = record.name
     pb.display_name = record.display_name
