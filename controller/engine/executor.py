@@ -20,8 +20,7 @@ from controller.engine.audit import AuditLog
 from controller.engine.operations import Context, run_operation
 from controller.engine.retry import DEFAULT_RETRY, RetryPolicy
 from controller.errors import ConflictError, GenaiopsError, PermanentError
-from controller.observed import ObservedEndpoint
-from controller.plans.operations import NEW_VERSION, Operation, describe
+from controller.plans.operations import Operation, describe
 from controller.plans.plan import Action, Plan, ResourceChange
 from controller.ports import VertexPort
 
@@ -190,4 +189,4 @@ class Executor:
         )
 
 
-__all__ = ["NEW_VERSION", "ApplyResult", "Executor", "ObservedEndpoint", "ResourceResult", "RetryPolicy"]
+__all__ = ["ApplyResult", "Executor", "ResourceResult", "RetryPolicy"]

@@ -20,7 +20,7 @@ from google.cloud.aiplatform_v1.services.endpoint_service.transports.grpc import
 from google.cloud.aiplatform_v1.services.model_service.transports.grpc import ModelServiceGrpcTransport
 from google.protobuf import field_mask_pb2
 
-from controller.errors import NotFoundError, PermanentError, TransientError
+from controller.errors import NotFoundError, TransientError
 from controller.model import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from controller.observed import (
     ContainerSpec,
@@ -468,4 +468,4 @@ class VertexProvider:
         self._wait(op, what)
 
 
-__all__ = ["PermanentError", "VertexProvider", "observed_endpoint", "observed_model"]
+__all__ = ["VertexProvider", "observed_endpoint", "observed_model"]
