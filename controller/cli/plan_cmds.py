@@ -386,7 +386,7 @@ def _apply_locked(
     def replan(change: ResourceChange) -> ResourceChange | None:
         if result is None:
             return None
-        fresh = make_plan(manifests, observe({change.region: opened.ports[change.region]}, manifests), prune=prune)
+        fresh = make_plan(manifests, observe(opened.ports, manifests, regions=[change.region]), prune=prune)
         return next((c for c in fresh.changes if c.address == change.address), None)
 
     audit = AuditLog(audit_log)

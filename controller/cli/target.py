@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable, Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,21 @@ from controller.ports import LockPort, MetricsPort, VertexPort
 
 LOCAL_DIR = Path(".genaiops/local")
 LOCAL_PROJECT = "local-project"
+
+
+class RegionPorts(dict[str, VertexPort]):
+    """Providers by region, opened on first use: a git source may name regions the flags did not."""
+
+    def __init__(self, factory: Callable[[str], VertexPort]) -> None:
+        super().__init__()
+        self._factory = factory
+        self._lock = threading.Lock()
+
+    def __missing__(self, region: str) -> VertexPort:
+        with self._lock:
+            if region not in self:
+                self[region] = self._factory(region)
+            return dict.__getitem__(self, region)
 
 
 @dataclass
@@ -160,10 +176,11 @@ def open_target(spec: TargetSpec, regions: Iterable[str]) -> Iterator[Target]:
             lock = GcsLease(storage.Client(project=project), bucket, f"locks/{project}.json")
         if channel is not None:
             stack.callback(channel.close)
-        ports: dict[str, VertexPort] = {
-            region: VertexProvider(project=project, region=region, channel=channel, on_call=_counting(counts))
-            for region in wanted
-        }
+        ports = RegionPorts(
+            lambda region: VertexProvider(project=project, region=region, channel=channel, on_call=_counting(counts))
+        )
+        for region in wanted:
+            _ = ports[region]
         metrics = CloudMonitoringMetrics(
             project=project, channel=channel, min_alignment_s=60 if kind == "cloud" else 1, on_call=_counting(counts)
         )

@@ -42,16 +42,23 @@ def _unanswered_aliases(
 
 
 def observe(
-    ports: Mapping[str, VertexPort], manifests: Iterable[Manifest], *, retry: RetryPolicy = DEFAULT_RETRY
+    ports: Mapping[str, VertexPort],
+    manifests: Iterable[Manifest],
+    *,
+    regions: Iterable[str] | None = None,
+    retry: RetryPolicy = DEFAULT_RETRY,
 ) -> Observed:
-    """Live managed state in every region of `ports` (regions are read in parallel; transient errors retried)."""
+    """Live managed state in `regions` (default: every region of `ports` and of the manifests), read in
+    parallel, transient errors retried."""
     wanted = list(manifests)
 
     def read(region: str) -> tuple[list[ObservedEndpoint], list[ObservedModel]]:
         port = ports[region]
         return retry.call(port.list_endpoints), retry.call(port.list_models)
 
-    regions = sorted(ports)
+    regions = sorted(set(regions) if regions is not None else set(ports) | regions_of(wanted))
+    for region in regions:
+        _ = ports[region]  # a lazy mapping opens the region's provider here, before the threads start
     with ThreadPoolExecutor(max_workers=max(1, len(regions))) as pool:
         results = dict(zip(regions, pool.map(read, regions), strict=True))
     endpoints = {(r, e.endpoint_id): e for r, (eps, _) in results.items() for e in eps if e.managed}

@@ -197,7 +197,7 @@ class Reconciler:
         return report
 
     def _replan(self, manifests: Sequence[Manifest], change: ResourceChange) -> ResourceChange | None:
-        fresh_observed = observe({change.region: self.ports[change.region]}, manifests)
+        fresh_observed = observe(self.ports, manifests, regions=[change.region])
         fresh = make_plan(manifests, fresh_observed, prune=self.prune)
         return next((c for c in fresh.changes if c.address == change.address), None)
 
