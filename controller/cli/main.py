@@ -26,8 +26,8 @@ EXIT_CHANGES = 2
 LAZY_COMMANDS: dict[str, str] = {
     "emulator": "controller.cli.emulator_cmd:emulator_group",
     "plan": "controller.cli.plan_cmds:plan_cmd",
-    "apply": "controller.cli.plan_cmds:apply_cmd",
-    "force-unlock": "controller.cli.plan_cmds:force_unlock_cmd",
+    "apply": "controller.cli.apply_cmd:apply_cmd",
+    "force-unlock": "controller.cli.apply_cmd:force_unlock_cmd",
     "rollout": "controller.cli.rollout_cmds:rollout_group",
     "demo": "controller.cli.demo_cmd:demo_cmd",
     "prompts": "controller.cli.prompts_cmd:prompts_group",
