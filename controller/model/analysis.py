@@ -63,8 +63,14 @@ class Analysis(Frozen):
     interval: Duration = "1m"
     initial_delay: Duration = "0s"
     min_requests: int = Field(default=50, ge=0)
-    failure_limit: int = Field(default=1, ge=0, description="Failed measurements tolerated before rollback.")
-    consecutive_failure_limit: int | None = Field(default=None, ge=1)
+    failure_limit: int = Field(
+        default=1,
+        ge=0,
+        description="Failed measurements tolerated in a step: one more rolls back (0 rolls back on the first).",
+    )
+    consecutive_failure_limit: int | None = Field(
+        default=None, ge=1, description="Roll back when this many measurements in a row have failed."
+    )
     inconclusive_limit: int = Field(default=3, ge=0, description="Inconclusive measurements, then pause.")
     success_count: int = Field(default=1, ge=1, description="Successful measurements needed per step.")
     dry_run: bool = Field(default=False, description="Measure and report, but never roll back.")

@@ -53,6 +53,9 @@ class TelemetryServer:
         return f"http://{host}:{self.port}"
 
 
+ERROR_KINDS = ("invalid_commit", "resource", "pass")  # what the reconcile loop reports
+
+
 class _Metrics:
     """The series, registered on one registry."""
 
@@ -74,6 +77,10 @@ class _Metrics:
         self.errors = Counter(
             "genaiops_reconcile_errors", "Errors met by the loop, by kind.", ["kind"], registry=registry
         )
+        for kind in ERROR_KINDS:  # present from the start at 0, so rate() and alerts work before any error
+            self.errors.labels(kind=kind)
+        for result in ("ok", "error"):
+            self.passes.labels(result=result)
         self.drift = Gauge(
             "genaiops_drift_resources", "Resources changed outside genaiops at the last pass.", registry=registry
         )
