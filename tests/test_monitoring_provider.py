@@ -319,13 +319,17 @@ def test_newest_value_takes_the_newest_point_of_all_series_and_the_first_series_
     assert newest_value([]) is None
 
 
-def test_an_unknown_custom_metric_type_is_an_error_sample(metrics: CloudMonitoringMetrics) -> None:
+def test_an_unknown_custom_metric_type_errors_only_that_metric(metrics: CloudMonitoringMetrics) -> None:
     metric = _quality(flt='metric.type="custom.googleapis.com/never/written"')
 
     result = sample(metrics, (ERROR_RATE, metric))
 
-    assert result.error is not None
-    assert "'quality'" in result.error and "NOT_FOUND" in result.error
+    assert result.error is None, "the built-in metrics beside it are still measured"
+    failure = result.custom_errors["quality"]
+    assert "'quality'" in failure and "NOT_FOUND" in failure
+    judged = judge(metric, canary=result, stable=None, min_requests=0)
+    assert judged.verdict is Verdict.ERROR and "NOT_FOUND" in judged.detail
+    assert judge(ERROR_RATE, canary=result, stable=None, min_requests=0).verdict is not Verdict.ERROR
 
 
 def test_placeholders_are_filled_in_escaped() -> None:

@@ -158,10 +158,18 @@ class CloudMonitoringMetrics:
             requests = self._total(scope, PREDICTION_COUNT, window)
             errors = self._total(scope, ERROR_COUNT, window) if "error-rate" in builtin else 0
             latency = self._latencies(scope, window) if builtin & set(LATENCY_METRICS) else {}
-            custom = {m.name: self._custom(m, scope, window) for m in metrics if m.query is not None}
         except _QueryError as failed:
             return Sample(error=str(failed))
-        return Sample(requests=requests, errors=errors, latency_ms=latency, custom=custom)
+        custom: dict[str, float | None] = {}
+        custom_errors: dict[str, str] = {}
+        for metric in metrics:
+            if metric.query is None:
+                continue
+            try:  # a broken custom query errors only its own metric, not the built-ins beside it
+                custom[metric.name] = self._custom(metric, scope, window)
+            except _QueryError as failed:
+                custom_errors[metric.name] = str(failed)
+        return Sample(requests=requests, errors=errors, latency_ms=latency, custom=custom, custom_errors=custom_errors)
 
     # ---- queries -----------------------------------------------------------------------------------
 

@@ -32,7 +32,8 @@ class Sample:
     errors: int = 0
     latency_ms: Mapping[int, float | None] = field(default_factory=dict)  # percentile (50/95/99) -> value
     custom: Mapping[str, float | None] = field(default_factory=dict)  # metric name -> value of its query
-    error: str | None = None  # the query failed: why
+    error: str | None = None  # the queries every metric needs failed: why
+    custom_errors: Mapping[str, str] = field(default_factory=dict)  # metric name -> why its own query failed
 
     @property
     def error_rate(self) -> float | None:
@@ -86,8 +87,9 @@ def _threshold(metric: Metric) -> str:
 def judge(metric: Metric, *, canary: Sample, stable: Sample | None, min_requests: int) -> Measurement:
     """One measurement of the canary against the metric's thresholds."""
     threshold = _threshold(metric)
-    if canary.error is not None:
-        return Measurement(metric.name, None, threshold, Verdict.ERROR, canary.requests, canary.error)
+    failure = canary.error or canary.custom_errors.get(metric.name)
+    if failure is not None:
+        return Measurement(metric.name, None, threshold, Verdict.ERROR, canary.requests, failure)
     if canary.requests < min_requests:
         detail = f"below minRequests {min_requests}"
         return Measurement(
