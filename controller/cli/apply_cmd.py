@@ -52,7 +52,10 @@ def _publish_prompts(prompts: PromptPlan, spec: TargetSpec, audit: AuditLog, con
             labels=sorted(item.moved),
         )
         console.print(
-            f"Prompt/{item.name}: version {item.version} {verb}; labels moved: {moved}", markup=False, highlight=False
+            f"Prompt/{item.name}: version {item.version} {verb}; labels moved: {moved}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
         )
 
 

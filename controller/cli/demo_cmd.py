@@ -93,7 +93,8 @@ def demo_cmd(path: Path, traffic: float, validate_only: bool) -> None:
         work = Path(tmp) / "manifests"
         shutil.copytree(path, work)
         audit = Path(tmp) / "audit.log"
-        common = ["--emulator", emulator.grpc_target, "--audit-log", str(audit)]
+        store = str(Path(tmp) / "prompt-store")
+        common = ["--emulator", emulator.grpc_target, "--audit-log", str(audit), "--prompt-store", store]
         console.print(f"\nLocal emulator at {emulator.grpc_target} with {traffic:g} synthetic requests/s per endpoint.")
         console.print(Rule("1. Apply the manifests to an empty project"))
         if _run(console, ["apply", str(work), "--auto-approve", *common]) != 0:
@@ -106,7 +107,7 @@ def demo_cmd(path: Path, traffic: float, validate_only: bool) -> None:
         _bump(work / "models.yaml", HEALTHY, BROKEN)
         rolled_back = _run(console, ["apply", str(work), "--auto-approve", "--wait", *common]) == 1
         console.print(Rule("4. The next plan does not retry the failed revision"))
-        _run(console, ["plan", str(work), "--emulator", emulator.grpc_target])
+        _run(console, ["plan", str(work), "--emulator", emulator.grpc_target, "--prompt-store", store])
         _timeline(console, audit)
     elapsed = time.monotonic() - started
     if not rolled_back:
