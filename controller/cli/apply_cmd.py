@@ -13,12 +13,13 @@ import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
 
 from controller.cli.options import EXIT_ERROR, EXIT_OK, load_or_exit, target_options
-from controller.cli.plan_cmds import fail, manifests_of, plan_for, print_template_diffs, prompt_plan, target_spec
+from controller.cli.plan_cmds import fail, manifests_of, plan_for, print_template_diffs, prompt_plan
 from controller.cli.rollout_cmds import canary_endpoints, drive, make_driver, report
 from controller.cli.target import Target, TargetSpec, open_target, spec_from_flags
 from controller.engine.audit import AuditLog
@@ -127,13 +128,6 @@ def _owner() -> str:
 )
 def apply_cmd(
     source: Path,
-    target: str | None,
-    project: str | None,
-    region: str,
-    emulator: str | None,
-    lock_bucket: str | None,
-    prompt_store: str | None,
-    state_dir: Path | None,
     prune: bool,
     auto_approve: bool,
     parallelism: int,
@@ -143,6 +137,7 @@ def apply_cmd(
     wait_timeout: float,
     webhook: str | None,
     traffic: float,
+    **flags: Any,
 ) -> None:
     """Change Vertex AI to match the manifests under SOURCE, or carry out a plan saved by `plan --out`.
 
@@ -151,15 +146,7 @@ def apply_cmd(
     try:
         saved = load_plan(source) if _is_planfile(source) else None
         result = None if saved is not None else load_or_exit(source)
-        spec = spec_from_flags(
-            target=target,
-            project=project,
-            emulator=emulator,
-            lock_bucket=lock_bucket,
-            state_dir=state_dir,
-            traffic_rps=traffic,
-            prompt_store=prompt_store,
-        )
+        spec = spec_from_flags(**flags, traffic_rps=traffic)
         if saved is not None and saved.plan.target != spec.describe():
             raise UserError(f"the saved plan is for {saved.plan.target}, not {spec.describe()}")
         regions = {c.region for c in saved.plan.changes} if saved is not None else regions_of(manifests_of(result))  # type: ignore[arg-type]
@@ -305,19 +292,10 @@ def _apply_locked(
 @click.command("force-unlock")
 @click.argument("lock_id")
 @target_options
-def force_unlock_cmd(
-    lock_id: str,
-    target: str | None,
-    project: str | None,
-    region: str,
-    emulator: str | None,
-    lock_bucket: str | None,
-    prompt_store: str | None,
-    state_dir: Path | None,
-) -> None:
+def force_unlock_cmd(lock_id: str, **flags: Any) -> None:
     """Remove the apply lock LOCK_ID left behind by a process that died."""
     try:
-        spec = target_spec(target, project, emulator, lock_bucket, state_dir, prompt_store)
+        spec = spec_from_flags(**flags)
         with open_target(spec, []) as opened:
             opened.lock.force_unlock(lock_id)
     except GenaiopsError as err:

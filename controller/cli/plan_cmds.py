@@ -11,6 +11,7 @@ import sys
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -48,24 +49,6 @@ def _digest(result: LoadResult) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
 
 
-def target_spec(
-    target: str | None,
-    project: str | None,
-    emulator: str | None,
-    lock_bucket: str | None,
-    state_dir: Path | None,
-    prompt_store: str | None = None,
-) -> TargetSpec:
-    return spec_from_flags(
-        target=target,
-        project=project,
-        emulator=emulator,
-        lock_bucket=lock_bucket,
-        state_dir=state_dir,
-        prompt_store=prompt_store,
-    )
-
-
 def fail(message: str) -> None:
     click.echo(f"Error: {message}", err=True)
     sys.exit(EXIT_ERROR)
@@ -100,22 +83,16 @@ def plan_for(result: LoadResult, target: Target, *, prune: bool) -> Plan:
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when there are none.")
 def plan_cmd(
     path: Path,
-    target: str | None,
-    project: str | None,
-    region: str,
-    emulator: str | None,
-    lock_bucket: str | None,
-    prompt_store: str | None,
-    state_dir: Path | None,
     prune: bool,
     out: Path | None,
     output: str,
     detailed_exitcode: bool,
+    **flags: Any,
 ) -> None:
     """Show what apply would change in Vertex AI to match the manifests under PATH."""
     result = load_or_exit(path)
     try:
-        spec = target_spec(target, project, emulator, lock_bucket, state_dir, prompt_store)
+        spec = spec_from_flags(**flags)
         with open_target(spec, regions_of(manifests_of(result))) as opened:
             the_plan = plan_for(result, opened, prune=prune)
         prompts = prompt_plan(result, spec)

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import click
 
@@ -107,13 +108,6 @@ def _summary(report: PassReport) -> str:
 @click.option("--traffic", type=click.FloatRange(0), default=0.0, help="Local target: synthetic requests/s.")
 def reconcile_cmd(
     path: Path,
-    target: str | None,
-    project: str | None,
-    region: str,
-    emulator: str | None,
-    lock_bucket: str | None,
-    prompt_store: str | None,
-    state_dir: Path | None,
     git_url: str | None,
     branch: str,
     git_path: str,
@@ -129,6 +123,7 @@ def reconcile_cmd(
     metrics_host: str,
     log_format: str,
     traffic: float,
+    **flags: Any,
 ) -> None:
     """Make Vertex AI match the manifests: one pass, or --watch to keep doing it."""
     from controller.logs import configure_logging
@@ -151,21 +146,13 @@ def reconcile_cmd(
         log.info("serving /metrics, /healthz and /readyz on %s", server.url)
     try:
         fetch, described = _source(path, git_url, branch, git_path, cache_dir)
-        spec = spec_from_flags(
-            target=target,
-            project=project,
-            emulator=emulator,
-            lock_bucket=lock_bucket,
-            state_dir=state_dir,
-            traffic_rps=traffic,
-            prompt_store=prompt_store,
-        )
-        with open_target(spec, _regions(path, git_url, region)) as opened:
+        spec = spec_from_flags(**flags, traffic_rps=traffic)
+        with open_target(spec, _regions(path, git_url, flags["region"])) as opened:
             log.info("reconciling %s into %s", described, opened.name)
             code = _run(
                 opened,
                 fetch,
-                default_region=region,
+                default_region=flags["region"],
                 stop=stop,
                 watch=watch,
                 every=every,
