@@ -37,6 +37,9 @@ class Calls:
         self.fail_inserts = 0
         self._lock = threading.Lock()
 
+    def after_call(self, full_name: str) -> None:
+        return
+
     def before_call(self, full_name: str) -> None:
         with self._lock:
             self.names.append(full_name)

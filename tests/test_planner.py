@@ -17,6 +17,7 @@ from controller.plans.operations import (
     MutateDeployedModel,
     Operation,
     SetTraffic,
+    StartRollout,
     UndeployModel,
     UploadModel,
 )
@@ -207,6 +208,34 @@ def test_leftover_duplicates_from_an_interrupted_apply_converge() -> None:
     assert kinds(ops) == ["SetTraffic", "UndeployModel"]
     assert isinstance(ops[0], SetTraffic) and dict(ops[0].split) == {"8": 100}
     SimEndpoint(deployed={"7": "primary", "8": "primary"}, split={"7": 100}).run(ops)
+
+
+def test_a_canary_deployed_at_zero_by_an_apply_that_was_killed_starts_its_rollout_instead_of_taking_traffic() -> None:
+    # Killed between DeployModel and the first canary step: v2 is deployed at 0%, no rollout is recorded.
+    canary = {"strategy": "canary", "steps": [{"weight": 10}, {"weight": 50}]}
+    live = live_endpoint(models=(deployed("7", version="1"), deployed("8", version="2")), split={"7": 100})
+    the_plan = plan(
+        [model(artifact="gs://bk/llm/v2"), endpoint(rollout=canary)],
+        observed(endpoints=(live,), models=(live_model(version="2", artifact="gs://bk/llm/v2"),)),
+    )
+    change = next(c for c in the_plan.changes if c.kind == "Endpoint")
+    assert change.action is Action.ROLLOUT
+    assert kinds(list(change.operations)) == ["StartRollout"]
+    start = change.operations[0]
+    assert isinstance(start, StartRollout)
+    assert (start.canary, start.stable_id, start.weight, dict(start.split)) == ("8", "7", 10, {"7": 100})
+    assert "stopped before its first step" in " ".join(change.reasons)
+
+
+def test_a_direct_endpoint_still_switches_to_a_matching_model_left_at_zero() -> None:
+    live = live_endpoint(models=(deployed("7", version="1"), deployed("8", version="2")), split={"7": 100})
+    the_plan = plan(
+        [model(artifact="gs://bk/llm/v2"), endpoint(rollout={"strategy": "direct"})],
+        observed(endpoints=(live,), models=(live_model(version="2", artifact="gs://bk/llm/v2"),)),
+    )
+    ops = ops_of(the_plan, "Endpoint/us-central1/chat")
+    assert kinds(ops) == ["SetTraffic", "UndeployModel"]
+    assert isinstance(ops[0], SetTraffic) and dict(ops[0].split) == {"8": 100}
 
 
 weights = st.lists(st.integers(min_value=0, max_value=100), min_size=1, max_size=4)

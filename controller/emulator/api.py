@@ -47,9 +47,12 @@ class Service(Protocol):
 
 
 class CallHook(Protocol):
-    """Called by the adapters before every RPC (fault injection): may sleep or raise `ApiError`."""
+    """Called by the adapters around every RPC (fault injection): may sleep or raise `ApiError`, before
+    the handler runs (the call fails) or after it (the call was carried out, its reply is lost)."""
 
     def before_call(self, full_name: str) -> None: ...
+
+    def after_call(self, full_name: str) -> None: ...
 
 
 def serialize(message_type: Any, message: Any) -> bytes:

@@ -1,4 +1,4 @@
-"""Fault injection for the emulator: a `CallHook` the wire adapters call before every RPC.
+"""Fault injection for the emulator: a `CallHook` the wire adapters call before and after every RPC.
 
 Grammar of a fault spec (command line `--fault SPEC`, or `FaultInjector.add(SPEC)` at run time):
 
@@ -11,12 +11,21 @@ Grammar of a fault spec (command line `--fault SPEC`, or `FaultInjector.add(SPEC
     SETTING := "rate=" FLOAT in [0, 1]               fail this fraction of calls
              | "fail_next=" INT >= 1                 fail the next N calls, then stop
              | "latency_ms=" FLOAT >= 0              add this delay to every call
+             | "lost_reply=" FLOAT in [0, 1]         carry out this fraction of calls, then answer them
+                                                     with the error instead of the reply (the change
+                                                     landed; the caller does not know)
+             | "hold_ms=" FLOAT >= 0                 carry out every call, then hold its reply this long
+                                                     (a window to kill the caller after the change
+                                                     landed and before it hears back); released early
+                                                     when the emulator stops
              | "code=" STATUS                        status of injected failures (default UNAVAILABLE),
                                                      any gRPC code name but OK, e.g. RESOURCE_EXHAUSTED
 
-Examples: `UpdateEndpoint:rate=0.3:code=UNAVAILABLE`, `*:latency_ms=20`, `GetEndpoint:fail_next=2:code=INTERNAL`.
+Examples: `UpdateEndpoint:rate=0.3:code=UNAVAILABLE`, `*:latency_ms=20`, `GetEndpoint:fail_next=2:code=INTERNAL`,
+`DeployModel:lost_reply=0.3`, `DeployModel:hold_ms=60000`.
 Every matching rule applies: latencies add up, then a `fail_next` rule with calls left fails the call,
-else each `rate` rule draws (seeded). The emulator's own admin service (`genaiops.emulator.*`) is exempt.
+else each `rate` rule draws (seeded). After the call ran, holds add up, then each `lost_reply` rule draws.
+The emulator's own admin service (`genaiops.emulator.*`) is exempt.
 """
 
 from __future__ import annotations
@@ -34,7 +43,7 @@ from google.protobuf import struct_pb2
 from controller.emulator.api import ApiError, RpcMethod
 
 ADMIN_SERVICE = "genaiops.emulator.v1.Admin"
-_KEYS = ("rate", "fail_next", "latency_ms", "code")
+_KEYS = ("rate", "fail_next", "latency_ms", "lost_reply", "hold_ms", "code")
 
 
 class FaultSpecError(ValueError):
@@ -49,6 +58,8 @@ class FaultRule:
     rate: float = 0.0
     fail_next: int = 0
     latency_ms: float = 0.0
+    lost_reply: float = 0.0
+    hold_ms: float = 0.0
     code: grpc.StatusCode = grpc.StatusCode.UNAVAILABLE
 
     def matches(self, full_name: str) -> bool:
@@ -68,7 +79,11 @@ class FaultRule:
             parts.append(f"fail_next={self.fail_next}")
         if self.latency_ms:
             parts.append(f"latency_ms={self.latency_ms:g}")
-        if self.rate or self.fail_next:
+        if self.lost_reply:
+            parts.append(f"lost_reply={self.lost_reply:g}")
+        if self.hold_ms:
+            parts.append(f"hold_ms={self.hold_ms:g}")
+        if self.rate or self.fail_next or self.lost_reply:
             parts.append(f"code={self.code.name}")
         return ":".join(parts)
 
@@ -100,22 +115,25 @@ def parse_fault(spec: str) -> FaultRule:
         if not sep or key not in _KEYS:
             raise FaultSpecError(f"fault {spec!r}: bad setting {setting!r}; expected KEY=VALUE, KEY in {list(_KEYS)}")
         raw = raw.strip()
-        if key == "rate":
-            rule.rate = _number(spec, key, raw)
-            if rule.rate > 1:
-                raise FaultSpecError(f"fault {spec!r}: rate must be between 0 and 1, got {raw!r}")
+        if key in ("rate", "lost_reply"):
+            fraction = _number(spec, key, raw)
+            if fraction > 1:
+                raise FaultSpecError(f"fault {spec!r}: {key} must be between 0 and 1, got {raw!r}")
+            setattr(rule, key, fraction)
         elif key == "fail_next":
             rule.fail_next = int(_number(spec, key, raw, integer=True))
-        elif key == "latency_ms":
-            rule.latency_ms = _number(spec, key, raw)
+        elif key in ("latency_ms", "hold_ms"):
+            setattr(rule, key, _number(spec, key, raw))
         else:
             code = grpc.StatusCode.__members__.get(raw.upper())
             if code is None or code is grpc.StatusCode.OK:
                 names = [c.name for c in grpc.StatusCode if c is not grpc.StatusCode.OK]
                 raise FaultSpecError(f"fault {spec!r}: unknown code {raw!r}; one of {names}")
             rule.code = code
-    if not (rule.rate or rule.fail_next or rule.latency_ms):
-        raise FaultSpecError(f"fault {spec!r}: does nothing; set rate, fail_next or latency_ms above 0")
+    if not (rule.rate or rule.fail_next or rule.latency_ms or rule.lost_reply or rule.hold_ms):
+        raise FaultSpecError(
+            f"fault {spec!r}: does nothing; set rate, fail_next, latency_ms, lost_reply or hold_ms above 0"
+        )
     return rule
 
 
@@ -129,7 +147,9 @@ class FaultInjector:
         self._rng = random.Random(seed)
         self._sleep = sleep
         self._rules: list[FaultRule] = [parse_fault(s) for s in specs]
+        self._released = threading.Event()
         self.injected: dict[str, int] = {}
+        self.lost: dict[str, int] = {}  # replies dropped after the call was carried out
 
     def add(self, spec: str | FaultRule) -> FaultRule:
         """Add a rule (a spec string or a `FaultRule`); returns it."""
@@ -188,6 +208,27 @@ class FaultInjector:
             self._sleep(latency / 1000)
         if error is not None:
             raise ApiError(error, f"Injected fault for {full_name} (emulator fault injection).")
+
+    def after_call(self, full_name: str) -> None:
+        """The hook after a call was carried out: hold its reply, then maybe lose it (raise the error)."""
+        if full_name.startswith("genaiops.emulator."):
+            return
+        with self._lock:
+            matching = [r for r in self._rules if r.matches(full_name)]
+            if not matching:
+                return
+            hold = sum(r.hold_ms for r in matching)
+            lost = next((r.code for r in matching if r.lost_reply and self._rng.random() < r.lost_reply), None)
+            if lost is not None:
+                self.lost[full_name] = self.lost.get(full_name, 0) + 1
+        if hold and not self._released.is_set():
+            self._released.wait(hold / 1000)
+        if lost is not None:
+            raise ApiError(lost, f"Injected lost reply for {full_name}: the call was carried out (emulator fault).")
+
+    def release(self) -> None:
+        """Let every held reply go now and hold no more (the emulator is stopping)."""
+        self._released.set()
 
 
 class FaultAdmin:

@@ -17,7 +17,10 @@ def _unary(method: RpcMethod, hook: CallHook | None) -> grpc.RpcMethodHandler:
         try:
             if hook is not None:
                 hook.before_call(method.full_name)
-            return method.handler(request)
+            response = method.handler(request)
+            if hook is not None:
+                hook.after_call(method.full_name)
+            return response
         except ApiError as err:
             context.abort(err.code, err.message)
 
@@ -34,13 +37,22 @@ def build_server(
     hook: CallHook | None = None,
     max_workers: int = 16,
 ) -> tuple[grpc.Server, int]:
-    """Create and start a gRPC server for the given methods; returns the server and its bound port."""
+    """Create and start a gRPC server for the given methods; returns the server and its bound port.
+
+    Raises OSError when the address cannot be bound. SO_REUSEPORT is off: with it (gRPC's default on
+    Linux) a second emulator on a port in use would bind too and silently share the first one's traffic."""
     by_service: dict[str, dict[str, grpc.RpcMethodHandler]] = defaultdict(dict)
     for method in methods:
         by_service[method.service][method.name] = _unary(method, hook)
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers))
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers), options=[("grpc.so_reuseport", 0)])
     for service, handlers in by_service.items():
         server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, handlers),))
-    bound = server.add_insecure_port(f"{host}:{port}")
+    try:
+        bound = server.add_insecure_port(f"{host}:{port}")
+    except RuntimeError:
+        bound = 0
+    if bound == 0:
+        server.stop(None)
+        raise OSError(f"cannot listen on {host}:{port}: the port is in use (another emulator?) or not available")
     server.start()
     return server, bound

@@ -80,6 +80,8 @@ def handle_http(
         if hook is not None:
             hook.before_call(method.full_name)
         response = method.handler(request)
+        if hook is not None:
+            hook.after_call(method.full_name)
         int_enums = any("enum-encoding=int" in value for value in system.get("$alt", ()))
         return 200, encode_response(method.response_type, response, int_enums=int_enums)
     except RequestDecodeError as err:

@@ -140,7 +140,10 @@ class StorageApi:
             name, operation = self._route(match["api"] or "storage", method, request, match["o"] is not None)
             if self._hook is not None:
                 self._hook.before_call(name)
-            return operation(request)
+            reply = operation(request)
+            if self._hook is not None:
+                self._hook.after_call(name)
+            return reply
         except StorageError as err:
             return error_response(err)
         except ApiError as err:

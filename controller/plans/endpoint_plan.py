@@ -97,7 +97,7 @@ class _Work:
     frozen: dict[str, int] = field(default_factory=dict)  # ids whose live share the driver owns
     kept: set[str] = field(default_factory=set)
     reasons: list[str] = field(default_factory=list)
-    start: tuple[Deployment, str, str] | None = None  # (deployment, revision, stable id)
+    start: tuple[Deployment, str, str, str] | None = None  # (deployment, revision, stable id, canary id)
     in_progress: bool = False
     keep_rollout_labels: bool = False
 
@@ -139,16 +139,25 @@ def _decide(
             return
     wanted = _identity(d, version)
     matches = [m for m in candidates if version != NEW_VERSION and _live_identity(m) == wanted]
+    holder = max(
+        (m for m in candidates if _share(live, m) > 0 and m not in matches),
+        key=lambda m: _share(live, m),
+        default=None,
+    )
+    canary = endpoint.spec.rollout.strategy == "canary" and holder is not None
     if matches:
         keep = max(matches, key=lambda m: (_share(live, m), m.id))
+        if canary and holder is not None and _share(live, keep) == 0 and endpoint.spec.traffic.get(d.name, 0) > 0:
+            # Deployed at 0% while another revision serves: an apply stopped between deploy and the
+            # first canary step. It is a canary that never started, never a model to switch to.
+            _start_canary(d, live, mine, revision, canary_id=keep.id, stable=holder, work=work, resumed=True)
+            return
         work.target[d.name] = keep.id
         work.kept.add(keep.id)
         max_replicas = d.max_replicas or d.min_replicas
         if (keep.min_replicas, keep.max_replicas) != (d.min_replicas, max_replicas):
             work.mutates.append(MutateDeployedModel(endpoint.metadata.name, keep.id, d.min_replicas, max_replicas))
         return
-    holder = max((m for m in candidates if _share(live, m) > 0), key=lambda m: _share(live, m), default=None)
-    canary = endpoint.spec.rollout.strategy == "canary" and holder is not None
     if canary and work.start is not None:
         assert holder is not None
         work.target[d.name] = holder.id
@@ -159,13 +168,40 @@ def _decide(
     work.target[d.name] = new_deployed(d.name)
     if canary:
         assert holder is not None
-        restarting = mine is not None and mine.phase in (Phase.PROGRESSING, Phase.PAUSED)
-        stable_id = mine.stable_id if restarting and mine and live.deployed(mine.stable_id) else holder.id
-        work.start = (d, revision, stable_id)
-        work.target[d.name] = stable_id
-        work.kept.add(stable_id)
-        verb = "restart" if restarting else "start"
-        work.reasons.append(f"{verb} a canary rollout of {d.name} (revision {revision})")
+        _start_canary(d, live, mine, revision, canary_id=new_deployed(d.name), stable=holder, work=work)
+
+
+def _start_canary(
+    d: Deployment,
+    live: ObservedEndpoint,
+    mine: RolloutState | None,
+    revision: str,
+    *,
+    canary_id: str,
+    stable: ObservedDeployedModel,
+    work: _Work,
+    resumed: bool = False,
+) -> None:
+    """Record that `d` starts (or restarts) a canary from `stable` to `canary_id` (a deployed model id,
+    or the placeholder of one this plan deploys); the whole share stays on the stable model until then."""
+    if work.start is not None:
+        work.target[d.name] = stable.id
+        work.kept.update({stable.id, canary_id})
+        work.reasons.append(f"{d.name} waits for the rollout of {work.start[0].name}")
+        return
+    restarting = mine is not None and mine.phase in (Phase.PROGRESSING, Phase.PAUSED)
+    stable_id = mine.stable_id if restarting and mine and live.deployed(mine.stable_id) else stable.id
+    work.start = (d, revision, stable_id, canary_id)
+    work.target[d.name] = stable_id
+    work.kept.update({stable_id, canary_id})
+    if resumed:
+        work.reasons.append(
+            f"start the canary rollout of {d.name} (revision {revision}), deployed at 0% as {canary_id} by an "
+            "apply that stopped before its first step"
+        )
+        return
+    verb = "restart" if restarting else "start"
+    work.reasons.append(f"{verb} a canary rollout of {d.name} (revision {revision})")
 
 
 def _labels(desired: Mapping[str, str], live: ObservedEndpoint, *, keep_rollout: bool) -> dict[str, str]:
@@ -227,7 +263,7 @@ def plan_endpoint(
     undeploys = [UndeployModel(endpoint_id, m.id, m.display_name) for m in surplus]
     moves: list[Operation] = []
     if work.start is not None:
-        d, revision, stable_id = work.start
+        d, revision, stable_id, canary_id = work.start
         steps = compile_steps(spec.rollout)
         moves.append(
             StartRollout(
@@ -235,7 +271,7 @@ def plan_endpoint(
                 deployment=d.name,
                 revision=revision,
                 stable_id=stable_id,
-                canary=new_deployed(d.name),
+                canary=canary_id,
                 share=spec.traffic.get(d.name, 0),
                 weight=steps[0].weight if steps else 100,
                 split=split,

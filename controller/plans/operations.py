@@ -114,8 +114,9 @@ class StartRollout:
     """Begin a canary: one UpdateEndpoint that carves the first step's weight out of the stable deployed
     model's share for the new one, and records the rollout state in the endpoint's labels.
 
-    `split` is the endpoint split with the whole `share` still on `stable_id`; `canary` is a
-    `new:<deployment>` placeholder. The rollout driver takes the later steps.
+    `split` is the endpoint split with the whole `share` still on `stable_id`; `canary` is the
+    `new:<deployment>` placeholder of the model this plan deploys, or the id of one an earlier apply
+    deployed at 0% before it was stopped. The rollout driver takes the later steps.
     """
 
     endpoint_id: str

@@ -92,6 +92,9 @@ class FailNext:
         self.calls: list[str] = []
         self.pending: dict[str, ApiError] = {}
 
+    def after_call(self, full_name: str) -> None:
+        return
+
     def before_call(self, full_name: str) -> None:
         self.calls.append(full_name)
         error = self.pending.pop(full_name, None)

@@ -33,6 +33,9 @@ class FailNext:
         self.calls: list[str] = []
         self._lock = threading.Lock()
 
+    def after_call(self, full_name: str) -> None:
+        return
+
     def before_call(self, full_name: str) -> None:
         with self._lock:
             self.calls.append(full_name)

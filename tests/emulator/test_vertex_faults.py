@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import grpc
@@ -27,6 +28,8 @@ UNAVAILABLE, INTERNAL = grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.INTERNAL
             FaultRule("DeployModel", rate=1.0, code=grpc.StatusCode.RESOURCE_EXHAUSTED),
         ),
         (" storage.objects.insert : fail_next = 1 ", FaultRule("storage.objects.insert", fail_next=1)),
+        ("DeployModel:lost_reply=0.3", FaultRule("DeployModel", lost_reply=0.3)),
+        ("UpdateEndpoint:hold_ms=5000", FaultRule("UpdateEndpoint", hold_ms=5000)),
     ],
 )
 def test_fault_specs_parse_into_rules(spec: str, rule: FaultRule) -> None:
@@ -47,6 +50,8 @@ def test_fault_specs_parse_into_rules(spec: str, rule: FaultRule) -> None:
         ("GetEndpoint:code=OK:rate=1", "unknown code 'OK'"),
         ("GetEndpoint:ratio=1", "bad setting 'ratio=1'"),
         ("GetEndpoint:code=INTERNAL", "does nothing"),
+        ("GetEndpoint:lost_reply=2", "between 0 and 1"),
+        ("GetEndpoint:hold_ms=-1", ">= 0"),
     ],
 )
 def test_malformed_fault_specs_are_rejected_with_a_clear_reason(spec: str, complaint: str) -> None:
@@ -122,6 +127,38 @@ def test_added_latency_delays_every_call_until_cleared(vx: Vertex) -> None:
     started = time.monotonic()
     vx.endpoints.get_endpoint(name=endpoint.name)
     assert time.monotonic() - started < 0.25
+
+
+def test_a_lost_reply_carries_out_the_call_and_answers_with_the_error(vx: Vertex) -> None:
+    vx.emulator.faults.add("CreateEndpoint:lost_reply=1")
+    with pytest.raises(exceptions.ServiceUnavailable, match="lost reply"):
+        vx.create_endpoint("chat")
+    vx.emulator.faults.clear()
+    assert [e.name.rpartition("/")[2] for e in vx.endpoints.list_endpoints(parent=vx.parent)] == ["chat"]
+    assert vx.emulator.faults.lost == {"google.cloud.aiplatform.v1.EndpointService/CreateEndpoint": 1}
+    assert vx.emulator.faults.injected == {}
+
+
+def test_a_held_reply_lands_the_change_first_and_is_released_when_the_emulator_stops() -> None:
+    with running(rest_port=None, storage_port=None, faults=["CreateEndpoint:hold_ms=30000"]) as emulator:
+        client = emulator.endpoint_client()
+        answer: list[object] = []
+        caller = threading.Thread(
+            target=lambda: answer.append(
+                client.create_endpoint(parent=emulator.parent, endpoint_id="chat", endpoint={"display_name": "chat"})
+            )
+        )
+        caller.start()
+        reader = emulator.endpoint_client()
+        deadline = time.monotonic() + 10
+        while not list(reader.list_endpoints(parent=emulator.parent)):
+            assert time.monotonic() < deadline, "the held call never landed"
+            time.sleep(0.01)
+        assert caller.is_alive() and not answer  # landed, and the caller has not heard back
+        started = time.monotonic()
+        emulator.faults.release()
+        caller.join(timeout=10)
+        assert answer and time.monotonic() - started < 5
 
 
 def test_faults_can_be_changed_at_run_time_over_the_admin_grpc_service(vx: Vertex) -> None:
