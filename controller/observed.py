@@ -110,6 +110,8 @@ class Observed:
     models: Mapping[tuple[str, str], ObservedModel] = field(default_factory=dict)
     # (region, model_id, "@alias" or "@3") -> version id, for references the default version does not answer
     versions: Mapping[tuple[str, str, str], str] = field(default_factory=dict)
+    # addresses of resources the manifests declare that exist but belong to someone else (no managed-by)
+    unmanaged: frozenset[str] = frozenset()
 
     def fingerprint(self) -> dict[str, str]:
         """Resource address -> the etag or update time that must still hold when a saved plan is applied."""

@@ -2,7 +2,8 @@
 
 One paginated ListEndpoints and one ListModels per region, filtered by the ownership label, whatever the
 number of resources; plus one GetModel per distinct `model@alias` reference that neither the manifests nor
-the default versions answer (rare).
+the default versions answer (rare), and one Get per declared resource the lists did not return (one that
+plan would create): if it exists without the ownership label, the plan reports the clash instead.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from controller.engine.retry import DEFAULT_RETRY, RetryPolicy
 from controller.model import Endpoint, Manifest, Model
-from controller.observed import Observed, ObservedEndpoint, ObservedModel
+from controller.observed import Observed, ObservedEndpoint, ObservedModel, address
 from controller.ports import VertexPort
 
 
@@ -41,6 +42,33 @@ def _unanswered_aliases(
     return wanted
 
 
+def _unmanaged(
+    ports: Mapping[str, VertexPort],
+    manifests: list[Manifest],
+    endpoints: Mapping[tuple[str, str], ObservedEndpoint],
+    models: Mapping[tuple[str, str], ObservedModel],
+    retry: RetryPolicy,
+) -> frozenset[str]:
+    """Addresses of declared resources that the managed lists lack but that exist: someone else's."""
+    missing: list[Endpoint | Model] = [
+        m
+        for m in manifests
+        if (isinstance(m, Endpoint) and (m.spec.region, m.metadata.name) not in endpoints)
+        or (isinstance(m, Model) and m.spec.upload is not None and (m.spec.region, m.metadata.name) not in models)
+    ]
+
+    def foreign(m: Endpoint | Model) -> bool:
+        port, name = ports[m.spec.region], m.metadata.name
+        found = retry.call(lambda: port.get_endpoint(name) if isinstance(m, Endpoint) else port.get_model(name))
+        return found is not None and not found.managed
+
+    if not missing:
+        return frozenset()
+    with ThreadPoolExecutor(max_workers=min(8, len(missing))) as pool:
+        flags = list(pool.map(foreign, missing))
+    return frozenset(address(m.kind, m.spec.region, m.metadata.name) for m, f in zip(missing, flags, strict=True) if f)
+
+
 def observe(
     ports: Mapping[str, VertexPort],
     manifests: Iterable[Manifest],
@@ -63,10 +91,11 @@ def observe(
         results = dict(zip(regions, pool.map(read, regions), strict=True))
     endpoints = {(r, e.endpoint_id): e for r, (eps, _) in results.items() for e in eps if e.managed}
     models = {(r, m.model_id): m for r, (_, ms) in results.items() for m in ms if m.managed}
+    unmanaged = _unmanaged(ports, wanted, endpoints, models, retry)
     versions: dict[tuple[str, str, str], str] = {}
     for region, model_id, ref in sorted(_unanswered_aliases(wanted, models)):
         port = ports[region]
         found = retry.call(lambda: port.resolve_version(model_id, ref))  # noqa: B023 (called at once)
         if found is not None:
             versions[(region, model_id, ref)] = found
-    return Observed(endpoints=endpoints, models=models, versions=versions)
+    return Observed(endpoints=endpoints, models=models, versions=versions, unmanaged=unmanaged)

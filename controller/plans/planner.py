@@ -13,7 +13,15 @@ from dataclasses import dataclass, replace
 
 from controller.diagnostics import Diagnostic, Source
 from controller.model import Endpoint, Manifest, Model
-from controller.observed import RETAIN_LABEL, SPEC_LABEL, SUSPEND_LABEL, Observed, ObservedEndpoint, ObservedModel
+from controller.observed import (
+    RETAIN_LABEL,
+    SPEC_LABEL,
+    SUSPEND_LABEL,
+    Observed,
+    ObservedEndpoint,
+    ObservedModel,
+    address,
+)
 from controller.plans.diff import field_changes
 from controller.plans.endpoint_plan import model_fingerprint, plan_endpoint, revision_of
 from controller.plans.operations import (
@@ -154,7 +162,19 @@ def plan(
     target: str = "",
 ) -> Plan:
     """Compute the plan. `sources` maps `Kind/name` to where the manifest is, for diagnostics."""
-    everything = list(desired)
+    declared = list(desired)
+    foreign = [m for m in declared if _address(m) in observed.unmanaged]
+    diagnostics = [
+        Diagnostic(
+            f"{m.kind} {m.metadata.name} already exists in {_address(m).split('/')[1]} and is not managed by "
+            "genaiops (no `managed-by: genaiops` label); genaiops never changes what it does not own",
+            (sources or {}).get(f"{m.kind}/{m.metadata.name}", Source("<manifests>")),
+            "metadata.name",
+            detail="rename the manifest, or have the owner hand the resource over by adding the label",
+        )
+        for m in foreign
+    ]
+    everything = [m for m in declared if m not in foreign]
     suspended = [m for m in everything if _suspended(m, observed)]
     manifests = [m for m in everything if m not in suspended]
     models = {m.metadata.name: m for m in manifests if isinstance(m, Model) and m.spec.upload is not None}
@@ -163,7 +183,6 @@ def plan(
             models[m.metadata.name] = m
     endpoints = [m for m in manifests if isinstance(m, Endpoint)]
     changes: list[ResourceChange] = []
-    diagnostics: list[Diagnostic] = []
     model_plans = {
         name: plan_model(m, observed.models.get((m.spec.region, name)))
         for name, m in sorted(models.items())
@@ -199,6 +218,10 @@ def plan(
     notes = [f"{c.address}: {r}" for c in changes if c.action is Action.NOOP for r in c.reasons] + notes
     changes = [replace(c, drift=True) if _is_drift(c) else c for c in changes]
     return Plan(tuple(changes + deletions), observed.fingerprint(), tuple(notes), tuple(diagnostics), target)
+
+
+def _address(m: Manifest) -> str:
+    return address(m.kind, str(getattr(m.spec, "region", "")), m.metadata.name)
 
 
 SUSPENDED = "suspended: not reconciled"

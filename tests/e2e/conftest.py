@@ -96,7 +96,7 @@ def make_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     stack: list[Any] = []
 
     def make(**options: Any) -> Workspace:
-        context = running(rest_port=None, storage_port=None, **options)
+        context = running(rest_port=None, storage_port=0, **options)
         emulator = context.__enter__()
         stack.append(context)
         return Workspace(tmp_path, emulator)

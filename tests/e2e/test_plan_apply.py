@@ -108,9 +108,14 @@ def test_an_unmanaged_endpoint_with_a_manifest_name_is_refused_not_adopted(works
         parent=workspace.emulator.parent, endpoint_id="chat", endpoint=aiplatform_v1.Endpoint(display_name="theirs")
     ).result()
     workspace.write(models=model_yaml(), endpoints=endpoint_yaml())
+    planned = workspace.plan()
+    assert planned.exit_code == 1, planned.output
+    assert "endpoints.yaml:1:1 metadata.name: Endpoint chat already exists in us-central1" in planned.output
+    assert "not managed by genaiops" in planned.output and "Endpoint/us-central1/chat will" not in planned.output
     result = workspace.apply()
     assert result.exit_code == 1
     assert "not managed by genaiops" in result.output
+    assert not list(workspace.emulator.model_client().list_models(parent=workspace.emulator.parent)), "half-applied"
     live = workspace.endpoint()
     assert live.display_name == "theirs" and "managed-by" not in live.labels and not live.deployed_models
 
