@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
+import yaml
 from pydantic import ValidationError
 
 from controller.loader import load
-from controller.model import Endpoint, Model, duration_seconds, split_model_ref
+from controller.model import Endpoint, Model, check_duration, duration_seconds, is_reserved_label, split_model_ref
 from controller.model.common import Metadata
 
 
@@ -87,3 +89,51 @@ def test_manifests_without_a_region_take_the_default_region(tmp_path: Path) -> N
     regions = {item.manifest.kind: item.manifest.spec.region for item in result.manifests}  # type: ignore[union-attr]
     assert regions == {"Endpoint": "europe-west4", "Model": "us-central1"}
     assert any("Vertex AI deploys only within one region" in d.summary for d in result.diagnostics)
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [("720h", None), ("721h", "too long: at most 720h (30 days)"), ("99999999999999999999h", "too long")],
+)
+def test_durations_are_bounded_at_thirty_days(text: str, fragment: str | None) -> None:
+    if fragment is None:
+        assert check_duration(text) == text
+        return
+    with pytest.raises(ValueError, match=re.escape(fragment)):
+        check_duration(text)
+
+
+def test_yaml_integers_still_fill_strict_integer_fields_and_float_fields_take_integers() -> None:
+    endpoint = Endpoint.model_validate(
+        yaml.safe_load(
+            """
+            apiVersion: genaiops/v1
+            kind: Endpoint
+            metadata: {name: chat}
+            spec:
+              deployments: [{name: primary, model: chat-llm, minReplicas: 2}]
+              traffic: {primary: 100}
+              rollout:
+                strategy: canary
+                steps: [{weight: 10}]
+                analysis: {minRequests: 5, metrics: [{name: error-rate, max: 1}]}
+            """
+        )
+    )
+    assert endpoint.spec.traffic == {"primary": 100}
+    assert endpoint.spec.deployments[0].min_replicas == 2
+    assert endpoint.spec.rollout.analysis is not None
+    assert endpoint.spec.rollout.analysis.metrics[0].max == 1
+
+
+@pytest.mark.parametrize("key", ["managed-by", "genaiops-ro-phase", "genaiops-retain", "genaiops-anything"])
+def test_reserved_label_keys_are_refused_naming_the_key(key: str) -> None:
+    assert is_reserved_label(key)
+    with pytest.raises(ValidationError, match=f"label key '{key}' is reserved"):
+        Metadata(name="a", labels={key: "x"})
+
+
+def test_ordinary_label_keys_are_not_reserved() -> None:
+    assert not is_reserved_label("team")
+    assert not is_reserved_label("managed")
+    assert Metadata(name="a", labels={"team": "support", "genaiops": "x"}).labels["genaiops"] == "x"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -179,3 +180,38 @@ def test_a_malformed_plan_is_a_user_error_naming_the_problem(edit: Any, message:
     with pytest.raises(UserError, match="is malformed") as caught:
         load_plan(path)
     assert message in str(caught.value)
+
+
+def test_a_plan_file_nested_200000_levels_deep_is_refused_without_a_recursion_error(tmp_path: Path) -> None:
+    path = tmp_path / "deep.plan"
+    path.write_text("[" * 200_000, encoding="utf-8")
+    with pytest.raises(UserError, match=f"nests deeper than {planfile.MAX_PLANFILE_DEPTH} levels"):
+        load_plan(path)
+
+
+def test_nesting_inside_strings_does_not_count_towards_the_depth_bound(tmp_path: Path) -> None:
+    plan = dataclasses.replace(traffic_shift_plan(), notes=("[" * 1000 + '"\\' + "{" * 1000,))
+    assert saved(plan, tmp_path / "plan.json").plan == plan
+
+
+def test_a_real_plan_is_far_below_the_depth_bound(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    save_plan(rollout_plan(), path, manifests_digest=DIGEST, created_at=CREATED)
+    depth, too_deep_at = planfile._nesting(path.read_text(encoding="utf-8"))
+    assert too_deep_at == -1
+    assert depth < planfile.MAX_PLANFILE_DEPTH // 4
+
+
+def test_a_plan_file_larger_than_the_size_bound_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "huge.plan"
+    with path.open("wb") as out:
+        out.truncate(planfile.MAX_PLANFILE_BYTES + 1)  # sparse: no disk used, never read
+    with pytest.raises(UserError, match="plan files are limited to 50 MiB"):
+        load_plan(path)
+
+
+def test_a_fifo_given_as_a_plan_file_is_refused_without_blocking(tmp_path: Path) -> None:
+    path = tmp_path / "pipe.plan"
+    os.mkfifo(path)
+    with pytest.raises(UserError, match="not a regular file"):
+        load_plan(path)  # opened non-blocking: no writer needed

@@ -19,6 +19,7 @@ import click
 from rich.console import Console
 
 from controller.cli.options import EXIT_ERROR, EXIT_OK, load_or_exit, target_options
+from controller.cli.paths import OutputFile, prepare_output_file
 from controller.cli.plan_cmds import fail, manifests_of, plan_for, print_template_diffs, prompt_plan
 from controller.cli.rollout_cmds import canary_endpoints, drive, make_driver, report
 from controller.cli.target import Target, TargetSpec, open_target, spec_from_flags
@@ -116,7 +117,7 @@ def _owner() -> str:
 @click.option("--prune", is_flag=True, help="Delete managed resources that left the manifests.")
 @click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
 @click.option("--parallelism", type=click.IntRange(1, 100), default=10, show_default=True)
-@click.option("--audit-log", type=click.Path(path_type=Path), default=Path(".genaiops/audit.log"), show_default=True)
+@click.option("--audit-log", type=OutputFile(special_ok=True), default=Path(".genaiops/audit.log"), show_default=True)
 @click.option(
     "--lock-timeout", type=click.FloatRange(0), default=0.0, show_default=True, help="Seconds to wait for the lock."
 )
@@ -150,6 +151,7 @@ def apply_cmd(
         if saved is not None and saved.plan.target != spec.describe():
             raise UserError(f"the saved plan is for {saved.plan.target}, not {spec.describe()}")
         regions = {c.region for c in saved.plan.changes} if saved is not None else regions_of(manifests_of(result))  # type: ignore[arg-type]
+        prepare_output_file(audit_log, what="audit log")  # fails here, before the lock is taken, not under it
         with open_target(spec, regions) as opened:
             lock_id = opened.lock.acquire(owner=_owner(), wait_s=lock_timeout)
             try:

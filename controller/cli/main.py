@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from controller import __version__
+from controller.cli.paths import OutputDir
 from controller.diagnostics import Severity
 from controller.loader import load
 from controller.model.schema import json_schemas, render
@@ -80,7 +81,7 @@ def validate(path: Path, output: str) -> None:
 
 
 @cli.command()
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("schemas"), show_default=True)
+@click.option("--out", "out_dir", type=OutputDir(writable=False), default=Path("schemas"), show_default=True)
 @click.option("--check", is_flag=True, help="Exit 1 if the files in --out differ from the generated schemas.")
 def schema(out_dir: Path, check: bool) -> None:
     """Write a JSON Schema per manifest kind, plus a combined one, for editors and CI."""
@@ -92,8 +93,12 @@ def schema(out_dir: Path, check: bool) -> None:
             if not target.is_file() or target.read_text(encoding="utf-8") != text:
                 stale.append(str(target))
             continue
-        out_dir.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+        except OSError as err:
+            click.echo(f"Error: cannot write {target}: {err.strerror or err}", err=True)
+            sys.exit(EXIT_ERROR)
         click.echo(f"wrote {target}")
     if stale:
         click.echo(f"out of date: {', '.join(stale)}; run `genaiops schema --out {out_dir}`", err=True)

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import click
 
+from controller.cli.paths import OutputDir, check_store_url
 from controller.loader import DEFAULT_REGION, LoadResult, load
 from controller.views.diagnostics import human_lines
 
@@ -46,11 +47,12 @@ def target_options(fn: F) -> F:
         click.option(
             "--prompt-store",
             envvar="GENAIOPS_PROMPT_STORE",
+            callback=check_store_url,
             help="Where prompts are published: gs://BUCKET[/PREFIX] or a directory (default: the target's).",
         ),
         click.option(
             "--state-dir",
-            type=click.Path(path_type=Path),
+            type=OutputDir(),
             default=None,
             help="Where the local target keeps its emulator state (default .genaiops/local).",
         ),

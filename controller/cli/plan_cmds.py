@@ -17,10 +17,11 @@ import click
 from rich.console import Console
 
 from controller.cli.options import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, load_or_exit, target_options
+from controller.cli.paths import OutputFile
 from controller.cli.target import Target, TargetSpec, open_target, spec_from_flags
 from controller.diagnostics import Source
 from controller.engine.observe import observe, regions_of
-from controller.errors import GenaiopsError
+from controller.errors import GenaiopsError, UserError
 from controller.loader import LoadResult
 from controller.model import Manifest
 from controller.plans.plan import Plan
@@ -69,6 +70,8 @@ def print_template_diffs(prompts: PromptPlan) -> None:
 
 
 def plan_for(result: LoadResult, target: Target, *, prune: bool) -> Plan:
+    if not result.ok:  # load_or_exit stops before this; a partial load must never decide what to delete
+        raise UserError("the manifests have errors: nothing is planned (and nothing pruned) from a partial load")
     manifests = manifests_of(result)
     observed = observe(target.ports, manifests)
     return make_plan(manifests, observed, prune=prune, sources=_sources(result), target=target.name)
@@ -78,7 +81,7 @@ def plan_for(result: LoadResult, target: Target, *, prune: bool) -> Plan:
 @click.argument("path", type=click.Path(path_type=Path), default=Path("manifests"))
 @target_options
 @click.option("--prune", is_flag=True, help="Plan deletion of managed resources that left the manifests.")
-@click.option("--out", type=click.Path(path_type=Path), help="Save the plan for `genaiops apply FILE`.")
+@click.option("--out", type=OutputFile(), help="Save the plan for `genaiops apply FILE`.")
 @click.option("--output", "-o", type=click.Choice(["human", "json", "markdown"]), default="human", show_default=True)
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when there are none.")
 def plan_cmd(

@@ -21,6 +21,7 @@ import click
 import yaml
 
 from controller.cli.options import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, load_or_exit
+from controller.cli.paths import InputFile, OutputFile, check_store_url
 from controller.errors import GenaiopsError, UserError
 from controller.loader import LoadResult
 from controller.prompts.client import snapshot_of
@@ -41,6 +42,7 @@ store_option = click.option(
     "--prompt-store",
     "store_url",
     envvar="GENAIOPS_PROMPT_STORE",
+    callback=check_store_url,
     default=DEFAULT_STORE,
     show_default=True,
     help="gs://BUCKET[/PREFIX] (honours STORAGE_EMULATOR_HOST) or a directory.",
@@ -50,6 +52,10 @@ store_option = click.option(
 def _fail(message: str) -> None:
     click.echo(f"Error: {message}", err=True)
     sys.exit(EXIT_ERROR)
+
+
+def _first_line(err: BaseException) -> str:
+    return (str(err).strip().splitlines() or [type(err).__name__])[0]
 
 
 def _open_store(url: str) -> PromptStore:
@@ -105,7 +111,7 @@ def prompts_group() -> None:
 @click.argument("name")
 @click.argument("path", type=click.Path(path_type=Path), default=DEFAULT_PATH)
 @click.option("--var", "pairs", multiple=True, metavar="NAME=VALUE", help="A variable (read as its declared type).")
-@click.option("--vars", "vars_file", type=click.Path(path_type=Path, exists=True), help="Variables from YAML/JSON.")
+@click.option("--vars", "vars_file", type=InputFile(), help="Variables from YAML/JSON.")
 @click.option("--test", "test_name", help="Use the variables of this declared test.")
 @click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def render_cmd(
@@ -135,7 +141,10 @@ def _values(source: PromptSource, pairs: tuple[str, ...], vars_file: Path | None
             raise UserError(f"prompt {source.name!r} has no test {test!r}")
         values.update(found.vars)
     if vars_file is not None:
-        loaded = yaml.safe_load(vars_file.read_text(encoding="utf-8")) or {}
+        try:
+            loaded = yaml.safe_load(vars_file.read_text(encoding="utf-8")) or {}
+        except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError) as err:
+            raise UserError(f"{vars_file}: cannot read the variables: {_first_line(err)}") from err
         if not isinstance(loaded, dict):
             raise UserError(f"{vars_file}: expected a mapping of variable names to values")
         values.update(loaded)
@@ -146,7 +155,7 @@ def _values(source: PromptSource, pairs: tuple[str, ...], vars_file: Path | None
 @prompts_group.command("test")
 @click.argument("args", nargs=-1, metavar="[NAME] [PATH]")
 @click.option("--test", "test_name", help="Run only the declared test with this name.")
-@click.option("--junit-xml", type=click.Path(path_type=Path), help="Also write the results as JUnit XML.")
+@click.option("--junit-xml", type=OutputFile(), help="Also write the results as JUnit XML.")
 @click.option("--live", is_flag=True, help="Ask the model on Vertex AI instead of using recorded responses.")
 @click.option("--emulator", envvar="GENAIOPS_EMULATOR", metavar="HOST:PORT", help="--live against this emulator.")
 @click.option("--project", envvar="GOOGLE_CLOUD_PROJECT", help="--live: the Google Cloud project.")
@@ -176,8 +185,11 @@ def test_cmd(
         return
     _print_report(report)
     if junit_xml is not None:
-        junit_xml.parent.mkdir(parents=True, exist_ok=True)
-        junit_xml.write_text(to_junit_xml(report), encoding="utf-8")
+        try:
+            junit_xml.parent.mkdir(parents=True, exist_ok=True)
+            junit_xml.write_text(to_junit_xml(report), encoding="utf-8")
+        except OSError as err:
+            _fail(f"cannot write the JUnit XML file {junit_xml}: {err.strerror or err}")
         click.echo(f"Wrote JUnit XML to {junit_xml}")
     sys.exit(report.exit_code)
 
@@ -326,7 +338,7 @@ def history_cmd(name: str, store_url: str) -> None:
 
 @prompts_group.command("snapshot")
 @click.option("--label", "labels", multiple=True, default=("production",), show_default=True)
-@click.option("--out", type=click.Path(path_type=Path), default=Path("prompts.snapshot.json"), show_default=True)
+@click.option("--out", type=OutputFile(), default=Path("prompts.snapshot.json"), show_default=True)
 @click.option("--prompt", "names", multiple=True, help="Only these prompts (default: all in the store).")
 @store_option
 def snapshot_cmd(labels: tuple[str, ...], out: Path, names: tuple[str, ...], store_url: str) -> None:
@@ -341,7 +353,10 @@ def snapshot_cmd(labels: tuple[str, ...], out: Path, names: tuple[str, ...], sto
     except GenaiopsError as err:
         _fail(str(err))
         return
-    snapshot.save(out)
+    try:
+        snapshot.save(out)
+    except OSError as err:
+        _fail(f"cannot write the snapshot {out}: {err.strerror or err}")
     count = sum(len(p) for p in snapshot.labels.values())
     click.echo(f"Wrote {count} prompt version{'s' if count != 1 else ''} to {out}")
 

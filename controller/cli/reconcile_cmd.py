@@ -4,6 +4,8 @@ With --watch the process is either the active controller or a standby: it takes 
 (Cloud Storage, or a file lock locally) before acting and keeps it renewed; a standby polls for the lease
 and takes over within one lease TTL when the active one dies. SIGTERM finishes the current operation,
 releases the lease and exits 0. `/healthz`, `/readyz` and `/metrics` are served on --metrics-port.
+`--interval` is at least `MIN_INTERVAL_S` (a shorter one would hammer the API in a busy loop) and at most
+30 days.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 import click
 
 from controller.cli.options import EXIT_ERROR, EXIT_OK, target_options
+from controller.cli.paths import OutputDir, OutputFile
 from controller.cli.rollout_cmds import make_driver
 from controller.cli.target import Target, open_target, spec_from_flags
 from controller.engine.audit import AuditLog
@@ -28,10 +31,26 @@ from controller.engine.observe import regions_of
 from controller.engine.reconciler import Checkout, PassReport, Reconciler
 from controller.errors import GenaiopsError, LockedError
 from controller.loader import load
-from controller.model import duration_seconds
+from controller.model import check_duration, duration_seconds
 from controller.ports import TelemetryPort
 
 log = logging.getLogger("genaiops.reconcile")
+
+MIN_INTERVAL_S = 1.0
+
+
+def interval_seconds(text: str) -> float:
+    """Seconds between passes for `--interval TEXT`; ValueError (saying which rule) when it is not a
+    duration of at least MIN_INTERVAL_S and at most 30 days."""
+    try:
+        return duration_seconds(check_duration(text, minimum_s=MIN_INTERVAL_S))
+    except ValueError as err:
+        if "too short" in str(err):
+            raise ValueError(
+                f"{text!r} is too short: at least {MIN_INTERVAL_S:g}s between passes "
+                "(a shorter interval would call the API in a busy loop)"
+            ) from None
+        raise
 
 
 class _Stop:
@@ -94,13 +113,13 @@ def _summary(report: PassReport) -> str:
 @click.option("--git-url", help="Reconcile this repository (cloned and fetched each pass) instead of PATH.")
 @click.option("--branch", default="main", show_default=True)
 @click.option("--path", "git_path", default="manifests", show_default=True, help="Manifests directory in the repo.")
-@click.option("--cache-dir", type=click.Path(path_type=Path), default=Path(".genaiops/git"), show_default=True)
+@click.option("--cache-dir", type=OutputDir(), default=Path(".genaiops/git"), show_default=True)
 @click.option("--watch", is_flag=True, help="Repeat forever (a long-running controller).")
-@click.option("--interval", default="1m", show_default=True, help="Time between passes (+-10% jitter).")
+@click.option("--interval", default="1m", show_default=True, help="Time between passes (+-10% jitter), 1s to 720h.")
 @click.option("--self-heal", is_flag=True, help="Correct changes made outside genaiops (else only report them).")
 @click.option("--prune", is_flag=True, help="Delete managed resources that left the manifests.")
 @click.option("--parallelism", type=click.IntRange(1, 100), default=10, show_default=True)
-@click.option("--audit-log", type=click.Path(path_type=Path), default=Path(".genaiops/audit.log"), show_default=True)
+@click.option("--audit-log", type=OutputFile(special_ok=True), default=Path(".genaiops/audit.log"), show_default=True)
 @click.option("--webhook", envvar="GENAIOPS_WEBHOOK_URL", help="POST rollout events as JSON to this URL.")
 @click.option("--metrics-port", type=click.IntRange(0, 65535), default=None, help="Serve /metrics, /healthz, /readyz.")
 @click.option("--metrics-host", default="0.0.0.0", show_default=True)
@@ -130,7 +149,7 @@ def reconcile_cmd(
 
     configure_logging("json" if log_format == "json" else "text")
     try:
-        every = duration_seconds(interval)
+        every = interval_seconds(interval)
     except ValueError as err:
         click.echo(f"Error: --interval: {err}", err=True)
         sys.exit(EXIT_ERROR)

@@ -12,6 +12,7 @@ import click
 from rich.console import Console
 
 from controller.cli.options import EXIT_ERROR, load_or_exit, target_options
+from controller.cli.paths import OutputFile
 from controller.cli.target import Target, open_target, spec_from_flags
 from controller.engine.audit import AuditLog
 from controller.engine.notify import WebhookNotifier
@@ -129,7 +130,7 @@ def _with_driver(
 def _manifests_option(fn: Callable[..., None]) -> Callable[..., None]:
     fn = click.option("--webhook", envvar="GENAIOPS_WEBHOOK_URL", help="POST rollout events as JSON to this URL.")(fn)
     fn = click.option(
-        "--audit-log", type=click.Path(path_type=Path), default=Path(".genaiops/audit.log"), show_default=True
+        "--audit-log", type=OutputFile(special_ok=True), default=Path(".genaiops/audit.log"), show_default=True
     )(fn)
     return click.option(
         "--manifests", "-f", "path", type=click.Path(path_type=Path), default=Path("manifests"), show_default=True

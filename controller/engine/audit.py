@@ -1,4 +1,7 @@
-"""The audit log: one JSON line per operation carried out (or refused), appended to a file."""
+"""The audit log: one JSON line per operation carried out (or refused), appended to a file.
+
+Opening it creates its directory; a path that cannot be created is a UserError (a clear message, exit 1),
+so the CLI learns it before acting, not from a traceback half-way through an apply."""
 
 from __future__ import annotations
 
@@ -9,6 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from controller.errors import UserError
+
 
 class AuditLog:
     """Append-only JSON lines; safe to share between executor threads."""
@@ -18,7 +23,12 @@ class AuditLog:
         self._clock = clock
         self._lock = threading.Lock()
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as err:
+                raise UserError(f"cannot write the audit log {path}: {err.strerror or err}") from err
+            if path.is_dir():
+                raise UserError(f"cannot write the audit log {path}: it is a directory")
 
     def write(self, **fields: Any) -> None:
         """Append one record with a timestamp."""

@@ -3,10 +3,17 @@
 `load(path)` discovers `*.yaml` / `*.yml` under a path (recursive, sorted), parses each document with
 source positions, validates it against its kind's model and then checks the whole set. It never raises
 for bad input: whatever the files hold, the answer is manifests plus diagnostics.
+
+Only regular files are read (`loader.files`): an entry named like a manifest that is a FIFO, a device, a
+directory or a dangling symlink is an error, never silently skipped, so a load that misses something is
+never mistaken for a complete one (plan and apply refuse a load with errors, so `--prune` cannot delete
+what an unreadable file declares). Files manifests name stay inside the manifests root: `root` itself, or
+its directory when it is a single file.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +22,7 @@ from pydantic import ValidationError
 from controller.diagnostics import Diagnostic, Source, has_errors, sort_key
 from controller.loader.checks import Located, check_endpoint, check_prompt, check_set
 from controller.loader.errors import validation_diagnostics
+from controller.loader.files import FileRefusedError, manifests_root, not_regular, read_bytes
 from controller.loader.yaml_source import Document, YamlError, parse_documents
 from controller.model import API_VERSION, KINDS, Endpoint, Manifest, Model, Prompt
 
@@ -41,19 +49,59 @@ class LoadResult:
 
 
 def discover(root: Path) -> tuple[list[Path], list[Diagnostic]]:
-    """Manifest files under `root` (or `root` itself), sorted; hidden directories are skipped."""
-    if root.is_file():
+    """Manifest files under `root` (or `root` itself), sorted; hidden files and directories are skipped.
+
+    An entry named `*.yaml` / `*.yml` that cannot be read as a manifest (a FIFO, a device, a directory, a
+    dangling symlink) and a symlinked directory (never followed) are errors, not silently skipped: what
+    they may declare would be missing from the load, and `--prune` would delete it. Nothing but a regular
+    file is ever opened (opening a FIFO would block)."""
+    problem = not_regular(root)
+    if problem is None:
         return [root], []
-    if not root.is_dir():
+    if root.is_dir():
+        files, problems = _walk(root)
+        if not files and not problems:
+            problems.append(Diagnostic(f"no *.yaml or *.yml files under {root}", Source(str(root))))
+        return files, problems
+    if problem == "does not exist":
         return [], [Diagnostic(f"no such file or directory: {root}", Source(str(root)))]
-    files = sorted(
-        p
-        for p in root.rglob("*")
-        if p.suffix in SUFFIXES and p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
-    )
-    if not files:
-        return [], [Diagnostic(f"no *.yaml or *.yml files under {root}", Source(str(root)))]
-    return files, []
+    return [], [Diagnostic(f"it {problem}; give a manifest file or a directory of them", Source(str(root), 1, 1))]
+
+
+def _walk(root: Path) -> tuple[list[Path], list[Diagnostic]]:
+    files: list[Path] = []
+    problems: list[Diagnostic] = []
+
+    def refuse(path: Path, reason: str) -> None:
+        problems.append(Diagnostic(reason, Source(str(path), 1, 1)))
+
+    def unlistable(err: OSError) -> None:
+        refuse(Path(err.filename or root), f"not loaded: cannot list this directory: {err.strerror or err}")
+
+    for current, dirs, names in os.walk(root, onerror=unlistable):
+        here = Path(current)
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in list(dirs):
+            path = here / name
+            if path.is_symlink():  # os.walk never follows it: what it holds would be silently left out
+                dirs.remove(name)
+                refuse(
+                    path,
+                    "not loaded: it is a symlink to a directory, and genaiops does not follow those; move the "
+                    "manifests here or run genaiops on that directory",
+                )
+            elif name.endswith(SUFFIXES):
+                refuse(path, "a directory named like a manifest file; rename it (the files inside it are loaded)")
+        for name in sorted(names):
+            if name.startswith(".") or not name.endswith(SUFFIXES):
+                continue
+            path = here / name
+            problem = not_regular(path)
+            if problem is None:
+                files.append(path)
+            else:
+                refuse(path, f"not loaded: it {problem}; manifest files must be regular files")
+    return sorted(files), problems
 
 
 def _read(path: Path) -> tuple[str | None, Diagnostic | None]:
@@ -65,9 +113,11 @@ def _read(path: Path) -> tuple[str | None, Diagnostic | None]:
                 f"file is {size / 1024 / 1024:.1f} MiB; manifests are limited to {MAX_FILE_BYTES // 1024} KiB",
                 Source(name, 1, 1),
             )
-        data = path.read_bytes()
+        data = read_bytes(path, limit=MAX_FILE_BYTES)
     except OSError as err:
         return None, Diagnostic(f"cannot read file: {err.strerror or err}", Source(name))
+    except FileRefusedError as err:
+        return None, Diagnostic(f"cannot read file: it {err.reason}", Source(name))
     if b"\x00" in data:
         return None, Diagnostic("binary file: manifests must be UTF-8 text", Source(name, 1, 1))
     try:
@@ -78,7 +128,7 @@ def _read(path: Path) -> tuple[str | None, Diagnostic | None]:
     return text, None
 
 
-def _validate(document: Document, file: str) -> tuple[Located | None, list[Diagnostic]]:
+def _validate(document: Document, file: str, root: str) -> tuple[Located | None, list[Diagnostic]]:
     value, positions = document.value, document.positions
     where = Source(file, *positions.of_value(()))
     if not isinstance(value, dict):
@@ -102,11 +152,12 @@ def _validate(document: Document, file: str) -> tuple[Located | None, list[Diagn
         manifest = model.model_validate(value)
     except ValidationError as err:
         return None, validation_diagnostics(err, file=file, positions=positions)
-    return Located(manifest, file, positions), []
+    return Located(manifest, file, positions, root), []
 
 
-def load_file(path: Path) -> tuple[list[Located], list[Diagnostic]]:
-    """Parse and validate every document in one file (no cross-file checks)."""
+def load_file(path: Path, *, root: Path | None = None) -> tuple[list[Located], list[Diagnostic]]:
+    """Parse and validate every document in one file (no cross-file checks). Files its manifests name
+    must stay inside `root` (default: the file's directory)."""
     text, problem = _read(path)
     if problem is not None or text is None:
         return [], [problem] if problem else []
@@ -117,7 +168,7 @@ def load_file(path: Path) -> tuple[list[Located], list[Diagnostic]]:
     try:
         for document in parse_documents(text):
             count += 1
-            item, found = _validate(document, file)
+            item, found = _validate(document, file, str(root if root is not None else path.parent))
             diagnostics.extend(found)
             if item is not None:
                 located.append(item)
@@ -128,12 +179,12 @@ def load_file(path: Path) -> tuple[list[Located], list[Diagnostic]]:
     return located, diagnostics
 
 
-def _load_and_check(paths: list[Path]) -> list[tuple[list[Located], list[Diagnostic]]]:
+def _load_and_check(paths: list[Path], root: Path) -> list[tuple[list[Located], list[Diagnostic]]]:
     """Load files and run the checks that need one manifest at a time. (Spreading this over processes was
     measured: pickling the results back costs more than the second core saves.)"""
     out: list[tuple[list[Located], list[Diagnostic]]] = []
     for path in paths:
-        located, found = load_file(path)
+        located, found = load_file(path, root=root)
         for item in located:
             if isinstance(item.manifest, Endpoint):
                 found.extend(check_endpoint(item, item.manifest))
@@ -151,16 +202,17 @@ def _in_region(item: Located, region: str) -> Located:
     manifest = item.manifest
     if isinstance(manifest, Model | Endpoint) and "region" not in manifest.spec.model_fields_set:
         spec = manifest.spec.model_copy(update={"region": region})
-        return Located(manifest.model_copy(update={"spec": spec}), item.file, item.positions)
+        return Located(manifest.model_copy(update={"spec": spec}), item.file, item.positions, item.root)
     return item
 
 
 def load(root: Path, *, default_region: str = DEFAULT_REGION) -> LoadResult:
     """Load, validate and cross-check every manifest under `root`; manifests without a region get
-    `default_region` (the `--region` flag or GOOGLE_CLOUD_REGION)."""
+    `default_region` (the `--region` flag or GOOGLE_CLOUD_REGION). Template and response files must lie
+    inside `root` (a directory), or inside the directory of `root` when it is a single file."""
     files, diagnostics = discover(root)
     items: list[Located] = []
-    for located, found in _load_and_check(files):
+    for located, found in _load_and_check(files, manifests_root(root)):
         items.extend(_in_region(item, default_region) for item in located)
         diagnostics.extend(found)
     diagnostics.extend(check_set(items))

@@ -1,5 +1,6 @@
 """Semantic checks the schema cannot express: per manifest (traffic, steps, templates) and across the
-whole set (duplicate names, dangling references, regions). Pure: reads template files, nothing else."""
+whole set (duplicate names, dangling references, regions). Pure: reads template and response files (through
+`loader.files`, which keeps them inside the manifests root), nothing else."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ from pathlib import Path as FsPath
 
 from controller.diagnostics import Diagnostic, Severity, Source
 from controller.loader.errors import format_path
+from controller.loader.files import FileRefusedError, LocalFile, read_local
 from controller.loader.templates import analyse, first_use
 from controller.loader.yaml_source import Path, Positions
 from controller.model import Endpoint, Manifest, Model, Prompt
 
 MAX_TEMPLATE_BYTES = 256 * 1024
+MAX_RESPONSE_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,16 @@ class Located:
     manifest: Manifest
     file: str
     positions: Positions
+    root: str = ""  # the manifests root files it names must stay in ("": the manifest's directory)
+
+    @property
+    def manifests_root(self) -> FsPath:
+        """The directory `templateFile` / `responseFile` paths must stay inside."""
+        return FsPath(self.root) if self.root else FsPath(self.file).parent
+
+    def read_named_file(self, relative: str, *, limit: int) -> LocalFile:
+        """Read a file this manifest names (relative to it, inside the root); raises FileRefusedError."""
+        return read_local(relative, manifest_file=self.file, root=self.manifests_root, limit=limit)
 
     def at(self, path: Path, summary: str, *, key: bool = False, severity: Severity = Severity.ERROR) -> Diagnostic:
         """A diagnostic positioned at a field of this manifest."""
@@ -72,12 +85,12 @@ def check_prompt(item: Located, prompt: Prompt) -> Iterable[Diagnostic]:
     origin: Path = ("spec", "template")
     if spec.template_file is not None:
         origin = ("spec", "templateFile")
-        path = FsPath(item.file).parent / spec.template_file
-        text, problem = _read_template(path)
-        if problem is not None:
-            yield item.at(origin, problem)
+        try:
+            found = item.read_named_file(spec.template_file, limit=MAX_TEMPLATE_BYTES)
+        except FileRefusedError as err:
+            yield item.at(origin, f"template file {spec.template_file!r} {err.reason}")
             return
-        source, where = text, str(path)
+        source, where = found.text, str(found.path)
     assert source is not None
     info = analyse(source)
     if info.error is not None:
@@ -120,19 +133,11 @@ def _check_tests(item: Located, prompt: Prompt) -> Iterable[Diagnostic]:
         for var, decl in spec.variables.items():
             if decl.required and decl.default is None and var not in test.vars:
                 yield item.at((*base, "vars"), f"test does not set required variable {var!r}")
-        if test.response_file is not None and not (FsPath(item.file).parent / test.response_file).is_file():
-            yield item.at((*base, "responseFile"), f"response file {test.response_file!r} does not exist")
-
-
-def _read_template(path: FsPath) -> tuple[str, str | None]:
-    if not path.is_file():
-        return "", f"template file {str(path)!r} does not exist"
-    if path.stat().st_size > MAX_TEMPLATE_BYTES:
-        return "", f"template file {str(path)!r} is larger than {MAX_TEMPLATE_BYTES // 1024} KiB"
-    try:
-        return path.read_text(encoding="utf-8"), None
-    except UnicodeDecodeError:
-        return "", f"template file {str(path)!r} is not UTF-8 text"
+        if test.response_file is not None:
+            try:
+                item.read_named_file(test.response_file, limit=MAX_RESPONSE_BYTES)
+            except FileRefusedError as err:
+                yield item.at((*base, "responseFile"), f"response file {test.response_file!r} {err.reason}")
 
 
 def check_set(items: list[Located]) -> Iterable[Diagnostic]:

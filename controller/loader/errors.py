@@ -93,6 +93,29 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+_STRICT_TYPES = {"int_type": "a whole number", "float_type": "a number", "bool_type": "true or false"}
+
+
+def _strict_type_message(kind: str, value: Any) -> str:
+    """Numbers and booleans are strict: say what was expected and, for quoted values, how to fix it."""
+    wanted = _STRICT_TYPES[kind]
+    if not isinstance(value, str):
+        return f"expected {wanted} (got {_short(value)})"
+    hint = "; remove the quotes" if _reads_as(kind, value) else ""
+    return f"expected {wanted}, not text (got {_short(value)}{hint})"
+
+
+def _reads_as(kind: str, text: str) -> bool:
+    """True when quoted text would be the wanted type without its quotes (`"100"`, `"true"`)."""
+    if kind == "bool_type":
+        return text.strip().lower() in ("true", "false")
+    try:
+        number = float(text)
+    except ValueError:
+        return False
+    return kind == "float_type" or number.is_integer()
+
+
 def _message(error: ErrorDetails) -> str:
     kind = error["type"]
     ctx = error.get("ctx", {})
@@ -114,6 +137,8 @@ def _message(error: ErrorDetails) -> str:
         return f"needs at least {need} item{'s' if need != 1 else ''} (got {ctx.get('actual_length', 0)})"
     if kind in ("model_type", "model_attributes_type", "dict_type"):
         return f"expected a mapping (got {_short(error['input'])})"
+    if kind in _STRICT_TYPES:
+        return _strict_type_message(kind, error["input"])
     if kind == "string_type" and isinstance(error["input"], bool | int | float | date):
         return (
             f"expected text (got {_short(error['input'])}: YAML reads unquoted yes/no/on/off, numbers and dates "

@@ -10,8 +10,12 @@ from controller.model.common import (
     API_VERSION,
     MANAGED_BY_LABEL,
     MANAGED_BY_VALUE,
+    MAX_DURATION_S,
+    RESERVED_LABEL_PREFIX,
     Metadata,
+    check_duration,
     duration_seconds,
+    is_reserved_label,
 )
 from controller.model.endpoint import Deployment, Endpoint, EndpointSpec, Rollout, Step, split_model_ref
 from controller.model.prompt import Assertion, GenerationConfig, Prompt, PromptSpec, PromptTest, Variable
@@ -29,6 +33,8 @@ __all__ = [
     "KINDS",
     "MANAGED_BY_LABEL",
     "MANAGED_BY_VALUE",
+    "MAX_DURATION_S",
+    "RESERVED_LABEL_PREFIX",
     "Analysis",
     "Assertion",
     "Deployment",
@@ -49,6 +55,8 @@ __all__ = [
     "Step",
     "Upload",
     "Variable",
+    "check_duration",
     "duration_seconds",
+    "is_reserved_label",
     "split_model_ref",
 ]

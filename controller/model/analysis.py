@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from controller.model.common import Duration, Frozen
+from controller.model.common import Duration, Frozen, Interval, StrictBool, StrictFloat, StrictInt
 
 BUILTIN_METRICS = ("error-rate", "latency-p50", "latency-p95", "latency-p99", "request-count")
 LATENCY_METRICS = ("latency-p50", "latency-p95", "latency-p99")
@@ -29,10 +29,10 @@ class Metric(Frozen):
 
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,62}$")
     query: MetricQuery | None = None
-    min: float | None = None
-    max: float | None = None
-    max_ms: float | None = Field(default=None, gt=0, description="For latency metrics: upper bound in ms.")
-    max_increase: float | None = Field(
+    min: StrictFloat | None = None
+    max: StrictFloat | None = None
+    max_ms: StrictFloat | None = Field(default=None, gt=0, description="For latency metrics: upper bound in ms.")
+    max_increase: StrictFloat | None = Field(
         default=None,
         ge=0,
         description="Fail when the canary is worse than the stable deployment by more than this fraction "
@@ -60,20 +60,20 @@ class Metric(Frozen):
 class Analysis(Frozen):
     """How measurements become a verdict. No data (below `minRequests`) is inconclusive, never a pass."""
 
-    interval: Duration = "1m"
+    interval: Interval = "1m"
     initial_delay: Duration = "0s"
-    min_requests: int = Field(default=50, ge=0)
-    failure_limit: int = Field(
+    min_requests: StrictInt = Field(default=50, ge=0)
+    failure_limit: StrictInt = Field(
         default=1,
         ge=0,
         description="Failed measurements tolerated in a step: one more rolls back (0 rolls back on the first).",
     )
-    consecutive_failure_limit: int | None = Field(
+    consecutive_failure_limit: StrictInt | None = Field(
         default=None, ge=1, description="Roll back when this many measurements in a row have failed."
     )
-    inconclusive_limit: int = Field(default=3, ge=0, description="Inconclusive measurements, then pause.")
-    success_count: int = Field(default=1, ge=1, description="Successful measurements needed per step.")
-    dry_run: bool = Field(default=False, description="Measure and report, but never roll back.")
+    inconclusive_limit: StrictInt = Field(default=3, ge=0, description="Inconclusive measurements, then pause.")
+    success_count: StrictInt = Field(default=1, ge=1, description="Successful measurements needed per step.")
+    dry_run: StrictBool = Field(default=False, description="Measure and report, but never roll back.")
     metrics: tuple[Metric, ...] = Field(min_length=1)
 
     @model_validator(mode="after")

@@ -1,7 +1,10 @@
 """Building blocks shared by every manifest kind: the frozen base model, names, durations, metadata.
 
 Manifests are written in camelCase YAML; the Python side uses snake_case through pydantic aliases.
-Every model is frozen and forbids unknown fields, so a typo is an error, never silently ignored.
+Every model is frozen and forbids unknown fields, so a typo is an error, never silently ignored. Numbers
+and booleans are strict (`StrictInt`, `StrictFloat`, `StrictBool`): `"100"` is text, not a number, and is
+refused rather than guessed at. Durations are bounded (`MAX_DURATION_S`), and label keys genaiops writes
+for itself (`managed-by`, `genaiops-*`) cannot be set by a manifest.
 """
 
 from __future__ import annotations
@@ -9,12 +12,20 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict
 from pydantic.alias_generators import to_camel
 
 API_VERSION = "genaiops/v1"
 MANAGED_BY_LABEL = "managed-by"
 MANAGED_BY_VALUE = "genaiops"
+RESERVED_LABEL_PREFIX = "genaiops-"  # labels genaiops writes for itself (rollout state, spec hash, retain...)
+
+MAX_DURATION_S = 30 * 24 * 3600  # 30 days: longer is a typo, and would overflow timers downstream
+MAX_DURATION_TEXT = "720h (30 days)"
+
+StrictInt = Annotated[int, Strict()]
+StrictFloat = Annotated[float, Strict()]  # strict floats still accept integers (`max: 1`)
+StrictBool = Annotated[bool, Strict()]
 
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,62}$"
 _DURATION_RE = re.compile(r"^(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?$")
@@ -44,9 +55,22 @@ def duration_seconds(text: str) -> float:
     return hours * 3600 + minutes * 60 + seconds + millis / 1000
 
 
-def _check_duration(text: str) -> str:
-    duration_seconds(text)
+def check_duration(text: str, *, minimum_s: float = 0.0) -> str:
+    """`text` if it is a duration between `minimum_s` and 30 days; else ValueError saying which bound."""
+    seconds = duration_seconds(text)
+    if seconds > MAX_DURATION_S:
+        raise ValueError(f"duration {text!r} is too long: at most {MAX_DURATION_TEXT}")
+    if seconds < minimum_s:
+        raise ValueError(f"duration {text!r} is too short: at least {minimum_s:g}s")
     return text
+
+
+def _check_duration(text: str) -> str:
+    return check_duration(text)
+
+
+def _check_interval(text: str) -> str:
+    return check_duration(text, minimum_s=1)
 
 
 def _duration_is_text(value: object) -> object:
@@ -62,8 +86,21 @@ Duration = Annotated[
     Field(
         pattern=r"^(\d+h)?(\d+m)?(\d+s)?(\d+ms)?$",
         min_length=2,
-        description="A duration with a unit: 250ms, 30s, 5m, 1h or combinations such as 1h30m.",
+        description="A duration with a unit: 250ms, 30s, 5m, 1h or combinations such as 1h30m; "
+        f"at most {MAX_DURATION_TEXT}.",
         examples=["30s", "5m", "1h"],
+    ),
+]
+
+Interval = Annotated[
+    str,
+    BeforeValidator(_duration_is_text),
+    AfterValidator(_check_interval),
+    Field(
+        pattern=r"^(\d+h)?(\d+m)?(\d+s)?(\d+ms)?$",
+        min_length=2,
+        description=f"How often to measure: a duration of at least 1s and at most {MAX_DURATION_TEXT}, such as 1m.",
+        examples=["30s", "1m"],
     ),
 ]
 
@@ -77,9 +114,22 @@ ResourceName = Annotated[
 ]
 
 
+def is_reserved_label(key: str) -> bool:
+    """True for label keys genaiops writes itself: `managed-by` and every `genaiops-*` key."""
+    return key == MANAGED_BY_LABEL or key.startswith(RESERVED_LABEL_PREFIX)
+
+
 def _check_labels(labels: dict[str, str]) -> dict[str, str]:
     if len(labels) > MAX_LABELS:
         raise ValueError(f"at most {MAX_LABELS} labels are allowed (got {len(labels)})")
+    reserved = [key for key in labels if is_reserved_label(key)]
+    if reserved:
+        keys = ", ".join(repr(key) for key in reserved)
+        raise ValueError(
+            f"label key{'s' if len(reserved) > 1 else ''} {keys} {'are' if len(reserved) > 1 else 'is'} reserved: "
+            f"genaiops writes {MANAGED_BY_LABEL!r} and every {RESERVED_LABEL_PREFIX}* label itself "
+            "(ownership, rollout state); choose another key"
+        )
     for key, value in labels.items():
         if not _LABEL_KEY_RE.match(key):
             raise ValueError(

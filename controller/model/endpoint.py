@@ -9,7 +9,15 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, ValidationError, ValidatorFunctionWrapHandler, field_validator, model_validator
 
 from controller.model.analysis import Analysis
-from controller.model.common import DeletionPolicy, Duration, Frozen, Metadata
+from controller.model.common import (
+    DeletionPolicy,
+    Duration,
+    Frozen,
+    Metadata,
+    StrictBool,
+    StrictInt,
+    check_duration,
+)
 
 MODEL_REF_RE = re.compile(r"^(?P<model>[a-z][a-z0-9-]{0,62})(?:@(?P<version>[1-9][0-9]*|[a-z][a-zA-Z0-9-]*))?$")
 
@@ -26,7 +34,7 @@ class Accelerator(Frozen):
     """GPUs or TPUs attached to each replica."""
 
     type: str = Field(pattern=r"^[A-Z][A-Z0-9_]+$", examples=["NVIDIA_L4", "NVIDIA_TESLA_T4"])
-    count: int = Field(default=1, ge=1, le=16)
+    count: StrictInt = Field(default=1, ge=1, le=16)
 
 
 class Deployment(Frozen):
@@ -39,9 +47,9 @@ class Deployment(Frozen):
     )
     machine_type: str = Field(default="n1-standard-4", pattern=r"^[a-z0-9]+-[a-z0-9-]+$")
     accelerator: Accelerator | None = None
-    min_replicas: int = Field(default=1, ge=1, le=1000)
-    max_replicas: int | None = Field(default=None, ge=1, le=1000)
-    disable_container_logging: bool = False
+    min_replicas: StrictInt = Field(default=1, ge=1, le=1000)
+    max_replicas: StrictInt | None = Field(default=None, ge=1, le=1000)
+    disable_container_logging: StrictBool = False
     service_account: str | None = None
 
     @model_validator(mode="after")
@@ -64,7 +72,7 @@ class Deployment(Frozen):
 class Step(Frozen):
     """One canary step: move `weight`% of the deployment's share to the canary, then pause and analyse."""
 
-    weight: int = Field(ge=1, le=100)
+    weight: StrictInt = Field(ge=1, le=100)
     pause: Duration | Literal["indefinite"] | None = Field(
         default=None, description="How long to hold the step; 'indefinite' waits for `rollout promote`."
     )
@@ -77,6 +85,12 @@ class Step(Frozen):
         try:
             return handler(value)
         except ValidationError:
+            if isinstance(value, str) and value != "indefinite":
+                try:
+                    check_duration(value)  # a well-formed duration out of bounds: say which bound
+                except ValueError as err:
+                    if "too long" in str(err) or "too short" in str(err):
+                        raise ValueError(str(err)) from None
             raise ValueError(
                 f"pause must be a duration such as 30s, 5m or 1h, or 'indefinite' (got {value!r})"
             ) from None
@@ -87,8 +101,8 @@ class Rollout(Frozen):
 
     strategy: Literal["direct", "canary"] = "direct"
     steps: tuple[Step, ...] = ()
-    step_weight: int | None = Field(default=None, ge=1, le=100, description="Shorthand: weight per step.")
-    max_weight: int | None = Field(default=None, ge=1, le=100, description="Shorthand: last step's weight.")
+    step_weight: StrictInt | None = Field(default=None, ge=1, le=100, description="Shorthand: weight per step.")
+    max_weight: StrictInt | None = Field(default=None, ge=1, le=100, description="Shorthand: last step's weight.")
     interval: Duration | None = Field(default=None, description="Shorthand: pause between steps.")
     analysis: Analysis | None = None
 
@@ -115,12 +129,14 @@ class EndpointSpec(Frozen):
     display_name: str | None = Field(default=None, max_length=128)
     description: str | None = None
     deployments: tuple[Deployment, ...] = Field(min_length=1)
-    traffic: dict[str, Annotated[int, Field(ge=0, le=100)]] = Field(
+    traffic: dict[str, Annotated[StrictInt, Field(ge=0, le=100)]] = Field(
         description="Percent of traffic per deployment name; integers summing to 100."
     )
     rollout: Rollout = Field(default_factory=Rollout)
     deletion_policy: DeletionPolicy = "delete"
-    suspend: bool = Field(default=False, description="Pause reconciliation of this resource (plan and apply skip it).")
+    suspend: StrictBool = Field(
+        default=False, description="Pause reconciliation of this resource (plan and apply skip it)."
+    )
 
 
 class Endpoint(Frozen):

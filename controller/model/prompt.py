@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from controller.model.common import DeletionPolicy, Frozen, Metadata
+from controller.model.common import DeletionPolicy, Frozen, Metadata, StrictBool, StrictFloat, StrictInt
 
 VariableType = Literal["string", "integer", "number", "boolean", "array", "object"]
 AssertionType = Literal[
@@ -31,18 +31,18 @@ class Variable(Frozen):
     type: VariableType = "string"
     description: str | None = None
     default: Any = None
-    required: bool = True
+    required: StrictBool = True
     enum: tuple[str | int | float | bool, ...] | None = None
-    max_length: int | None = Field(default=None, ge=1)
+    max_length: StrictInt | None = Field(default=None, ge=1)
 
 
 class GenerationConfig(Frozen):
     """Sampling settings sent with each request."""
 
-    temperature: float | None = Field(default=None, ge=0, le=2)
-    max_output_tokens: int | None = Field(default=None, ge=1, le=65536)
-    top_p: float | None = Field(default=None, ge=0, le=1)
-    top_k: int | None = Field(default=None, ge=1, le=1000)
+    temperature: StrictFloat | None = Field(default=None, ge=0, le=2)
+    max_output_tokens: StrictInt | None = Field(default=None, ge=1, le=65536)
+    top_p: StrictFloat | None = Field(default=None, ge=0, le=1)
+    top_k: StrictInt | None = Field(default=None, ge=1, le=1000)
     stop_sequences: tuple[str, ...] = Field(default=(), max_length=16)
     response_mime_type: Literal["text/plain", "application/json"] | None = None
     response_schema: dict[str, Any] | None = None
@@ -82,7 +82,11 @@ class PromptTest(Frozen):
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,62}$")
     vars: dict[str, Any] = Field(default_factory=dict)
     response: str | None = Field(default=None, description="A recorded response, checked offline.")
-    response_file: str | None = Field(default=None, description="A file with the recorded response.")
+    response_file: str | None = Field(
+        default=None,
+        description="A file with the recorded response: a path relative to the manifest that stays inside the "
+        "manifests root (symlinks included), a regular file of at most 1 MiB.",
+    )
     assertions: tuple[Assertion, ...] = Field(alias="assert", min_length=1)
 
     @model_validator(mode="after")
@@ -101,7 +105,11 @@ class PromptSpec(Frozen):
         description="A Model manifest name (optionally @version) or a publisher model path.",
     )
     template: str | None = None
-    template_file: str | None = Field(default=None, description="A file next to the manifest.")
+    template_file: str | None = Field(
+        default=None,
+        description="A file with the template: a path relative to the manifest that stays inside the manifests "
+        "root (the directory given to genaiops; symlinks included), a regular file of at most 256 KiB.",
+    )
     system_instruction: str | None = None
     variables: dict[str, Variable] = Field(default_factory=dict)
     generation_config: GenerationConfig = Field(default_factory=GenerationConfig)
@@ -110,7 +118,9 @@ class PromptSpec(Frozen):
     )
     tests: tuple[PromptTest, ...] = ()
     deletion_policy: DeletionPolicy = "delete"
-    suspend: bool = Field(default=False, description="Pause reconciliation of this resource (plan and apply skip it).")
+    suspend: StrictBool = Field(
+        default=False, description="Pause reconciliation of this resource (plan and apply skip it)."
+    )
 
     @model_validator(mode="after")
     def _one_template(self) -> PromptSpec:

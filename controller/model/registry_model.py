@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from controller.model.common import DeletionPolicy, Frozen, Metadata
+from controller.model.common import DeletionPolicy, Frozen, Metadata, StrictBool, StrictInt
 
 ALIAS_PATTERN = r"^[a-z][a-zA-Z0-9-]{0,126}[a-z0-9]$"
 
@@ -15,7 +15,7 @@ ALIAS_PATTERN = r"^[a-z][a-zA-Z0-9-]{0,126}[a-z0-9]$"
 class Port(Frozen):
     """A container port the serving container listens on."""
 
-    container_port: int = Field(ge=1, le=65535)
+    container_port: StrictInt = Field(ge=1, le=65535)
 
 
 class ServingContainer(Frozen):
@@ -77,7 +77,9 @@ class ModelSpec(Frozen):
         description="A publisher model, e.g. publishers/google/models/gemini-2.0-flash.",
     )
     deletion_policy: DeletionPolicy = "delete"
-    suspend: bool = Field(default=False, description="Pause reconciliation of this resource (plan and apply skip it).")
+    suspend: StrictBool = Field(
+        default=False, description="Pause reconciliation of this resource (plan and apply skip it)."
+    )
 
     @model_validator(mode="after")
     def _exactly_one_source(self) -> ModelSpec:

@@ -7,7 +7,10 @@ manifests it was planned from. A SHA-256 checksum over the plan body catches a f
 after it was written: apply runs the operations in the file, so it must run exactly what was reviewed.
 
 Loading never lets a Python exception escape for a bad file: a missing, unreadable, corrupt, tampered or
-unknown-version file raises `UserError` with a message that says what to do.
+unknown-version file raises `UserError` with a message that says what to do. Reading is bounded: a file
+larger than `MAX_PLANFILE_BYTES`, anything but a regular file (a FIFO would block, a device never end)
+and JSON nested deeper than `MAX_PLANFILE_DEPTH` are refused before they are parsed (Python's JSON parser
+recurses, and 200,000 nested `[` would overflow its stack).
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+import stat
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,6 +34,10 @@ from controller.plans.plan import Action, FieldChange, Plan, ResourceChange
 
 PLANFILE_FORMAT = "genaiops-plan"
 PLANFILE_VERSION = 1
+MAX_PLANFILE_BYTES = 50 * 1024 * 1024
+# A plan holds manifests (whose YAML may nest 64 levels) a few levels down: room for those, no more.
+MAX_PLANFILE_DEPTH = 128
+_JSON_TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')  # a whole string, or a bracket
 
 
 @dataclass(frozen=True)
@@ -165,19 +174,72 @@ def plan_from_body(body: Mapping[str, Any]) -> Plan:
     )
 
 
-def _read_document(target: Path) -> dict[str, Any]:
+def _read_bytes(target: Path) -> bytes:
+    """The file's bytes, if it is a regular file of at most MAX_PLANFILE_BYTES (opened without blocking)."""
     try:
-        text = target.read_text(encoding="utf-8")
+        fd = os.open(target, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError as err:
         raise UserError(f"plan file {target} not found; create one with `genaiops plan --out {target}`") from err
     except IsADirectoryError as err:
         raise UserError(f"plan file {target} is a directory, not a file") from err
-    except UnicodeDecodeError as err:
-        raise UserError(f"plan file {target} is not a genaiops plan (not UTF-8 text)") from err
     except OSError as err:
         raise UserError(f"cannot read plan file {target}: {err.strerror or err}") from err
     try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise UserError(f"plan file {target} is a directory, not a file")
+        if not stat.S_ISREG(info.st_mode):
+            raise UserError(f"plan file {target} is not a regular file (a FIFO or a device); give a saved plan")
+        if info.st_size > MAX_PLANFILE_BYTES:
+            raise UserError(
+                f"plan file {target} is {info.st_size / 1024 / 1024:.1f} MiB; "
+                f"plan files are limited to {MAX_PLANFILE_BYTES // 1024 // 1024} MiB"
+            )
+        with os.fdopen(os.dup(fd), "rb") as stream:
+            data = stream.read(MAX_PLANFILE_BYTES + 1)
+    except OSError as err:
+        raise UserError(f"cannot read plan file {target}: {err.strerror or err}") from err
+    finally:
+        os.close(fd)
+    if len(data) > MAX_PLANFILE_BYTES:
+        raise UserError(f"plan file {target} is larger than {MAX_PLANFILE_BYTES // 1024 // 1024} MiB")
+    return data
+
+
+def _nesting(text: str) -> tuple[int, int]:
+    """The deepest nesting of JSON arrays and objects in `text` (strings skipped), and where it first
+    exceeds MAX_PLANFILE_DEPTH (a character offset, -1 if it never does)."""
+    depth = deepest = 0
+    for match in _JSON_TOKENS.finditer(text):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if depth > MAX_PLANFILE_DEPTH:
+                    return deepest, match.start()
+        elif token in "]}":
+            depth -= 1
+    return deepest, -1
+
+
+def _read_document(target: Path) -> dict[str, Any]:
+    data = _read_bytes(target)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise UserError(f"plan file {target} is not a genaiops plan (not UTF-8 text)") from err
+    _, too_deep_at = _nesting(text)
+    if too_deep_at >= 0:
+        line = text.count("\n", 0, too_deep_at) + 1
+        raise UserError(
+            f"plan file {target} is not a genaiops plan: its JSON nests deeper than {MAX_PLANFILE_DEPTH} levels "
+            f"(line {line}); run `genaiops plan --out` again"
+        )
+    try:
         document = json.loads(text)
+    except RecursionError as err:  # a safety net: the depth check above should make this unreachable
+        raise UserError(f"plan file {target} is nested too deeply to read; run `genaiops plan --out` again") from err
     except json.JSONDecodeError as err:
         raise UserError(
             f"plan file {target} is corrupt (invalid JSON at line {err.lineno}, column {err.colno}: {err.msg}); "
@@ -219,6 +281,8 @@ def load_plan(path: str | os.PathLike[str]) -> SavedPlan:
 
 
 __all__ = [
+    "MAX_PLANFILE_BYTES",
+    "MAX_PLANFILE_DEPTH",
     "PLANFILE_FORMAT",
     "PLANFILE_VERSION",
     "SavedPlan",

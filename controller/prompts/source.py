@@ -2,7 +2,8 @@
 came from, so that an error can name the file and line (of the template file, or of the manifest).
 
 Built from the loader's `Located` items (`sources_of(result)`); reads template and response files next to
-the manifest. Pure apart from those reads.
+the manifest, through the loader's rules (relative paths inside the manifests root, regular files, size
+limits). Pure apart from those reads.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from pathlib import Path
 
 from controller.diagnostics import Source
 from controller.errors import UserError
-from controller.loader.checks import Located
+from controller.loader.checks import MAX_RESPONSE_BYTES, MAX_TEMPLATE_BYTES, Located
+from controller.loader.files import FileRefusedError, read_local
 from controller.model import Prompt, PromptTest
 
 
@@ -57,11 +59,15 @@ class PromptSource:
             return test.response
         if test.response_file is None:
             return None
-        path = Path(self.manifest_file).parent / test.response_file
         try:
-            return path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as err:
-            raise UserError(f"{self.manifest_file}: cannot read response file {str(path)!r}: {err}") from err
+            if self.located is not None:
+                return self.located.read_named_file(test.response_file, limit=MAX_RESPONSE_BYTES).text
+            manifest_dir = Path(self.manifest_file).parent
+            return read_local(
+                test.response_file, manifest_file=self.manifest_file, root=manifest_dir, limit=MAX_RESPONSE_BYTES
+            ).text
+        except FileRefusedError as err:
+            raise UserError(f"{self.manifest_file}: response file {test.response_file!r} {err.reason}") from err
 
 
 def _inline_start(file: str, line: int, column: int) -> int:
@@ -80,12 +86,11 @@ def source_of(item: Located) -> PromptSource:
         raise TypeError(f"{item.label} is not a Prompt")
     spec = prompt.spec
     if spec.template_file is not None:
-        path = Path(item.file).parent / spec.template_file
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as err:
-            raise UserError(f"{item.file}: cannot read template file {str(path)!r}: {err}") from err
-        return PromptSource(prompt, item.file, text, str(path), 1, item)
+            found = item.read_named_file(spec.template_file, limit=MAX_TEMPLATE_BYTES)
+        except FileRefusedError as err:
+            raise UserError(f"{item.file}: template file {spec.template_file!r} {err.reason}") from err
+        return PromptSource(prompt, item.file, found.text, str(found.path), 1, item)
     assert spec.template is not None
     line, column = item.positions.of_value(("spec", "template"))
     return PromptSource(prompt, item.file, spec.template, item.file, _inline_start(item.file, line, column), item)
