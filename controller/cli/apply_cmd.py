@@ -22,7 +22,7 @@ from controller.cli.options import EXIT_ERROR, EXIT_OK, load_or_exit, target_opt
 from controller.cli.paths import OutputFile, prepare_output_file
 from controller.cli.plan_cmds import fail, manifests_of, plan_for, print_template_diffs, prompt_plan
 from controller.cli.rollout_cmds import canary_endpoints, drive, make_driver, report
-from controller.cli.target import Target, TargetSpec, open_target, spec_from_flags
+from controller.cli.target import Target, open_target, spec_from_flags
 from controller.engine.audit import AuditLog
 from controller.engine.executor import ApplyResult, Executor
 from controller.engine.observe import observe, regions_of
@@ -37,12 +37,11 @@ from controller.views.plan_human import render_plan
 from controller.views.rollout import event_line
 
 
-def _publish_prompts(prompts: PromptPlan, spec: TargetSpec, audit: AuditLog, console: Console) -> None:
+def _publish_prompts(prompts: PromptPlan, target: Target, audit: AuditLog, console: Console) -> None:
     """Publish new prompt versions and move their labels (idempotent; the store's preconditions guard races)."""
     from controller.cli.prompts_cmd import provenance
-    from controller.providers.prompt_store import open_store
 
-    published = apply_prompt_plan(prompts, open_store(spec.prompt_store_url()), provenance(commit=None, author=None))
+    published = apply_prompt_plan(prompts, target.open_prompt_store(), provenance(commit=None, author=None))
     for item in published:
         moved = ", ".join(sorted(item.moved)) or "no labels"
         verb = "published" if item.created else "already published"
@@ -164,7 +163,6 @@ def apply_cmd(
                     parallelism=parallelism,
                     audit_log=audit_log,
                     console=console,
-                    spec=spec,
                 )
                 ok, started = outcome
                 if result is not None and ok:
@@ -226,10 +224,9 @@ def _apply_locked(
     parallelism: int,
     audit_log: Path,
     console: Console,
-    spec: TargetSpec,
 ) -> tuple[bool, list[StartRollout]]:
     manifests = manifests_of(result) if result is not None else []
-    prompts = prompt_plan(result, spec) if result is not None else None
+    prompts = prompt_plan(result, opened) if result is not None else None
     if saved is not None:
         observed = observe(opened.ports, [])
         stale = _stale(saved, observed.fingerprint())
@@ -283,7 +280,7 @@ def _apply_locked(
     )
     outcome = executor.apply(the_plan)
     if prompts is not None and prompts.actionable:
-        _publish_prompts(prompts, spec, audit, console)
+        _publish_prompts(prompts, opened, audit, console)
     audit.write(event="apply-finished", target=opened.name, ok=outcome.ok, failed=[r.address for r in outcome.failed])
     _report(outcome, the_plan.changes)
     done = {r.address for r in outcome.results if r.ok}

@@ -86,9 +86,7 @@ def demo_cmd(path: Path, traffic: float, validate_only: bool) -> None:
     started = time.monotonic()
     with (
         tempfile.TemporaryDirectory(prefix="genaiops-demo-") as tmp,
-        running(
-            rest_port=None, storage_port=None, traffic_rps=traffic, traffic_tick_s=0.25, min_alignment_period_s=1
-        ) as emulator,
+        running(rest_port=None, traffic_rps=traffic, traffic_tick_s=0.25, min_alignment_period_s=1) as emulator,
     ):
         work = Path(tmp) / "manifests"
         shutil.copytree(path, work)

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from controller.emulator.server import Emulator
 
 DEFAULT_PORT = 8680
+PORT = click.IntRange(0, 65535)
 
 
 def _client_instructions(emulator: Emulator) -> list[str]:
@@ -53,9 +54,9 @@ def emulator_group() -> None:
 
 @emulator_group.command("start")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
-@click.option("--port", type=int, default=DEFAULT_PORT, show_default=True, help="gRPC port (0: any free port).")
-@click.option("--rest-port", type=int, default=None, help="REST port for the SDK [default: port+1; 0: any].")
-@click.option("--storage-port", type=int, default=None, help="Cloud Storage port [default: port+2; 0: any].")
+@click.option("--port", type=PORT, default=DEFAULT_PORT, show_default=True, help="gRPC port (0: any free port).")
+@click.option("--rest-port", type=PORT, default=None, help="REST port for the SDK [default: port+1; 0: any].")
+@click.option("--storage-port", type=PORT, default=None, help="Cloud Storage port [default: port+2; 0: any].")
 @click.option(
     "--state",
     "state",

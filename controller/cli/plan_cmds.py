@@ -18,7 +18,7 @@ from rich.console import Console
 
 from controller.cli.options import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, load_or_exit, target_options
 from controller.cli.paths import OutputFile
-from controller.cli.target import Target, TargetSpec, open_target, spec_from_flags
+from controller.cli.target import Target, open_target, spec_from_flags
 from controller.diagnostics import Source
 from controller.engine.observe import observe, regions_of
 from controller.errors import GenaiopsError, UserError
@@ -55,11 +55,9 @@ def fail(message: str) -> None:
     sys.exit(EXIT_ERROR)
 
 
-def prompt_plan(result: LoadResult, spec: TargetSpec) -> PromptPlan:
+def prompt_plan(result: LoadResult, target: Target) -> PromptPlan:
     """Prompt changes against the target's prompt store (published by apply, not by the executor)."""
-    from controller.providers.prompt_store import open_store
-
-    return plan_prompts(sources_of(result.manifests), open_store(spec.prompt_store_url()))
+    return plan_prompts(sources_of(result.manifests), target.open_prompt_store())
 
 
 def print_template_diffs(prompts: PromptPlan) -> None:
@@ -98,7 +96,7 @@ def plan_cmd(
         spec = spec_from_flags(**flags)
         with open_target(spec, regions_of(manifests_of(result))) as opened:
             the_plan = plan_for(result, opened, prune=prune)
-        prompts = prompt_plan(result, spec)
+            prompts = prompt_plan(result, opened)
         the_plan = replace(the_plan, changes=the_plan.changes + tuple(resource_changes(prompts)))
         if out is not None:
             save_plan(the_plan, out, manifests_digest=_digest(result), created_at=datetime.now(UTC).isoformat())

@@ -1,22 +1,32 @@
 """Where plan and apply act: the local emulator (default with no project), a running emulator, or Vertex AI.
 
 `open_target` is the composition root for effects: it builds one `VertexProvider` per region on the right
-channel and the lock for the target, and tears them down afterwards.
+channel, the lock and the prompt store of the target, and tears them down afterwards. The clients
+themselves come from provider factories (`controller.providers.connections`).
+
+The lock lives with the target, so every client of one target meets at the same lock whatever its working
+directory or spelling of the address: on Vertex AI and on a running emulator it is the lease object
+`gs://<bucket>/locks/<project>.json` (in the emulator's own Cloud Storage, found through its GetInfo RPC);
+on the local target it is a flock in the state directory, which is where that target's whole "cloud"
+lives (its embedded emulator serves no storage a second process could share).
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from controller.errors import UserError
 from controller.ports import LockPort, MetricsPort, VertexPort
+from controller.prompts.store import PromptStore
+
+if TYPE_CHECKING:
+    from controller.providers.connections import Channel
 
 LOCAL_DIR = Path(".genaiops/local")
 LOCAL_PROJECT = "local-project"
@@ -39,13 +49,15 @@ class RegionPorts(dict[str, VertexPort]):
 
 @dataclass
 class Target:
-    """An opened target: providers per region, the lock, and a name for messages and saved plans."""
+    """An opened target: providers per region, the lock, the prompt store, and a name for messages and
+    saved plans."""
 
     name: str
     project: str
     ports: dict[str, VertexPort]
     lock: LockPort
     metrics: MetricsPort
+    open_prompt_store: Callable[[], PromptStore]
     api_calls: dict[str, int] = field(default_factory=dict)
 
 
@@ -65,12 +77,14 @@ class TargetSpec:
         """Where prompts are published: the flag, else the target's default."""
         if self.prompt_store:
             return self.prompt_store
-        kind = self.kind
-        if kind == "local":
+        if self.kind == "local":
             return str(self.state_dir / "prompt-store")
-        if kind == "emulator":
-            return ".genaiops/emulator/prompt-store"
-        return f"gs://{self.lock_bucket or f'{self.project}-genaiops'}/prompts"
+        return f"gs://{self.bucket}/prompts"
+
+    @property
+    def bucket(self) -> str:
+        """The bucket of the lease and the default prompt store (emulator and cloud targets)."""
+        return self.lock_bucket or f"{self.project or LOCAL_PROJECT}-genaiops"
 
     @property
     def kind(self) -> str:
@@ -130,52 +144,98 @@ def _counting(counts: dict[str, int]) -> Any:
     return count
 
 
+@dataclass(frozen=True)
+class _Opened:
+    """What each kind of target contributes to `open_target`."""
+
+    channel: Channel | None  # None: the gapic clients' default (Vertex AI)
+    project: str
+    lock: LockPort
+    open_prompt_store: Callable[[], PromptStore]
+
+
+def _open_local(spec: TargetSpec, stack: ExitStack) -> _Opened:
+    from controller.emulator.server import running
+    from controller.providers.connections import plain_channel
+    from controller.providers.locks import FileLock
+    from controller.providers.prompt_store import open_store
+
+    spec.state_dir.mkdir(parents=True, exist_ok=True)
+    emulator = stack.enter_context(
+        running(
+            state_path=spec.state_dir / "state.json",
+            rest_port=None,
+            storage_port=None,
+            traffic_rps=spec.traffic_rps,
+            min_alignment_period_s=1,
+            traffic_tick_s=0.25,
+        )
+    )
+    channel = plain_channel(emulator.grpc_target)
+    stack.callback(channel.close)
+    url = spec.prompt_store_url()
+    return _Opened(
+        channel=channel,
+        project=LOCAL_PROJECT,
+        lock=FileLock(spec.state_dir / "apply.lock"),
+        open_prompt_store=lambda: open_store(url),
+    )
+
+
+def _open_emulator(spec: TargetSpec, stack: ExitStack) -> _Opened:
+    from controller.providers.connections import connect_emulator, emulator_storage_client, ensure_bucket, lease
+    from controller.providers.prompt_store import open_store
+
+    assert spec.emulator is not None
+    channel, info = connect_emulator(spec.emulator)
+    stack.callback(channel.close)
+    project = spec.project or LOCAL_PROJECT
+    client = emulator_storage_client(info, project=project)
+    ensure_bucket(client, spec.bucket)
+    url = spec.prompt_store_url()  # gs:// here means the emulator's storage, like the lease
+    return _Opened(
+        channel=channel,
+        project=project,
+        lock=lease(client, bucket=spec.bucket, project=project, target=spec.describe()),
+        open_prompt_store=lambda: open_store(url, client=client),
+    )
+
+
+def _open_cloud(spec: TargetSpec) -> _Opened:
+    from controller.providers.connections import cloud_storage_client, lease
+    from controller.providers.prompt_store import open_store
+
+    assert spec.project is not None
+    project = spec.project
+    client = cloud_storage_client(project)
+    url = spec.prompt_store_url()
+    return _Opened(
+        channel=None,
+        project=project,
+        lock=lease(client, bucket=spec.bucket, project=project),
+        open_prompt_store=lambda: open_store(url),
+    )
+
+
 @contextmanager
 def open_target(spec: TargetSpec, regions: Iterable[str]) -> Iterator[Target]:
-    """Open providers for `regions` (at least one) and the lock; close everything on exit."""
-    import grpc
+    """Open providers for `regions` (at least one), the lock and the prompt store; close everything on exit.
 
-    from controller.providers.locks import FileLock, GcsLease
-    from controller.providers.monitoring import CloudMonitoringMetrics
-    from controller.providers.vertex import VertexProvider
-
+    Raises UserError when a running emulator does not answer (within a few seconds, not after retries)."""
     wanted = sorted(set(regions)) or ["us-central1"]
     counts: dict[str, int] = {}
     with ExitStack() as stack:
-        channel: grpc.Channel | None = None
         kind = spec.kind
         if kind == "local":
-            from controller.emulator.server import running
-
-            spec.state_dir.mkdir(parents=True, exist_ok=True)
-            emulator = stack.enter_context(
-                running(
-                    state_path=spec.state_dir / "state.json",
-                    rest_port=None,
-                    storage_port=None,
-                    traffic_rps=spec.traffic_rps,
-                    min_alignment_period_s=1,
-                    traffic_tick_s=0.25,
-                )
-            )
-            channel = grpc.insecure_channel(emulator.grpc_target)
-            project = LOCAL_PROJECT
-            lock: LockPort = FileLock(spec.state_dir / "apply.lock")
+            opened = _open_local(spec, stack)
         elif kind == "emulator":
-            assert spec.emulator is not None
-            channel = grpc.insecure_channel(spec.emulator.removeprefix("grpc://").removeprefix("http://"))
-            project = spec.project or LOCAL_PROJECT
-            digest = hashlib.sha256(f"{spec.emulator}/{project}".encode()).hexdigest()[:12]
-            lock = FileLock(Path(".genaiops/locks") / f"emulator-{digest}.lock")
+            opened = _open_emulator(spec, stack)
         else:
-            assert spec.project is not None
-            project = spec.project
-            from google.cloud import storage
+            opened = _open_cloud(spec)
+        from controller.providers.monitoring import CloudMonitoringMetrics  # after the connection check: slow
+        from controller.providers.vertex import VertexProvider
 
-            bucket = spec.lock_bucket or f"{project}-genaiops"
-            lock = GcsLease(storage.Client(project=project), bucket, f"locks/{project}.json")
-        if channel is not None:
-            stack.callback(channel.close)
+        channel, project = opened.channel, opened.project
         ports = RegionPorts(
             lambda region: VertexProvider(project=project, region=region, channel=channel, on_call=_counting(counts))
         )
@@ -184,4 +244,12 @@ def open_target(spec: TargetSpec, regions: Iterable[str]) -> Iterator[Target]:
         metrics = CloudMonitoringMetrics(
             project=project, channel=channel, min_alignment_s=60 if kind == "cloud" else 1, on_call=_counting(counts)
         )
-        yield Target(name=spec.describe(), project=project, ports=ports, lock=lock, metrics=metrics, api_calls=counts)
+        yield Target(
+            name=spec.describe(),
+            project=project,
+            ports=ports,
+            lock=opened.lock,
+            metrics=metrics,
+            open_prompt_store=opened.open_prompt_store,
+            api_calls=counts,
+        )

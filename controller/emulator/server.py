@@ -8,6 +8,7 @@ gapic clients on one shared `grpc.insecure_channel`, as a user would.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -18,6 +19,7 @@ import grpc
 
 from controller.emulator.faults import FaultAdmin, FaultInjector
 from controller.emulator.grpc_adapter import build_server
+from controller.emulator.info import EmulatorInfo
 from controller.emulator.metrics import MetricStore
 from controller.emulator.rest import RestGateway, start_rest_gateway
 from controller.emulator.storage import StorageEmulator
@@ -48,6 +50,9 @@ class Emulator:
         clock: Callable[[], float] = time.time,
     ) -> None:
         """`rest_port` / `storage_port` of None leave that server out; 0 picks a free port."""
+        for name, value in (("port", port), ("rest_port", rest_port), ("storage_port", storage_port)):
+            if value is not None and not 0 <= value <= 65535:
+                raise ValueError(f"{name} must be between 0 and 65535 (0: any free port), got {value}")
         self.project, self.location, self.host = project, location, host
         self._ports = (port, rest_port, storage_port)
         self.state_path = state_path
@@ -69,12 +74,18 @@ class Emulator:
         self._storage: StorageEmulator | None = None
         self._channel: grpc.Channel | None = None
         self.grpc_port = self.rest_port = self.storage_port = 0
+        self._started = threading.Event()  # GetInfo may arrive before the other servers are bound
 
     # -- lifecycle ----------------------------------------------------------------------------------
     def start(self) -> Emulator:
         """Bind and serve everything in background threads."""
         port, rest_port, storage_port = self._ports
-        methods = [*self.vertex.methods(), *self.metrics.methods(), *FaultAdmin(self.faults).methods()]
+        methods = [
+            *self.vertex.methods(),
+            *self.metrics.methods(),
+            *FaultAdmin(self.faults).methods(),
+            *EmulatorInfo(self.info).methods(),
+        ]
         self._grpc, self.grpc_port = build_server(methods, host=self.host, port=port, hook=self.faults)
         if self.grpc_port == 0:
             self.stop()
@@ -92,6 +103,7 @@ class Emulator:
             raise
         if self.traffic.rps > 0:
             self.traffic.start()
+        self._started.set()
         return self
 
     def stop(self) -> None:
@@ -116,6 +128,17 @@ class Emulator:
         return self.state_path.with_name(f"{self.state_path.stem}.storage.json")
 
     # -- addresses ----------------------------------------------------------------------------------
+    def info(self) -> dict[str, Any]:
+        """What GetInfo answers: project, location and the bound ports (0 for a server not running)."""
+        self._started.wait(timeout=5.0)
+        return {
+            "project": self.project,
+            "location": self.location,
+            "grpcPort": self.grpc_port,
+            "restPort": self.rest_port if self._rest is not None else 0,
+            "storagePort": self.storage_port if self._storage is not None else 0,
+        }
+
     @property
     def _client_host(self) -> str:
         return "127.0.0.1" if self.host in ("", "0.0.0.0", "::") else self.host

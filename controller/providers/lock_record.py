@@ -4,6 +4,11 @@ and the messages built from it. Shared by `locks_gcs.GcsLease` and `locks_file.F
 A record says who holds the lock (`owner`, free text such as `alice@laptop pid 4242`), since when, until
 when (`expires_at`; None for a file lock, which lives as long as its process) and on which target, plus a
 random `lock_id` that `release` and `genaiops force-unlock ID` must name.
+
+`pid_scope` says where `pid` means something (the kernel's boot id and the pid namespace, Linux only):
+`holder_is_gone` trusts a pid check only within that scope, so a lease whose process was killed on this
+machine can be taken at once, while a holder in another container or on another machine (even with the
+same hostname) is only ever judged by its expiry.
 """
 
 from __future__ import annotations
@@ -15,11 +20,13 @@ import socket
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 from controller.errors import LockedError
 
-__all__ = ["LockRecord", "default_owner", "format_time", "locked_error", "new_record"]
+__all__ = ["LockRecord", "default_owner", "format_time", "holder_is_gone", "locked_error", "new_record", "pid_scope"]
 
 
 @dataclass(frozen=True)
@@ -33,6 +40,7 @@ class LockRecord:
     target: str
     host: str = ""
     pid: int = 0
+    pid_scope: str = ""  # where `pid` is meaningful (see `pid_scope()`); "" when unknown
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), sort_keys=True).encode()
@@ -63,6 +71,7 @@ class LockRecord:
                 target=str(raw.get("target", "")),
                 host=str(raw.get("host", "")),
                 pid=int(raw.get("pid", 0)),
+                pid_scope=str(raw.get("pid_scope", "")),
             )
         except (TypeError, ValueError) as err:
             raise ValueError(f"malformed lock record: {err}") from err
@@ -87,7 +96,42 @@ def new_record(*, owner: str, target: str, now: float, ttl_s: float | None) -> L
         target=target,
         host=socket.gethostname(),
         pid=os.getpid(),
+        pid_scope=pid_scope(),
     )
+
+
+@cache
+def pid_scope() -> str:
+    """This process's pid scope: `<boot id>/<pid namespace>` (Linux), or "" where that cannot be read.
+
+    Two processes with the same scope see the same pids; a hostname alone does not promise that (containers
+    sharing the host network share its hostname, not its pids)."""
+    try:
+        boot_id = Path("/proc/sys/kernel/random/boot_id").read_text(encoding="ascii").strip()
+        namespace = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return ""
+    return f"{boot_id}/{namespace}" if boot_id and namespace else ""
+
+
+def holder_is_gone(record: LockRecord) -> bool:
+    """True only when the holder's process certainly no longer runs: it ran in our pid scope and no live
+    process has its pid (a zombie counts as gone: it can renew nothing). Unknown means alive."""
+    if record.pid <= 0 or not record.pid_scope or record.pid_scope != pid_scope():
+        return False
+    if record.pid == os.getpid():
+        return False  # another lease object in this very process
+    try:
+        os.kill(record.pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False  # it exists (another user's process) or we cannot tell
+    try:
+        stat = Path(f"/proc/{record.pid}/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[:1] in (["Z"], ["X"])
 
 
 def format_time(ts: float) -> str:

@@ -1,8 +1,8 @@
 """Apply locks: two applies on one target never interleave. The CLI (composition root) picks one per target:
-a `GcsLease` (lease object in Cloud Storage, `locks_gcs.py`) for a cloud target, a `FileLock` (flock,
-`locks_file.py`) for the local one, and holds it around an apply with `holding`. Both implement
-`controller.ports.LockPort` plus the administration methods of `AdministeredLock` below, which
-`genaiops force-unlock ID` and lock status displays use.
+a `GcsLease` (lease object in Cloud Storage, `locks_gcs.py`) for a cloud target and for a running emulator
+(in its own storage), a `FileLock` (flock, `locks_file.py`) for the local one, and holds it around an apply
+with `holding`. Both implement `controller.ports.LockPort` plus the administration methods of
+`AdministeredLock` below, which `genaiops force-unlock ID` and lock status displays use.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """The apply lock for a cloud target: a lease object in Cloud Storage, guarded by generation preconditions.
 
 `acquire` creates the object with `if_generation_match=0` (only if absent); a live lease makes it wait
-(polling with backoff) and then raise LockedError naming the holder; an expired lease is taken over with a
-compare-and-swap on its generation, so of several racing takers exactly one wins. While held, a daemon
+(polling with backoff) and then raise LockedError naming the holder; an expired lease, or one whose
+holder's process is certainly gone (killed on this machine: `lock_record.holder_is_gone`), is taken over
+with a compare-and-swap on its generation, so of several racing takers exactly one wins. While held, a daemon
 thread rewrites `expires_at` with `if_generation_match=<our generation>`; when that finds the lease gone or
 someone else's, `lost` turns true (and `on_lost` is called) so the apply can stop. `release` and
 `force_unlock` delete only with `if_generation_match`, never someone else's lease.
@@ -31,7 +32,7 @@ from google.cloud.storage.retry import DEFAULT_RETRY
 
 from controller.errors import PermanentError, UserError
 from controller.providers.google_errors import translated
-from controller.providers.lock_record import LockRecord, format_time, locked_error, new_record
+from controller.providers.lock_record import LockRecord, format_time, holder_is_gone, locked_error, new_record
 
 __all__ = ["GcsLease"]
 _log = logging.getLogger(__name__)
@@ -180,7 +181,8 @@ class GcsLease:
         record, generation = current
         if record.lock_id == mine.lock_id:  # our create succeeded; its retry saw our own object
             return _Held(record, generation)
-        if not record.expired(self._clock()):
+        gone = holder_is_gone(record)
+        if not gone and not record.expired(self._clock()):
             return record
         now = self._clock()
         mine = replace(mine, acquired_at=now, expires_at=now + self._ttl_s)
@@ -191,7 +193,8 @@ class GcsLease:
             if again is None or again[0].lock_id == mine.lock_id:
                 return None if again is None else _Held(*again)
             return again[0]
-        _log.info("took over the expired lease %s from %s (lock id %s)", self._url, record.owner, record.lock_id)
+        why = "whose process is gone" if gone else "expired"
+        _log.info("took over the lease %s (%s) from %s (lock id %s)", self._url, why, record.owner, record.lock_id)
         return taken
 
     def _remedy(self, record: LockRecord) -> str:

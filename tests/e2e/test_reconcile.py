@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 from google.cloud import aiplatform_v1
 
-from controller.providers.locks import FileLock
 from tests.e2e.canary_helpers import HEALTHY_V1, HEALTHY_V2, TRAFFIC, canary_yaml, served, wait_until
 from tests.e2e.conftest import Workspace, endpoint_yaml, model_yaml
 from tests.e2e.reconcile_helpers import (
@@ -204,10 +203,6 @@ def test_suspend_in_a_manifest_or_by_genaiops_suspend_pauses_reconciliation_unti
 
 
 # -- shutdown and leadership -----------------------------------------------------------------------
-def _lock_files(root: Path) -> list[Path]:
-    return sorted((root / ".genaiops" / "locks").glob("*.lock"))
-
-
 def _ops(audit: Path, endpoint: str) -> list[str]:
     return [str(r["op"]) for r in audit_records(audit) if r.get("address") == f"Endpoint/us-central1/{endpoint}"]
 
@@ -246,10 +241,9 @@ def test_sigterm_in_the_middle_of_a_pass_leaves_consistent_state_and_releases_th
         live = workspace.emulator.endpoint_client().list_endpoints(parent=workspace.emulator.parent)
         assert not [problem for e in live if (problem := split_problem(e))]
 
-        lock_files = _lock_files(workspace.root)
-        assert len(lock_files) == 1, lock_files
-        lock = FileLock(lock_files[0])
-        lock.release(lock.acquire(owner="test", wait_s=0))  # free at once, else LockedError
+        # The lease lives in the emulator's Cloud Storage; released, its object is gone.
+        lease = workspace.emulator.storage_client().bucket("local-project-genaiops").blob("locks/local-project.json")
+        assert not lease.exists()
 
         workspace.emulator.state.set_lro_delay(0.0)
         code, output = reconcile_once(workspace, repo, name="after")
@@ -286,7 +280,8 @@ def test_a_standby_takes_over_within_its_poll_period_when_the_leader_is_killed(
             killed = time.time()
             assert one.wait(5) == -9
             took_over = two.wait_for("leader: holding the lease", timeout_s=10)
-            # The flock dies with its process; the standby retries every min(interval, 5 s) = 1 s.
+            # The lease of a killed process on this machine is taken at once (its pid is gone, no need to
+            # wait for the expiry); the standby retries every min(interval, 5 s) = 1 s.
             assert _log_time(took_over) - killed <= min(INTERVAL_S, 5.0) + 0.5, _log_time(took_over) - killed
             wait_for_metrics(base, lambda s: sample(s, "genaiops_leader") == 1, timeout_s=5, what="leader 1")
 
