@@ -3,16 +3,19 @@ and the loader of the YAML case tables in tests/cases/rollout/ (one `pytest.para
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from hypothesis import strategies as st
 
 from controller.model import Analysis, Rollout
 from controller.observed import ObservedEndpoint
-from controller.rollout.analysis import Measurement, Verdict
+from controller.rollout.analysis import Bound, Breach, Measurement, Shortfall, Verdict
+from controller.rollout.reason import Kind, Reason
 from controller.rollout.state import Phase, RolloutState
 from controller.rollout.strategy import CompiledStep, compile_steps
 from tests.builders import deployed, live_endpoint
@@ -94,6 +97,38 @@ def measurement(
     value: float | None = 0.01,
     threshold: str = "max 0.05",
     requests: int = 200,
+    shortfall: Shortfall | str | None = None,
 ) -> Measurement:
-    """One judged measurement (the machine reads only verdicts, the reason reads the rest)."""
-    return Measurement(metric, value, threshold, Verdict(verdict), requests)
+    """One judged measurement (the machine counts verdicts; the reason reads the rest). A failed one breaks
+    its written threshold (`max 0.05`, `min 100`, `max 1500 ms`)."""
+    judged = Verdict(verdict)
+    breach = None
+    if judged is Verdict.FAILED and (written := re.fullmatch(r"(min|max) (\S+)( ms)?", threshold)):
+        breach = Breach(Bound(written[1]), float(written[2]))
+    lacking = Shortfall(shortfall) if shortfall is not None else None
+    return Measurement(metric, value, threshold, judged, requests, breach=breach, shortfall=lacking)
+
+
+METRIC_NAMES = st.from_regex(r"[a-z][a-z0-9-]{0,62}", fullmatch=True)
+NUMBERS = st.floats(allow_nan=False)  # infinities and -0.0 included; NaN never equals itself
+COUNTS = st.integers(0, 10**18 - 1)
+
+
+@st.composite
+def reasons(draw: st.DrawFn, kinds: st.SearchStrategy[Kind] | None = None) -> Reason:
+    """Any reason a label can hold (of any of `kinds`, by default every kind), each field set or not."""
+    bound = draw(st.none() | st.sampled_from(Bound))
+    return Reason(
+        draw(kinds if kinds is not None else st.sampled_from(Kind)),
+        metric=draw(st.just("") | METRIC_NAMES),
+        value=draw(st.none() | NUMBERS),
+        bound=bound,
+        threshold=None if bound is None else draw(NUMBERS),
+        baseline=draw(st.none() | NUMBERS),
+        requests=draw(st.none() | COUNTS),
+        min_requests=draw(st.none() | COUNTS),
+        inconclusive=draw(st.none() | COUNTS),
+        inconclusive_limit=draw(st.none() | COUNTS),
+        also_failed=tuple(draw(st.lists(st.from_regex(r"[a-z][a-z0-9-]{0,14}", fullmatch=True), max_size=3))),
+        deployed_model=draw(st.just("") | st.from_regex(r"[a-z0-9_-]{1,63}", fullmatch=True)),
+    )

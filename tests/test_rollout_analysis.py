@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from controller.model import Metric
-from controller.rollout.analysis import Measurement, Sample, Verdict, judge, overall
+from controller.rollout.analysis import Bound, Breach, Measurement, Sample, Shortfall, Verdict, judge, overall
 from tests.rollout_builders import load_cases
 
 CUSTOM_QUERY = {"filter": 'metric.type="custom.googleapis.com/tps"'}
@@ -50,6 +50,19 @@ def test_a_metric_is_judged_as_in_the_table(case: dict[str, Any]) -> None:
         assert got.threshold == case["threshold"]
     if "detail" in case:
         assert got.detail == case["detail"]
+    assert (got.breach is not None) == (got.verdict is Verdict.FAILED), "a failure says which threshold broke"
+    assert (got.shortfall is not None) == (got.verdict in (Verdict.INCONCLUSIVE, Verdict.ERROR)), "and no verdict why"
+    if "breach" in case:
+        written = case["breach"]
+        expected = Breach(Bound(written["bound"]), written["threshold"], written.get("baseline"))
+        assert got.breach is not None and (got.breach.bound, got.breach.threshold) == (
+            expected.bound,
+            expected.threshold,
+        )
+        if expected.baseline is not None:
+            assert got.breach.baseline == pytest.approx(expected.baseline, rel=1e-9)
+    if "shortfall" in case:
+        assert got.shortfall is Shortfall(case["shortfall"])
 
 
 # Every built-in metric and threshold kind, each with a sample that would pass and one that would fail
@@ -112,7 +125,7 @@ def test_below_min_requests_every_metric_is_inconclusive_never_passed_nor_failed
     for canary in (passing, failing):
         got = judge(checked, canary=canary, stable=stable, min_requests=BELOW_MIN_REQUESTS)
         assert got.verdict is Verdict.INCONCLUSIVE, got.describe()
-        assert "minRequests" in got.detail
+        assert got.shortfall is Shortfall.TOO_FEW_REQUESTS and "minRequests" in got.detail
     # The same samples with enough requests are judged, so the table above really passes and fails.
     for canary, verdict in ((passing, Verdict.SUCCESSFUL), (failing, Verdict.FAILED)):
         assert judge(checked, canary=canary, stable=stable, min_requests=1).verdict is verdict
@@ -128,7 +141,7 @@ def test_a_failed_query_is_an_error_whatever_the_metric(
     del passing
     broken = Sample(requests=failing.requests, error="ListTimeSeries: DEADLINE_EXCEEDED")
     got = judge(Metric.model_validate(metric), canary=broken, stable=stable, min_requests=1)
-    assert got.verdict is Verdict.ERROR
+    assert got.verdict is Verdict.ERROR and got.shortfall is Shortfall.QUERY_FAILED
     assert got.value is None
     assert got.detail == "ListTimeSeries: DEADLINE_EXCEEDED"
 

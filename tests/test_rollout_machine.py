@@ -1,11 +1,15 @@
 """The rollout state machine: a table of single passes (tests/cases/rollout/machine.yaml), the analysis
 schedule, the human commands, and whole rollouts driven pass by pass on a fake clock: healthy canaries
-promote through every step, failing ones roll back, and no data never moves traffic forward."""
+promote through every step, failing ones roll back, and no data never moves traffic forward. Every
+record the machine returns reads back from its labels exactly, and nothing in the rollout core or its
+driver reads the wall clock."""
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from controller.model import Analysis
-from controller.rollout.analysis import Measurement, Sample, Verdict, judge
+from controller.rollout.analysis import Bound, Measurement, Sample, Verdict, judge
 from controller.rollout.machine import (
     Move,
     Transition,
@@ -25,7 +29,8 @@ from controller.rollout.machine import (
     promote,
     resume,
 )
-from controller.rollout.state import Phase, RolloutState, from_labels, slug, to_labels
+from controller.rollout.reason import Kind, Reason
+from controller.rollout.state import Phase, RolloutState, from_labels, to_labels
 from controller.rollout.strategy import CompiledStep
 from tests.rollout_builders import (
     CANARY_ID,
@@ -72,18 +77,22 @@ def test_one_pass_decides_as_in_the_table(case: dict[str, Any]) -> None:
     )
     want = case["expect"]
     assert (got.move.value, got.weight) == (want["move"], want["weight"]), got.reason
+    if "kind" in want:
+        assert got.reason is not None and got.reason.kind is Kind(want["kind"])
     expected_state = want.get("state", {})
     if expected_state.get("unchanged"):
         assert got.state == before
     for name, value in _state_fields(expected_state).items():
         if name != "unchanged":
             assert getattr(got.state, name) == value, name
+    described = got.reason.describe() if got.reason is not None else ""
     for text in want.get("reason", []):
-        assert _text(text) in got.reason
-        if got.state.phase in (Phase.DEGRADED, Phase.PAUSED):
-            assert got.state.reason == got.reason
+        assert _text(text) in described
     for text in want.get("reason_excludes", []):
-        assert text not in got.reason
+        assert text not in described
+    if got.state.phase in (Phase.DEGRADED, Phase.PAUSED) and got.move is not Move.HOLD:
+        assert got.state.reason == got.reason, "the record keeps the reason of its pause or rollback"
+    assert from_labels(to_labels(got.state)) == got.state, "the record reads back exactly"
     if "measurements" in want:
         assert len(got.measurements) == want["measurements"]
     assert got.state.deployment == before.deployment and got.state.revision == before.revision
@@ -190,13 +199,16 @@ def test_promote_full_jumps_from_any_step_to_promoted() -> None:
     for step in range(3):
         got = promote(state(step=step), THREE, T0 + 500, full=True)
         assert (got.move, got.weight) == (Move.PROMOTE, 100)
-        assert got.state.phase is Phase.HEALTHY and got.state.step == 3 and got.state.reason == ""
+        assert got.state.phase is Phase.HEALTHY and got.state.step == 3 and got.state.reason is None
+        assert (got.state.canary_id, got.state.stable_id) == ("", CANARY_ID), "the canary is the stable now"
+        assert got.reason == Reason(Kind.PROMOTED)
 
 
 def test_promote_continues_a_paused_rollout() -> None:
-    paused = state(phase="paused", reason="3 inconclusive measurements")
+    paused = state(phase="paused", reason=Reason(Kind.NO_DATA, metric="error-rate", inconclusive=3))
     got = promote(paused, THREE, T0 + 500, full=False)
-    assert (got.move, got.state.phase, got.state.step, got.state.reason) == (Move.STEP, Phase.PROGRESSING, 1, "")
+    assert (got.move, got.state.phase, got.state.step, got.state.reason) == (Move.STEP, Phase.PROGRESSING, 1, None)
+    assert got.reason == Reason(Kind.STEP_PROMOTED)
 
 
 def test_an_indefinite_pause_waits_for_promote_and_then_the_rollout_goes_on() -> None:
@@ -211,32 +223,35 @@ def test_an_indefinite_pause_waits_for_promote_and_then_the_rollout_goes_on() ->
 def test_a_finished_rollout_ignores_every_command(phase: str) -> None:
     done = state(phase=phase, step=3)
     for got in (promote(done, THREE, T0, full=True), abort(done), pause(done), resume(done, T0)):
-        assert got.move is Move.HOLD and got.state == done and phase in got.reason
+        assert got == Transition(Move.HOLD, done)
 
 
 @pytest.mark.parametrize("phase", ["progressing", "paused"])
 def test_abort_rolls_back_and_marks_the_revision_failed(phase: str) -> None:
-    got = abort(state(phase=phase, step=1), "aborted by alice")
+    got = abort(state(phase=phase, step=1))
     assert (got.move, got.weight) == (Move.ROLLBACK, 0)
-    assert got.state.phase is Phase.DEGRADED
+    assert got.state.phase is Phase.DEGRADED and got.state.step == 1
     assert got.state.failed_revision == REVISION
-    assert got.state.reason == got.reason == "aborted by alice"
+    assert (got.state.canary_id, got.state.stable_id) == ("", STABLE_ID), "the canary is undeployed next"
+    assert got.state.reason == got.reason == Reason(Kind.ABORTED)
 
 
 def test_pause_stops_a_progressing_rollout_and_resume_restarts_its_step() -> None:
     busy = state(step=1, step_started=T0 + 60, successes=1, failures=1, inconclusive=2, last_analysis=T0 + 120)
     paused = pause(busy)
-    assert (paused.move, paused.state.phase, paused.state.reason) == (Move.PAUSE, Phase.PAUSED, "paused by a human")
+    assert (paused.move, paused.weight, paused.state.phase) == (Move.PAUSE, None, Phase.PAUSED)
+    assert paused.state.reason == paused.reason == Reason(Kind.PAUSED)
     assert pause(paused.state).move is Move.HOLD, "pausing twice changes nothing"
     held = next_transition(paused.state, THREE, HEALTHY, (measurement("successful"),), T0 + 10**6)
     assert held.move is Move.HOLD and held.state == paused.state
     resumed = resume(paused.state, T0 + 900)
-    assert (resumed.move, resumed.weight) == (Move.STEP, -1), "resume keeps the traffic where it is"
+    assert (resumed.move, resumed.weight) == (Move.RESUME, None), "resume keeps the traffic where it is"
+    assert resumed.reason == Reason(Kind.RESUMED)
     assert resumed.state == busy.evolve(step_started=T0 + 900, successes=0, failures=0, inconclusive=0, last_analysis=0)
 
 
 def test_resume_of_a_rollout_that_is_not_paused_changes_nothing() -> None:
-    assert resume(state(), T0 + 60) == Transition(Move.HOLD, state(), -1, "rollout is progressing")
+    assert resume(state(), T0 + 60) == Transition(Move.HOLD, state())
 
 
 # --- whole rollouts on a fake clock ----------------------------------------------------------------------
@@ -262,7 +277,7 @@ class Run:
             self.measured += 1
         got = next_transition(before, self.steps, HEALTHY, taken, self.now)
         assert got.state.step <= before.step + 1, "at most one step per pass"
-        assert from_labels(to_labels(got.state)) == got.state.evolve(reason=slug(got.state.reason))
+        assert from_labels(to_labels(got.state)) == got.state, "every record reads back exactly"
         self.current = got.state
         self.log.append((self.now, got))
         return got
@@ -314,7 +329,10 @@ def test_a_failing_canary_rolls_back_at_the_measurement_past_failure_limit() -> 
     _, last = run.log[-1]
     assert last.weight == 0 and last.measurements, "rolled back in the pass that measured the failure"
     assert run.measured == 3 + 2, "failureLimit 1: the second failure rolls back"
-    assert run.current.failed_revision == REVISION and "error-rate" in run.current.reason
+    assert run.current.failed_revision == REVISION
+    assert run.current.reason == Reason(
+        Kind.ANALYSIS_FAILED, metric="error-rate", value=0.01, bound=Bound.MAX, threshold=0.05, requests=200
+    )
 
 
 def test_alternating_failures_stay_under_the_consecutive_limit_and_three_in_a_row_roll_back() -> None:
@@ -405,7 +423,10 @@ def test_a_canary_below_min_requests_never_moves_forward_nor_back_whatever_its_m
     run = Run(steps_of({**FOUR_STEPS, "analysis": analysis}), _judged(analysis, canary))
     moves = run.until_done(seconds=20, passes=300)
     assert moves == [Move.PAUSE], "holds, then pauses for a human once inconclusiveLimit is passed"
-    assert run.current.step == 0 and "not enough data" in run.current.reason
+    assert run.current.step == 0
+    assert run.current.reason == Reason(
+        Kind.TOO_FEW_REQUESTS, requests=canary.requests, min_requests=50, inconclusive=3, inconclusive_limit=2
+    )
 
 
 @PROPERTY
@@ -439,7 +460,8 @@ def test_a_single_pass_never_moves_more_than_one_step_and_its_move_matches_its_s
     got = next_transition(before, steps, HEALTHY, taken, T0 + now)
     match got.move:
         case Move.HOLD:
-            assert got.weight == -1 and got.state.step == before.step and got.state.phase is Phase.PROGRESSING
+            assert got.weight is None and got.state.step == before.step and got.state.phase is Phase.PROGRESSING
+            assert got.reason is None
         case Move.STEP:
             assert got.state.step == before.step + 1 and got.weight == steps[got.state.step].weight
             assert got.state.step_started == T0 + now and got.state.successes == got.state.failures == 0
@@ -449,6 +471,35 @@ def test_a_single_pass_never_moves_more_than_one_step_and_its_move_matches_its_s
         case Move.ROLLBACK:
             assert got.weight == 0 and got.state.phase is Phase.DEGRADED and got.state.failed_revision == REVISION
             assert taken is not None and Verdict.FAILED in verdicts  # type: ignore[operator]
+            assert got.reason is not None and got.reason.kind is Kind.ANALYSIS_FAILED and got.state.canary_id == ""
         case Move.PAUSE:
-            assert got.weight == -1 and got.state.phase is Phase.PAUSED
+            assert got.weight is None and got.state.phase is Phase.PAUSED
             assert taken is not None and Verdict.FAILED not in verdicts  # type: ignore[operator]
+            assert got.reason is not None and got.reason.kind.inconclusive
+        case Move.RESUME:
+            raise AssertionError("only a human resumes")
+    assert from_labels(to_labels(got.state)) == got.state
+
+
+# --- one clock ---------------------------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+CLOCKED = [*sorted((ROOT / "controller" / "rollout").glob("*.py")), ROOT / "controller/engine/rollout_driver.py"]
+WALL_CLOCK = {"time", "monotonic", "perf_counter", "now", "utcnow", "today"}
+
+
+@pytest.mark.parametrize("path", CLOCKED, ids=lambda p: p.name)
+def test_the_rollout_core_and_its_driver_never_read_the_wall_clock(path: Path) -> None:
+    """Time is passed in (`now`) or comes from the driver's injected clock, so a fake clock drives it all."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    imported = {
+        alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+    }
+    imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert not imported & {"time", "datetime"}, "import the clock, never read it"
+    calls = [
+        node.func.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in WALL_CLOCK
+    ]
+    assert not calls, calls

@@ -1,6 +1,6 @@
-"""Rollout state and its record in endpoint labels: every state survives the round trip, every label obeys
-Vertex AI's rules, reasons are slugged, and unreadable records read as "no rollout" (cases in
-tests/cases/rollout/slug.yaml and corrupt_labels.yaml)."""
+"""Rollout state and its record in endpoint labels: every state, its typed reason included, survives the
+round trip exactly, every label obeys Vertex AI's rules, and unreadable records read as "no rollout"
+(cases in tests/cases/rollout/corrupt_labels.yaml)."""
 
 from __future__ import annotations
 
@@ -11,22 +11,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from controller.rollout.state import (
-    PREFIX,
-    Phase,
-    RolloutState,
-    from_labels,
-    readable,
-    slug,
-    to_labels,
-    without_rollout,
-)
-from tests.rollout_builders import CANARY_ID, STABLE_ID, load_cases, measurement, state
+from controller.rollout.analysis import Bound
+from controller.rollout.reason import KEYS as REASON_KEYS
+from controller.rollout.reason import Kind, Reason
+from controller.rollout.state import PREFIX, Phase, RolloutState, from_labels, to_labels, without_rollout
+from tests.rollout_builders import CANARY_ID, STABLE_ID, load_cases, reasons, state
 
 PROPERTY = settings(max_examples=120, deadline=None, derandomize=True, database=None)
 LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
-FIELDS = 14  # every field of RolloutState has one label
+FIELDS = 13 + len(REASON_KEYS)  # every field of RolloutState has one label, its reason a few
 
 LOWER = "abcdefghijklmnopqrstuvwxyz"
 names = st.builds(lambda first, rest: first + rest, st.sampled_from(LOWER), st.text(LOWER + "0123456789-", max_size=62))
@@ -34,11 +28,6 @@ revisions = st.one_of(st.just(""), st.integers(0, 16**12 - 1).map(lambda n: f"{n
 model_ids = st.one_of(st.just(""), st.integers(1, 10**19 - 1).map(str))
 counts = st.integers(0, 10_000)
 times = st.integers(0, 2**40)
-reasons = st.one_of(
-    st.just(""),
-    st.text(max_size=200),
-    st.builds(lambda m: m.describe(), st.builds(measurement, st.just("failed"), value=st.floats(0, 1e6))),
-)
 
 
 @st.composite
@@ -57,21 +46,20 @@ def states(draw: st.DrawFn) -> RolloutState:
         inconclusive=draw(counts),
         successes=draw(counts),
         last_analysis=draw(times),
-        reason=draw(reasons),
+        reason=draw(st.one_of(st.none(), reasons())),
         failed_revision=draw(revisions),
     )
 
 
 @PROPERTY
 @given(states(), st.dictionaries(names, st.text(LOWER + "0123456789_-", max_size=63), max_size=4))
-def test_every_state_survives_the_label_round_trip_among_other_labels_with_its_reason_slugged(
+def test_every_state_survives_the_label_round_trip_exactly_among_other_labels(
     original: RolloutState, others: dict[str, str]
 ) -> None:
     others = without_rollout(others)
     labels = {**others, **to_labels(original)}
-    assert from_labels(labels) == original.evolve(reason=slug(original.reason))
+    assert from_labels(labels) == original
     assert without_rollout(labels) == others
-    assert to_labels(original.evolve(reason=slug(original.reason))) == to_labels(original), "slugging is idempotent"
 
 
 @PROPERTY
@@ -96,53 +84,28 @@ def test_a_fresh_rollout_writes_only_the_fields_it_has() -> None:
     }
 
 
-def test_a_rolled_back_rollout_records_the_failed_revision_and_a_readable_reason() -> None:
-    failing = measurement("failed", value=0.231, threshold="max 0.05", requests=412)
-    degraded = state(phase="degraded", step=1, failures=2, reason=failing.describe(), failed_revision="5f1c0ffee123")
+def test_a_rolled_back_rollout_records_the_failed_revision_and_its_reason_field_by_field() -> None:
+    why = Reason(Kind.ANALYSIS_FAILED, metric="error-rate", value=0.231, bound=Bound.MAX, threshold=0.05, requests=412)
+    degraded = state(phase="degraded", step=1, failures=2, reason=why, failed_revision="5f1c0ffee123")
     labels = to_labels(degraded)
     assert labels["genaiops-ro-phase"] == "degraded"
     assert labels["genaiops-ro-failed"] == "5f1c0ffee123"
-    assert labels["genaiops-ro-reason"] == "error-rate-0_231-vs-max-0_05-failed-412-requests"
+    assert {k: v for k, v in labels.items() if k.startswith("genaiops-ro-reason")} == {
+        "genaiops-ro-reason": "analysis-failed",
+        "genaiops-ro-reason-metric": "error-rate",
+        "genaiops-ro-reason-value": "0_231",
+        "genaiops-ro-reason-threshold": "max-0_05",
+        "genaiops-ro-reason-requests": "412",
+    }
     assert labels["genaiops-ro-canary"] == CANARY_ID and labels["genaiops-ro-stable"] == STABLE_ID
+    read = from_labels(labels)
+    assert read is not None and read.reason == why
+    assert read.reason.describe() == "error-rate 0.231 > max 0.05 over 412 requests"
 
 
 def test_without_rollout_keeps_every_label_that_is_not_the_record() -> None:
     labels = {"managed-by": "genaiops", "genaiops-retain": "true", "team": "x", **to_labels(state(step=2))}
     assert without_rollout(labels) == {"managed-by": "genaiops", "genaiops-retain": "true", "team": "x"}
-
-
-@pytest.mark.parametrize("case", load_cases("slug"))
-def test_a_reason_is_slugged_as_in_the_table(case: dict[str, Any]) -> None:
-    assert slug(case["text"]) == case["slug"]
-
-
-@PROPERTY
-@given(st.text(max_size=300))
-def test_any_text_slugs_to_a_valid_label_value_that_slugs_to_itself(text: str) -> None:
-    slugged = slug(text)
-    assert LABEL_VALUE.fullmatch(slugged), slugged
-    assert not slugged.startswith("-") and not slugged.endswith("-")
-    assert slug(slugged) == slugged
-
-
-@pytest.mark.parametrize(
-    ("reason", "shown"),
-    [
-        ("error-rate 0.23 > max 0.05", "error-rate 0.23 > max 0.05"),
-        ("error-rate 0.231 vs max 0.05 (failed, 412 requests)", "error-rate 0.231 vs max 0.05 failed 412 requests"),
-        ("latency-p99 2100 vs max 1500 ms (failed)", "latency-p99 2100 vs max 1500 ms failed"),
-        ("request-count 3 < min 100", "request-count 3 < min 100"),
-        ("paused by a human", "paused by a human"),
-    ],
-)
-def test_a_slugged_reason_reads_back_close_to_what_was_written(reason: str, shown: str) -> None:
-    assert readable(slug(reason)) == shown
-
-
-def test_a_reason_that_is_not_a_slug_is_shown_as_it_is() -> None:
-    assert readable("error-rate 0.2 vs max 0.05") == "error-rate 0.2 vs max 0.05"
-    assert readable("aborted") == "aborted"
-    assert readable("") == ""
 
 
 @pytest.mark.parametrize("case", load_cases("corrupt_labels"))

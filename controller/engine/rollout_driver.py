@@ -9,20 +9,22 @@ carries traffic undeployed. A driver killed at any moment resumes from the endpo
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from typing import assert_never
 
 from controller.engine.audit import AuditLog
-from controller.engine.operations import check_split
 from controller.engine.retry import DEFAULT_RETRY, RetryPolicy
+from controller.engine.steps import check_split
 from controller.errors import ConflictError, GenaiopsError, NotFoundError
 from controller.model import Endpoint
 from controller.observed import SUSPEND_LABEL, ObservedEndpoint
 from controller.ports import MetricsPort, VertexPort
 from controller.rollout.analysis import Measurement, judge
-from controller.rollout.events import RolloutEvent, RolloutStatus
+from controller.rollout.events import EventKind, RolloutEvent, RolloutStatus
 from controller.rollout.machine import Move, Transition, abort, analysis_window, next_analysis_at, next_transition
 from controller.rollout.machine import pause as pause_transition
 from controller.rollout.machine import promote as promote_transition
 from controller.rollout.machine import resume as resume_transition
+from controller.rollout.reason import Reason
 from controller.rollout.state import Phase, RolloutState, from_labels, to_labels, without_rollout
 from controller.rollout.strategy import INDEFINITE, CompiledStep, compile_steps, split_at
 
@@ -32,6 +34,25 @@ def _pair_share(live: ObservedEndpoint, state: RolloutState) -> tuple[int, int]:
     stable = live.traffic_split.get(state.stable_id, 0)
     share = canary + stable
     return share, (round(100 * canary / share) if share else 0)
+
+
+def _event_kind(move: Move) -> EventKind | None:
+    """The event a move makes (a hold makes none)."""
+    match move:
+        case Move.HOLD:
+            return None
+        case Move.STEP:
+            return EventKind.STEP
+        case Move.PROMOTE:
+            return EventKind.PROMOTED
+        case Move.ROLLBACK:
+            return EventKind.ABORTED
+        case Move.PAUSE:
+            return EventKind.PAUSED
+        case Move.RESUME:
+            return EventKind.RESUMED
+        case _:
+            assert_never(move)
 
 
 class RolloutDriver:
@@ -95,7 +116,8 @@ class RolloutDriver:
         """Record that apply started a rollout (the executor's StartRollout moved the first weight)."""
         steps = compile_steps(endpoint.spec.rollout)
         state = RolloutState(deployment, revision, Phase.PROGRESSING)
-        event = self._event("started", endpoint, state, steps, weight, f"canary gets {weight}% of the {share}% share")
+        detail = f"canary gets {weight}% of the {share}% share"
+        event = self._event(EventKind.STARTED, endpoint, state, steps, weight, detail)
         self.audit.write(**event.to_json())
         self.notify(event)
         return event
@@ -148,7 +170,8 @@ class RolloutDriver:
         if state.phase is not Phase.DEGRADED:
             raise ConflictError(f"the rollout on {endpoint.metadata.name} is {state.phase.value}, not rolled back")
         self._update(endpoint, live, dict(live.traffic_split), without_rollout(live.labels))
-        event = self._event("retry", endpoint, state, steps, None, "failed revision cleared; the next apply retries it")
+        detail = "failed revision cleared; the next apply retries it"
+        event = self._event(EventKind.RETRY, endpoint, state, steps, None, detail)
         self.audit.write(**event.to_json())
         self.notify(event)
         return self._status(endpoint, live, state.evolve(failed_revision=""), steps, (event,))
@@ -179,10 +202,10 @@ class RolloutDriver:
         *,
         raise_conflict: bool = False,
     ) -> RolloutStatus:
-        new = transition.state
-        share, _ = _pair_share(live, state)
+        record = transition.state  # the machine's record, final for a promotion or a rollback
         split = dict(live.traffic_split)
-        if transition.weight >= 0:
+        if transition.weight is not None:
+            share, _ = _pair_share(live, state)
             split = split_at(
                 live.traffic_split,
                 stable=state.stable_id,
@@ -190,27 +213,15 @@ class RolloutDriver:
                 share=share,
                 weight=transition.weight,
             )
-        record = new
-        if transition.move is Move.PROMOTE:
-            record = RolloutState(
-                state.deployment, state.revision, Phase.HEALTHY, step=len(steps), stable_id=state.canary_id
-            )
-        elif transition.move is Move.ROLLBACK:
-            record = RolloutState(
-                state.deployment,
-                state.revision,
-                Phase.DEGRADED,
-                stable_id=state.stable_id,
-                reason=new.reason,
-                failed_revision=state.revision,
-            )
         labels = {**without_rollout(live.labels), **to_labels(record)}
         events: list[RolloutEvent] = []
         if transition.measurements:
             detail = "; ".join(m.describe() for m in transition.measurements)
             _, weight_now = _pair_share(live, state)
-            events.append(self._event("measured", endpoint, state, steps, weight_now, detail, transition.measurements))
-        if split != {k: v for k, v in live.traffic_split.items()} or labels != dict(live.labels):
+            events.append(
+                self._event(EventKind.MEASURED, endpoint, state, steps, weight_now, detail, transition.measurements)
+            )
+        if split != dict(live.traffic_split) or labels != dict(live.labels):
             try:
                 self._update(endpoint, live, {k: v for k, v in split.items() if v > 0}, labels)
             except ConflictError as err:  # someone else wrote first: the next pass re-reads
@@ -218,23 +229,15 @@ class RolloutDriver:
                 if raise_conflict:
                     raise
                 return self._status(endpoint, live, state, steps, ())
-        kind = {Move.STEP: "step", Move.PROMOTE: "promoted", Move.ROLLBACK: "aborted", Move.PAUSE: "paused"}.get(
-            transition.move
-        )
-        if transition.move is Move.STEP and transition.weight < 0:
-            kind = "resumed"
+        kind = _event_kind(transition.move)
         if kind is not None:
-            events.append(
-                self._event(
-                    kind, endpoint, new, steps, transition.weight if transition.weight >= 0 else None, transition.reason
-                )
-            )
+            events.append(self._moved(kind, endpoint, record, steps, transition.weight, transition.reason))
         if transition.move in (Move.PROMOTE, Move.ROLLBACK):
             leaving = state.stable_id if transition.move is Move.PROMOTE else state.canary_id
             self._undeploy(endpoint, leaving)
         for event in events:
             self.audit.write(**event.to_json())
-            if event.kind != "measured":  # webhooks get state changes, not every measurement
+            if event.kind is not EventKind.MEASURED:  # webhooks get state changes, not every measurement
                 self.notify(event)
         return self._status(endpoint, live, record, steps, tuple(events), split=split)
 
@@ -249,15 +252,29 @@ class RolloutDriver:
         except GenaiopsError as err:  # left at 0% traffic; the next apply's plan undeploys it
             self.audit.write(event="rollout-undeploy-failed", endpoint=endpoint.metadata.name, error=str(err))
 
+    def _moved(
+        self,
+        kind: EventKind,
+        endpoint: Endpoint,
+        state: RolloutState,
+        steps: Sequence[CompiledStep],
+        weight: int | None,
+        reason: Reason | None,
+    ) -> RolloutEvent:
+        detail = reason.describe() if reason is not None else ""
+        return self._event(kind, endpoint, state, steps, weight, detail, reason=reason)
+
     def _event(
         self,
-        kind: str,
+        kind: EventKind,
         endpoint: Endpoint,
         state: RolloutState,
         steps: Sequence[CompiledStep],
         weight: int | None,
         detail: str,
         measurements: tuple[Measurement, ...] = (),
+        *,
+        reason: Reason | None = None,
     ) -> RolloutEvent:
         return RolloutEvent(
             kind=kind,
@@ -270,6 +287,7 @@ class RolloutDriver:
             weight=weight,
             detail=detail,
             measurements=measurements,
+            reason=reason,
         )
 
     def _status(

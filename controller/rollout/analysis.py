@@ -2,7 +2,9 @@
 
 Pure. "No data" is never a pass: below `minRequests` a measurement is inconclusive, and so is a failed
 metric query (verdict `error`, counted as inconclusive by the limits). Thresholds are absolute (`min`,
-`max`, `maxMs`) or relative to the stable deployment (`maxIncrease`).
+`max`, `maxMs`) or relative to the stable deployment (`maxIncrease`). A measurement carries its facts typed:
+the threshold a failure broke (`Breach`) or why no verdict was possible (`Shortfall`), so the state machine
+and its reasons never read the text of `detail`.
 """
 
 from __future__ import annotations
@@ -22,6 +24,33 @@ class Verdict(StrEnum):
     FAILED = "failed"
     INCONCLUSIVE = "inconclusive"
     ERROR = "error"
+
+
+class Bound(StrEnum):
+    """Which threshold of a metric a failed measurement broke."""
+
+    MIN = "min"  # the value fell below `min`
+    MAX = "max"  # the value rose above `max` (or `maxMs`)
+    MAX_INCREASE = "max-increase"  # the value rose more than `maxIncrease` above the stable's
+
+
+@dataclass(frozen=True)
+class Breach:
+    """The threshold a failed measurement broke: `max 0.05`, `min 100`, or `maxIncrease 0.5` over the
+    stable deployment's `baseline`."""
+
+    bound: Bound
+    threshold: float
+    baseline: float | None = None  # the stable's value (maxIncrease only)
+
+
+class Shortfall(StrEnum):
+    """Why a measurement could not judge the canary (its verdict is inconclusive or error)."""
+
+    TOO_FEW_REQUESTS = "too-few-requests"  # below minRequests
+    QUERY_FAILED = "query-failed"  # the metric query failed (verdict error)
+    NO_DATA = "no-data"  # enough requests, but the metric had no value
+    NO_BASELINE = "no-baseline"  # maxIncrease without a stable value to compare with
 
 
 @dataclass(frozen=True)
@@ -51,6 +80,8 @@ class Measurement:
     verdict: Verdict
     requests: int = 0
     detail: str = ""
+    breach: Breach | None = None  # set when the verdict is failed
+    shortfall: Shortfall | None = None  # set when the verdict is inconclusive or error
 
     def describe(self) -> str:
         """`error-rate 0.231 > max 0.05 (failed, 412 requests)`."""
@@ -87,32 +118,39 @@ def _threshold(metric: Metric) -> str:
 def judge(metric: Metric, *, canary: Sample, stable: Sample | None, min_requests: int) -> Measurement:
     """One measurement of the canary against the metric's thresholds."""
     threshold = _threshold(metric)
+
+    def unjudged(value: float | None, verdict: Verdict, detail: str, shortfall: Shortfall) -> Measurement:
+        return Measurement(metric.name, value, threshold, verdict, canary.requests, detail, shortfall=shortfall)
+
     failure = canary.error or canary.custom_errors.get(metric.name)
     if failure is not None:
-        return Measurement(metric.name, None, threshold, Verdict.ERROR, canary.requests, failure)
-    if canary.requests < min_requests:
-        detail = f"below minRequests {min_requests}"
-        return Measurement(
-            metric.name, value_of(metric, canary), threshold, Verdict.INCONCLUSIVE, canary.requests, detail
-        )
+        return unjudged(None, Verdict.ERROR, failure, Shortfall.QUERY_FAILED)
     value = value_of(metric, canary)
+    if canary.requests < min_requests:
+        return unjudged(value, Verdict.INCONCLUSIVE, f"below minRequests {min_requests}", Shortfall.TOO_FEW_REQUESTS)
     if value is None:
-        return Measurement(metric.name, None, threshold, Verdict.INCONCLUSIVE, canary.requests, "no data")
-    failed = (metric.min is not None and value < metric.min) or (
-        metric.upper_bound is not None and value > metric.upper_bound
-    )
+        return unjudged(None, Verdict.INCONCLUSIVE, "no data", Shortfall.NO_DATA)
+    breach = _absolute_breach(metric, value)
     detail = ""
-    if not failed and metric.max_increase is not None:
+    if breach is None and metric.max_increase is not None:
         base = value_of(metric, stable) if stable is not None and stable.error is None else None
         if base is None or (stable is not None and stable.requests < min_requests):
-            return Measurement(
-                metric.name, value, threshold, Verdict.INCONCLUSIVE, canary.requests, "no stable baseline"
-            )
+            return unjudged(value, Verdict.INCONCLUSIVE, "no stable baseline", Shortfall.NO_BASELINE)
         limit = base * (1 + metric.max_increase)
-        failed = value > limit and value - base > 1e-9
+        if value > limit and value - base > 1e-9:
+            breach = Breach(Bound.MAX_INCREASE, float(metric.max_increase), float(base))
         detail = f"stable {base:.4g}"
-    verdict = Verdict.FAILED if failed else Verdict.SUCCESSFUL
-    return Measurement(metric.name, value, threshold, verdict, canary.requests, detail)
+    verdict = Verdict.SUCCESSFUL if breach is None else Verdict.FAILED
+    return Measurement(metric.name, value, threshold, verdict, canary.requests, detail, breach=breach)
+
+
+def _absolute_breach(metric: Metric, value: float) -> Breach | None:
+    """The absolute threshold (`min`, `max`, `maxMs`) the value broke, if any."""
+    if metric.min is not None and value < metric.min:
+        return Breach(Bound.MIN, float(metric.min))
+    if metric.upper_bound is not None and value > metric.upper_bound:
+        return Breach(Bound.MAX, float(metric.upper_bound))
+    return None
 
 
 def overall(measurements: Sequence[Measurement]) -> Verdict:

@@ -4,16 +4,31 @@ the audit log and webhooks)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from controller.rollout.analysis import Measurement
+from controller.rollout.reason import Reason
 from controller.rollout.state import Phase, RolloutState
+
+
+class EventKind(StrEnum):
+    """What happened (the audit log's and webhook's `event` is `rollout-<kind>`)."""
+
+    STARTED = "started"
+    STEP = "step"
+    MEASURED = "measured"
+    PAUSED = "paused"
+    RESUMED = "resumed"
+    PROMOTED = "promoted"
+    ABORTED = "aborted"  # rolled back, by the analysis or by a human
+    RETRY = "retry"
 
 
 @dataclass(frozen=True)
 class RolloutEvent:
     """Something that happened to a rollout (audit log, webhook, progress output)."""
 
-    kind: str  # started | step | measured | paused | resumed | promoted | aborted | retry
+    kind: EventKind
     endpoint: str
     deployment: str
     revision: str
@@ -21,8 +36,9 @@ class RolloutEvent:
     step: int
     steps: int
     weight: int | None
-    detail: str = ""
+    detail: str = ""  # for people (the reason described, or what started)
     measurements: tuple[Measurement, ...] = ()
+    reason: Reason | None = None  # why it moved, paused or rolled back
 
     def to_json(self) -> dict[str, object]:
         """The webhook / audit body."""
@@ -36,6 +52,7 @@ class RolloutEvent:
             "steps": self.steps,
             "weight": self.weight,
             "detail": self.detail,
+            "reason": self.reason.to_json() if self.reason is not None else None,
             "measurements": [
                 {
                     "metric": m.metric,

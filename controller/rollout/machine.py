@@ -1,8 +1,9 @@
 """The rollout state machine: `next_transition(state, steps, live, measurements, now)`. Pure.
 
 One call makes at most one step of progress (Argo Rollouts' checklist style): judge the latest
-measurements, then hold, move to the next weight, promote fully, pause for a human, or roll back. The
-driver persists the returned state in the same UpdateEndpoint that moves the traffic.
+measurements, then hold, move to the next weight, promote fully, pause for a human, or roll back. Every
+move carries a typed `Reason`, and the returned state is the record to persist as it is (for a promotion
+or a rollback, the final one): the driver writes it in the same UpdateEndpoint that moves the traffic.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from enum import StrEnum
 from controller.model import Analysis, duration_seconds
 from controller.observed import ObservedEndpoint
 from controller.rollout.analysis import Measurement, Verdict, overall
+from controller.rollout.reason import Kind, Reason, analysis_failed, inconclusive
 from controller.rollout.state import Phase, RolloutState
 from controller.rollout.strategy import INDEFINITE, CompiledStep
 
@@ -22,27 +24,24 @@ from controller.rollout.strategy import INDEFINITE, CompiledStep
 class Move(StrEnum):
     """What the driver does with a transition."""
 
-    HOLD = "hold"  # nothing to change (counters may still be persisted)
+    HOLD = "hold"  # traffic stays (counters may still be persisted)
     STEP = "step"  # move traffic to the next step's weight
     PROMOTE = "promote"  # all of the deployment's traffic to the canary, then undeploy the stable
     ROLLBACK = "rollback"  # all of it back to the stable, then undeploy the canary
-    PAUSE = "pause"  # stop and wait for a human (`rollout resume` / `promote`)
+    PAUSE = "pause"  # stop and wait for a human (`rollout resume` / `promote`); traffic stays
+    RESUME = "resume"  # a human resumed a paused rollout: its step starts over; traffic stays
 
 
 @dataclass(frozen=True)
 class Transition:
-    """The decision of one pass."""
+    """The decision of one pass. `state` is the record to persist as it is (for a promotion or a rollback,
+    the final record), `weight` the canary's new weight (None: the traffic stays where it is)."""
 
     move: Move
     state: RolloutState
-    weight: int  # canary weight to apply (percent of the deployment's share)
-    reason: str = ""
+    weight: int | None = None  # canary weight to apply (percent of the deployment's share)
+    reason: Reason | None = None  # why it moved (for a pause or rollback, the state's reason too)
     measurements: tuple[Measurement, ...] = ()
-
-    @property
-    def changed(self) -> bool:
-        """True when there is anything to persist."""
-        return self.move is not Move.HOLD or bool(self.measurements)
 
 
 def analysis_window(state: RolloutState, steps: Sequence[CompiledStep], now: float) -> tuple[float, float] | None:
@@ -87,9 +86,28 @@ def _count(state: RolloutState, verdict: Verdict, now: int) -> RolloutState:
     return state.evolve(inconclusive=state.inconclusive + 1, last_analysis=now)
 
 
-def _failed_reason(measurements: Sequence[Measurement]) -> str:
-    failed = [m for m in measurements if m.verdict is Verdict.FAILED]
-    return "; ".join(m.describe() for m in failed) or "analysis failed"
+def _rolled_back(state: RolloutState, reason: Reason, measurements: tuple[Measurement, ...] = ()) -> Transition:
+    """All traffic back to the stable; the final record: the revision failed, the canary is gone."""
+    record = state.evolve(phase=Phase.DEGRADED, reason=reason, failed_revision=state.revision, canary_id="")
+    return Transition(Move.ROLLBACK, record, 0, reason, measurements)
+
+
+def _paused(state: RolloutState, reason: Reason, measurements: tuple[Measurement, ...] = ()) -> Transition:
+    return Transition(Move.PAUSE, state.evolve(phase=Phase.PAUSED, reason=reason), None, reason, measurements)
+
+
+def _promoted(
+    state: RolloutState,
+    steps: Sequence[CompiledStep],
+    start: int,
+    reason: Reason,
+    measurements: tuple[Measurement, ...] = (),
+) -> Transition:
+    """All the deployment's traffic to the canary; the final record: the canary is the stable now."""
+    record = RolloutState(
+        state.deployment, state.revision, Phase.HEALTHY, step=len(steps), step_started=start, stable_id=state.canary_id
+    )
+    return Transition(Move.PROMOTE, record, 100, reason, measurements)
 
 
 def _judge(state: RolloutState, analysis: Analysis, measurements: tuple[Measurement, ...], now: int) -> Transition:
@@ -103,15 +121,16 @@ def _judge(state: RolloutState, analysis: Analysis, measurements: tuple[Measurem
         and counted.consecutive_failures >= analysis.consecutive_failure_limit
     )
     if verdict is Verdict.FAILED and too_many and not analysis.dry_run:
-        reason = _failed_reason(measurements)
-        degraded = counted.evolve(phase=Phase.DEGRADED, reason=reason, failed_revision=state.revision)
-        return Transition(Move.ROLLBACK, degraded, 0, reason, measurements)
+        return _rolled_back(counted, analysis_failed(measurements), measurements)
     if verdict in (Verdict.INCONCLUSIVE, Verdict.ERROR) and counted.inconclusive > analysis.inconclusive_limit:
-        reason = (
-            f"{counted.inconclusive} inconclusive measurements (limit {analysis.inconclusive_limit}): not enough data"
+        reason = inconclusive(
+            measurements,
+            count=counted.inconclusive,
+            limit=analysis.inconclusive_limit,
+            min_requests=analysis.min_requests,
         )
-        return Transition(Move.PAUSE, counted.evolve(phase=Phase.PAUSED, reason=reason), -1, reason, measurements)
-    return Transition(Move.HOLD, counted, -1, "", measurements)
+        return _paused(counted, reason, measurements)
+    return Transition(Move.HOLD, counted, None, None, measurements)
 
 
 def next_transition(
@@ -124,19 +143,15 @@ def next_transition(
     """Decide the next move. `measurements` are given when `analysis_window` said one was due."""
     clock = int(now)  # when this measurement was taken (whole seconds, as the labels hold them)
     start = math.ceil(now)  # a step starting now: round up so its pause never ends early
-    hold = Transition(Move.HOLD, state, -1)
+    hold = Transition(Move.HOLD, state)
     if state.phase.terminal or state.phase is Phase.PAUSED:
         return hold
     if live.deployed(state.canary_id) is None:
-        reason = f"the canary deployed model {state.canary_id} disappeared"
-        return Transition(
-            Move.ROLLBACK, state.evolve(phase=Phase.DEGRADED, reason=reason, failed_revision=state.revision), 0, reason
-        )
+        return _rolled_back(state, Reason(Kind.CANARY_MISSING, deployed_model=state.canary_id))
     if live.deployed(state.stable_id) is None:
-        reason = f"the stable deployed model {state.stable_id} disappeared; a human must decide"
-        return Transition(Move.PAUSE, state.evolve(phase=Phase.PAUSED, reason=reason), -1, reason)
+        return _paused(state, Reason(Kind.STABLE_MISSING, deployed_model=state.stable_id))
     if state.step >= len(steps):
-        return Transition(Move.PROMOTE, state.evolve(phase=Phase.HEALTHY, reason=""), 100, "all steps passed")
+        return _promoted(state, steps, start, Reason(Kind.ALL_STEPS_PASSED))
     step = steps[state.step]
     judged = None
     if measurements is not None and step.analysis is not None:
@@ -150,49 +165,44 @@ def next_transition(
     pause_over = step.pause_s is None or (step.pause_s != INDEFINITE and now >= state.step_started + step.pause_s)
     taken = judged.measurements if judged is not None else ()
     if not (analysis_ok and pause_over):
-        return Transition(Move.HOLD, state, -1, "", taken)
+        return Transition(Move.HOLD, state, None, None, taken)
     if state.step + 1 < len(steps):
         following = steps[state.step + 1]
-        reason = f"step {state.step + 1}/{len(steps)} passed"
-        return Transition(Move.STEP, state.at_step(state.step + 1, start), following.weight, reason, taken)
-    reason = f"all {len(steps)} steps passed"
-    return Transition(
-        Move.PROMOTE, state.at_step(len(steps), start).evolve(phase=Phase.HEALTHY, reason=""), 100, reason, taken
-    )
+        return Transition(
+            Move.STEP, state.at_step(state.step + 1, start), following.weight, Reason(Kind.STEP_PASSED), taken
+        )
+    return _promoted(state, steps, start, Reason(Kind.ALL_STEPS_PASSED), taken)
 
 
 def promote(state: RolloutState, steps: Sequence[CompiledStep], now: float, *, full: bool) -> Transition:
     """`rollout promote`: skip the current step's pause and analysis (or, with full, every step)."""
     clock = math.ceil(now)  # whole seconds in labels: round up so a pause never ends early
     if state.phase.terminal:
-        return Transition(Move.HOLD, state, -1, f"rollout already {state.phase.value}")
-    resumed = state.evolve(phase=Phase.PROGRESSING, reason="")
+        return Transition(Move.HOLD, state)
+    resumed = state.evolve(phase=Phase.PROGRESSING, reason=None)
     if full or resumed.step + 1 >= len(steps):
-        return Transition(
-            Move.PROMOTE, resumed.at_step(len(steps), clock).evolve(phase=Phase.HEALTHY), 100, "promoted by a human"
-        )
+        return _promoted(resumed, steps, clock, Reason(Kind.PROMOTED))
     step = resumed.step + 1
-    return Transition(Move.STEP, resumed.at_step(step, clock), steps[step].weight, "step promoted by a human")
+    return Transition(Move.STEP, resumed.at_step(step, clock), steps[step].weight, Reason(Kind.STEP_PROMOTED))
 
 
-def abort(state: RolloutState, reason: str = "aborted by a human") -> Transition:
+def abort(state: RolloutState) -> Transition:
     """`rollout abort`: back to the stable deployment, marking the revision failed."""
     if state.phase.terminal:
-        return Transition(Move.HOLD, state, -1, f"rollout already {state.phase.value}")
-    degraded = state.evolve(phase=Phase.DEGRADED, reason=reason, failed_revision=state.revision)
-    return Transition(Move.ROLLBACK, degraded, 0, reason)
+        return Transition(Move.HOLD, state)
+    return _rolled_back(state, Reason(Kind.ABORTED))
 
 
-def pause(state: RolloutState, reason: str = "paused by a human") -> Transition:
+def pause(state: RolloutState) -> Transition:
     """`rollout pause`."""
     if state.phase is not Phase.PROGRESSING:
-        return Transition(Move.HOLD, state, -1, f"rollout is {state.phase.value}")
-    return Transition(Move.PAUSE, state.evolve(phase=Phase.PAUSED, reason=reason), -1, reason)
+        return Transition(Move.HOLD, state)
+    return _paused(state, Reason(Kind.PAUSED))
 
 
 def resume(state: RolloutState, now: float) -> Transition:
     """`rollout resume`: continue the current step; its counters and pause start over."""
     if state.phase is not Phase.PAUSED:
-        return Transition(Move.HOLD, state, -1, f"rollout is {state.phase.value}")
-    resumed = state.at_step(state.step, math.ceil(now)).evolve(phase=Phase.PROGRESSING, reason="", last_analysis=0)
-    return Transition(Move.STEP, resumed, -1, "resumed by a human")
+        return Transition(Move.HOLD, state)
+    resumed = state.at_step(state.step, math.ceil(now)).evolve(phase=Phase.PROGRESSING, reason=None, last_analysis=0)
+    return Transition(Move.RESUME, resumed, None, Reason(Kind.RESUMED))

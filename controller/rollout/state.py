@@ -2,8 +2,9 @@
 
 The state lives on the endpoint itself, in labels written by the same UpdateEndpoint (with etag) that
 moves the traffic, so traffic and rollout state can never disagree, and a controller killed at any moment
-resumes from what it reads. Label values allow only `[a-z0-9_-]`, at most 63 characters: reasons are kept
-as short slugs there (the full text goes to the audit log and events).
+resumes from what it reads. Label values allow only `[a-z0-9_-]`, at most 63 characters: each field has
+its own `genaiops-ro-*` label, and the typed reason its own few (`controller.rollout.reason`), so a record
+reads back exactly as it was written.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
+
+from controller.rollout import reason as reason_labels
+from controller.rollout.reason import Reason
 
 PREFIX = "genaiops-ro-"
 
@@ -46,7 +50,7 @@ class RolloutState:
     inconclusive: int = 0
     successes: int = 0
     last_analysis: int = 0
-    reason: str = ""
+    reason: Reason | None = None  # why it is paused or rolled back
     failed_revision: str = ""
 
     def evolve(self, **changes: object) -> RolloutState:
@@ -73,28 +77,9 @@ _FIELDS: dict[str, str] = {
     "inconclusive": "inconclusive",
     "successes": "successes",
     "last_analysis": "analyzed",
-    "reason": "reason",
     "failed_revision": "failed",
 }
 _INTS = {"step", "step_started", "failures", "consecutive_failures", "inconclusive", "successes", "last_analysis"}
-
-
-def slug(text: str) -> str:
-    """A label-safe slug: `error-rate 0.23 > max 0.05` -> `error-rate-0_23-gt-max-0_05` (dots become `_`)."""
-    text = text.lower().replace(">", " gt ").replace("<", " lt ").replace("%", " pct ")
-    text = re.sub(r"(?<=\d)\.(?=\d)", "_", text)
-    return re.sub(r"[^a-z0-9_]+", "-", text).strip("-")[:63].rstrip("-")
-
-
-def readable(reason: str) -> str:
-    """Undo what `slug` can: `error-rate-0_23-gt-max-0_05` -> `error-rate 0.23 > max 0.05`."""
-    if " " in reason or "-" not in reason:
-        return reason  # not a slug (an in-memory reason keeps its original text)
-    words = [w.replace("_", ".") for w in reason.split("-")]
-    text = " ".join(words).replace(" gt ", " > ").replace(" lt ", " < ")
-    for metric in ("error rate", "request count", "latency p50", "latency p95", "latency p99"):
-        text = text.replace(metric, metric.replace(" ", "-"))
-    return text
 
 
 def to_labels(state: RolloutState) -> dict[str, str]:
@@ -103,10 +88,10 @@ def to_labels(state: RolloutState) -> dict[str, str]:
     for attr, key in _FIELDS.items():
         value = getattr(state, attr)
         text = value.value if isinstance(value, Phase) else str(value)
-        if attr == "reason":
-            text = slug(text)
         if text and not (attr in _INTS and value == 0 and attr not in ("step",)):
             labels[PREFIX + key] = text
+    if state.reason is not None:
+        labels.update({PREFIX + key: value for key, value in reason_labels.to_labels(state.reason).items()})
     return labels
 
 
@@ -117,9 +102,15 @@ def from_labels(labels: Mapping[str, str]) -> RolloutState | None:
         return None
     if not all(re.fullmatch(r"\d+", values[attr] or "0") for attr in _INTS):
         return None  # a corrupt or negative counter must not steer traffic
+    try:
+        reason = reason_labels.from_labels(
+            {k.removeprefix(PREFIX): v for k, v in labels.items() if k.startswith(PREFIX)}
+        )
+    except ValueError:
+        return None  # an unreadable reason is an unreadable record, like a corrupt counter
     ints = {attr: int(values[attr] or 0) for attr in _INTS}
     texts = {attr: v for attr, v in values.items() if attr not in _INTS and attr != "phase"}
-    return RolloutState(phase=Phase(values["phase"]), **texts, **ints)  # type: ignore[arg-type]
+    return RolloutState(phase=Phase(values["phase"]), reason=reason, **texts, **ints)  # type: ignore[arg-type]
 
 
 def without_rollout(labels: Mapping[str, str]) -> dict[str, str]:

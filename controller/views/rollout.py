@@ -9,8 +9,8 @@ from rich.table import Table
 from rich.text import Text
 
 from controller.rollout.analysis import Measurement, Verdict
-from controller.rollout.events import RolloutEvent, RolloutStatus
-from controller.rollout.state import Phase, readable
+from controller.rollout.events import EventKind, RolloutEvent, RolloutStatus
+from controller.rollout.state import Phase
 
 _PHASE_STYLE = {Phase.PROGRESSING: "cyan", Phase.PAUSED: "yellow", Phase.HEALTHY: "green", Phase.DEGRADED: "red"}
 _VERDICT_STYLE = {
@@ -19,8 +19,14 @@ _VERDICT_STYLE = {
     Verdict.INCONCLUSIVE: "yellow",
     Verdict.ERROR: "yellow",
 }
-_EVENT_STYLE = {"promoted": "bold green", "aborted": "bold red", "paused": "yellow", "step": "cyan", "started": "cyan"}
-_EVENT_WORD = {"step": "advanced", "aborted": "ROLLED BACK", "promoted": "PROMOTED"}
+_EVENT_STYLE = {
+    EventKind.PROMOTED: "bold green",
+    EventKind.ABORTED: "bold red",
+    EventKind.PAUSED: "yellow",
+    EventKind.STEP: "cyan",
+    EventKind.STARTED: "cyan",
+}
+_EVENT_WORD = {EventKind.STEP: "advanced", EventKind.ABORTED: "ROLLED BACK", EventKind.PROMOTED: "PROMOTED"}
 
 
 def measurement_text(measurement: Measurement) -> Text:
@@ -40,7 +46,7 @@ def event_line(event: RolloutEvent, *, start: float | None = None) -> Text:
         else datetime.fromtimestamp(event.at, UTC).strftime("%H:%M:%S")
     )
     step = f"step {min(event.step + 1, event.steps)}/{event.steps}" if event.steps else ""
-    weight = f" weight {event.weight}%" if event.weight is not None and event.weight >= 0 else ""
+    weight = f" weight {event.weight}%" if event.weight is not None else ""
     text = Text(f"{when} {event.endpoint}/{event.deployment} ")
     text.append(_EVENT_WORD.get(event.kind, event.kind), style=_EVENT_STYLE.get(event.kind, ""))
     text.append(f" {step}{weight}")
@@ -73,7 +79,9 @@ def status_table(statuses: Sequence[RolloutStatus]) -> Table:
             step,
             f"{status.weight}% of {status.share}%" if not state.phase.terminal else "-",
             measured,
-            readable(state.reason) or (f"failed revision {state.failed_revision}" if state.failed_revision else ""),
+            state.reason.describe()
+            if state.reason is not None
+            else (f"failed revision {state.failed_revision}" if state.failed_revision else ""),
         )
     return table
 
