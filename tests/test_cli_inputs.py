@@ -238,11 +238,11 @@ def test_prune_plans_nothing_when_a_manifest_file_is_skipped(command: str, tmp_p
 
 
 def test_planning_refuses_a_load_with_errors_even_when_called_directly(tmp_path: Path) -> None:
-    from controller.cli.plan_cmds import plan_for
+    from controller.engine.apply import plan_load
 
     os.mkfifo(tmp_path / "endpoints.yaml")
     (tmp_path / "models.yaml").write_text((MANIFESTS / "models.yaml").read_text(encoding="utf-8"), encoding="utf-8")
     result = load(tmp_path)
     assert result.manifests and not result.ok
     with pytest.raises(UserError, match="nothing pruned"):
-        plan_for(result, None, prune=True)  # type: ignore[arg-type]  # refused before the target is used
+        plan_load(None, result, prune=True)  # type: ignore[arg-type]  # refused before the target is used

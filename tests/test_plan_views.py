@@ -230,17 +230,6 @@ def test_show_noop_lists_resources_that_are_up_to_date() -> None:
     assert "  # Endpoint/us-central1/support-chat is up to date\n" in text
 
 
-def test_a_replace_is_shown_with_the_replace_symbol() -> None:
-    base = traffic_shift_plan()
-    replaced = dataclasses.replace(
-        base, changes=tuple(dataclasses.replace(c, action=Action.REPLACE) for c in base.changes[1:])
-    )
-    text = human(replaced)
-    assert "  # Endpoint/us-central1/support-chat must be replaced\n" in text
-    assert '  -/+ resource "Endpoint" "support-chat" {\n' in text
-    assert "1 to add, 0 to change, 1 to destroy" in text
-
-
 def test_notes_and_diagnostics_are_printed_before_the_summary() -> None:
     manifests: list[Manifest] = [
         model_manifest(),
@@ -306,6 +295,7 @@ def test_the_json_document_is_versioned_with_a_fixed_key_order() -> None:
         "destroy": 0,
         "traffic_shifts": 1,
         "rollouts": 0,
+        "attention": 0,
         "has_changes": True,
         "line": "Plan: 0 to add, 1 to change, 0 to destroy, 1 traffic shift.",
     }
@@ -329,6 +319,10 @@ def test_each_json_change_has_action_before_after_field_changes_operations_and_r
         "operations",
         "reasons",
         "drift",
+        "sync",
+        "suspended",
+        "health",
+        "text_diffs",
     ]
     assert endpoint["address"] == "Endpoint/us-central1/support-chat"
     assert endpoint["action"] == "update"

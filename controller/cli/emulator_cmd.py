@@ -78,7 +78,8 @@ def emulator_group() -> None:
     multiple=True,
     metavar="SPEC",
     help="Inject faults, e.g. 'UpdateEndpoint:rate=0.3:code=UNAVAILABLE', '*:latency_ms=20', "
-    "'GetEndpoint:fail_next=2:code=INTERNAL'. Repeatable.",
+    "'GetEndpoint:fail_next=2:code=INTERNAL', 'DeployModel:lost_reply=0.3' (the call lands, the reply is "
+    "lost), 'UpdateEndpoint:hold_ms=5000' (the call lands, the reply waits). Repeatable.",
 )
 @click.option(
     "--lro-delay",

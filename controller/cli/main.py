@@ -27,6 +27,7 @@ EXIT_CHANGES = 2
 LAZY_COMMANDS: dict[str, str] = {
     "emulator": "controller.cli.emulator_cmd:emulator_group",
     "plan": "controller.cli.plan_cmds:plan_cmd",
+    "status": "controller.cli.plan_cmds:status_cmd",
     "apply": "controller.cli.apply_cmd:apply_cmd",
     "force-unlock": "controller.cli.apply_cmd:force_unlock_cmd",
     "rollout": "controller.cli.rollout_cmds:rollout_group",

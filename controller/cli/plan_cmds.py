@@ -1,6 +1,8 @@
-"""`genaiops plan`, `genaiops apply` and `genaiops force-unlock`: load -> observe -> plan -> render -> apply.
+"""`genaiops plan` and `genaiops status`: load -> open the target -> the engine plans (Vertex AI and the
+prompt store alike) -> a view renders.
 
-Exit codes: 0 success or no changes, 1 error, 2 changes present (`plan --detailed-exitcode`).
+Exit codes: `plan`: 0 success or no changes, 1 error, 2 changes present (`--detailed-exitcode`);
+`status`: 0 every resource synced and healthy, 1 error, 2 some resource needs attention.
 """
 
 from __future__ import annotations
@@ -8,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,33 +17,21 @@ from typing import Any
 import click
 from rich.console import Console
 
+from controller.cli.apply_cmd import fail
 from controller.cli.options import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, load_or_exit, target_options
 from controller.cli.paths import OutputFile
-from controller.cli.target import Target, open_target, spec_from_flags
-from controller.diagnostics import Source
-from controller.engine.observe import observe, regions_of
-from controller.errors import GenaiopsError, UserError
+from controller.cli.target import open_target, spec_from_flags
+from controller.cli.wiring import session_of
+from controller.engine.apply import manifests_of, plan_load
+from controller.engine.observe import regions_of
+from controller.errors import GenaiopsError
 from controller.loader import LoadResult
-from controller.model import Manifest
 from controller.plans.plan import Plan
 from controller.plans.planfile import save_plan
-from controller.plans.planner import plan as make_plan
-from controller.prompts.plan import PromptPlan, plan_prompts, resource_changes
-from controller.prompts.source import sources_of
 from controller.views.plan_human import render_plan
 from controller.views.plan_json import render_json
 from controller.views.plan_markdown import render_markdown
-
-
-def manifests_of(result: LoadResult) -> list[Manifest]:
-    return [item.manifest for item in result.manifests]
-
-
-def _sources(result: LoadResult) -> dict[str, Source]:
-    return {
-        f"{i.manifest.kind}/{i.manifest.metadata.name}": Source(i.file, *i.positions.of_value(()))
-        for i in result.manifests
-    }
+from controller.views.status import needs_attention, status_json, status_table, summary
 
 
 def _digest(result: LoadResult) -> str:
@@ -50,29 +39,11 @@ def _digest(result: LoadResult) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
 
 
-def fail(message: str) -> None:
-    click.echo(f"Error: {message}", err=True)
-    sys.exit(EXIT_ERROR)
-
-
-def prompt_plan(result: LoadResult, target: Target) -> PromptPlan:
-    """Prompt changes against the target's prompt store (published by apply, not by the executor)."""
-    return plan_prompts(sources_of(result.manifests), target.open_prompt_store())
-
-
-def print_template_diffs(prompts: PromptPlan) -> None:
-    for change in prompts.actionable:
-        if change.template_diff:
-            click.echo(f"\nTemplate of Prompt/{change.name}:")
-            click.echo(change.template_diff.rstrip("\n"))
-
-
-def plan_for(result: LoadResult, target: Target, *, prune: bool) -> Plan:
-    if not result.ok:  # load_or_exit stops before this; a partial load must never decide what to delete
-        raise UserError("the manifests have errors: nothing is planned (and nothing pruned) from a partial load")
-    manifests = manifests_of(result)
-    observed = observe(target.ports, manifests)
-    return make_plan(manifests, observed, prune=prune, sources=_sources(result), target=target.name)
+def _plan(path: Path, prune: bool, flags: dict[str, Any]) -> tuple[LoadResult, Plan]:
+    result = load_or_exit(path)
+    spec = spec_from_flags(**flags)
+    with open_target(spec, regions_of(manifests_of(result))) as opened:
+        return result, plan_load(session_of(opened), result, prune=prune)
 
 
 @click.command("plan")
@@ -90,14 +61,9 @@ def plan_cmd(
     detailed_exitcode: bool,
     **flags: Any,
 ) -> None:
-    """Show what apply would change in Vertex AI to match the manifests under PATH."""
-    result = load_or_exit(path)
+    """Show what apply would change in Vertex AI and the prompt store to match the manifests under PATH."""
     try:
-        spec = spec_from_flags(**flags)
-        with open_target(spec, regions_of(manifests_of(result))) as opened:
-            the_plan = plan_for(result, opened, prune=prune)
-            prompts = prompt_plan(result, opened)
-        the_plan = replace(the_plan, changes=the_plan.changes + tuple(resource_changes(prompts)))
+        result, the_plan = _plan(path, prune, flags)
         if out is not None:
             save_plan(the_plan, out, manifests_digest=_digest(result), created_at=datetime.now(UTC).isoformat())
     except GenaiopsError as err:
@@ -109,7 +75,6 @@ def plan_cmd(
         click.echo(render_markdown(the_plan))
     else:
         render_plan(the_plan, Console())
-        print_template_diffs(prompts)
         if out is not None:
             click.echo(f"\nSaved the plan to {out}. Apply exactly this plan with: genaiops apply {out}")
     if the_plan.diagnostics:
@@ -117,3 +82,28 @@ def plan_cmd(
     if detailed_exitcode and the_plan.summary().has_changes:
         sys.exit(EXIT_CHANGES)
     sys.exit(EXIT_OK)
+
+
+@click.command("status")
+@click.argument("path", type=click.Path(path_type=Path), default=Path("manifests"))
+@target_options
+@click.option("--output", "-o", type=click.Choice(["human", "json"]), default="human", show_default=True)
+def status_cmd(path: Path, output: str, **flags: Any) -> None:
+    """Sync (does live match the manifests) and health (is what serves healthy) of every resource."""
+    try:
+        _, the_plan = _plan(path, False, flags)
+    except GenaiopsError as err:
+        fail(str(err))
+        return
+    if output == "json":
+        click.echo(status_json(the_plan))
+    else:
+        console = Console()
+        console.print(f"Target: {the_plan.target}", highlight=False)
+        console.print(status_table(the_plan.changes))
+        for diagnostic in the_plan.diagnostics:
+            console.print(f"Error: {diagnostic.render()}", style="red", markup=False, highlight=False)
+        console.print(summary(the_plan), highlight=False)
+    if the_plan.diagnostics:
+        sys.exit(EXIT_ERROR)
+    sys.exit(EXIT_CHANGES if any(needs_attention(c) for c in the_plan.changes) else EXIT_OK)

@@ -19,20 +19,24 @@ from typing import Any
 
 import click
 import yaml
+from rich.console import Console
 
 from controller.cli.options import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, load_or_exit
 from controller.cli.paths import InputFile, OutputFile, check_store_url
+from controller.cli.wiring import ConsoleHooks, report_apply
+from controller.engine.apply import ApplyOptions, NoLock, Session, apply_changes, plan_load
+from controller.engine.audit import AuditLog
 from controller.errors import GenaiopsError, UserError
 from controller.loader import LoadResult
 from controller.prompts.client import snapshot_of
 from controller.prompts.junit import to_junit_xml
-from controller.prompts.plan import apply_prompt_plan, plan_lines, plan_prompts
 from controller.prompts.render import render_source
 from controller.prompts.source import PromptSource, sources_of
 from controller.prompts.store import PromptStore, move_label, rollback
 from controller.prompts.testing import Responder, RunReport, Status, run_tests
 from controller.prompts.variables import parse_assignments
 from controller.prompts.version import Provenance, version_of
+from controller.views.plan_human import render_plan
 
 DEFAULT_STORE = ".genaiops/local/prompt-store"
 DEFAULT_PATH = Path("manifests")
@@ -244,6 +248,17 @@ def _print_report(report: RunReport) -> None:
     click.echo(report.summary() + (" (live)" if report.live else ""))
 
 
+def _store_session(store_url: str) -> Session:
+    """A session on the prompt store alone (no Vertex AI; the store's writes are compare-and-swap)."""
+    return Session(
+        name=f"prompt store {store_url}",
+        ports={},
+        metrics=None,
+        lock=NoLock(),
+        open_prompts=lambda: _open_store(store_url),
+    )
+
+
 @prompts_group.command("plan")
 @click.argument("path", type=click.Path(path_type=Path), default=DEFAULT_PATH)
 @store_option
@@ -252,13 +267,12 @@ def plan_cmd(path: Path, store_url: str, detailed_exitcode: bool) -> None:
     """Show what publish would change: new versions, template diffs, config field diffs, label moves."""
     result = load_or_exit(path)
     try:
-        plan = plan_prompts(sources_of(result.manifests), _open_store(store_url))
+        plan = plan_load(_store_session(store_url), result, prune=False, prompts_only=True)
     except GenaiopsError as err:
         _fail(str(err))
         return
-    for line in plan_lines(plan):
-        click.echo(_styled(line))
-    sys.exit(EXIT_CHANGES if detailed_exitcode and plan.actionable else EXIT_OK)
+    render_plan(plan, Console())
+    sys.exit(EXIT_CHANGES if detailed_exitcode and plan.summary().has_changes else EXIT_OK)
 
 
 @prompts_group.command("publish")
@@ -266,25 +280,28 @@ def plan_cmd(path: Path, store_url: str, detailed_exitcode: bool) -> None:
 @store_option
 @click.option("--commit", help="Git commit to record (default: GITHUB_SHA or `git rev-parse HEAD`).")
 @click.option("--author", help="Author to record (default: GITHUB_ACTOR, git user.email or the login name).")
-def publish_cmd(path: Path, store_url: str, commit: str | None, author: str | None) -> None:
-    """Publish new prompt versions to the store and point the manifests' labels at them."""
+@click.option("--audit-log", type=OutputFile(special_ok=True), default=Path(".genaiops/audit.log"), show_default=True)
+def publish_cmd(path: Path, store_url: str, commit: str | None, author: str | None, audit_log: Path) -> None:
+    """Publish new prompt versions to the store and point the manifests' labels at them (the same apply
+    routine as `genaiops apply`, restricted to prompts)."""
     result = load_or_exit(path)
+    console = Console()
+    who = provenance(commit, author)
     try:
-        store = _open_store(store_url)
-        plan = plan_prompts(sources_of(result.manifests), store)
-        for line in plan_lines(plan):
-            click.echo(_styled(line))
-        done = apply_prompt_plan(plan, store, provenance(commit, author))
+        outcome = apply_changes(
+            _store_session(store_url),
+            result,
+            options=ApplyOptions(prompts_only=True, commit=who.commit or None, author=who.author),
+            audit=AuditLog(audit_log),
+            hooks=ConsoleHooks(console, auto_approve=True),
+        )
     except GenaiopsError as err:
         _fail(str(err))
         return
-    for published in done:
-        moved = ", ".join(f"{label} ({old or 'new'} -> {published.version})" for label, old in published.moved.items())
-        what = "published" if published.created else "already stored"
-        click.echo(
-            f"Prompt/{published.name}: version {published.version} {what}" + (f"; moved {moved}" if moved else "")
-        )
-    click.echo(f"Publish complete: {len(done)} prompt{'s' if len(done) != 1 else ''} changed in {store.location}.")
+    report_apply(outcome, console, wait=False)
+    changed = sum(1 for r in outcome.result.results if r.ok)
+    click.echo(f"Publish complete: {changed} prompt{'s' if changed != 1 else ''} changed in {store_url}.")
+    sys.exit(outcome.exit_code(wait=False))
 
 
 @prompts_group.command("label")

@@ -24,8 +24,8 @@ import click
 
 from controller.cli.options import EXIT_ERROR, EXIT_OK, target_options
 from controller.cli.paths import OutputDir, OutputFile
-from controller.cli.rollout_cmds import make_driver
 from controller.cli.target import Target, open_target, spec_from_flags
+from controller.cli.wiring import notifier, session_of
 from controller.engine.audit import AuditLog
 from controller.engine.observe import regions_of
 from controller.engine.reconciler import Checkout, PassReport, Reconciler
@@ -98,6 +98,8 @@ def _summary(report: PassReport) -> str:
     parts.append(f"{len(report.applied)} applied")
     if report.failed:
         parts.append(f"{len(report.failed)} failed")
+    if report.problems:
+        parts.append(f"{len(report.problems)} not planned (see the errors)")
     if report.drift:
         parts.append(f"{len(report.drift)} drifted ({len(report.healed)} healed)")
     if report.waiting:
@@ -209,7 +211,6 @@ def _run(
     from rich.console import Console
 
     audit = AuditLog(audit_log)
-    driver, flush = make_driver(opened, audit, webhook, Console(stderr=True))
     lock = opened.lock
 
     def interrupted() -> str | None:
@@ -217,32 +218,37 @@ def _run(
             return "the lease was lost to another controller"
         return stop.interrupted()
 
-    reconciler = Reconciler(
-        fetch=fetch,
-        ports=opened.ports,
-        driver=driver,
-        audit=audit,
-        self_heal=self_heal,
-        prune=prune,
-        parallelism=parallelism,
-        telemetry=telemetry,
-        interrupted=interrupted,
-        default_region=default_region,
-    )
+    with notifier(webhook, Console(stderr=True)) as notify:
+        reconciler = Reconciler(
+            fetch=fetch,
+            session=session_of(opened),
+            audit=audit,
+            notify=notify,
+            self_heal=self_heal,
+            prune=prune,
+            parallelism=parallelism,
+            telemetry=telemetry,
+            interrupted=interrupted,
+            default_region=default_region,
+        )
+        return _loop(reconciler, opened, stop=stop, watch=watch, every=every, telemetry=telemetry)
+
+
+def _loop(
+    reconciler: Reconciler, opened: Target, *, stop: _Stop, watch: bool, every: float, telemetry: TelemetryPort | None
+) -> int:
+    lock = opened.lock
     owner = f"reconcile {opened.name}"
-    try:
-        if not watch:
-            lock_id = lock.acquire(owner=owner, wait_s=60)
-            try:
-                report = reconciler.run_pass()
-            finally:
-                lock.release(lock_id)
-            log.info("%s", _summary(report))
-            return EXIT_OK if report.ok else EXIT_ERROR
-        _watch(reconciler, opened, stop=stop, every=every, telemetry=telemetry, owner=owner)
-        return EXIT_OK
-    finally:
-        flush()
+    if not watch:
+        lock_id = lock.acquire(owner=owner, wait_s=60)
+        try:
+            report = reconciler.run_pass()
+        finally:
+            lock.release(lock_id)
+        log.info("%s", _summary(report))
+        return EXIT_OK if report.ok else EXIT_ERROR
+    _watch(reconciler, opened, stop=stop, every=every, telemetry=telemetry, owner=owner)
+    return EXIT_OK
 
 
 def _watch(

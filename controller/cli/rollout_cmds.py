@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -14,77 +14,21 @@ from rich.console import Console
 from controller.cli.options import EXIT_ERROR, load_or_exit, target_options
 from controller.cli.paths import OutputFile
 from controller.cli.target import Target, open_target, spec_from_flags
+from controller.cli.wiring import notifier
+from controller.engine.apply import canary_endpoints
 from controller.engine.audit import AuditLog
-from controller.engine.notify import WebhookNotifier
 from controller.engine.rollout_driver import RolloutDriver
 from controller.errors import GenaiopsError, UserError
 from controller.model import Endpoint
-from controller.rollout.events import RolloutEvent, RolloutStatus
-from controller.rollout.state import Phase
-from controller.views.rollout import event_line, status_table, timeline
-
-
-def canary_endpoints(manifests: Sequence[object]) -> list[Endpoint]:
-    """Endpoints whose rollouts the driver advances."""
-    return [m for m in manifests if isinstance(m, Endpoint) and m.spec.rollout.strategy == "canary"]
+from controller.rollout.events import RolloutEvent
+from controller.views.rollout import event_line, status_table
 
 
 def make_driver(
-    opened: Target, audit: AuditLog, webhook: str | None, console: Console
-) -> tuple[RolloutDriver, Callable[[], None]]:
-    """A driver on the target; the returned callable flushes the webhook."""
-    notifier = None
-    if webhook:
-        notifier = WebhookNotifier(webhook, on_failure=lambda msg: console.print(msg, style="yellow", markup=False))
-    driver = RolloutDriver(
-        ports=opened.ports, metrics=opened.metrics, clock=time.time, audit=audit, notify=notifier or (lambda _: None)
-    )
-    return driver, (notifier.close if notifier else (lambda: None))
-
-
-def drive(
-    driver: RolloutDriver,
-    endpoints: Sequence[Endpoint],
-    *,
-    wait: bool,
-    timeout_s: float,
-    console: Console,
-    sleep: Callable[[float], None] = time.sleep,
-) -> tuple[list[RolloutStatus], list[RolloutEvent]]:
-    """Advance every rollout one step; with `wait`, keep going until each is promoted, rolled back or
-    paused for a human. Polls at least every second, so a failing measurement is acted on at once."""
-    deadline = time.time() + timeout_s
-    events: list[RolloutEvent] = []
-    while True:
-        statuses = [s for e in endpoints if (s := driver.advance(e)) is not None]
-        for status in statuses:
-            for event in status.events:
-                console.print(event_line(event), soft_wrap=True)
-                events.append(event)
-        active = [s for s in statuses if not s.finished and not s.waiting_for_human]
-        if not wait or not active:
-            return statuses, events
-        if time.time() > deadline:
-            raise UserError(f"timed out after {timeout_s:.0f}s waiting for rollouts: {[s.endpoint for s in active]}")
-        upcoming = [s.next_at for s in active if s.next_at is not None]
-        pause = min(upcoming) - time.time() if upcoming else 1.0
-        sleep(min(max(pause, 0.1), 1.0))
-
-
-def report(statuses: Sequence[RolloutStatus], events: Sequence[RolloutEvent], console: Console) -> bool:
-    """Print the outcome; False when a rollout was rolled back during this run."""
-    if not statuses:
-        return True
-    console.print(status_table(statuses))
-    if events:
-        console.print("\nTimeline:")
-        for line in timeline(events):
-            console.print(line, soft_wrap=True)
-    aborted = {e.endpoint for e in events if e.kind == "aborted"}
-    rolled_back = [s for s in statuses if s.state.phase is Phase.DEGRADED and s.endpoint in aborted]
-    for status in rolled_back:
-        console.print(f"Rolled back {status.endpoint}/{status.state.deployment}: {status.state.reason}", style="red")
-    return not rolled_back
+    opened: Target, audit: AuditLog, notify: Callable[[RolloutEvent], None] = lambda _: None
+) -> RolloutDriver:
+    """A driver on the target (for the human rollout commands)."""
+    return RolloutDriver(ports=opened.ports, metrics=opened.metrics, clock=time.time, audit=audit, notify=notify)
 
 
 @click.group("rollout")
@@ -94,7 +38,7 @@ def rollout_group() -> None:
 
 def _endpoints(path: Path, name: str | None) -> list[Endpoint]:
     result = load_or_exit(path)
-    endpoints = canary_endpoints([i.manifest for i in result.manifests])
+    endpoints = list(canary_endpoints([i.manifest for i in result.manifests]))
     if name is not None:
         endpoints = [e for e in endpoints if e.metadata.name == name]
         if not endpoints:
@@ -114,14 +58,11 @@ def _with_driver(
     try:
         endpoints = _endpoints(path, name)
         spec = spec_from_flags(**flags)  # type: ignore[arg-type]
-        with open_target(spec, {e.spec.region for e in endpoints}) as opened:
-            driver, flush = make_driver(
-                opened, AuditLog(audit_log), webhook if isinstance(webhook, str) else None, console
-            )
-            try:
-                work(driver, endpoints, console)
-            finally:
-                flush()
+        with (
+            open_target(spec, {e.spec.region for e in endpoints}) as opened,
+            notifier(webhook if isinstance(webhook, str) else None, console) as notify,
+        ):
+            work(make_driver(opened, AuditLog(audit_log), notify), endpoints, console)
     except GenaiopsError as err:
         click.echo(f"Error: {err}", err=True)
         sys.exit(EXIT_ERROR)

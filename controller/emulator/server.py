@@ -108,6 +108,7 @@ class Emulator:
 
     def stop(self) -> None:
         """Stop traffic and every server; safe to call twice."""
+        self.faults.release()
         self.traffic.stop()
         if self._channel is not None:
             self._channel.close()

@@ -1,8 +1,8 @@
 """The executor: carries a Plan out through the ports.
 
 Independent resources run in parallel (`parallelism`), the operations of one resource strictly in order,
-in three phases: models first (new versions must exist before endpoints deploy them), then endpoints,
-then model deletions (a model is deleted only after endpoints stop serving it). Transient API errors are
+in three phases: models and prompts first (new versions must exist before endpoints deploy them), then
+endpoints, then model deletions (a model is deleted only after endpoints stop serving it). Transient API errors are
 retried with exponential backoff and jitter; a conflict (stale etag, traffic moved by someone else)
 re-observes and re-plans that one resource; a permanent error stops that resource and the rest go on.
 Every operation leaves one line in the audit log.
@@ -17,12 +17,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from controller.engine.audit import AuditLog
-from controller.engine.operations import Context, run_operation
 from controller.engine.retry import DEFAULT_RETRY, RetryPolicy
+from controller.engine.steps import Context, run_operation
 from controller.errors import ConflictError, GenaiopsError, PermanentError
 from controller.plans.operations import Operation, describe
 from controller.plans.plan import Action, Plan, ResourceChange
 from controller.ports import VertexPort
+from controller.prompts.store import PromptStore
 
 MAX_REPLANS = 3
 
@@ -82,6 +83,9 @@ class Executor:
         on_event: Callable[[str], None] | None = None,
         interrupted: Callable[[], str | None] = lambda: None,
         commit: str | None = None,
+        clock: Callable[[], float] = time.time,
+        prompts: PromptStore | None = None,
+        author: str = "",
     ) -> None:
         self.ports = ports
         self.audit = audit
@@ -91,6 +95,9 @@ class Executor:
         self.on_event = on_event or (lambda _: None)
         self.interrupted = interrupted  # e.g. "the apply lock was lost": stop before the next operation
         self.commit = commit
+        self.clock = clock  # the loop's one clock: rollout records and prompt provenance use it
+        self.prompts = prompts
+        self.author = author
 
     def apply(self, plan: Plan) -> ApplyResult:
         """Carry out every actionable change; returns per-resource results (never raises for API errors)."""
@@ -121,13 +128,15 @@ class Executor:
         done = 0
         current = change
         for round_ in range(MAX_REPLANS + 1):
-            port = self.ports[current.region]
             ctx = Context(
                 region=current.region,
-                port=port,
+                ports=self.ports,
                 new_versions=shared.new_versions,
                 lock=shared.lock,
+                now=self.clock,
                 commit=self.commit,
+                prompts=self.prompts,
+                author=self.author,
             )
             try:
                 for op in current.operations:

@@ -1,33 +1,32 @@
-"""The reconciler: one pass of the GitOps loop (fetch -> load -> observe -> plan -> apply -> advance rollouts).
+"""The reconciler: one pass of the GitOps loop (fetch -> load -> the engine's apply routine: observe -> plan
+-> apply -> advance rollouts), the same routine `genaiops apply` runs, prompts included.
 
 A pass never raises for a bad commit, a flaky API or a broken resource:
 - a commit whose manifests fail validation is not applied; the last good manifests stay in force and the
-  failure is reported once per commit;
+  failure is reported once per commit, with paths relative to the repository and the commit id;
 - drift (live changed although the manifests did not) is reported each pass and corrected only with
   self-heal;
 - a failing resource is retried with exponential backoff on later passes while the rest proceed, and
-  its error is logged once per commit, not on every pass.
+  its error is logged once per commit, not on every pass;
+- a rollback or a pause is logged at WARNING with its reason (and as JSON fields with --log-format json).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from controller.engine.apply import ApplyOptions, ApplyOutcome, QuietHooks, Session, apply_changes
 from controller.engine.audit import AuditLog
-from controller.engine.executor import Executor, ResourceResult
-from controller.engine.observe import observe
-from controller.engine.rollout_driver import RolloutDriver
-from controller.errors import GenaiopsError
+from controller.engine.executor import ResourceResult
 from controller.loader import DEFAULT_REGION, LoadResult, load
-from controller.model import Endpoint, Manifest
-from controller.plans.plan import Action, Plan, ResourceChange
-from controller.plans.planner import plan as make_plan
-from controller.ports import TelemetryPort, VertexPort
-from controller.rollout.events import RolloutStatus
+from controller.plans.plan import Plan, ResourceChange, Sync
+from controller.ports import TelemetryPort
+from controller.rollout.events import RolloutEvent, RolloutStatus
 
 log = logging.getLogger("genaiops.reconcile")
 
@@ -38,6 +37,7 @@ class Checkout:
 
     manifests: Path
     commit: str | None = None
+    root: Path | None = None  # the repository's work tree: diagnostics name files relative to it
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,7 @@ class PassReport:
     drift: tuple[str, ...] = ()
     healed: tuple[str, ...] = ()
     waiting: tuple[str, ...] = ()  # resources backing off after failures
+    problems: tuple[str, ...] = ()  # plan diagnostics: those resources were left out of the pass
     rollouts: tuple[RolloutStatus, ...] = ()
     duration_s: float = 0.0
 
@@ -69,9 +70,9 @@ class Reconciler:
     """Runs passes; keeps only what must survive between them (last good manifests, backoff, reported)."""
 
     fetch: Callable[[], Checkout]
-    ports: Mapping[str, VertexPort]
-    driver: RolloutDriver
+    session: Session
     audit: AuditLog
+    notify: Callable[[RolloutEvent], None] = lambda _: None
     self_heal: bool = False
     prune: bool = False
     parallelism: int = 10
@@ -105,17 +106,16 @@ class Reconciler:
             return result, checkout.commit, False
         if self._refused != (checkout.commit or ""):
             self._refused = checkout.commit or ""
-            problems = "; ".join(d.render() for d in result.diagnostics[:20])
+            root = checkout.root or checkout.manifests
+            problems = [_relative(d.render(), d.source.file, root) for d in result.diagnostics]
             log.error(
                 "commit %s refused: its manifests are invalid (%d problems): %s",
                 checkout.commit or "(working tree)",
-                len(result.diagnostics),
-                problems,
-                extra={"commit": checkout.commit},
+                len(problems),
+                "; ".join(problems[:20]),
+                extra={"commit": checkout.commit, "problems": problems[:20]},
             )
-            self.audit.write(
-                event="commit-refused", commit=checkout.commit, problems=[d.render() for d in result.diagnostics]
-            )
+            self.audit.write(event="commit-refused", commit=checkout.commit, problems=problems)
             if self.telemetry is not None:
                 self.telemetry.error("invalid_commit")
         if self._last_good is None:
@@ -155,77 +155,74 @@ class Reconciler:
         result, commit, refused = self._source()
         if result is None:
             return PassReport(commit=commit, ok=False, refused_commit=True, duration_s=self.clock() - started)
-        manifests = [item.manifest for item in result.manifests]
-        observed = observe(self.ports, manifests)
-        the_plan = make_plan(manifests, observed, prune=self.prune, target="reconcile")
+        now = self.clock()
+        outcome = apply_changes(
+            self.session,
+            result,
+            options=ApplyOptions(
+                prune=self.prune,
+                parallelism=self.parallelism,
+                self_heal=self.self_heal,
+                commit=commit,
+                author="genaiops reconcile",
+                partial=True,  # one resource's problem never holds back the rest
+            ),
+            audit=self.audit,
+            hooks=QuietHooks(),
+            notify=self.notify,
+            select=lambda change: self._due(change, now),
+            locked=True,  # the loop's leader holds the lease across passes
+            interrupted=self.interrupted,
+        )
+        the_plan = outcome.plan
+        problems = tuple(d.render() for d in the_plan.diagnostics)
+        for problem in problems:
+            self._once((problem, commit, ""), "not applied: %s", problem)
         drift = tuple(c.address for c in the_plan.drifted)
         for address in drift:
             verb = "healing" if self.self_heal else "reporting only (run with --self-heal to correct it)"
             log.warning("%s changed outside genaiops; %s", address, verb, extra={"commit": commit, "resource": address})
-        now = self.clock()
-        todo = [c for c in the_plan.actionable if (self.self_heal or not c.drift) and self._due(c, now)]
-        waiting = tuple(c.address for c in the_plan.actionable if not self._due(c, now))
-        outcome: tuple[ResourceResult, ...] = ()
-        if any(c.operations for c in todo):
-            executor = Executor(
-                ports=self.ports,
-                audit=self.audit,
-                parallelism=self.parallelism,
-                replan=lambda change: self._replan(manifests, change),
-                interrupted=self.interrupted,
-                commit=commit,
-            )
-            outcome = executor.apply(replace(the_plan, changes=tuple(todo))).results
-            self._record(outcome, commit, self.clock())
-        rollouts = self._advance(manifests, the_plan)
-        applied = tuple(r.address for r in outcome if r.ok)
-        failed = tuple(r for r in outcome if not r.ok)
-        healed = tuple(a for a in drift if a in applied)
+        self._record(outcome.result.results, commit, self.clock())
+        self._log_rollouts(outcome, commit)
+        applied = tuple(r.address for r in outcome.result.results if r.ok)
+        failed = outcome.result.failed
         report = PassReport(
             commit=commit,
-            ok=not failed and not refused,
+            ok=not failed and not refused and not problems,
+            problems=problems,
             refused_commit=refused,
             applied=applied,
             failed=failed,
             drift=drift,
-            healed=healed,
-            waiting=waiting,
-            rollouts=rollouts,
+            healed=tuple(a for a in drift if a in applied),
+            waiting=tuple(c.address for c in outcome.skipped if not c.drift),
+            rollouts=outcome.rollouts,
             duration_s=self.clock() - started,
         )
         self._report(report, the_plan)
         return report
 
-    def _replan(self, manifests: Sequence[Manifest], change: ResourceChange) -> ResourceChange | None:
-        fresh_observed = observe(self.ports, manifests, regions=[change.region])
-        fresh = make_plan(manifests, fresh_observed, prune=self.prune)
-        return next((c for c in fresh.changes if c.address == change.address), None)
-
-    def _advance(self, manifests: Sequence[Manifest], the_plan: Plan) -> tuple[RolloutStatus, ...]:
-        paused = {c.address for c in the_plan.changes if c.action is Action.NOOP and "suspended" in " ".join(c.reasons)}
-        statuses = []
-        for endpoint in manifests:
-            if (
-                not isinstance(endpoint, Endpoint)
-                or endpoint.spec.rollout.strategy != "canary"
-                or endpoint.spec.suspend
-            ):
+    def _log_rollouts(self, outcome: ApplyOutcome, commit: str | None) -> None:
+        """Rollbacks and pauses are what a person must look at: WARNING, with the reason as fields."""
+        for event in outcome.events:
+            if event.kind not in ("aborted", "paused"):
                 continue
-            if f"Endpoint/{endpoint.spec.region}/{endpoint.metadata.name}" in paused:
-                continue
-            try:
-                status = self.driver.advance(endpoint)
-            except GenaiopsError as err:
-                self._once(
-                    (f"Endpoint/{endpoint.metadata.name}", None, str(err)),
-                    "rollout of %s: %s",
-                    endpoint.metadata.name,
-                    err,
-                )
-                continue
-            if status is not None:
-                statuses.append(status)
-        return tuple(statuses)
+            what = "rolled back" if event.kind == "aborted" else "paused"
+            log.warning(
+                "rollout of %s/%s %s: %s",
+                event.endpoint,
+                event.deployment,
+                what,
+                event.detail,
+                extra={
+                    "commit": commit,
+                    "resource": f"Endpoint/{event.endpoint}",
+                    "rollout": event.kind,
+                    "deployment": event.deployment,
+                    "revision": event.revision,
+                    "reason": event.detail,
+                },
+            )
 
     def _report(self, report: PassReport, the_plan: Plan) -> None:
         self.audit.write(
@@ -243,14 +240,13 @@ class Reconciler:
         failed = {r.address for r in report.failed} | set(report.waiting)
         counts: dict[tuple[str, str], int] = {}
         for change in the_plan.changes:
-            suspended = change.action is Action.NOOP and any("suspended" in r for r in change.reasons)
             status = (
                 "suspended"
-                if suspended
+                if change.sync is Sync.SUSPENDED
                 else "failed"
                 if change.address in failed
                 else "in_sync"
-                if change.action is Action.NOOP or change.address in report.applied
+                if change.sync is Sync.SYNCED or change.address in report.applied
                 else "out_of_sync"
             )
             counts[(change.kind, status)] = counts.get((change.kind, status), 0) + 1
@@ -261,3 +257,12 @@ class Reconciler:
         for rollout in report.rollouts:
             telemetry.set_rollout(rollout.endpoint, rollout.state.deployment, rollout.state.phase.value, rollout.weight)
         telemetry.pass_finished(report.duration_s, report.ok)
+
+
+def _relative(rendered: str, file: str, root: Path) -> str:
+    """A diagnostic line with its file named relative to the repository (not the controller's cache)."""
+    try:
+        relative = os.path.relpath(file, root)
+    except ValueError:
+        return rendered
+    return rendered.replace(file, relative, 1) if not relative.startswith("..") else rendered

@@ -29,11 +29,11 @@ from controller.plans.operations import (
     UndeployModel,
     new_deployed,
 )
-from controller.plans.plan import Action, ResourceChange
+from controller.plans.plan import Action, Health, HealthState, ResourceChange
 from controller.plans.views_of import comparable, desired_endpoint_view, observed_endpoint_view
 from controller.rollout.state import PREFIX as ROLLOUT_PREFIX
-from controller.rollout.state import Phase, RolloutState, from_labels, readable
-from controller.rollout.strategy import compile_steps
+from controller.rollout.state import Phase, RolloutState, from_labels
+from controller.rollout.strategy import INDEFINITE, compile_steps
 
 
 def model_fingerprint(model: Model | None) -> str:
@@ -133,7 +133,7 @@ def _decide(
             work.kept.add(stable.id)
             work.keep_rollout_labels = True
             work.reasons.append(
-                f"revision {revision} of {d.name} was rolled back ({readable(mine.reason) or 'failed'}); "
+                f"revision {revision} of {d.name} was rolled back ({mine.reason or 'failed'}); "
                 "not retried until the spec changes or `genaiops rollout retry`"
             )
             return
@@ -310,3 +310,37 @@ def _reasons(work: _Work, shift: bool, undeploys: Sequence[Operation], metadata:
     if metadata:
         reasons.append("labels, display name or description differ")
     return reasons
+
+
+def endpoint_health(endpoint: Endpoint, live: ObservedEndpoint | None, revisions: Mapping[str, str]) -> Health:
+    """Is what the endpoint serves healthy, from the rollout record on it: progressing while a canary is
+    analysed, paused while it waits for a person, degraded while the manifests still declare a revision
+    that was rolled back."""
+    if live is None:
+        return Health(HealthState.MISSING, "not created yet")
+    state = from_labels(live.labels)
+    if state is None:
+        return Health()
+    steps = compile_steps(endpoint.spec.rollout)
+    at = f"step {min(state.step + 1, len(steps))}/{len(steps)}"
+    match state.phase:
+        case Phase.PAUSED:
+            return Health(HealthState.PAUSED, f"canary of {state.deployment} paused at {at}; `genaiops rollout resume`")
+        case Phase.PROGRESSING:
+            step = steps[state.step] if state.step < len(steps) else None
+            done = step is not None and (step.analysis is None or state.successes >= step.analysis.success_count)
+            if step is not None and step.pause_s == INDEFINITE and done:
+                return Health(
+                    HealthState.PAUSED,
+                    f"canary of {state.deployment} waits at {at} for `genaiops rollout promote`",
+                )
+            return Health(HealthState.PROGRESSING, f"canary of {state.deployment} at {at}")
+        case Phase.DEGRADED if revisions.get(state.deployment) == state.failed_revision:
+            why = state.reason.describe() if state.reason is not None else "failed analysis"
+            return Health(
+                HealthState.DEGRADED,
+                f"revision {state.failed_revision} of {state.deployment} was rolled back: {why}; the manifests "
+                "still declare it (fix and change the spec, or `genaiops rollout retry`)",
+            )
+        case _:
+            return Health()

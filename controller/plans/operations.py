@@ -159,6 +159,28 @@ class DeleteEndpoint:
     endpoint_id: str
 
 
+@dataclass(frozen=True)
+class PublishPromptVersion:
+    """Store one immutable prompt version and list it in the prompt's index. Content-addressed: when the
+    version exists already, nothing is written twice. `document` is the stored version (its content and
+    source file; apply stamps who, when and which commit)."""
+
+    name: str
+    version_id: str
+    document: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class MovePromptLabels:
+    """Point labels of a prompt at a published version, in one compare-and-swap of its index. `expect` is
+    where each label pointed when planning (None: absent), shown to reviewers; the manifests win a race."""
+
+    name: str
+    version_id: str
+    labels: tuple[str, ...]
+    expect: Mapping[str, str | None] = field(default_factory=dict)
+
+
 Operation = (
     UploadModel
     | UpdateModel
@@ -171,6 +193,8 @@ Operation = (
     | MutateDeployedModel
     | UndeployModel
     | DeleteEndpoint
+    | PublishPromptVersion
+    | MovePromptLabels
 )
 _TYPES: dict[str, type[Any]] = {
     t.__name__: t
@@ -186,6 +210,8 @@ _TYPES: dict[str, type[Any]] = {
         MutateDeployedModel,
         UndeployModel,
         DeleteEndpoint,
+        PublishPromptVersion,
+        MovePromptLabels,
     )
 }
 
@@ -222,6 +248,11 @@ def describe(op: Operation) -> str:
             return f"undeploy {op.deployment} ({op.deployed_model_id}) from {op.endpoint_id}"
         case DeleteEndpoint():
             return f"delete endpoint {op.endpoint_id}"
+        case PublishPromptVersion():
+            return f"publish version {op.version_id} of prompt {op.name}"
+        case MovePromptLabels():
+            plural = "s" if len(op.labels) != 1 else ""
+            return f"point label{plural} {', '.join(op.labels)} of prompt {op.name} at {op.version_id}"
 
 
 def _version_suffix(version: str) -> str:
@@ -252,6 +283,8 @@ def from_json(data: Mapping[str, Any]) -> Operation:
         fields["aliases"] = tuple(fields["aliases"])
     if kind is MergeAliases:
         fields["add"], fields["remove"] = tuple(fields["add"]), tuple(fields.get("remove", ()))
+    if kind is MovePromptLabels:
+        fields["labels"] = tuple(fields["labels"])
     try:
         op: Operation = kind(**fields)
     except TypeError as err:

@@ -1,6 +1,11 @@
 """A plan is a value: resource changes with field-level before/after, the ordered operations that carry
 them out, and the fingerprint of the live state it was computed from. Views render it; the planfile saves
-it; the executor reads only `operations` (reasons are for people)."""
+it; the executor reads only `operations` (reasons are for people).
+
+Each change also says, as typed values, whether the resource is in sync (`Sync`, derived from the action,
+drift and suspension) and whether what serves is healthy (`Health`), as Argo CD keeps the two apart: a
+rolled-back canary is in sync with nothing to apply, yet degraded, and needs a person.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from controller.diagnostics import Diagnostic
+from controller.model import Endpoint
 from controller.plans.operations import Operation, SetTraffic
 
 
@@ -18,7 +24,6 @@ class Action(StrEnum):
 
     CREATE = "create"
     UPDATE = "update"
-    REPLACE = "replace"
     DELETE = "delete"
     ROLLOUT = "rollout"
     NOOP = "no-op"
@@ -28,20 +33,55 @@ class Action(StrEnum):
         """Terraform's symbols (and `>` for a staged rollout)."""
         return _SYMBOLS[self]
 
-    @property
-    def is_destructive(self) -> bool:
-        """True when live state is lost (delete, or replace: delete then create)."""
-        return self in (Action.DELETE, Action.REPLACE)
-
 
 _SYMBOLS = {
     Action.CREATE: "+",
     Action.UPDATE: "~",
-    Action.REPLACE: "-/+",
     Action.DELETE: "-",
     Action.ROLLOUT: ">",
     Action.NOOP: " ",
 }
+
+
+class Sync(StrEnum):
+    """Does live match the manifests for this resource."""
+
+    SYNCED = "synced"
+    OUT_OF_SYNC = "out-of-sync"
+    DRIFTED = "drifted"  # changed outside genaiops since it was applied
+    SUSPENDED = "suspended"  # not reconciled on purpose
+
+
+class HealthState(StrEnum):
+    """Is what serves healthy."""
+
+    HEALTHY = "healthy"
+    PROGRESSING = "progressing"  # a canary is being analysed
+    PAUSED = "paused"  # a canary waits for a person (paused, or an indefinite pause)
+    DEGRADED = "degraded"  # a canary was rolled back while the manifests still declare it
+    MISSING = "missing"  # declared, not there yet
+
+    @property
+    def needs_attention(self) -> bool:
+        """Paused and degraded resources wait for a person."""
+        return self in (HealthState.PAUSED, HealthState.DEGRADED)
+
+
+@dataclass(frozen=True)
+class Health:
+    """A resource's health and, when not healthy, why (rendered from typed values by the planner)."""
+
+    state: HealthState = HealthState.HEALTHY
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class TextDiff:
+    """A unified diff of one long text field (a prompt template), for views and PR comments."""
+
+    path: str
+    unified: str
+
 
 UNKNOWN = "(known after apply)"
 
@@ -69,11 +109,23 @@ class ResourceChange:
     operations: tuple[Operation, ...] = ()
     reasons: tuple[str, ...] = ()
     drift: bool = False  # the manifest did not change since genaiops last applied it: live was changed outside
+    suspended: bool = False
+    health: Health = field(default_factory=Health)
+    text_diffs: tuple[TextDiff, ...] = ()
 
     @property
     def address(self) -> str:
         """`Endpoint/us-central1/support-chat`."""
         return f"{self.kind}/{self.region}/{self.name}"
+
+    @property
+    def sync(self) -> Sync:
+        """Synced when there is nothing to apply; drifted when what differs was changed outside genaiops."""
+        if self.suspended:
+            return Sync.SUSPENDED
+        if self.action is Action.NOOP:
+            return Sync.SYNCED
+        return Sync.DRIFTED if self.drift else Sync.OUT_OF_SYNC
 
     @property
     def shifts_traffic(self) -> bool:
@@ -92,6 +144,7 @@ class Summary:
     destroy: int
     traffic_shifts: int
     rollouts: int
+    attention: int = 0  # resources paused or degraded: nothing to apply, but a person is needed
 
     @property
     def has_changes(self) -> bool:
@@ -99,10 +152,14 @@ class Summary:
         return bool(self.add or self.change or self.destroy or self.rollouts)
 
     def line(self) -> str:
-        """`Plan: 2 to add, 1 to change, 0 to destroy, 1 traffic shift.`"""
+        """`Plan: 2 to add, 1 to change, 0 to destroy, 1 traffic shift.` (plus rollouts and resources that
+        need attention, when there are any)."""
         shift = f", {self.traffic_shifts} traffic shift{'s' if self.traffic_shifts != 1 else ''}"
         rollout = f", {self.rollouts} rollout{'s' if self.rollouts != 1 else ''}" if self.rollouts else ""
-        return f"Plan: {self.add} to add, {self.change} to change, {self.destroy} to destroy{shift}{rollout}."
+        attention = f"; {self.attention} need{'s' if self.attention == 1 else ''} attention" if self.attention else ""
+        return (
+            f"Plan: {self.add} to add, {self.change} to change, {self.destroy} to destroy{shift}{rollout}{attention}."
+        )
 
 
 @dataclass(frozen=True)
@@ -114,6 +171,7 @@ class Plan:
     notes: tuple[str, ...] = ()  # e.g. managed resources that left the manifests (prune not requested)
     diagnostics: tuple[Diagnostic, ...] = ()  # problems that stop some resources from being planned
     target: str = ""
+    endpoints: tuple[Endpoint, ...] = ()  # canary Endpoint manifests: a saved plan drives its rollouts too
 
     @property
     def drifted(self) -> tuple[ResourceChange, ...]:
@@ -125,13 +183,19 @@ class Plan:
         """Changes that do something."""
         return tuple(c for c in self.changes if c.action is not Action.NOOP)
 
+    @property
+    def attention(self) -> tuple[ResourceChange, ...]:
+        """Resources whose health needs a person (paused or degraded)."""
+        return tuple(c for c in self.changes if c.health.state.needs_attention)
+
     def summary(self) -> Summary:
-        """Counts by action; a replace counts as one add and one destroy, as in Terraform."""
+        """Counts by action."""
         actions = [c.action for c in self.changes]
         return Summary(
-            add=actions.count(Action.CREATE) + actions.count(Action.REPLACE),
+            add=actions.count(Action.CREATE),
             change=actions.count(Action.UPDATE),
-            destroy=actions.count(Action.DELETE) + actions.count(Action.REPLACE),
+            destroy=actions.count(Action.DELETE),
             traffic_shifts=sum(1 for c in self.changes if c.shifts_traffic),
             rollouts=actions.count(Action.ROLLOUT),
+            attention=len(self.attention),
         )

@@ -29,8 +29,9 @@ from typing import Any
 from controller import __version__
 from controller.diagnostics import Diagnostic, Severity, Source
 from controller.errors import UserError
+from controller.model import Endpoint
 from controller.plans.operations import from_json, to_json
-from controller.plans.plan import Action, FieldChange, Plan, ResourceChange
+from controller.plans.plan import Action, FieldChange, Health, HealthState, Plan, ResourceChange, TextDiff
 
 PLANFILE_FORMAT = "genaiops-plan"
 PLANFILE_VERSION = 1
@@ -67,6 +68,10 @@ def change_to_json(change: ResourceChange) -> dict[str, Any]:
         "operations": [to_json(op) for op in change.operations],
         "reasons": list(change.reasons),
         "drift": change.drift,
+        "sync": change.sync.value,
+        "suspended": change.suspended,
+        "health": {"state": change.health.state.value, "reason": change.health.reason},
+        "text_diffs": [{"path": d.path, "unified": d.unified} for d in change.text_diffs],
     }
 
 
@@ -89,6 +94,7 @@ def plan_body(plan: Plan) -> dict[str, Any]:
         "fingerprint": dict(sorted(plan.fingerprint.items())),
         "notes": list(plan.notes),
         "diagnostics": [d.to_json() for d in plan.diagnostics],
+        "endpoints": [e.model_dump(mode="json", by_alias=True, exclude_none=True) for e in plan.endpoints],
     }
 
 
@@ -149,6 +155,11 @@ def _change_from_json(data: Mapping[str, Any]) -> ResourceChange:
         operations=tuple(from_json(op) for op in data["operations"]),
         reasons=tuple(str(r) for r in data["reasons"]),
         drift=bool(data.get("drift", False)),
+        suspended=bool(data.get("suspended", False)),
+        health=Health(
+            HealthState(data.get("health", {}).get("state", "healthy")), str(data.get("health", {}).get("reason", ""))
+        ),
+        text_diffs=tuple(TextDiff(str(d["path"]), str(d["unified"])) for d in data.get("text_diffs", ())),
     )
 
 
@@ -171,6 +182,7 @@ def plan_from_body(body: Mapping[str, Any]) -> Plan:
         notes=tuple(str(n) for n in body["notes"]),
         diagnostics=tuple(diagnostic_from_json(d) for d in body["diagnostics"]),
         target=str(body["target"]),
+        endpoints=tuple(Endpoint.model_validate(e) for e in body.get("endpoints", ())),
     )
 
 

@@ -23,7 +23,7 @@ from controller.observed import (
     address,
 )
 from controller.plans.diff import field_changes
-from controller.plans.endpoint_plan import model_fingerprint, plan_endpoint, revision_of
+from controller.plans.endpoint_plan import endpoint_health, model_fingerprint, plan_endpoint, revision_of
 from controller.plans.operations import (
     NEW_VERSION,
     DeleteEndpoint,
@@ -199,18 +199,20 @@ def plan(
             for d in endpoint.spec.deployments
         }
         if not problems:
-            changes.append(
-                plan_endpoint(
-                    endpoint,
-                    observed.endpoints.get((endpoint.spec.region, endpoint.metadata.name)),
-                    versions,
-                    revisions,
-                )
-            )
+            live = observed.endpoints.get((endpoint.spec.region, endpoint.metadata.name))
+            change = plan_endpoint(endpoint, live, versions, revisions)
+            changes.append(replace(change, health=endpoint_health(endpoint, live, revisions)))
     notes, deletions = _orphans(everything, observed, prune=prune)
     changes += [  # suspended resources stay in the plan, as no-ops saying why
         ResourceChange(
-            m.kind, m.metadata.name, getattr(m.spec, "region", ""), Action.NOOP, None, None, reasons=(SUSPENDED,)
+            m.kind,
+            m.metadata.name,
+            getattr(m.spec, "region", ""),
+            Action.NOOP,
+            None,
+            None,
+            reasons=(SUSPENDED,),
+            suspended=True,
         )
         for m in suspended
         if isinstance(m, Model | Endpoint)

@@ -39,6 +39,7 @@ class LabelMove:
     at: str
     commit: str = ""
     author: str = ""
+    applied: bool = False  # moved by `apply`/`reconcile` to what the manifests declare (not by hand)
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,13 @@ class PromptIndex:
     def entry(self, version: str) -> IndexEntry | None:
         """The index entry of a version."""
         return next((e for e in self.versions if e.version == version), None)
+
+    def applied(self, label: str) -> str | None:
+        """The version genaiops last pointed `label` at from the manifests (None: never)."""
+        for move in reversed(self.history):
+            if move.label == label and move.applied:
+                return move.version
+        return None
 
     def previous(self, label: str) -> str | None:
         """The version `label` pointed at before its latest move (for rollback)."""
@@ -100,8 +108,16 @@ def with_version(index: PromptIndex | None, name: str, version: str, provenance:
     return replace(base, versions=(*base.versions, entry))
 
 
-def with_labels(index: PromptIndex | None, name: str, labels: Mapping[str, str], provenance: Provenance) -> PromptIndex:
-    """The index with each label in `labels` pointing at its version; a move is recorded in the history."""
+def with_labels(
+    index: PromptIndex | None,
+    name: str,
+    labels: Mapping[str, str],
+    provenance: Provenance,
+    *,
+    applied: bool = False,
+) -> PromptIndex:
+    """The index with each label in `labels` pointing at its version; a move is recorded in the history
+    (`applied` when the manifests moved it, so that a later move by hand shows as drift)."""
     base = index or PromptIndex(name=name)
     current = dict(base.labels)
     moves = list(base.history)
@@ -112,5 +128,7 @@ def with_labels(index: PromptIndex | None, name: str, labels: Mapping[str, str],
         if not base.has(version):
             raise ValueError(f"cannot point label {label!r} of prompt {name!r} at unpublished version {version}")
         current[label] = version
-        moves.append(LabelMove(label, version, previous, provenance.created, provenance.commit, provenance.author))
+        moves.append(
+            LabelMove(label, version, previous, provenance.created, provenance.commit, provenance.author, applied)
+        )
     return replace(base, labels=current, history=tuple(moves[-MAX_HISTORY:]))

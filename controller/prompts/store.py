@@ -79,8 +79,9 @@ class Published:
     index: PromptIndex
 
 
-def publish(store: PromptStore, version: PromptVersion, labels: Iterable[str]) -> Published:
-    """Store `version` (if new), list it in the index and point `labels` at it, in one index update."""
+def publish(store: PromptStore, version: PromptVersion, labels: Iterable[str], *, applied: bool = False) -> Published:
+    """Store `version` (if new), list it in the index and point `labels` at it, in one index update
+    (`applied`: the manifests moved the labels)."""
     created = store.create_version(version)
     wanted = {label: version.id for label in labels}
     before: dict[str, str | None] = {}
@@ -89,11 +90,37 @@ def publish(store: PromptStore, version: PromptVersion, labels: Iterable[str]) -
         before.clear()
         before.update({label: (index.labels.get(label) if index else None) for label in wanted})
         listed = with_version(index, version.name, version.id, version.provenance)
-        return with_labels(listed, version.name, wanted, version.provenance)
+        return with_labels(listed, version.name, wanted, version.provenance, applied=applied)
 
     index = store.update_index(version.name, change)
     moved = {label: old for label, old in before.items() if old != version.id}
     return Published(version.name, version.id, created, moved, index)
+
+
+def list_version(store: PromptStore, version: PromptVersion) -> bool:
+    """Store `version` (if new) and list it in the index, moving no label; True when this call stored it."""
+    created = store.create_version(version)
+    store.update_index(version.name, lambda index: with_version(index, version.name, version.id, version.provenance))
+    return created
+
+
+def point_labels(
+    store: PromptStore, name: str, version: str, labels: Iterable[str], provenance: Provenance
+) -> dict[str, str | None]:
+    """Point `labels` at the published `version` as the manifests say (recorded as applied); label -> where
+    it pointed before, for the labels that moved."""
+    before: dict[str, str | None] = {}
+    wanted = dict.fromkeys(labels, version)
+
+    def change(index: PromptIndex | None) -> PromptIndex:
+        if index is None or not index.has(version):
+            raise NotFoundError(f"version {version} of prompt {name!r} is not published in {store.location}")
+        before.clear()
+        before.update({label: index.labels.get(label) for label in wanted if index.labels.get(label) != version})
+        return with_labels(index, name, wanted, provenance, applied=True)
+
+    store.update_index(name, change)
+    return before
 
 
 def move_label(store: PromptStore, name: str, label: str, version: str, provenance: Provenance) -> PromptIndex:

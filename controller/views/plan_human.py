@@ -53,8 +53,6 @@ def phrase(action: Action) -> str:
             return "will be created"
         case Action.UPDATE:
             return "will be updated in-place"
-        case Action.REPLACE:
-            return "must be replaced"
         case Action.DELETE:
             return "will be destroyed"
         case Action.ROLLOUT:
@@ -68,7 +66,6 @@ def phrase(action: Action) -> str:
 _LEGEND = {
     Action.CREATE: "create",
     Action.UPDATE: "update in-place",
-    Action.REPLACE: "destroy and then create replacement",
     Action.DELETE: "destroy",
     Action.ROLLOUT: "staged rollout (deploy, then shift traffic step by step)",
 }
@@ -118,6 +115,12 @@ def summary_line(plan: Plan) -> str:
     summary = plan.summary()
     if summary.has_changes:
         return summary.line()
+    if summary.attention:
+        count = summary.attention
+        return (
+            f"No changes to apply, but {count} resource{'s' if count != 1 else ''} need{'s' if count == 1 else ''} "
+            "attention (see Health above)."
+        )
     if plan.diagnostics:
         count = len(plan.diagnostics)
         return (
@@ -127,8 +130,6 @@ def summary_line(plan: Plan) -> str:
 
 
 def _symbol(action: Action) -> Text:
-    if action is Action.REPLACE:
-        return Text.assemble(("-", "red"), "/", ("+", "green"))
     style = {Action.CREATE: "green", Action.UPDATE: "yellow", Action.DELETE: "red", Action.ROLLOUT: "cyan"}
     return Text(action.symbol, style=style.get(action, ""))
 
@@ -141,6 +142,11 @@ def _resource_lines(change: ResourceChange) -> Iterator[Text]:
     yield Text.assemble("  ", _symbol(change.action), f' resource "{change.kind}" "{change.name}" {{')
     for line in field_lines(change):
         yield Text.assemble("      ", (line.sign, _SIGN_STYLE[line.sign]), " ", line.text())
+    for diff in change.text_diffs:
+        yield Text(f"      {diff.path}:")
+        for text in diff.unified.splitlines():
+            style = "bold" if text[:3] in ("---", "+++") else _SIGN_STYLE.get(text[:1], "")
+            yield Text.assemble("        ", (text, style))
     yield Text("    }")
     if change.operations:
         yield Text("    operations, in order:", style="dim")
@@ -182,6 +188,11 @@ def plan_lines(plan: Plan, *, show_noop: bool = False) -> Iterator[Text]:
         for change in plan.drifted:
             fields = ", ".join(c.path for c in change.changes) or "deployed models"
             yield Text(f"  {change.address}: {fields}")
+        yield Text("")
+    if plan.attention:
+        yield Text("Health (nothing to apply for these, but a person is needed):", style="bold red")
+        for change in plan.attention:
+            yield Text(f"  {change.address}: {change.health.state.value}: {change.health.reason}")
         yield Text("")
     for note in plan.notes:
         yield Text.assemble(("Note: ", "bold yellow"), note)

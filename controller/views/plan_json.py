@@ -4,7 +4,8 @@ order is fixed so that two runs over the same state print byte-identical documen
 
     {"format_version": "1.0", "target": ..., "summary": {...},
      "changes": [{"address", "kind", "name", "region", "action", "before", "after",
-                  "changes": [{"path", "before", "after"}], "operations": [...], "reasons": [...]}],
+                  "changes": [{"path", "before", "after"}], "operations": [...], "reasons": [...],
+                  "drift", "sync", "suspended", "health": {"state", "reason"}, "text_diffs": [{"path", "unified"}]}],
      "notes": [...], "diagnostics": [...], "fingerprint": {...}}
 """
 
@@ -15,6 +16,7 @@ from typing import Any
 
 from controller.plans.plan import Plan
 from controller.plans.planfile import change_to_json
+from controller.views.plan_human import summary_line
 
 FORMAT_VERSION = "1.0"
 
@@ -48,8 +50,9 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
             "destroy": summary.destroy,
             "traffic_shifts": summary.traffic_shifts,
             "rollouts": summary.rollouts,
+            "attention": summary.attention,
             "has_changes": summary.has_changes,
-            "line": summary.line() if summary.has_changes else "No changes. Live state matches the manifests.",
+            "line": summary_line(plan),
         },
         "changes": [_change(change_to_json(c)) for c in plan.changes],
         "notes": list(plan.notes),

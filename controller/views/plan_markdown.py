@@ -64,6 +64,10 @@ def _details(change: ResourceChange) -> str:
         *(f"{line}\n" for line in diff),
         f"{fence}\n\n",
     ]
+    for text_diff in change.text_diffs:
+        lines = text_diff.unified.splitlines()
+        inner = _fence(lines)
+        parts += [f"`{text_diff.path}`:\n\n{inner}diff\n", *(f"{line}\n" for line in lines), f"{inner}\n\n"]
     if change.operations:
         parts.append("Operations, in order:\n\n")
         parts += [f"{n}. {_cell(describe(op))}\n" for n, op in enumerate(change.operations, start=1)]
@@ -124,6 +128,8 @@ def render_markdown(plan: Plan, *, limit: int = DEFAULT_LIMIT) -> str:
     writer.add(f"### genaiops plan for `{plan.target or 'the default target'}`\n\n**{summary_line(plan)}**\n\n")
     problems = _problems(plan)
     shown_problems = _section(writer, "#### Problems\n\n", problems)
+    health = [f"- `{c.address}`: **{c.health.state.value}**: {_cell(c.health.reason)}\n" for c in plan.attention]
+    _section(writer, "#### Needs attention\n\n", health)
     rows = _section(writer, "| | Resource | Action | Why |\n|---|---|---|---|\n", [_row(c) for c in changed])
     unchanged = len(plan.changes) - len(changed)
     if changed and unchanged:

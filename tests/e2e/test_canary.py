@@ -8,6 +8,7 @@ sums to 100 and names only deployed models. Intervals are short (analysis every 
 from __future__ import annotations
 
 import os
+import re
 import signal
 from collections.abc import Callable
 
@@ -81,7 +82,10 @@ def test_an_erroring_canary_rolls_back_within_one_interval_and_one_call(canary: 
     with WebhookReceiver() as hook, SplitWatcher(canary) as watcher:
         result = canary.apply("--wait", "--webhook", hook.url)
         assert result.exit_code == 1, result.output
-        assert "Rolled back chat/primary: error-rate" in result.output
+        rolled_back = re.search(
+            r"Rolled back chat/primary: error-rate (\S+) > max 0\.05 over (\d+) requests", result.output
+        )
+        assert rolled_back is not None, result.output  # names the metric, its value, the threshold, the requests
         audit = canary.root / "audit.log"
         breach = failed_measurements(audit)[0]["at"]
         aborted = rollout_events(audit, "aborted")[-1]
@@ -100,7 +104,10 @@ def test_an_erroring_canary_rolls_back_within_one_interval_and_one_call(canary: 
         labels = rollout_labels(live)
         assert labels["phase"] == "degraded"
         assert labels["failed"] == aborted["revision"]
-        assert labels["reason"].startswith("error-rate-0") and "-vs-max-0" in labels["reason"]
+        assert labels["reason"] == "analysis-failed" and labels["reason-metric"] == "error-rate"
+        assert labels["reason-threshold"] == "max-0_05" and labels["reason-value"].startswith("0_")
+        assert float(labels["reason-value"].replace("_", ".")) > 0.05
+        assert int(labels["reason-requests"]) >= int(rolled_back[2]) > 0
         assert hook.kinds() == ["rollout-started", "rollout-aborted"]
         assert "error-rate" in hook.bodies[-1]["detail"] and "max 0.05" in hook.bodies[-1]["detail"]
 
@@ -125,12 +132,15 @@ def test_a_slow_canary_rolls_back_on_its_latency_threshold(canary: Workspace) ->
     with SplitWatcher(canary) as watcher:
         result = canary.apply("--wait")
     assert result.exit_code == 1, result.output
-    assert "Rolled back chat/primary: latency-p99" in result.output
+    assert re.search(r"Rolled back chat/primary: latency-p99 \S+ ms > max 300 ms over \d+ requests", result.output), (
+        result.output
+    )
     live = canary.endpoint()
     assert len(live.deployed_models) == 1 and served(live) == {"1": 100}
     labels = rollout_labels(live)
-    assert labels["phase"] == "degraded" and labels["reason"].startswith("latency-p99-")
-    assert "-vs-max-300-ms-failed-" in labels["reason"]
+    assert labels["phase"] == "degraded" and labels["reason"] == "analysis-failed"
+    assert (labels["reason-metric"], labels["reason-threshold"]) == ("latency-p99", "max-300")
+    assert float(labels["reason-value"].replace("_", ".")) > 300 and int(labels["reason-requests"]) > 0
     assert not rollout_events(canary.root / "audit.log", "step", "promoted")
     watcher.assert_every_split_safe()
 
@@ -144,14 +154,17 @@ def test_without_traffic_the_rollout_holds_then_pauses_and_never_promotes(
     write_version(workspace, HEALTHY_V2, limits="inconclusiveLimit: 2")
     with SplitWatcher(workspace) as watcher:
         result = workspace.apply("--wait")
-        assert result.exit_code == 0, result.output  # paused for a human is not a failure
+        assert result.exit_code == 3, result.output  # paused for a person: not a failure, not done either
+        assert "Waiting for a person: chat/primary (paused)" in result.output
         again = workspace.apply("--wait")  # a later apply leaves the paused rollout alone
-        assert again.exit_code == 0, again.output
+        assert again.exit_code == 3, again.output
         status = workspace.run("rollout", "status", "-f", str(workspace.manifests))
         assert status.exit_code == 0 and "paused" in status.output, status.output
     live = workspace.endpoint()
     labels = rollout_labels(live)
-    assert labels["phase"] == "paused" and "inconclusive" in labels["reason"]
+    assert labels["phase"] == "paused" and labels["reason"] == "too-few-requests"
+    assert (labels["reason-inconclusive"], labels["reason-inconclusive-limit"]) == ("3", "2")
+    assert (labels["reason-requests"], labels["reason-min-requests"]) == ("0", "5")
     assert len(live.deployed_models) == 2 and served(live) == {"1": 80, "2": 20}
     audit = workspace.root / "audit.log"
     measured = rollout_events(audit, "measured")
@@ -197,7 +210,7 @@ def test_apply_wait_returns_at_an_indefinite_pause_and_promote_full_finishes_it(
     write_version(canary, HEALTHY_V2, steps="[{weight: 20, pause: indefinite}, {weight: 50, pause: 2s}]")
     with WebhookReceiver() as hook, SplitWatcher(canary) as watcher:
         waited = canary.apply("--wait", "--wait-timeout", "10", "--webhook", hook.url)
-        assert waited.exit_code == 0, waited.output  # waiting for a human, not a failure and not a timeout
+        assert waited.exit_code == 3, waited.output  # waiting for a person: not a failure, not a timeout, not done
         held = canary.endpoint()
         labels = rollout_labels(held)
         assert labels["phase"] == "progressing" and labels["step"] == "0" and int(labels["successes"]) >= 1

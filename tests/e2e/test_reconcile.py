@@ -351,12 +351,12 @@ def test_a_failing_resource_is_reported_once_while_the_rest_proceed(workspace: W
     both = endpoint_yaml() + "---\n" + endpoint_yaml(name="other", deployments=TWO, traffic="{a: 90, b: 10}")
     repo.commit("chat and other", models=model_yaml(), endpoints=both)
     with controller(workspace, repo, *_watch()) as ctl:
-        failed = ctl.wait_for("Endpoint/us-central1/chat failed", timeout_s=STARTUP_S)
+        failed = ctl.wait_for("Endpoint chat already exists", timeout_s=STARTUP_S)
         assert "not managed by genaiops" in failed["message"] and failed["level"] == "ERROR"
         wait_for_split(workspace, {"a": 90, "b": 10}, timeout_s=5, endpoint_id="other")
         ctl.wait_for_passes(3, timeout_s=10)
-        assert len(ctl.messages("Endpoint/us-central1/chat failed")) == 1, "reported on every pass"
-        assert "backing off" in ctl.messages("pass ")[-1]
+        assert len(ctl.messages("Endpoint chat already exists")) == 1, "reported on every pass"
+        assert "1 not planned" in ctl.messages("pass ")[-1]
 
         moved = endpoint_yaml() + "---\n" + endpoint_yaml(name="other", deployments=TWO, traffic="{a: 50, b: 50}")
         repo.commit("other 50/50", models=model_yaml(), endpoints=moved)

@@ -114,7 +114,7 @@ def test_prompts_published_through_one_spelling_are_seen_through_the_other_from_
     applied = _genaiops(publisher, "apply", "manifests", "--auto-approve", "--emulator", f"127.0.0.1:{port}")
     output = applied.communicate(timeout=120)[0]
     assert applied.returncode == 0, output
-    assert "Prompt/greet: version" in output and "published" in output
+    assert "publish version" in output and "of prompt greet: done" in output
 
     reader = _directory(tmp_path, "reader", prompts=PROMPT)
     planned = _genaiops(reader, "plan", "manifests", "--detailed-exitcode", "--emulator", f"localhost:{port}")

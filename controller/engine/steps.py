@@ -1,4 +1,4 @@
-"""One operation at a time: map a plan operation to port calls, with the idempotency and safety checks
+"""One step at a time: map a plan operation to port calls, with the idempotency and safety checks
 that make a retried or resumed apply converge without duplicates.
 
 - Creates are idempotent: ALREADY_EXISTS on a resource genaiops owns counts as done; one it does not own
@@ -7,6 +7,8 @@ that make a retried or resumed apply converge without duplicates.
 - A traffic update checks the live split is still the one planned against (else: conflict, re-plan), and
   that every model it routes to is deployed.
 - An undeploy is refused while the deployed model carries traffic.
+- Prompt versions are content-addressed (created only if absent) and labels move by compare-and-swap of
+  the prompt's index, so a retried publish or label move writes nothing twice.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import assert_never
 
 from controller.errors import AlreadyExistsError, ConflictError, NotFoundError, PermanentError
@@ -28,8 +31,10 @@ from controller.plans.operations import (
     DeleteModel,
     DeployModel,
     MergeAliases,
+    MovePromptLabels,
     MutateDeployedModel,
     Operation,
+    PublishPromptVersion,
     SetTraffic,
     StartRollout,
     UndeployModel,
@@ -37,6 +42,9 @@ from controller.plans.operations import (
     UploadModel,
 )
 from controller.ports import VertexPort
+from controller.prompts.plan import version_from
+from controller.prompts.store import PromptStore, list_version, point_labels
+from controller.prompts.version import Provenance
 from controller.rollout.state import Phase, RolloutState, to_labels, without_rollout
 from controller.rollout.strategy import split_at
 
@@ -46,12 +54,30 @@ class Context:
     """State shared by the operations of one resource (and, for new versions, of one apply)."""
 
     region: str
-    port: VertexPort
+    ports: Mapping[str, VertexPort]
     new_versions: dict[tuple[str, str], str]
     lock: threading.Lock
     deployed: dict[str, str] = field(default_factory=dict)  # "new:<deployment>" -> deployed model id
     now: Callable[[], float] = time.time
     commit: str | None = None  # recorded as the genaiops-commit label on everything this apply writes
+    prompts: PromptStore | None = None
+    author: str = ""  # who applies, recorded on prompt versions and label moves
+
+    @property
+    def port(self) -> VertexPort:
+        """The Vertex AI port of this resource's region (opened on first use: prompts never need one)."""
+        return self.ports[self.region]
+
+    def provenance(self) -> Provenance:
+        """Who publishes, when (the injected clock) and from which commit."""
+        created = datetime.fromtimestamp(self.now(), UTC).isoformat(timespec="seconds")
+        return Provenance(created=created, commit=self.commit or "", author=self.author)
+
+    def prompt_store(self) -> PromptStore:
+        """The prompt store; PermanentError when the target has none."""
+        if self.prompts is None:
+            raise PermanentError("this target has no prompt store to publish prompts to")
+        return self.prompts
 
     def stamp(self, labels: Mapping[str, str]) -> dict[str, str]:
         """Labels plus the commit being applied (label values allow at most 63 characters)."""
@@ -257,6 +283,20 @@ def _undeploy(op: UndeployModel, ctx: Context) -> str:
     return op.deployed_model_id
 
 
+def _publish(op: PublishPromptVersion, ctx: Context) -> str:
+    try:
+        version = version_from(op, ctx.provenance())
+    except ValueError as err:
+        raise PermanentError(str(err)) from err
+    created = list_version(ctx.prompt_store(), version)
+    return "published" if created else "already published"
+
+
+def _move_labels(op: MovePromptLabels, ctx: Context) -> str:
+    moved = point_labels(ctx.prompt_store(), op.name, op.version_id, op.labels, ctx.provenance())
+    return ", ".join(f"{label} {old or 'new'} -> {op.version_id}" for label, old in sorted(moved.items())) or "in place"
+
+
 def run_operation(op: Operation, ctx: Context, *, retrying: bool = False) -> str:
     """Carry out one operation; returns a short result for the audit log. Raises genaiops errors."""
     match op:
@@ -306,5 +346,9 @@ def run_operation(op: Operation, ctx: Context, *, retrying: bool = False) -> str
             except NotFoundError:
                 return "already deleted"
             return op.endpoint_id
+        case PublishPromptVersion():
+            return _publish(op, ctx)
+        case MovePromptLabels():
+            return _move_labels(op, ctx)
         case _:
             assert_never(op)

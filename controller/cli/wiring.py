@@ -1,0 +1,130 @@
+"""How the CLI talks to the engine: the engine `Session` of an opened target, hooks that print an apply's
+progress on the console, the webhook notifier, and the rollout outcome lines. Commands stay thin: parse,
+open the target, call `controller.engine.apply`, render."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import click
+from rich.console import Console
+
+from controller.cli.target import Target
+from controller.engine.apply import ApplyOutcome, Session
+from controller.engine.notify import WebhookNotifier
+from controller.errors import UserError
+from controller.plans.plan import Action, Plan
+from controller.rollout.events import RolloutEvent
+from controller.views.plan_human import render_plan
+from controller.views.rollout import event_line, status_table, timeline
+
+
+def session_of(target: Target) -> Session:
+    """The engine's view of an opened target."""
+    return Session(
+        name=target.name,
+        ports=target.ports,
+        metrics=target.metrics,
+        lock=target.lock,
+        open_prompts=target.open_prompt_store,
+    )
+
+
+def owner() -> str:
+    """Who holds a lock taken by this process."""
+    return f"{getpass.getuser()}@{socket.gethostname()} pid {os.getpid()}"
+
+
+def author() -> str:
+    """Who applies (recorded on prompt versions and label moves): GITHUB_ACTOR or the login name."""
+    return os.environ.get("GITHUB_ACTOR") or getpass.getuser()
+
+
+class ConsoleHooks:
+    """Print the plan, ask for confirmation (unless auto-approved), print progress and rollout events."""
+
+    def __init__(self, console: Console, *, auto_approve: bool, show_plan: bool = True) -> None:
+        self.console = console
+        self.auto_approve = auto_approve
+        self.show_plan = show_plan
+
+    def planned(self, plan: Plan) -> None:
+        if self.show_plan:
+            render_plan(plan, self.console)
+
+    def confirm(self, plan: Plan) -> None:
+        if self.auto_approve:
+            return
+        if not sys.stdin.isatty():
+            raise UserError("apply needs confirmation: there is no terminal, so pass --auto-approve to apply")
+        answer = click.prompt(
+            "\nDo you want to perform these actions? Only 'yes' will be accepted", default="", show_default=False
+        )
+        if answer.strip() != "yes":
+            raise UserError("apply cancelled")
+
+    def step(self, line: str) -> None:
+        self.console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+    def rollout(self, event: RolloutEvent) -> None:
+        self.console.print(event_line(event), soft_wrap=True)
+
+
+@contextmanager
+def notifier(webhook: str | None, console: Console) -> Iterator[Callable[[RolloutEvent], None]]:
+    """A webhook poster for rollout events (a no-op without a URL), flushed on exit."""
+    if not webhook:
+        yield lambda _: None
+        return
+    posting = WebhookNotifier(webhook, on_failure=lambda msg: console.print(msg, style="yellow", markup=False))
+    try:
+        yield posting
+    finally:
+        posting.close()
+
+
+def report_apply(outcome: ApplyOutcome, console: Console, *, wait: bool) -> None:
+    """The closing lines of an apply: the resource counts, failures, and where each rollout stands."""
+    result = outcome.result
+    done = {r.address for r in result.results if r.ok}
+    changes = [c for c in outcome.plan.changes if c.address in done]
+    added = sum(1 for c in changes if c.action is Action.CREATE)
+    changed = sum(1 for c in changes if c.action in (Action.UPDATE, Action.ROLLOUT))
+    destroyed = sum(1 for c in changes if c.action is Action.DELETE)
+    counts = f"{added} added, {changed} changed, {destroyed} destroyed"
+    if result.ok:
+        if result.results:
+            console.print(f"\nApply complete! Resources: {counts}.", highlight=False)
+    else:
+        click.echo(f"\nApply finished with errors: {counts}; {len(result.failed)} failed:", err=True)
+        for failure in result.failed:
+            click.echo(f"  {failure.address}: {failure.error}", err=True)
+        click.echo("Fix the cause and run apply again: it converges from wherever this run stopped.", err=True)
+    for change in outcome.skipped:
+        console.print(f"Not applied: {change.address} (drift; corrected only with --self-heal)", highlight=False)
+    if outcome.rollouts:
+        console.print(status_table(outcome.rollouts))
+    if outcome.events:
+        console.print("\nTimeline:")
+        for line in timeline(outcome.events):
+            console.print(line, soft_wrap=True)
+    for status in outcome.rolled_back:
+        console.print(
+            f"Rolled back {status.endpoint}/{status.state.deployment}: {status.state.reason}", style="red", markup=False
+        )
+    waiting = outcome.waiting
+    for status in waiting:
+        console.print(
+            f"Waiting for a person: {status.endpoint}/{status.state.deployment} ({status.state.phase.value}); "
+            "`genaiops rollout resume|promote|abort`",
+            style="yellow",
+            markup=False,
+        )
+    active = [s for s in outcome.rollouts if not s.finished and not s.waiting_for_human]
+    if active and not wait:
+        console.print("Rollouts advance one step per apply: run `genaiops apply --wait` (or `reconcile`) to finish.")

@@ -1,0 +1,431 @@
+"""The one apply routine. `apply`, `apply PLANFILE`, `reconcile`, `demo` and `prompts publish` all call
+`apply_changes`; the CLI only parses flags, opens a target, calls it and renders what it returns.
+
+    lock -> plan (load: observe + planner + prompt store; or a saved plan, refused when stale) -> show
+    -> refuse a plan with errors -> confirm -> execute every operation (endpoints, models, prompts alike)
+    -> advance canary rollouts (one step, or to the end with `wait`) -> audit -> outcome
+
+A pass may run without taking the lock (`locked=True`) when the caller holds the target's lease for
+longer than one apply, as the reconcile loop's leader does. Exit codes are decided from the typed outcome
+(`ApplyOutcome.exit_code`), never from text.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+from controller.diagnostics import Source
+from controller.engine.audit import AuditLog
+from controller.engine.executor import ApplyResult, Executor
+from controller.engine.observe import observe
+from controller.engine.rollout_driver import RolloutDriver
+from controller.errors import UserError
+from controller.loader import LoadResult
+from controller.model import Endpoint, Manifest
+from controller.plans.operations import StartRollout
+from controller.plans.plan import Plan, ResourceChange
+from controller.plans.planner import plan as make_plan
+from controller.ports import LockPort, MetricsPort, VertexPort
+from controller.prompts.plan import KIND as PROMPT_KIND
+from controller.prompts.plan import plan_prompts, prompt_fingerprints
+from controller.prompts.source import sources_of
+from controller.prompts.store import PromptStore
+from controller.rollout.events import RolloutEvent, RolloutStatus
+from controller.rollout.state import Phase
+
+EXIT_OK, EXIT_ERROR, EXIT_WAITING = 0, 1, 3
+
+
+@dataclass
+class Session:
+    """What the engine needs of an opened target: ports per region, metrics, the lock, the prompt store
+    (opened on first use) and the one clock every record is stamped with."""
+
+    name: str
+    ports: Mapping[str, VertexPort]
+    metrics: MetricsPort | None
+    lock: LockPort
+    open_prompts: Callable[[], PromptStore] | None = None
+    clock: Callable[[], float] = time.time
+    _prompts: PromptStore | None = None
+
+    def prompts(self) -> PromptStore:
+        """The prompt store (UserError when the target has none)."""
+        if self._prompts is None:
+            if self.open_prompts is None:
+                raise UserError(f"{self.name} has no prompt store")
+            self._prompts = self.open_prompts()
+        return self._prompts
+
+
+@dataclass(frozen=True)
+class ApplyOptions:
+    """How to apply."""
+
+    prune: bool = False
+    parallelism: int = 10
+    wait: bool = False  # drive rollouts until each is promoted, rolled back or waits for a person
+    wait_timeout_s: float = 3600.0
+    lock_timeout_s: float = 0.0
+    self_heal: bool = True  # correct drift (apply does; reconcile only with --self-heal)
+    commit: str | None = None
+    author: str = ""
+    owner: str = ""  # who holds the lock, for "locked by" messages
+    prompts_only: bool = False  # `prompts publish`: plan and apply the Prompt manifests, nothing on Vertex AI
+    partial: bool = False  # apply what could be planned despite diagnostics for others (the reconcile loop)
+
+
+class NoLock:
+    """For a session that only writes the prompt store: every store write is compare-and-swap already."""
+
+    def acquire(self, *, owner: str, wait_s: float) -> str:
+        return ""
+
+    def release(self, lock_id: str) -> None:
+        return
+
+    def force_unlock(self, lock_id: str) -> None:
+        return
+
+
+class Hooks(Protocol):
+    """How the caller watches an apply (the CLI prints; the reconciler logs)."""
+
+    def planned(self, plan: Plan) -> None:
+        """The plan, before anything is applied."""
+
+    def confirm(self, plan: Plan) -> None:
+        """Raise UserError to cancel (the CLI asks unless --auto-approve)."""
+
+    def step(self, line: str) -> None:
+        """A line of progress from the executor."""
+
+    def rollout(self, event: RolloutEvent) -> None:
+        """A rollout event (started, measured, step, promoted, aborted, paused)."""
+
+
+class QuietHooks:
+    """Hooks that print nothing and confirm everything (reconcile, tests)."""
+
+    def planned(self, plan: Plan) -> None:
+        return
+
+    def confirm(self, plan: Plan) -> None:
+        return
+
+    def step(self, line: str) -> None:
+        return
+
+    def rollout(self, event: RolloutEvent) -> None:
+        return
+
+
+@dataclass(frozen=True)
+class ApplyOutcome:
+    """What an apply did, as typed values the CLI and the reconciler decide from."""
+
+    plan: Plan
+    result: ApplyResult = field(default_factory=lambda: ApplyResult(()))
+    rollouts: tuple[RolloutStatus, ...] = ()
+    events: tuple[RolloutEvent, ...] = ()
+    skipped: tuple[ResourceChange, ...] = ()  # actionable, but left for later (drift without self-heal)
+
+    @property
+    def rolled_back(self) -> tuple[RolloutStatus, ...]:
+        """Rollouts this apply rolled back."""
+        aborted = {(e.endpoint, e.deployment) for e in self.events if e.kind == "aborted"}
+        return tuple(
+            s for s in self.rollouts if s.state.phase is Phase.DEGRADED and (s.endpoint, s.state.deployment) in aborted
+        )
+
+    @property
+    def waiting(self) -> tuple[RolloutStatus, ...]:
+        """Rollouts paused, or holding for a person, when the apply ended."""
+        return tuple(s for s in self.rollouts if not s.finished and s.waiting_for_human)
+
+    @property
+    def ok(self) -> bool:
+        """No resource failed and no rollout was rolled back."""
+        return self.result.ok and not self.rolled_back
+
+    def exit_code(self, *, wait: bool) -> int:
+        """0 done (every rollout promoted with --wait), 1 an error or a rollback, 3 a rollout waits for a
+        person (only with --wait: without it, rollouts advance one step per apply by design)."""
+        if not self.ok:
+            return EXIT_ERROR
+        if wait and self.waiting:
+            return EXIT_WAITING
+        return EXIT_OK
+
+
+# -- planning -------------------------------------------------------------------------------------------
+def sources(result: LoadResult) -> dict[str, Source]:
+    """`Kind/name` -> where its document starts, for plan diagnostics."""
+    return {
+        f"{i.manifest.kind}/{i.manifest.metadata.name}": Source(i.file, *i.positions.of_value(()))
+        for i in result.manifests
+    }
+
+
+def manifests_of(result: LoadResult) -> list[Manifest]:
+    """The manifests of a load."""
+    return [item.manifest for item in result.manifests]
+
+
+def canary_endpoints(manifests: Iterable[object]) -> tuple[Endpoint, ...]:
+    """Endpoints whose rollouts the driver advances."""
+    return tuple(m for m in manifests if isinstance(m, Endpoint) and m.spec.rollout.strategy == "canary")
+
+
+def plan_load(
+    session: Session,
+    result: LoadResult,
+    *,
+    prune: bool,
+    regions: Iterable[str] | None = None,
+    prompts_only: bool = False,
+) -> Plan:
+    """Observe the target and the prompt store and plan every manifest of `result`, prompts included
+    (only prompts with `prompts_only`). Refuses a load with errors: a partial load must never decide what
+    to delete."""
+    if not result.ok:
+        raise UserError("the manifests have errors: nothing is planned (and nothing pruned) from a partial load")
+    manifests = manifests_of(result)
+    if prompts_only:
+        vertex = Plan((), target=session.name)
+    else:
+        observed = observe(session.ports, manifests, regions=regions)
+        vertex = make_plan(manifests, observed, prune=prune, sources=sources(result), target=session.name)
+    prompt_sources = sources_of(result.manifests)
+    prompts = plan_prompts(prompt_sources, session.prompts()) if prompt_sources else ()
+    fingerprint = dict(vertex.fingerprint)
+    if prompts:
+        fingerprint.update(prompt_fingerprints((c.name for c in prompts), session.prompts()))
+    return replace(
+        vertex,
+        changes=(*vertex.changes, *prompts),
+        fingerprint=fingerprint,
+        endpoints=() if prompts_only else canary_endpoints(manifests),
+    )
+
+
+def _stale(session: Session, saved: Plan) -> list[str]:
+    """Addresses whose live state changed since the saved plan was made (re-observed now)."""
+    regions = {c.region for c in saved.changes if c.kind != PROMPT_KIND}
+    live = dict(observe(session.ports, [], regions=regions).fingerprint()) if regions else {}
+    names = [c.name for c in saved.actionable if c.kind == PROMPT_KIND]
+    if names:
+        live.update(prompt_fingerprints(names, session.prompts()))
+    problems = []
+    for change in saved.actionable:
+        before = saved.fingerprint.get(change.address, "")
+        now = live.get(change.address, "")
+        if before != now:
+            was = "absent" if not before else f"version {before}"
+            is_ = "absent" if not now else f"version {now}"
+            problems.append(f"{change.address} changed since planning ({was} -> {is_})")
+    return problems
+
+
+# -- applying -------------------------------------------------------------------------------------------
+def apply_changes(
+    session: Session,
+    source: LoadResult | Plan,
+    *,
+    options: ApplyOptions,
+    audit: AuditLog,
+    hooks: Hooks | None = None,
+    notify: Callable[[RolloutEvent], None] = lambda _: None,
+    select: Callable[[ResourceChange], bool] = lambda _: True,
+    locked: bool = False,
+    interrupted: Callable[[], str | None] = lambda: None,
+) -> ApplyOutcome:
+    """Apply `source` (manifests, or a saved plan) to the session's target. Raises GenaiopsError for what
+    stops the whole apply (lock held, stale plan, a plan with errors); a failing resource is data in the
+    outcome. `select` narrows what runs this time (the reconciler's backoff); `interrupted` says why to
+    stop before the next operation (a signal), besides a lost lock."""
+    hooks = hooks or QuietHooks()
+    lock_id = None if locked else session.lock.acquire(owner=options.owner, wait_s=options.lock_timeout_s)
+
+    def stop_reason() -> str | None:
+        if getattr(session.lock, "lost", False):
+            return "the apply lock was lost (another process took it over)"
+        return interrupted()
+
+    try:
+        return _apply_locked(
+            session, source, options=options, audit=audit, hooks=hooks, notify=notify, select=select, stop=stop_reason
+        )
+    finally:
+        if lock_id is not None:
+            session.lock.release(lock_id)
+
+
+def _apply_locked(
+    session: Session,
+    source: LoadResult | Plan,
+    *,
+    options: ApplyOptions,
+    audit: AuditLog,
+    hooks: Hooks,
+    notify: Callable[[RolloutEvent], None],
+    select: Callable[[ResourceChange], bool],
+    stop: Callable[[], str | None],
+) -> ApplyOutcome:
+    if isinstance(source, Plan):
+        stale = _stale(session, source)
+        if stale:
+            raise UserError(
+                "the saved plan is stale, refusing to apply it:\n  "
+                + "\n  ".join(stale)
+                + "\nRun `genaiops plan` again."
+            )
+        the_plan = source
+        result: LoadResult | None = None
+    else:
+        result = source
+        the_plan = plan_load(session, source, prune=options.prune, prompts_only=options.prompts_only)
+    hooks.planned(the_plan)
+    if the_plan.diagnostics and not options.partial:
+        raise UserError("the plan has errors; nothing was applied")
+    work = tuple(c for c in the_plan.actionable if c.operations)  # a rollout in progress has none: the driver's
+    todo = tuple(c for c in work if (options.self_heal or not c.drift) and select(c))
+    skipped = tuple(c for c in work if c not in todo)
+    outcome = ApplyOutcome(the_plan, skipped=skipped)
+    if todo:
+        hooks.confirm(the_plan)
+        outcome = replace(outcome, result=_execute(session, the_plan, todo, result, options, audit, hooks, stop))
+    return _advance_rollouts(session, outcome, todo, options=options, audit=audit, hooks=hooks, notify=notify)
+
+
+def _execute(
+    session: Session,
+    the_plan: Plan,
+    todo: Sequence[ResourceChange],
+    result: LoadResult | None,
+    options: ApplyOptions,
+    audit: AuditLog,
+    hooks: Hooks,
+    interrupted: Callable[[], str | None],
+) -> ApplyResult:
+    def replan(change: ResourceChange) -> ResourceChange | None:
+        if result is None:  # a saved plan is applied exactly as reviewed, or not at all
+            return None
+        regions = [] if change.kind == PROMPT_KIND else [change.region]
+        fresh = plan_load(session, result, prune=options.prune, regions=regions, prompts_only=options.prompts_only)
+        return next((c for c in fresh.changes if c.address == change.address), None)
+
+    prompts = session.prompts() if any(c.kind == PROMPT_KIND for c in todo) else None
+    audit.write(event="apply-started", target=session.name, changes=len(todo), commit=options.commit)
+    executor = Executor(
+        ports=session.ports,
+        audit=audit,
+        parallelism=options.parallelism,
+        replan=replan,
+        on_event=hooks.step,
+        interrupted=interrupted,
+        commit=options.commit,
+        clock=session.clock,
+        prompts=prompts,
+        author=options.author,
+    )
+    outcome = executor.apply(replace(the_plan, changes=tuple(todo)))
+    audit.write(
+        event="apply-finished",
+        target=session.name,
+        ok=outcome.ok,
+        failed=[r.address for r in outcome.failed],
+        commit=options.commit,
+    )
+    return outcome
+
+
+def _advance_rollouts(
+    session: Session,
+    outcome: ApplyOutcome,
+    todo: Sequence[ResourceChange],
+    *,
+    options: ApplyOptions,
+    audit: AuditLog,
+    hooks: Hooks,
+    notify: Callable[[RolloutEvent], None],
+) -> ApplyOutcome:
+    endpoints = outcome.plan.endpoints
+    if not endpoints or session.metrics is None:
+        return outcome
+    driver = RolloutDriver(
+        ports=session.ports, metrics=session.metrics, clock=session.clock, audit=audit, notify=notify
+    )
+    by_name = {e.metadata.name: e for e in endpoints}
+    done = {r.address for r in outcome.result.results if r.ok}
+    events: list[RolloutEvent] = []
+    for change in todo:
+        for op in change.operations if change.address in done else ():
+            if isinstance(op, StartRollout) and op.endpoint_id in by_name:
+                event = driver.announce_start(
+                    by_name[op.endpoint_id],
+                    deployment=op.deployment,
+                    revision=op.revision,
+                    weight=op.weight,
+                    share=op.share,
+                )
+                hooks.rollout(event)
+                events.append(event)
+    suspended = {c.name for c in outcome.plan.changes if c.kind == "Endpoint" and c.suspended}
+    active = [e for e in endpoints if e.metadata.name not in suspended and not e.spec.suspend]
+    statuses, driven = drive(
+        driver, active, wait=options.wait, timeout_s=options.wait_timeout_s, hooks=hooks, clock=session.clock
+    )
+    return replace(outcome, rollouts=tuple(statuses), events=(*events, *driven))
+
+
+def drive(
+    driver: RolloutDriver,
+    endpoints: Sequence[Endpoint],
+    *,
+    wait: bool,
+    timeout_s: float,
+    hooks: Hooks,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
+) -> tuple[list[RolloutStatus], list[RolloutEvent]]:
+    """Advance every rollout one step; with `wait`, keep going until each is promoted, rolled back or
+    waits for a person. Polls at least every second, so a failing measurement is acted on at once."""
+    deadline = clock() + timeout_s
+    events: list[RolloutEvent] = []
+    while True:
+        statuses = [s for e in endpoints if (s := driver.advance(e)) is not None]
+        for status in statuses:
+            for event in status.events:
+                hooks.rollout(event)
+                events.append(event)
+        active = [s for s in statuses if not s.finished and not s.waiting_for_human]
+        if not wait or not active:
+            return statuses, events
+        if clock() > deadline:
+            raise UserError(f"timed out after {timeout_s:.0f}s waiting for rollouts: {[s.endpoint for s in active]}")
+        upcoming = [s.next_at for s in active if s.next_at is not None]
+        pause = min(upcoming) - clock() if upcoming else 1.0
+        sleep(min(max(pause, 0.1), 1.0))
+
+
+__all__ = [
+    "EXIT_ERROR",
+    "EXIT_OK",
+    "EXIT_WAITING",
+    "ApplyOptions",
+    "ApplyOutcome",
+    "Hooks",
+    "NoLock",
+    "QuietHooks",
+    "Session",
+    "apply_changes",
+    "canary_endpoints",
+    "drive",
+    "manifests_of",
+    "plan_load",
+    "sources",
+]
