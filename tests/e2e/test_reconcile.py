@@ -7,6 +7,7 @@ Intervals are 1 s. Every bound below is stated next to the test that uses it.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -14,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from google.cloud import aiplatform_v1
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import aiplatform_v1, storage  # type: ignore[attr-defined,unused-ignore]
 
 from tests.e2e.canary_helpers import HEALTHY_V1, HEALTHY_V2, TRAFFIC, canary_yaml, served, wait_until
 from tests.e2e.conftest import Workspace, endpoint_yaml, model_yaml
@@ -412,3 +414,60 @@ def test_genaiops_suspend_stops_the_loop_from_advancing_a_canary(make_workspace:
         assert suspended.exit_code == 0, suspended.output
         ctl.wait_for_passes(4, timeout_s=15)  # well past the 1 s pause and the 1 s analysis interval
         assert served_now(workspace) == {"1": 80, "2": 20}, "the rollout advanced while suspended"
+
+
+# -- prompts ---------------------------------------------------------------------------------------
+PROMPT = """\
+apiVersion: genaiops/v1
+kind: Prompt
+metadata: {{name: greet}}
+spec:
+  model: gemini
+  template: "{template}"
+  variables: {{customer: {{type: string}}}}
+  labels: [staging, production]
+---
+apiVersion: genaiops/v1
+kind: Model
+metadata: {{name: gemini}}
+spec: {{publisher: publishers/google/models/gemini-2.0-flash}}
+"""
+
+
+def _prompt_index(workspace: Workspace) -> dict[str, Any]:
+    """The index of prompt `greet` in the emulator target's default store (gs://<project>-genaiops/prompts)."""
+    client = storage.Client(project=workspace.emulator.project, credentials=AnonymousCredentials())  # type: ignore[no-untyped-call]
+    blob = client.bucket(f"{workspace.emulator.project}-genaiops").blob("prompts/prompts/greet/index.json")
+    return json.loads(blob.download_as_bytes()) if blob.exists() else {}
+
+
+def test_reconcile_publishes_a_prompt_a_commit_adds_and_moves_its_labels_when_the_template_changes(
+    workspace: Workspace, repo: GitRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", workspace.emulator.storage_host)
+    repo.commit("a prompt", prompts=PROMPT.format(template="Hello {{ customer }}!"))
+    with controller(workspace, repo, *_watch()) as ctl:
+        wait_until(lambda: bool(_prompt_index(workspace)), timeout_s=STARTUP_S, what="the prompt to be published")
+        first = _prompt_index(workspace)
+        assert set(first["labels"]) == {"staging", "production"} and len(first["versions"]) == 1
+        changed = repo.commit("warmer", prompts=PROMPT.format(template="Hi {{ customer }}, welcome back!"))
+        started = time.monotonic()
+        wait_until(
+            lambda: len(_prompt_index(workspace).get("versions", ())) == 2,
+            timeout_s=NEXT_PASS_S,
+            what="the new version to be published by the next pass",
+        )
+        assert time.monotonic() - started <= NEXT_PASS_S
+        second = _prompt_index(workspace)
+        new_version = second["versions"][-1]["version"]
+        assert second["labels"] == {"staging": new_version, "production": new_version}
+        assert second["versions"][-1]["commit"] == changed
+        assert all(move["applied"] for move in second["history"])
+        ctl.terminate()
+        assert ctl.wait(10) == 0, ctl.output()
+    published = [r for r in audit_records(ctl.audit) if r.get("op") == "PublishPromptVersion" and r["status"] == "ok"]
+    moved = [r for r in audit_records(ctl.audit) if r.get("op") == "MovePromptLabels" and r["status"] == "ok"]
+    assert len(published) == 2 and len(moved) == 2
+    assert moved[-1]["commit"] == changed and new_version in moved[-1]["detail"]
+    plan = workspace.run("plan", str(repo.manifests), "--detailed-exitcode")
+    assert plan.exit_code == 0, plan.output
