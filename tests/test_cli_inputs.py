@@ -238,7 +238,7 @@ def test_prune_plans_nothing_when_a_manifest_file_is_skipped(command: str, tmp_p
 
 
 def test_planning_refuses_a_load_with_errors_even_when_called_directly(tmp_path: Path) -> None:
-    from controller.engine.apply import plan_load
+    from controller.engine.planning import plan_load
 
     os.mkfifo(tmp_path / "endpoints.yaml")
     (tmp_path / "models.yaml").write_text((MANIFESTS / "models.yaml").read_text(encoding="utf-8"), encoding="utf-8")

@@ -13,15 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
-
+from controller.cli.console import make_console
 from controller.cli.options import EXIT_ERROR, load_or_exit, target_options
 from controller.cli.paths import OutputFile, prepare_output_file
 from controller.cli.target import open_target, spec_from_flags
 from controller.cli.wiring import ConsoleHooks, author, notifier, owner, report_apply, session_of
-from controller.engine.apply import ApplyOptions, apply_changes, manifests_of
+from controller.engine.apply import ApplyOptions, apply_changes
 from controller.engine.audit import AuditLog
 from controller.engine.observe import regions_of
+from controller.engine.planning import manifests_of
 from controller.errors import GenaiopsError, UserError
 from controller.plans.planfile import load_plan
 
@@ -68,7 +68,7 @@ def apply_cmd(
     """Change Vertex AI to match the manifests under SOURCE, or carry out a plan saved by `plan --out`.
 
     Canary rollouts advance one step per apply; with --wait, apply drives them to the end."""
-    console = Console()
+    console = make_console()
     options = ApplyOptions(
         prune=prune,
         parallelism=parallelism,

@@ -15,15 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
-
 from controller.cli.apply_cmd import fail
+from controller.cli.console import make_console, unclipped
 from controller.cli.options import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, load_or_exit, target_options
 from controller.cli.paths import OutputFile
 from controller.cli.target import open_target, spec_from_flags
 from controller.cli.wiring import session_of
-from controller.engine.apply import manifests_of, plan_load
 from controller.engine.observe import regions_of
+from controller.engine.planning import manifests_of, plan_load
 from controller.errors import GenaiopsError
 from controller.loader import LoadResult
 from controller.plans.plan import Plan
@@ -74,7 +73,7 @@ def plan_cmd(
     elif output == "markdown":
         click.echo(render_markdown(the_plan))
     else:
-        render_plan(the_plan, Console())
+        render_plan(the_plan, make_console())
         if out is not None:
             click.echo(f"\nSaved the plan to {out}. Apply exactly this plan with: genaiops apply {out}")
     if the_plan.diagnostics:
@@ -98,9 +97,9 @@ def status_cmd(path: Path, output: str, **flags: Any) -> None:
     if output == "json":
         click.echo(status_json(the_plan))
     else:
-        console = Console()
+        console = make_console()
         console.print(f"Target: {the_plan.target}", highlight=False)
-        console.print(status_table(the_plan.changes))
+        console.print(unclipped(status_table(the_plan.changes)))
         for diagnostic in the_plan.diagnostics:
             console.print(f"Error: {diagnostic.render()}", style="red", markup=False, highlight=False)
         console.print(summary(the_plan), highlight=False)

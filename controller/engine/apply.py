@@ -13,52 +13,25 @@ longer than one apply, as the reconcile loop's leader does. Exit codes are decid
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from controller.diagnostics import Source
 from controller.engine.audit import AuditLog
 from controller.engine.executor import ApplyResult, Executor
-from controller.engine.observe import observe
+from controller.engine.planning import plan_load, stale
 from controller.engine.rollout_driver import RolloutDriver
+from controller.engine.session import Session
 from controller.errors import UserError
 from controller.loader import LoadResult
-from controller.model import Endpoint, Manifest
+from controller.model import Endpoint
 from controller.plans.operations import StartRollout
 from controller.plans.plan import Plan, ResourceChange
-from controller.plans.planner import plan as make_plan
-from controller.ports import LockPort, MetricsPort, VertexPort
 from controller.prompts.plan import KIND as PROMPT_KIND
-from controller.prompts.plan import plan_prompts, prompt_fingerprints
-from controller.prompts.source import sources_of
-from controller.prompts.store import PromptStore
 from controller.rollout.events import RolloutEvent, RolloutStatus
 from controller.rollout.state import Phase
 
 EXIT_OK, EXIT_ERROR, EXIT_WAITING = 0, 1, 3
-
-
-@dataclass
-class Session:
-    """What the engine needs of an opened target: ports per region, metrics, the lock, the prompt store
-    (opened on first use) and the one clock every record is stamped with."""
-
-    name: str
-    ports: Mapping[str, VertexPort]
-    metrics: MetricsPort | None
-    lock: LockPort
-    open_prompts: Callable[[], PromptStore] | None = None
-    clock: Callable[[], float] = time.time
-    _prompts: PromptStore | None = None
-
-    def prompts(self) -> PromptStore:
-        """The prompt store (UserError when the target has none)."""
-        if self._prompts is None:
-            if self.open_prompts is None:
-                raise UserError(f"{self.name} has no prompt store")
-            self._prompts = self.open_prompts()
-        return self._prompts
 
 
 @dataclass(frozen=True)
@@ -76,19 +49,6 @@ class ApplyOptions:
     owner: str = ""  # who holds the lock, for "locked by" messages
     prompts_only: bool = False  # `prompts publish`: plan and apply the Prompt manifests, nothing on Vertex AI
     partial: bool = False  # apply what could be planned despite diagnostics for others (the reconcile loop)
-
-
-class NoLock:
-    """For a session that only writes the prompt store: every store write is compare-and-swap already."""
-
-    def acquire(self, *, owner: str, wait_s: float) -> str:
-        return ""
-
-    def release(self, lock_id: str) -> None:
-        return
-
-    def force_unlock(self, lock_id: str) -> None:
-        return
 
 
 class Hooks(Protocol):
@@ -161,75 +121,6 @@ class ApplyOutcome:
         return EXIT_OK
 
 
-# -- planning -------------------------------------------------------------------------------------------
-def sources(result: LoadResult) -> dict[str, Source]:
-    """`Kind/name` -> where its document starts, for plan diagnostics."""
-    return {
-        f"{i.manifest.kind}/{i.manifest.metadata.name}": Source(i.file, *i.positions.of_value(()))
-        for i in result.manifests
-    }
-
-
-def manifests_of(result: LoadResult) -> list[Manifest]:
-    """The manifests of a load."""
-    return [item.manifest for item in result.manifests]
-
-
-def canary_endpoints(manifests: Iterable[object]) -> tuple[Endpoint, ...]:
-    """Endpoints whose rollouts the driver advances."""
-    return tuple(m for m in manifests if isinstance(m, Endpoint) and m.spec.rollout.strategy == "canary")
-
-
-def plan_load(
-    session: Session,
-    result: LoadResult,
-    *,
-    prune: bool,
-    regions: Iterable[str] | None = None,
-    prompts_only: bool = False,
-) -> Plan:
-    """Observe the target and the prompt store and plan every manifest of `result`, prompts included
-    (only prompts with `prompts_only`). Refuses a load with errors: a partial load must never decide what
-    to delete."""
-    if not result.ok:
-        raise UserError("the manifests have errors: nothing is planned (and nothing pruned) from a partial load")
-    manifests = manifests_of(result)
-    if prompts_only:
-        vertex = Plan((), target=session.name)
-    else:
-        observed = observe(session.ports, manifests, regions=regions)
-        vertex = make_plan(manifests, observed, prune=prune, sources=sources(result), target=session.name)
-    prompt_sources = sources_of(result.manifests)
-    prompts = plan_prompts(prompt_sources, session.prompts()) if prompt_sources else ()
-    fingerprint = dict(vertex.fingerprint)
-    if prompts:
-        fingerprint.update(prompt_fingerprints((c.name for c in prompts), session.prompts()))
-    return replace(
-        vertex,
-        changes=(*vertex.changes, *prompts),
-        fingerprint=fingerprint,
-        endpoints=() if prompts_only else canary_endpoints(manifests),
-    )
-
-
-def _stale(session: Session, saved: Plan) -> list[str]:
-    """Addresses whose live state changed since the saved plan was made (re-observed now)."""
-    regions = {c.region for c in saved.changes if c.kind != PROMPT_KIND}
-    live = dict(observe(session.ports, [], regions=regions).fingerprint()) if regions else {}
-    names = [c.name for c in saved.actionable if c.kind == PROMPT_KIND]
-    if names:
-        live.update(prompt_fingerprints(names, session.prompts()))
-    problems = []
-    for change in saved.actionable:
-        before = saved.fingerprint.get(change.address, "")
-        now = live.get(change.address, "")
-        if before != now:
-            was = "absent" if not before else f"version {before}"
-            is_ = "absent" if not now else f"version {now}"
-            problems.append(f"{change.address} changed since planning ({was} -> {is_})")
-    return problems
-
-
 # -- applying -------------------------------------------------------------------------------------------
 def apply_changes(
     session: Session,
@@ -276,11 +167,11 @@ def _apply_locked(
     stop: Callable[[], str | None],
 ) -> ApplyOutcome:
     if isinstance(source, Plan):
-        stale = _stale(session, source)
-        if stale:
+        problems = stale(session, source)
+        if problems:
             raise UserError(
                 "the saved plan is stale, refusing to apply it:\n  "
-                + "\n  ".join(stale)
+                + "\n  ".join(problems)
                 + "\nRun `genaiops plan` again."
             )
         the_plan = source
@@ -419,13 +310,7 @@ __all__ = [
     "ApplyOptions",
     "ApplyOutcome",
     "Hooks",
-    "NoLock",
     "QuietHooks",
-    "Session",
     "apply_changes",
-    "canary_endpoints",
     "drive",
-    "manifests_of",
-    "plan_load",
-    "sources",
 ]

@@ -20,9 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from controller.engine.apply import ApplyOptions, ApplyOutcome, QuietHooks, Session, apply_changes
+from controller.engine.apply import ApplyOptions, ApplyOutcome, QuietHooks, apply_changes
 from controller.engine.audit import AuditLog
 from controller.engine.executor import ResourceResult
+from controller.engine.session import Session
 from controller.loader import DEFAULT_REGION, LoadResult, load
 from controller.plans.plan import Plan, ResourceChange, Sync
 from controller.ports import TelemetryPort

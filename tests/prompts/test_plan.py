@@ -11,8 +11,9 @@ import pytest
 from google.cloud import storage
 
 from controller.cli.main import main
-from controller.engine.apply import ApplyOptions, NoLock, Session, apply_changes
+from controller.engine.apply import ApplyOptions, apply_changes
 from controller.engine.audit import AuditLog
+from controller.engine.session import NoLock, Session
 from controller.loader import load
 from controller.plans.operations import MovePromptLabels, PublishPromptVersion
 from controller.plans.plan import Action, FieldChange, Plan, ResourceChange, Sync

@@ -1,0 +1,88 @@
+"""Planning a load against a session: observe Vertex AI (list calls), read the prompt store, run the pure
+planner and the prompt planner, and say which parts of a saved plan went stale. Used by the apply routine,
+`plan`, `status` and the re-plan after a conflict."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+
+from controller.diagnostics import Source
+from controller.engine.observe import observe
+from controller.engine.session import Session
+from controller.errors import UserError
+from controller.loader import LoadResult
+from controller.model import Endpoint, Manifest
+from controller.plans.plan import Plan
+from controller.plans.planner import plan as make_plan
+from controller.prompts.plan import KIND as PROMPT_KIND
+from controller.prompts.plan import plan_prompts, prompt_fingerprints
+from controller.prompts.source import sources_of
+
+
+def sources(result: LoadResult) -> dict[str, Source]:
+    """`Kind/name` -> where its document starts, for plan diagnostics."""
+    return {
+        f"{i.manifest.kind}/{i.manifest.metadata.name}": Source(i.file, *i.positions.of_value(()))
+        for i in result.manifests
+    }
+
+
+def manifests_of(result: LoadResult) -> list[Manifest]:
+    """The manifests of a load."""
+    return [item.manifest for item in result.manifests]
+
+
+def canary_endpoints(manifests: Iterable[object]) -> tuple[Endpoint, ...]:
+    """Endpoints whose rollouts the driver advances."""
+    return tuple(m for m in manifests if isinstance(m, Endpoint) and m.spec.rollout.strategy == "canary")
+
+
+def plan_load(
+    session: Session,
+    result: LoadResult,
+    *,
+    prune: bool,
+    regions: Iterable[str] | None = None,
+    prompts_only: bool = False,
+) -> Plan:
+    """Observe the target and the prompt store and plan every manifest of `result`, prompts included
+    (only prompts with `prompts_only`). Refuses a load with errors: a partial load must never decide what
+    to delete."""
+    if not result.ok:
+        raise UserError("the manifests have errors: nothing is planned (and nothing pruned) from a partial load")
+    manifests = manifests_of(result)
+    if prompts_only:
+        vertex = Plan((), target=session.name)
+    else:
+        observed = observe(session.ports, manifests, regions=regions)
+        vertex = make_plan(manifests, observed, prune=prune, sources=sources(result), target=session.name)
+    prompt_sources = sources_of(result.manifests)
+    prompts = plan_prompts(prompt_sources, session.prompts()) if prompt_sources else ()
+    fingerprint = dict(vertex.fingerprint)
+    if prompts:
+        fingerprint.update(prompt_fingerprints((c.name for c in prompts), session.prompts()))
+    return replace(
+        vertex,
+        changes=(*vertex.changes, *prompts),
+        fingerprint=fingerprint,
+        endpoints=() if prompts_only else canary_endpoints(manifests),
+    )
+
+
+def stale(session: Session, saved: Plan) -> list[str]:
+    """Addresses whose live state changed since the saved plan was made (re-observed now)."""
+    regions = {c.region for c in saved.changes if c.kind != PROMPT_KIND}
+    live = dict(observe(session.ports, [], regions=regions).fingerprint()) if regions else {}
+    names = [c.name for c in saved.actionable if c.kind == PROMPT_KIND]
+    if names:
+        live.update(prompt_fingerprints(names, session.prompts()))
+    problems = []
+    for change in saved.actionable:
+        before = saved.fingerprint.get(change.address, "")
+        now = live.get(change.address, "")
+        if before != now:
+            was = "absent" if not before else f"version {before}"
+            is_ = "absent" if not now else f"version {now}"
+            problems.append(f"{change.address} changed since planning ({was} -> {is_})")
+    return problems

@@ -1,0 +1,48 @@
+"""What the engine needs of an opened target (`Session`): Vertex AI ports per region, the metrics port, the
+lock, the prompt store (opened on first use) and the one clock every record is stamped with. The CLI
+builds one from its target; tests build one on the in-process emulator with a fake clock."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from controller.errors import UserError
+from controller.ports import LockPort, MetricsPort, VertexPort
+from controller.prompts.store import PromptStore
+
+
+@dataclass
+class Session:
+    """What the engine needs of an opened target: ports per region, metrics, the lock, the prompt store
+    (opened on first use) and the one clock every record is stamped with."""
+
+    name: str
+    ports: Mapping[str, VertexPort]
+    metrics: MetricsPort | None
+    lock: LockPort
+    open_prompts: Callable[[], PromptStore] | None = None
+    clock: Callable[[], float] = time.time
+    _prompts: PromptStore | None = None
+
+    def prompts(self) -> PromptStore:
+        """The prompt store (UserError when the target has none)."""
+        if self._prompts is None:
+            if self.open_prompts is None:
+                raise UserError(f"{self.name} has no prompt store")
+            self._prompts = self.open_prompts()
+        return self._prompts
+
+
+class NoLock:
+    """For a session that only writes the prompt store: every store write is compare-and-swap already."""
+
+    def acquire(self, *, owner: str, wait_s: float) -> str:
+        return ""
+
+    def release(self, lock_id: str) -> None:
+        return
+
+    def force_unlock(self, lock_id: str) -> None:
+        return
