@@ -16,12 +16,12 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.rule import Rule
 
+from controller.cli.console import make_console, rule, unclipped
 from controller.cli.options import EXIT_ERROR
 from controller.loader import load
 from controller.views.diagnostics import human_lines
-from controller.views.summary import print_summary
+from controller.views.summary import summary_table
 
 HEALTHY = "gs://emulator-models/support-llm/v2?latency_ms=90&latency_jitter_ms=20"
 BROKEN = "gs://emulator-models/support-llm/v3?error_rate=0.35&latency_ms=85"
@@ -53,7 +53,7 @@ def _timeline(console: Console, audit: Path) -> None:
     if not rollout:
         return
     start = rollout[0]["at"]
-    console.print(Rule("Timeline (from the audit log)"))
+    console.print(rule("Timeline (from the audit log)"))
     for event in rollout:
         kind = event["event"].removeprefix("rollout-")
         weight = f" weight {event['weight']}%" if event.get("weight") is not None else ""
@@ -72,13 +72,13 @@ def _timeline(console: Console, audit: Path) -> None:
 @click.option("--validate-only", is_flag=True, help="Only validate PATH and summarise what it declares.")
 def demo_cmd(path: Path, traffic: float, validate_only: bool) -> None:
     """Run the story on an embedded emulator: apply, a canary that promotes, a canary that rolls back."""
-    console = Console()
+    console = make_console()
     result = load(path)
     for line in human_lines(result.diagnostics, files=result.files):
         console.print(line, markup=False, highlight=False)
     if not result.ok:
         sys.exit(EXIT_ERROR)
-    print_summary(result, console)
+    console.print(unclipped(summary_table(result)))
     if validate_only:
         return
     from controller.emulator.server import running
@@ -94,17 +94,17 @@ def demo_cmd(path: Path, traffic: float, validate_only: bool) -> None:
         store = str(Path(tmp) / "prompt-store")
         common = ["--emulator", emulator.grpc_target, "--audit-log", str(audit), "--prompt-store", store]
         console.print(f"\nLocal emulator at {emulator.grpc_target} with {traffic:g} synthetic requests/s per endpoint.")
-        console.print(Rule("1. Apply the manifests to an empty project"))
+        console.print(rule("1. Apply the manifests to an empty project"))
         if _run(console, ["apply", str(work), "--auto-approve", *common]) != 0:
             sys.exit(EXIT_ERROR)
-        console.print(Rule("2. A healthy new version of support-llm: the canary promotes step by step"))
+        console.print(rule("2. A healthy new version of support-llm: the canary promotes step by step"))
         _bump(work / "models.yaml", ORIGINAL, HEALTHY)
         if _run(console, ["apply", str(work), "--auto-approve", "--wait", *common]) != 0:
             sys.exit(EXIT_ERROR)
-        console.print(Rule("3. A broken version (35% errors): the canary is rolled back automatically"))
+        console.print(rule("3. A broken version (35% errors): the canary is rolled back automatically"))
         _bump(work / "models.yaml", HEALTHY, BROKEN)
         rolled_back = _run(console, ["apply", str(work), "--auto-approve", "--wait", *common]) == 1
-        console.print(Rule("4. The next plan does not retry the failed revision"))
+        console.print(rule("4. The next plan does not retry the failed revision"))
         _run(console, ["plan", str(work), "--emulator", emulator.grpc_target, "--prompt-store", store])
         _timeline(console, audit)
     elapsed = time.monotonic() - started

@@ -19,24 +19,27 @@ from typing import Any
 
 import click
 import yaml
-from rich.console import Console
 
+from controller.cli.console import make_console
 from controller.cli.options import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, load_or_exit
 from controller.cli.paths import InputFile, OutputFile, check_store_url
 from controller.cli.wiring import ConsoleHooks, report_apply
-from controller.engine.apply import ApplyOptions, NoLock, Session, apply_changes, plan_load
+from controller.engine.apply import ApplyOptions, apply_changes
 from controller.engine.audit import AuditLog
+from controller.engine.planning import plan_load
+from controller.engine.session import NoLock, Session
 from controller.errors import GenaiopsError, UserError
 from controller.loader import LoadResult
 from controller.prompts.client import snapshot_of
 from controller.prompts.junit import to_junit_xml
 from controller.prompts.render import render_source
 from controller.prompts.source import PromptSource, sources_of
-from controller.prompts.store import PromptStore, move_label, rollback
+from controller.prompts.store import PromptStore, move_label, promote, rollback
 from controller.prompts.testing import Responder, RunReport, Status, run_tests
 from controller.prompts.variables import parse_assignments
 from controller.prompts.version import Provenance, version_of
 from controller.views.plan_human import render_plan
+from controller.views.prompt_history import history_json, history_lines
 
 DEFAULT_STORE = ".genaiops/local/prompt-store"
 DEFAULT_PATH = Path("manifests")
@@ -271,7 +274,7 @@ def plan_cmd(path: Path, store_url: str, detailed_exitcode: bool) -> None:
     except GenaiopsError as err:
         _fail(str(err))
         return
-    render_plan(plan, Console())
+    render_plan(plan, make_console())
     sys.exit(EXIT_CHANGES if detailed_exitcode and plan.summary().has_changes else EXIT_OK)
 
 
@@ -285,7 +288,7 @@ def publish_cmd(path: Path, store_url: str, commit: str | None, author: str | No
     """Publish new prompt versions to the store and point the manifests' labels at them (the same apply
     routine as `genaiops apply`, restricted to prompts)."""
     result = load_or_exit(path)
-    console = Console()
+    console = make_console()
     who = provenance(commit, author)
     try:
         outcome = apply_changes(
@@ -320,6 +323,27 @@ def label_cmd(name: str, label: str, version: str, store_url: str, author: str |
     click.echo(f"Prompt/{name}: {label} -> {index.labels[label]}")
 
 
+@prompts_group.command("promote")
+@click.argument("name")
+@click.option("--from", "source", required=True, help="The label whose version to promote, e.g. staging.")
+@click.option("--to", "target", required=True, help="The label to point at it, e.g. production.")
+@store_option
+@click.option("--author", help="Author to record.")
+def promote_cmd(name: str, source: str, target: str, store_url: str, author: str | None) -> None:
+    """Point label --to of prompt NAME at the version label --from points at (compare-and-swap, recorded in
+    the label history: `prompts rollback NAME --label TO` undoes it)."""
+    try:
+        done = promote(_open_store(store_url), name, source, target, provenance(None, author))
+    except GenaiopsError as err:
+        _fail(str(err))
+        return
+    if not done.moved:
+        click.echo(f"Prompt/{name}: {target} already points at {done.version} (as {source} does); nothing moved.")
+        return
+    was = f" (was {done.previous})" if done.previous else " (new label)"
+    click.echo(f"Prompt/{name}: {target} -> {done.version}{was}, the version {source} points at")
+
+
 @prompts_group.command("rollback")
 @click.argument("name")
 @click.option("--label", required=True, help="The label (environment) to move back, e.g. production.")
@@ -338,7 +362,8 @@ def rollback_cmd(name: str, label: str, store_url: str, author: str | None) -> N
 @prompts_group.command("history")
 @click.argument("name")
 @store_option
-def history_cmd(name: str, store_url: str) -> None:
+@click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def history_cmd(name: str, store_url: str, output: str) -> None:
     """List the published versions of prompt NAME, newest first, with the labels pointing at each."""
     try:
         index = _open_store(store_url).read_index(name)
@@ -347,10 +372,11 @@ def history_cmd(name: str, store_url: str) -> None:
     except GenaiopsError as err:
         _fail(str(err))
         return
-    for entry in reversed(index.versions):
-        labels = sorted(lb for lb, v in index.labels.items() if v == entry.version)
-        tag = f"  [{', '.join(labels)}]" if labels else ""
-        click.echo(f"{entry.version}  {entry.created}  {entry.commit[:12] or '-'}  {entry.author or '-'}{tag}")
+    if output == "json":
+        click.echo(history_json(index, store=store_url))
+        return
+    for line in history_lines(index):
+        click.echo(line)
 
 
 @prompts_group.command("snapshot")

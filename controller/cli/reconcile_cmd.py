@@ -22,6 +22,7 @@ from typing import Any
 
 import click
 
+from controller.cli.console import make_console
 from controller.cli.options import EXIT_ERROR, EXIT_OK, target_options
 from controller.cli.paths import OutputDir, OutputFile
 from controller.cli.target import Target, open_target, spec_from_flags
@@ -208,8 +209,6 @@ def _run(
     webhook: str | None,
     default_region: str,
 ) -> int:
-    from rich.console import Console
-
     audit = AuditLog(audit_log)
     lock = opened.lock
 
@@ -218,7 +217,7 @@ def _run(
             return "the lease was lost to another controller"
         return stop.interrupted()
 
-    with notifier(webhook, Console(stderr=True)) as notify:
+    with notifier(webhook, make_console(stderr=True)) as notify:
         reconciler = Reconciler(
             fetch=fetch,
             session=session_of(opened),

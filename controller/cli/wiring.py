@@ -14,9 +14,11 @@ from contextlib import contextmanager
 import click
 from rich.console import Console
 
+from controller.cli.console import unclipped
 from controller.cli.target import Target
-from controller.engine.apply import ApplyOutcome, Session
+from controller.engine.apply import ApplyOutcome
 from controller.engine.notify import WebhookNotifier
+from controller.engine.session import Session
 from controller.errors import UserError
 from controller.plans.plan import Action, Plan
 from controller.rollout.events import RolloutEvent
@@ -88,8 +90,51 @@ def notifier(webhook: str | None, console: Console) -> Iterator[Callable[[Rollou
         posting.close()
 
 
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'s' if count != 1 else ''}"
+
+
 def report_apply(outcome: ApplyOutcome, console: Console, *, wait: bool) -> None:
-    """The closing lines of an apply: the resource counts, failures, and where each rollout stands."""
+    """The closing lines of an apply: where each rollout stands (table, timeline, rolled back, waiting),
+    then one summary line last, as a CI log is read from its end: the resource counts, failures, and
+    "rolled back" when a canary was."""
+    if outcome.rollouts:
+        console.print(unclipped(status_table(outcome.rollouts)))
+    if outcome.events:
+        console.print("\nTimeline:")
+        for line in timeline(outcome.events):
+            console.print(line, soft_wrap=True)
+    for status in outcome.rolled_back:
+        console.print(
+            f"Rolled back {status.endpoint}/{status.state.deployment}: {status.state.reason}",
+            style="red",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+    for status in outcome.waiting:
+        console.print(
+            f"Waiting for a person: {status.endpoint}/{status.state.deployment} ({status.state.phase.value}); "
+            "`genaiops rollout resume|promote|abort`",
+            style="yellow",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+    active = [s for s in outcome.rollouts if not s.finished and not s.waiting_for_human]
+    if active and not wait:
+        console.print(
+            "Rollouts advance one step per apply: run `genaiops apply --wait` (or `reconcile`) to finish.",
+            soft_wrap=True,
+        )
+    for change in outcome.skipped:
+        console.print(
+            f"Not applied: {change.address} (drift; corrected only with --self-heal)", highlight=False, soft_wrap=True
+        )
+    _summary(outcome, console)
+
+
+def _summary(outcome: ApplyOutcome, console: Console) -> None:
     result = outcome.result
     done = {r.address for r in result.results if r.ok}
     changes = [c for c in outcome.plan.changes if c.address in done]
@@ -97,34 +142,22 @@ def report_apply(outcome: ApplyOutcome, console: Console, *, wait: bool) -> None
     changed = sum(1 for c in changes if c.action in (Action.UPDATE, Action.ROLLOUT))
     destroyed = sum(1 for c in changes if c.action is Action.DELETE)
     counts = f"{added} added, {changed} changed, {destroyed} destroyed"
-    if result.ok:
-        if result.results:
-            console.print(f"\nApply complete! Resources: {counts}.", highlight=False)
-    else:
+    rolled_back = ", ".join(f"{s.endpoint}/{s.state.deployment}" for s in outcome.rolled_back)
+    if not result.ok:
         click.echo(f"\nApply finished with errors: {counts}; {len(result.failed)} failed:", err=True)
         for failure in result.failed:
             click.echo(f"  {failure.address}: {failure.error}", err=True)
+        if rolled_back:
+            click.echo(f"Rolled back: {rolled_back}.", err=True)
         click.echo("Fix the cause and run apply again: it converges from wherever this run stopped.", err=True)
-    for change in outcome.skipped:
-        console.print(f"Not applied: {change.address} (drift; corrected only with --self-heal)", highlight=False)
-    if outcome.rollouts:
-        console.print(status_table(outcome.rollouts))
-    if outcome.events:
-        console.print("\nTimeline:")
-        for line in timeline(outcome.events):
-            console.print(line, soft_wrap=True)
-    for status in outcome.rolled_back:
+    elif rolled_back:
         console.print(
-            f"Rolled back {status.endpoint}/{status.state.deployment}: {status.state.reason}", style="red", markup=False
-        )
-    waiting = outcome.waiting
-    for status in waiting:
-        console.print(
-            f"Waiting for a person: {status.endpoint}/{status.state.deployment} ({status.state.phase.value}); "
-            "`genaiops rollout resume|promote|abort`",
-            style="yellow",
+            f"\nApply finished, rolled back {_plural(len(outcome.rolled_back), 'canary')}"
+            f" ({rolled_back}): the previous version serves all traffic. Resources: {counts}.",
+            style="bold red",
             markup=False,
+            highlight=False,
+            soft_wrap=True,
         )
-    active = [s for s in outcome.rollouts if not s.finished and not s.waiting_for_human]
-    if active and not wait:
-        console.print("Rollouts advance one step per apply: run `genaiops apply --wait` (or `reconcile`) to finish.")
+    elif result.results:
+        console.print(f"\nApply complete! Resources: {counts}.", highlight=False, soft_wrap=True)

@@ -8,6 +8,14 @@ at, from the prompt store, cached, rendered strictly, with a bundled snapshot as
                            snapshot=Snapshot.load("prompts.snapshot.json"))
     rendered = prompts.render("support-answer", {"customer_name": "Ada", ...})
     rendered.text, rendered.system_instruction, rendered.generation_config, rendered.version
+    rendered.model      # the Vertex AI model to call: publishers/google/models/gemini-2.0-flash, or
+                        # projects/P/locations/R/endpoints/E for a registry model (P: `project=`)
+    rendered.model_ref  # what the manifest wrote: gemini-flash
+
+`rendered.model` is the Vertex AI name recorded in the version at publish (`controller.prompts.models`);
+a registry model's name is recorded without the project and completed with the client's `project`
+(default: the GOOGLE_CLOUD_PROJECT environment variable); rendering such a prompt without a project is an
+error that says so. A version published before the name was recorded gives its manifest reference.
 
 Caching, per (prompt, label): younger than `ttl_s` -> served from memory; up to `ttl_s +
 stale_while_revalidate_s` -> served from memory while one background refresh runs; older, or never
@@ -25,6 +33,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -33,18 +42,23 @@ from pathlib import Path
 from typing import Any
 
 from controller.diagnostics import Source
-from controller.errors import GenaiopsError
+from controller.errors import GenaiopsError, UserError
+from controller.prompts.models import needs_project, qualified
 from controller.prompts.render import RenderedPrompt, render_text
 from controller.prompts.store import PromptStore, active
 from controller.prompts.version import PromptVersion
 
-__all__ = ["PromptClient", "PromptUnavailableError", "Snapshot"]
+__all__ = ["ProjectNeededError", "PromptClient", "PromptUnavailableError", "Snapshot"]
 _log = logging.getLogger(__name__)
 SNAPSHOT_SCHEMA = "genaiops.dev/prompt-snapshot/v1"
 
 
 class PromptUnavailableError(GenaiopsError):
     """Neither the store, nor the cache, nor the snapshot has the prompt."""
+
+
+class ProjectNeededError(UserError):
+    """The prompt runs on a registry model, whose resource name needs the client's project."""
 
 
 @dataclass(frozen=True)
@@ -127,8 +141,10 @@ class PromptClient:
         snapshot: Snapshot | None = None,
         clock: Callable[[], float] = time.monotonic,
         spawn: Callable[[Callable[[], None]], None] = _spawn_thread,
+        project: str | None = None,
     ) -> None:
-        """`spawn` runs a background refresh (a daemon thread by default; tests pass their own)."""
+        """`spawn` runs a background refresh (a daemon thread by default; tests pass their own); `project`
+        completes registry model names (default: GOOGLE_CLOUD_PROJECT)."""
         if ttl_s < 0 or stale_while_revalidate_s < 0:
             raise ValueError("ttl_s and stale_while_revalidate_s must not be negative")
         self._store = store
@@ -138,6 +154,7 @@ class PromptClient:
         self._snapshot = snapshot or Snapshot()
         self._clock = clock
         self._spawn = spawn
+        self._project = project or os.environ.get("GOOGLE_CLOUD_PROJECT") or None
         self._cache: dict[tuple[str, str], _Entry] = {}
         self._refreshing: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
@@ -173,11 +190,21 @@ class PromptClient:
         return RenderedPrompt(
             name=name,
             text=text,
-            model=version.model,
+            model=self._model_of(version),
             system_instruction=version.system_instruction,
             generation_config=dict(version.generation_config),
             version=version.id,
+            model_ref=version.model,
         )
+
+    def _model_of(self, version: PromptVersion) -> str:
+        runs_on = version.runs_on
+        if needs_project(runs_on) and not self._project:
+            raise ProjectNeededError(
+                f"prompt {version.name!r} runs on {runs_on} in your project: create the PromptClient with "
+                "project=... (or set GOOGLE_CLOUD_PROJECT) to get its full resource name"
+            )
+        return qualified(runs_on, self._project)
 
     def _from_store(self, key: tuple[str, str]) -> PromptVersion:
         if self._store is None:

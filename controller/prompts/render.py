@@ -23,6 +23,7 @@ from controller.diagnostics import Diagnostic, Source
 from controller.errors import UserError
 from controller.loader.templates import first_use
 from controller.model import Variable
+from controller.prompts.models import qualified
 from controller.prompts.source import PromptSource
 from controller.prompts.variables import resolve
 
@@ -31,7 +32,11 @@ _TEMPLATE_FILENAME = "<template>"
 
 @dataclass(frozen=True)
 class RenderedPrompt:
-    """A rendered prompt and the settings to send with it."""
+    """A rendered prompt and the settings to send with it.
+
+    `model` is the Vertex AI model to call (`publishers/google/models/gemini-2.0-flash`, or
+    `projects/P/locations/R/endpoints/E` for a registry model: see `models.py`); `model_ref` is what the
+    manifest wrote (`gemini-flash`, `support-llm@3`)."""
 
     name: str
     text: str
@@ -39,6 +44,7 @@ class RenderedPrompt:
     system_instruction: str | None = None
     generation_config: Mapping[str, Any] = field(default_factory=dict)
     version: str = ""
+    model_ref: str = ""
 
 
 class RenderError(UserError):
@@ -108,8 +114,9 @@ def render_text(
         raise RenderError(name, [Diagnostic(f"prompt {name!r}: cannot render: {message}", where)]) from err
 
 
-def render_source(source: PromptSource, values: Mapping[str, Any]) -> RenderedPrompt:
-    """Render a prompt from the manifests; errors name its template or manifest file and line."""
+def render_source(source: PromptSource, values: Mapping[str, Any], *, project: str | None = None) -> RenderedPrompt:
+    """Render a prompt from the manifests; errors name its template or manifest file and line. A registry
+    model's name is completed with `project` when given (else it stays `locations/...`)."""
     spec = source.prompt.spec
     text = render_text(
         source.template,
@@ -126,7 +133,8 @@ def render_source(source: PromptSource, values: Mapping[str, Any]) -> RenderedPr
     return RenderedPrompt(
         name=source.name,
         text=text,
-        model=spec.model,
+        model=qualified(source.vertex_model or spec.model, project),
         system_instruction=spec.system_instruction,
         generation_config=spec.generation_config.model_dump(mode="json", by_alias=True, exclude_defaults=True),
+        model_ref=spec.model,
     )

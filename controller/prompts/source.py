@@ -8,7 +8,7 @@ limits). Pure apart from those reads.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +16,8 @@ from controller.diagnostics import Source
 from controller.errors import UserError
 from controller.loader.checks import MAX_RESPONSE_BYTES, MAX_TEMPLATE_BYTES, Located
 from controller.loader.files import FileRefusedError, read_local
-from controller.model import Prompt, PromptTest
+from controller.model import Manifest, Prompt, PromptTest
+from controller.prompts.models import vertex_model
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class PromptSource:
     template_file: str
     template_line: int
     located: Located | None = None
+    vertex_model: str = ""  # the Vertex AI model the manifests resolve `spec.model` to (`models.py`)
 
     @property
     def name(self) -> str:
@@ -79,26 +81,31 @@ def _inline_start(file: str, line: int, column: int) -> int:
     return line + 1 if text[column - 1 : column] in ("|", ">") else line
 
 
-def source_of(item: Located) -> PromptSource:
-    """Resolve one located Prompt manifest; raises UserError when its template file cannot be read."""
+def source_of(item: Located, *, manifests: Sequence[Manifest] = ()) -> PromptSource:
+    """Resolve one located Prompt manifest (its model against `manifests`, see `models.py`); raises
+    UserError when its template file cannot be read."""
     prompt = item.manifest
     if not isinstance(prompt, Prompt):
         raise TypeError(f"{item.label} is not a Prompt")
     spec = prompt.spec
+    model = vertex_model(spec.model, manifests)
     if spec.template_file is not None:
         try:
             found = item.read_named_file(spec.template_file, limit=MAX_TEMPLATE_BYTES)
         except FileRefusedError as err:
             raise UserError(f"{item.file}: template file {spec.template_file!r} {err.reason}") from err
-        return PromptSource(prompt, item.file, found.text, str(found.path), 1, item)
+        return PromptSource(prompt, item.file, found.text, str(found.path), 1, item, model)
     assert spec.template is not None
     line, column = item.positions.of_value(("spec", "template"))
-    return PromptSource(prompt, item.file, spec.template, item.file, _inline_start(item.file, line, column), item)
+    start = _inline_start(item.file, line, column)
+    return PromptSource(prompt, item.file, spec.template, item.file, start, item, model)
 
 
 def sources_of(items: Iterable[Located], *, name: str | None = None) -> list[PromptSource]:
     """Every Prompt among `items` (or the one called `name`; UserError if there is none), in load order."""
-    found = [source_of(i) for i in items if isinstance(i.manifest, Prompt)]
+    located = list(items)
+    manifests = [i.manifest for i in located]
+    found = [source_of(i, manifests=manifests) for i in located if isinstance(i.manifest, Prompt)]
     if name is None:
         return found
     chosen = [s for s in found if s.name == name]

@@ -134,6 +134,46 @@ def move_label(store: PromptStore, name: str, label: str, version: str, provenan
     return store.update_index(name, change)
 
 
+@dataclass(frozen=True)
+class Promoted:
+    """What a promotion did: `target` now points at `version`, where `source` points; `previous` is where
+    `target` pointed before (None: a new label; equal to `version`: nothing moved)."""
+
+    index: PromptIndex
+    version: str
+    previous: str | None
+
+    @property
+    def moved(self) -> bool:
+        """False when the target label already pointed at the version."""
+        return self.previous != self.version
+
+
+def promote(store: PromptStore, name: str, source: str, target: str, provenance: Provenance) -> Promoted:
+    """Point label `target` at the version label `source` points at, in one compare-and-swap of the index:
+    the source label is read in the same update that moves the target, so a concurrent move of either is
+    never lost or half-seen. The move is recorded in the label history (so `rollback` undoes it).
+    NotFoundError when the prompt or the source label is unknown."""
+    if source == target:
+        raise UserError(f"cannot promote label {source!r} of prompt {name!r} to itself: name two labels")
+    found: dict[str, str | None] = {}
+
+    def change(index: PromptIndex | None) -> PromptIndex:
+        if index is None:
+            raise NotFoundError(f"prompt {name!r} was never published to {store.location}")
+        version = index.labels.get(source)
+        if version is None:
+            known = ", ".join(sorted(index.labels)) or "none"
+            raise NotFoundError(f"prompt {name!r} has no label {source!r} in {store.location} (labels: {known})")
+        found.update(version=version, previous=index.labels.get(target))
+        return with_labels(index, name, {target: version}, provenance)
+
+    index = store.update_index(name, change)
+    version = found["version"]
+    assert version is not None
+    return Promoted(index, version, found["previous"])
+
+
 def rollback(store: PromptStore, name: str, label: str, provenance: Provenance) -> PromptIndex:
     """Move `label` back to the version it pointed at before its latest move."""
 

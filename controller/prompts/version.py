@@ -1,9 +1,15 @@
 """Content-addressed prompt versions: what a published version holds and how its id is computed.
 
 A version id is the first 16 hex digits of the SHA-256 of the canonical JSON (sorted keys, no spaces) of
-the content: template, system instruction, model, generation config and declared variables. Anything
-else (when, who, which commit, which file) is provenance: recorded, never hashed, so the same prompt
-published twice, from two machines or two commits, is the same version. Pure.
+the content: template, system instruction, model, generation config and declared variables, and
+`vertexModel`, the Vertex AI model the manifests resolved `model` to (`models.py`), when it says more
+than `model` does. Anything else (when, who, which commit, which file) is provenance: recorded, never
+hashed, so the same prompt published twice, from two machines or two commits, is the same version.
+
+`vertexModel` joined the content later: it is hashed only when present and different from `model`, so
+every version stored before keeps its id (and reads back), and a prompt naming a publisher model directly
+keeps its id; a prompt naming a Model manifest gets one new version, which records what it runs on (a
+changed Model manifest now changes the prompt's version too). Pure.
 """
 
 from __future__ import annotations
@@ -42,16 +48,26 @@ class PromptVersion:
     generation_config: Mapping[str, Any] = field(default_factory=dict)
     variables: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     provenance: Provenance = field(default_factory=Provenance)
+    vertex_model: str = ""  # the resolved Vertex AI model; "" in versions published before it was recorded
 
     def content(self) -> dict[str, Any]:
         """The hashed part."""
-        return {
+        content: dict[str, Any] = {
             "template": self.template,
             "systemInstruction": self.system_instruction,
             "model": self.model,
             "generationConfig": dict(self.generation_config),
             "variables": {k: dict(v) for k, v in self.variables.items()},
         }
+        if self.vertex_model and self.vertex_model != self.model:
+            content["vertexModel"] = self.vertex_model
+        return content
+
+    @property
+    def runs_on(self) -> str:
+        """The Vertex AI model (project-relative for registry models), or `model` in a version that did not
+        record one."""
+        return self.vertex_model or self.model
 
     @property
     def id(self) -> str:
@@ -89,6 +105,7 @@ class PromptVersion:
                 system_instruction=data.get("systemInstruction"),
                 generation_config=dict(data.get("generationConfig") or {}),
                 variables={k: dict(v) for k, v in (data.get("variables") or {}).items()},
+                vertex_model=str(data.get("vertexModel") or ""),
                 provenance=Provenance(
                     created=str(data.get("created", "")),
                     commit=str(data.get("commit", "")),
@@ -128,4 +145,5 @@ def version_of(source: PromptSource, provenance: Provenance | None = None) -> Pr
         generation_config=spec.generation_config.model_dump(mode="json", by_alias=True, exclude_defaults=True),
         variables=variables,
         provenance=provenance or Provenance(source=source.manifest_file),
+        vertex_model=source.vertex_model,
     )

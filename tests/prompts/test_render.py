@@ -48,7 +48,8 @@ def render_error(root: Path, values: dict[str, Any]) -> RenderError:
 def test_rendering_fills_defaults_and_loops(file_prompt: Path) -> None:
     rendered = render_source(load_sources(file_prompt)[0], {"customer": "Ada", "items": [{"title": "Refunds"}]})
     assert rendered.text == "Customer: Ada\n\n- Refunds\n\nTone: friendly\n"
-    assert rendered.model == "gemini-flash"
+    assert rendered.model == "publishers/google/models/gemini-2.0-flash"
+    assert rendered.model_ref == "gemini-flash"
 
 
 def test_a_missing_variable_names_itself_and_its_first_use_in_the_template_file(file_prompt: Path) -> None:
@@ -152,4 +153,5 @@ def test_prompts_render_prints_the_text_or_the_error_with_file_and_line(
     assert f"{file_prompt / 't/greet.j2'}:2:16 spec.variables.items:" in capsys.readouterr().err
     assert run("--var", "customer=Ada", "--var", "items=[]", "-o", "json") == 0
     document = json.loads(capsys.readouterr().out)
-    assert document["model"] == "gemini-flash" and len(document["version"]) == 16
+    assert document["model"] == "publishers/google/models/gemini-2.0-flash" and len(document["version"]) == 16
+    assert document["model_ref"] == "gemini-flash"
