@@ -8,7 +8,9 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from controller.model.common import DeletionPolicy, Frozen, Metadata, StrictBool, StrictFloat, StrictInt
+from controller.model.prompt_runtime import CachePolicy, PromptSafety, SafetySetting
 
+MODEL_REF_PATTERN = r"^([a-z][a-z0-9-]{0,62}(@[a-zA-Z0-9-]+)?|publishers/[a-z0-9-]+/models/[a-zA-Z0-9._@-]+)$"
 VariableType = Literal["string", "integer", "number", "boolean", "array", "object"]
 AssertionType = Literal[
     "contains",
@@ -101,8 +103,13 @@ class PromptSpec(Frozen):
 
     description: str | None = None
     model: str = Field(
-        pattern=r"^([a-z][a-z0-9-]{0,62}(@[a-zA-Z0-9-]+)?|publishers/[a-z0-9-]+/models/[a-zA-Z0-9._@-]+)$",
+        pattern=MODEL_REF_PATTERN,
         description="A Model manifest name (optionally @version) or a publisher model path.",
+    )
+    fallback_model: str | None = Field(
+        default=None,
+        pattern=MODEL_REF_PATTERN,
+        description="A model the runtime client calls when `model` fails after its retries (same syntax as model).",
     )
     template: str | None = None
     template_file: str | None = Field(
@@ -113,6 +120,13 @@ class PromptSpec(Frozen):
     system_instruction: str | None = None
     variables: dict[str, Variable] = Field(default_factory=dict)
     generation_config: GenerationConfig = Field(default_factory=GenerationConfig)
+    safety_settings: tuple[SafetySetting, ...] = Field(
+        default=(), max_length=16, description="Gemini safety settings sent with each request."
+    )
+    cache: CachePolicy = Field(default_factory=CachePolicy, description="The runtime client's response cache.")
+    safety: PromptSafety = Field(
+        default_factory=PromptSafety, description="Input validation, PII redaction and output filters."
+    )
     labels: tuple[str, ...] = Field(
         default=(), description="Environments this version is released to, such as production or staging."
     )

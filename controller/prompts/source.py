@@ -34,6 +34,7 @@ class PromptSource:
     template_line: int
     located: Located | None = None
     vertex_model: str = ""  # the Vertex AI model the manifests resolve `spec.model` to (`models.py`)
+    fallback_vertex_model: str = ""  # the same for `spec.fallbackModel` ("" when there is none)
 
     @property
     def name(self) -> str:
@@ -89,16 +90,17 @@ def source_of(item: Located, *, manifests: Sequence[Manifest] = ()) -> PromptSou
         raise TypeError(f"{item.label} is not a Prompt")
     spec = prompt.spec
     model = vertex_model(spec.model, manifests)
+    fallback = vertex_model(spec.fallback_model, manifests) if spec.fallback_model else ""
     if spec.template_file is not None:
         try:
             found = item.read_named_file(spec.template_file, limit=MAX_TEMPLATE_BYTES)
         except FileRefusedError as err:
             raise UserError(f"{item.file}: template file {spec.template_file!r} {err.reason}") from err
-        return PromptSource(prompt, item.file, found.text, str(found.path), 1, item, model)
+        return PromptSource(prompt, item.file, found.text, str(found.path), 1, item, model, fallback)
     assert spec.template is not None
     line, column = item.positions.of_value(("spec", "template"))
     start = _inline_start(item.file, line, column)
-    return PromptSource(prompt, item.file, spec.template, item.file, start, item, model)
+    return PromptSource(prompt, item.file, spec.template, item.file, start, item, model, fallback)
 
 
 def sources_of(items: Iterable[Located], *, name: str | None = None) -> list[PromptSource]:

@@ -25,6 +25,9 @@ from controller.prompts.source import PromptSource
 
 SCHEMA = "genaiops.dev/prompt-version/v1"
 ID_LENGTH = 16
+# What the runtime client reads (controller/runtime); hashed like vertexModel: only when set, so versions
+# that set none keep their ids. fallbackVertexModel is fallbackModel resolved like vertexModel.
+RUNTIME_KEYS = ("fallbackModel", "fallbackVertexModel", "safetySettings", "cache", "safety")
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class PromptVersion:
     variables: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     provenance: Provenance = field(default_factory=Provenance)
     vertex_model: str = ""  # the resolved Vertex AI model; "" in versions published before it was recorded
+    runtime: Mapping[str, Any] = field(default_factory=dict)  # the RUNTIME_KEYS a manifest sets (camelCase JSON)
 
     def content(self) -> dict[str, Any]:
         """The hashed part."""
@@ -61,6 +65,7 @@ class PromptVersion:
         }
         if self.vertex_model and self.vertex_model != self.model:
             content["vertexModel"] = self.vertex_model
+        content.update({k: self.runtime[k] for k in RUNTIME_KEYS if self.runtime.get(k) not in (None, "", {}, [])})
         return content
 
     @property
@@ -106,6 +111,7 @@ class PromptVersion:
                 generation_config=dict(data.get("generationConfig") or {}),
                 variables={k: dict(v) for k, v in (data.get("variables") or {}).items()},
                 vertex_model=str(data.get("vertexModel") or ""),
+                runtime={k: data[k] for k in RUNTIME_KEYS if data.get(k) not in (None, "", {}, [])},
                 provenance=Provenance(
                     created=str(data.get("created", "")),
                     commit=str(data.get("commit", "")),
@@ -146,4 +152,19 @@ def version_of(source: PromptSource, provenance: Provenance | None = None) -> Pr
         variables=variables,
         provenance=provenance or Provenance(source=source.manifest_file),
         vertex_model=source.vertex_model,
+        runtime=_runtime_of(source),
     )
+
+
+def _runtime_of(source: PromptSource) -> dict[str, Any]:
+    """The runtime settings the manifest sets (defaults left out, so they never change an id)."""
+    spec = source.prompt.spec
+    runtime = spec.model_dump(
+        mode="json",
+        by_alias=True,
+        exclude_defaults=True,
+        include={"fallback_model", "safety_settings", "cache", "safety"},
+    )
+    if source.fallback_vertex_model and source.fallback_vertex_model != spec.fallback_model:
+        runtime["fallbackVertexModel"] = source.fallback_vertex_model
+    return runtime
