@@ -155,42 +155,67 @@ def _validate(document: Document, file: str, root: str) -> tuple[Located | None,
     return Located(manifest, file, positions, root), []
 
 
-def load_file(path: Path, *, root: Path | None = None) -> tuple[list[Located], list[Diagnostic]]:
-    """Parse and validate every document in one file (no cross-file checks). Files its manifests name
-    must stay inside `root` (default: the file's directory)."""
+@dataclass
+class _FileResult:
+    """One file's valid manifests, its diagnostics, and (kind, name) of the manifests it declares that
+    failed validation (so references to them are not reported again as unknown)."""
+
+    located: list[Located]
+    diagnostics: list[Diagnostic]
+    invalid: list[tuple[str, str]]
+
+
+def _declared(document: Document) -> tuple[str, str] | None:
+    """(kind, metadata.name) of a document that names both, valid or not."""
+    value = document.value
+    if not isinstance(value, dict) or not isinstance(value.get("metadata"), dict):
+        return None
+    kind, name = value.get("kind"), value["metadata"].get("name")
+    return (kind, name) if isinstance(kind, str) and isinstance(name, str) else None
+
+
+def _load_file(path: Path, *, root: Path | None = None) -> _FileResult:
     text, problem = _read(path)
     if problem is not None or text is None:
-        return [], [problem] if problem else []
+        return _FileResult([], [problem] if problem else [], [])
     file = str(path)
-    located: list[Located] = []
-    diagnostics: list[Diagnostic] = []
+    result = _FileResult([], [], [])
     count = 0
     try:
         for document in parse_documents(text):
             count += 1
             item, found = _validate(document, file, str(root if root is not None else path.parent))
-            diagnostics.extend(found)
+            result.diagnostics.extend(found)
             if item is not None:
-                located.append(item)
+                result.located.append(item)
+            elif (declared := _declared(document)) is not None:
+                result.invalid.append(declared)
     except YamlError as err:
-        diagnostics.append(Diagnostic(err.message, Source(file, err.line, err.column)))
-    if count == 0 and not diagnostics:
-        diagnostics.append(Diagnostic("file is empty: it declares no manifest", Source(file, 1, 1)))
-    return located, diagnostics
+        result.diagnostics.append(Diagnostic(err.message, Source(file, err.line, err.column)))
+    if count == 0 and not result.diagnostics:
+        result.diagnostics.append(Diagnostic("file is empty: it declares no manifest", Source(file, 1, 1)))
+    return result
 
 
-def _load_and_check(paths: list[Path], root: Path) -> list[tuple[list[Located], list[Diagnostic]]]:
+def load_file(path: Path, *, root: Path | None = None) -> tuple[list[Located], list[Diagnostic]]:
+    """Parse and validate every document in one file (no cross-file checks). Files its manifests name
+    must stay inside `root` (default: the file's directory)."""
+    result = _load_file(path, root=root)
+    return result.located, result.diagnostics
+
+
+def _load_and_check(paths: list[Path], root: Path) -> list[_FileResult]:
     """Load files and run the checks that need one manifest at a time. (Spreading this over processes was
     measured: pickling the results back costs more than the second core saves.)"""
-    out: list[tuple[list[Located], list[Diagnostic]]] = []
+    out: list[_FileResult] = []
     for path in paths:
-        located, found = load_file(path, root=root)
-        for item in located:
+        result = _load_file(path, root=root)
+        for item in result.located:
             if isinstance(item.manifest, Endpoint):
-                found.extend(check_endpoint(item, item.manifest))
+                result.diagnostics.extend(check_endpoint(item, item.manifest))
             elif isinstance(item.manifest, Prompt):
-                found.extend(check_prompt(item, item.manifest))
-        out.append((located, found))
+                result.diagnostics.extend(check_prompt(item, item.manifest))
+        out.append(result)
     return out
 
 
@@ -212,8 +237,10 @@ def load(root: Path, *, default_region: str = DEFAULT_REGION) -> LoadResult:
     inside `root` (a directory), or inside the directory of `root` when it is a single file."""
     files, diagnostics = discover(root)
     items: list[Located] = []
-    for located, found in _load_and_check(files, manifests_root(root)):
-        items.extend(_in_region(item, default_region) for item in located)
-        diagnostics.extend(found)
-    diagnostics.extend(check_set(items))
+    invalid: list[tuple[str, str]] = []
+    for result in _load_and_check(files, manifests_root(root)):
+        items.extend(_in_region(item, default_region) for item in result.located)
+        diagnostics.extend(result.diagnostics)
+        invalid.extend(result.invalid)
+    diagnostics.extend(check_set(items, invalid=invalid))
     return LoadResult(tuple(items), tuple(sorted(diagnostics, key=sort_key)), len(files))

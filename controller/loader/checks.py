@@ -4,7 +4,7 @@ whole set (duplicate names, dangling references, regions). Pure: reads template 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path as FsPath
 
@@ -14,6 +14,8 @@ from controller.loader.files import FileRefusedError, LocalFile, read_local
 from controller.loader.templates import analyse, first_use
 from controller.loader.yaml_source import Path, Positions
 from controller.model import Endpoint, Manifest, Model, Prompt
+from controller.model.catalogue import combination_problem
+from controller.model.suggest import did_you_mean
 
 MAX_TEMPLATE_BYTES = 256 * 1024
 MAX_RESPONSE_BYTES = 1024 * 1024
@@ -56,12 +58,13 @@ def check_endpoint(item: Located, endpoint: Endpoint) -> Iterable[Diagnostic]:
         if deployment.name in names:
             yield item.at(("spec", "deployments", index, "name"), f"deployment name {deployment.name!r} repeats")
         names.add(deployment.name)
+    yield from _check_machines(item, endpoint)
     for name in spec.traffic:
         if name not in names:
             known = ", ".join(sorted(names))
             yield item.at(
                 ("spec", "traffic", name),
-                f"traffic names unknown deployment {name!r} (have: {known})",
+                f"traffic names unknown deployment {name!r} (have: {known}){did_you_mean(name, names)}",
                 key=True,
             )
     total = sum(spec.traffic.values())
@@ -75,6 +78,27 @@ def check_endpoint(item: Located, endpoint: Endpoint) -> Iterable[Diagnostic]:
                 f"step weights must increase strictly (step {index} has {step.weight} after {previous})",
             )
         previous = step.weight
+
+
+def _check_machines(item: Located, endpoint: Endpoint) -> Iterable[Diagnostic]:
+    """Each deployment's machine type takes its accelerator, in that count (the catalogue's combinations)."""
+    for index, deployment in enumerate(endpoint.spec.deployments):
+        accelerator = deployment.accelerator
+        mismatch = combination_problem(
+            deployment.machine_type,
+            accelerator.type if accelerator else None,
+            accelerator.count if accelerator else 0,
+        )
+        if mismatch is None:
+            continue
+        base: Path = ("spec", "deployments", index)
+        where: Path = (*base, "machineType")
+        if mismatch.field == "type":
+            where = (*base, "accelerator", "type")
+        elif mismatch.field == "count":
+            explicit = accelerator is not None and "count" in accelerator.model_fields_set
+            where = (*base, "accelerator", "count") if explicit else (*base, "accelerator")
+        yield item.at(where, mismatch.message)
 
 
 def check_prompt(item: Located, prompt: Prompt) -> Iterable[Diagnostic]:
@@ -140,8 +164,11 @@ def _check_tests(item: Located, prompt: Prompt) -> Iterable[Diagnostic]:
                 yield item.at((*base, "responseFile"), f"response file {test.response_file!r} {err.reason}")
 
 
-def check_set(items: list[Located]) -> Iterable[Diagnostic]:
-    """Duplicate names per kind, references between manifests, and region consistency."""
+def check_set(items: list[Located], *, invalid: Collection[tuple[str, str]] = ()) -> Iterable[Diagnostic]:
+    """Duplicate names per kind, references between manifests, and region consistency.
+
+    `invalid` holds (kind, name) of manifests that were declared but failed validation: their own errors
+    are reported already, so a reference to one is not reported again as 'unknown'."""
     seen: dict[tuple[str, str], Located] = {}
     models: dict[str, Model] = {}
     for item in items:
@@ -154,21 +181,39 @@ def check_set(items: list[Located]) -> Iterable[Diagnostic]:
         seen[key] = item
         if isinstance(item.manifest, Model):
             models[item.manifest.metadata.name] = item.manifest
+    broken = {name for kind, name in invalid if kind == "Model"}
     for item in items:
         if isinstance(item.manifest, Endpoint):
-            yield from _endpoint_refs(item, item.manifest, models)
+            yield from _endpoint_refs(item, item.manifest, models, broken)
         elif isinstance(item.manifest, Prompt):
-            ref = item.manifest.spec.model
-            if not ref.startswith("publishers/") and ref.split("@", 1)[0] not in models:
-                yield item.at(("spec", "model"), f"prompt refers to unknown Model {ref.split('@', 1)[0]!r}")
+            yield from _prompt_refs(item, item.manifest, models, broken)
 
 
-def _endpoint_refs(item: Located, endpoint: Endpoint, models: dict[str, Model]) -> Iterable[Diagnostic]:
+def _prompt_refs(item: Located, prompt: Prompt, models: dict[str, Model], broken: set[str]) -> Iterable[Diagnostic]:
+    """`model` and `fallbackModel` name a declared Model (or a publisher model path)."""
+    for field, ref in (("model", prompt.spec.model), ("fallbackModel", prompt.spec.fallback_model)):
+        if ref is None or ref.startswith("publishers/"):
+            continue
+        name = ref.split("@", 1)[0]
+        if name not in models and name not in broken:
+            yield item.at(("spec", field), f"prompt refers to unknown Model {name!r}{did_you_mean(name, models)}")
+
+
+def _endpoint_refs(
+    item: Located, endpoint: Endpoint, models: dict[str, Model], broken: set[str]
+) -> Iterable[Diagnostic]:
     for index, deployment in enumerate(endpoint.spec.deployments):
         path: Path = ("spec", "deployments", index, "model")
         model = models.get(deployment.model_name)
+        if model is None and deployment.model_name in broken:
+            continue  # declared, but invalid: its own diagnostics say why
         if model is None:
-            yield item.at(path, f"deployment refers to unknown Model {deployment.model_name!r}")
+            registry = [name for name, m in models.items() if not m.spec.is_publisher]
+            yield item.at(
+                path,
+                f"deployment refers to unknown Model {deployment.model_name!r}"
+                f"{did_you_mean(deployment.model_name, registry)}",
+            )
         elif model.spec.is_publisher:
             yield item.at(
                 path,

@@ -15,6 +15,8 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict
 from pydantic.alias_generators import to_camel
 
+from controller.model.catalogue import region_problem, vertex_catalogue
+
 API_VERSION = "genaiops/v1"
 MANAGED_BY_LABEL = "managed-by"
 MANAGED_BY_VALUE = "genaiops"
@@ -110,6 +112,26 @@ ResourceName = Annotated[
         pattern=NAME_PATTERN,
         description="Lowercase letters, digits and '-', starting with a letter, at most 63 characters. "
         "Becomes the Vertex AI resource ID.",
+    ),
+]
+
+
+def _check_region(region: str) -> str:
+    """A region that serves Vertex AI prediction (the bundled catalogue), else one message with the nearest."""
+    problem = region_problem(region)
+    if problem is not None:
+        raise ValueError(problem)
+    return region
+
+
+Region = Annotated[
+    str,
+    AfterValidator(_check_region),
+    Field(
+        description="A region that serves Vertex AI prediction, such as us-central1 or europe-west4 "
+        f"(genaiops' catalogue of {vertex_catalogue().read_on}).",
+        examples=["us-central1", "europe-west4"],
+        json_schema_extra={"enum": list(vertex_catalogue().regions)},
     ),
 ]
 

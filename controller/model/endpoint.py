@@ -9,11 +9,13 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, ValidationError, ValidatorFunctionWrapHandler, field_validator, model_validator
 
 from controller.model.analysis import Analysis
+from controller.model.catalogue import accelerator_problem, machine_type_problem, vertex_catalogue
 from controller.model.common import (
     DeletionPolicy,
     Duration,
     Frozen,
     Metadata,
+    Region,
     StrictBool,
     StrictInt,
     check_duration,
@@ -30,11 +32,26 @@ def split_model_ref(ref: str) -> tuple[str, str | None]:
     return match["model"], match["version"]
 
 
-class Accelerator(Frozen):
-    """GPUs or TPUs attached to each replica."""
+def _known(problem: str | None, value: str) -> str:
+    if problem is not None:
+        raise ValueError(problem)
+    return value
 
-    type: str = Field(pattern=r"^[A-Z][A-Z0-9_]+$", examples=["NVIDIA_L4", "NVIDIA_TESLA_T4"])
+
+class Accelerator(Frozen):
+    """GPUs or TPUs attached to each replica: an AcceleratorType the machine type takes, in a count it takes."""
+
+    type: str = Field(
+        description="A Vertex AI AcceleratorType, such as NVIDIA_L4 or NVIDIA_TESLA_T4.",
+        examples=["NVIDIA_L4", "NVIDIA_TESLA_T4"],
+        json_schema_extra={"enum": list(vertex_catalogue().accelerators)},
+    )
     count: StrictInt = Field(default=1, ge=1, le=16)
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, value: str) -> str:
+        return _known(accelerator_problem(value), value)
 
 
 class Deployment(Frozen):
@@ -45,12 +62,22 @@ class Deployment(Frozen):
         pattern=MODEL_REF_RE.pattern,
         description="A Model manifest name, optionally with @version (e.g. @3) or @alias (e.g. @stable).",
     )
-    machine_type: str = Field(default="n1-standard-4", pattern=r"^[a-z0-9]+-[a-z0-9-]+$")
+    machine_type: str = Field(
+        default="n1-standard-4",
+        description="A Vertex AI prediction machine type, such as n1-standard-4 or g2-standard-8 "
+        f"(genaiops' catalogue of {vertex_catalogue().read_on}).",
+        json_schema_extra={"enum": list(vertex_catalogue().machine_types)},
+    )
     accelerator: Accelerator | None = None
     min_replicas: StrictInt = Field(default=1, ge=1, le=1000)
     max_replicas: StrictInt | None = Field(default=None, ge=1, le=1000)
     disable_container_logging: StrictBool = False
     service_account: str | None = None
+
+    @field_validator("machine_type")
+    @classmethod
+    def _known_machine_type(cls, value: str) -> str:
+        return _known(machine_type_problem(value), value)
 
     @model_validator(mode="after")
     def _replicas_ordered(self) -> Deployment:
@@ -125,7 +152,7 @@ class Rollout(Frozen):
 class EndpointSpec(Frozen):
     """What an `Endpoint` declares."""
 
-    region: str = Field(default="us-central1", pattern=r"^[a-z]+-[a-z]+\d+$")
+    region: Region = "us-central1"
     display_name: str | None = Field(default=None, max_length=128)
     description: str | None = None
     deployments: tuple[Deployment, ...] = Field(min_length=1)

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from controller.model.common import DeletionPolicy, Frozen, Metadata, StrictBool, StrictInt
+from controller.model.common import DeletionPolicy, Frozen, Metadata, Region, StrictBool, StrictInt
 
 ALIAS_PATTERN = r"^[a-z][a-zA-Z0-9-]{0,126}[a-z0-9]$"
 
@@ -67,7 +67,7 @@ class Upload(Frozen):
 class ModelSpec(Frozen):
     """What a `Model` declares: exactly one of `upload` or `publisher`."""
 
-    region: str = Field(default="us-central1", pattern=r"^[a-z]+-[a-z]+\d+$")
+    region: Region = "us-central1"
     display_name: str | None = Field(default=None, max_length=128)
     description: str | None = None
     upload: Upload | None = None

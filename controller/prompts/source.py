@@ -17,6 +17,7 @@ from controller.errors import UserError
 from controller.loader.checks import MAX_RESPONSE_BYTES, MAX_TEMPLATE_BYTES, Located
 from controller.loader.files import FileRefusedError, read_local
 from controller.model import Manifest, Prompt, PromptTest
+from controller.model.suggest import did_you_mean
 from controller.prompts.models import vertex_model
 
 
@@ -113,5 +114,6 @@ def sources_of(items: Iterable[Located], *, name: str | None = None) -> list[Pro
     chosen = [s for s in found if s.name == name]
     if not chosen:
         known = ", ".join(s.name for s in found) or "none"
-        raise UserError(f"no Prompt named {name!r} in the manifests (found: {known})")
+        hint = did_you_mean(name, [s.name for s in found])
+        raise UserError(f"no Prompt named {name!r} in the manifests (found: {known}){hint}")
     return chosen

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from controller.errors import NotFoundError, UserError
+from controller.model.suggest import did_you_mean
 from controller.prompts.index import PromptIndex, with_labels, with_version
 from controller.prompts.version import PromptVersion, Provenance
 
@@ -164,7 +165,8 @@ def promote(store: PromptStore, name: str, source: str, target: str, provenance:
         version = index.labels.get(source)
         if version is None:
             known = ", ".join(sorted(index.labels)) or "none"
-            raise NotFoundError(f"prompt {name!r} has no label {source!r} in {store.location} (labels: {known})")
+            hint = did_you_mean(source, index.labels)
+            raise NotFoundError(f"prompt {name!r} has no label {source!r} in {store.location} (labels: {known}){hint}")
         found.update(version=version, previous=index.labels.get(target))
         return with_labels(index, name, {target: version}, provenance)
 
@@ -205,7 +207,8 @@ def active(store: PromptStore, name: str, label: str) -> PromptVersion:
     version_id = index.labels.get(label)
     if version_id is None:
         known = ", ".join(sorted(index.labels)) or "none"
-        raise NotFoundError(f"prompt {name!r} has no label {label!r} in {store.location} (labels: {known})")
+        hint = did_you_mean(label, index.labels)
+        raise NotFoundError(f"prompt {name!r} has no label {label!r} in {store.location} (labels: {known}){hint}")
     version = store.read_version(name, version_id)
     if version is None:
         raise NotFoundError(f"version {version_id} of prompt {name!r} is listed but missing from {store.location}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -70,6 +71,43 @@ def test_deploy_without_resources_or_with_zero_replicas_is_rejected(vx: Vertex) 
     ):
         with pytest.raises(exceptions.InvalidArgument):
             vx.endpoints.deploy_model(endpoint=endpoint.name, deployed_model=deployed)
+
+
+@pytest.mark.parametrize(
+    ("machine_spec", "fragment"),
+    [
+        ({"machine_type": "g2-standard-7"}, "did you mean 'g2-standard-8'?"),
+        ({"machine_type": "g2-standard-8"}, "g2-standard-8 comes with 1 NVIDIA_L4"),
+        (
+            {"machine_type": "g2-standard-8", "accelerator_type": "NVIDIA_TESLA_T4", "accelerator_count": 1},
+            "not NVIDIA_TESLA_T4",
+        ),
+        (
+            {"machine_type": "g2-standard-24", "accelerator_type": "NVIDIA_L4", "accelerator_count": 1},
+            "takes 2 NVIDIA_L4",
+        ),
+        ({"machine_type": "n1-standard-4", "accelerator_type": "TPU_V2", "accelerator_count": 1}, "not offered"),
+    ],
+)
+def test_deploy_refuses_what_the_catalogue_refuses_with_the_same_message(
+    vx: Vertex, machine_spec: dict[str, Any], fragment: str
+) -> None:
+    endpoint = vx.create_endpoint("chat")
+    resources = {"machine_spec": machine_spec, "min_replica_count": 1}
+    deployed = v1.DeployedModel(model=vx.upload("llm").model, dedicated_resources=resources)
+    with pytest.raises(exceptions.InvalidArgument, match=re.escape(fragment)):
+        vx.endpoints.deploy_model(endpoint=endpoint.name, deployed_model=deployed)
+
+
+def test_deploy_accepts_a_gpu_machine_with_the_accelerators_it_comes_with(vx: Vertex) -> None:
+    endpoint = vx.create_endpoint("chat")
+    spec = {"machine_type": "g2-standard-24", "accelerator_type": "NVIDIA_L4", "accelerator_count": 2}
+    deployed = v1.DeployedModel(
+        model=vx.upload("llm").model, dedicated_resources={"machine_spec": spec, "min_replica_count": 1}
+    )
+    vx.endpoints.deploy_model(endpoint=endpoint.name, deployed_model=deployed).result(timeout=10)
+    got = vx.endpoints.get_endpoint(name=endpoint.name).deployed_models[0].dedicated_resources.machine_spec
+    assert (got.machine_type, got.accelerator_type.name, got.accelerator_count) == ("g2-standard-24", "NVIDIA_L4", 2)
 
 
 def test_a_caller_chosen_deployed_model_id_is_kept_and_must_be_unique(vx: Vertex) -> None:

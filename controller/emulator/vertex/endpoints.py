@@ -27,6 +27,7 @@ from controller.emulator.vertex.convert import (
 from controller.emulator.vertex.models import resolve_version
 from controller.emulator.vertex.state import CloudState, DeployedModelRecord, EndpointRecord
 from controller.emulator.vertex.store import StateStore
+from controller.model.catalogue import machine_spec_problem
 
 SERVICE = "google.cloud.aiplatform.v1.EndpointService"
 _UPDATABLE = {"display_name", "description", "labels", "traffic_split"}
@@ -71,6 +72,20 @@ def _deployed(endpoint: EndpointRecord, deployed_model_id: str) -> DeployedModel
     return deployed
 
 
+def _check_machine_spec(spec: Any) -> None:
+    """The cloud refuses a machine type, accelerator or combination prediction does not offer; the emulator
+    judges by the same bundled catalogue as `genaiops validate`, so the two cannot disagree."""
+    accelerator: str | None = None
+    if spec.accelerator_type:
+        try:
+            accelerator = v1.AcceleratorType(spec.accelerator_type).name
+        except ValueError:  # a value newer than these client libraries
+            accelerator = f"AcceleratorType({spec.accelerator_type})"
+    problem = machine_spec_problem(spec.machine_type, accelerator, spec.accelerator_count)
+    if problem is not None:
+        raise c.invalid(f"Invalid deployed_model.dedicated_resources.machine_spec: {problem}.")
+
+
 def _check_resources(dm: Any) -> None:
     if dm.HasField("dedicated_resources"):
         res = dm.dedicated_resources
@@ -81,6 +96,7 @@ def _check_resources(dm: Any) -> None:
         res.max_replica_count = res.max_replica_count or res.min_replica_count
         if not res.machine_spec.machine_type:
             raise c.invalid("deployed_model.dedicated_resources.machine_spec.machine_type is required.")
+        _check_machine_spec(res.machine_spec)
     elif not dm.HasField("automatic_resources"):
         raise c.invalid("deployed_model needs dedicated_resources (or automatic_resources).")
 
