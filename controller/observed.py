@@ -1,18 +1,25 @@
-"""Observed state: frozen snapshots of live Vertex AI resources, as the providers return them.
+"""Observed state: frozen snapshots of live Vertex AI resources, as the providers return them, and the
+values the layers above share (the lowest layer but the model: plans, rollout, ports and providers all
+import it, so a type two of them need lives here).
 
 Only what genaiops manages and compares is kept. Server-owned fields (create time, deployed model ids,
 etags) are here for identity and staleness, and never appear in a diff. `fingerprint` is what a saved plan
 records so that `apply PLANFILE` can refuse to act on a world that changed since planning.
+
+- `DeploymentSpec`: the shape of one deployed model, the same value in the observed state, the planned
+  `DeployModel` operation, `VertexPort.deploy_model` and the plan's comparison of the two.
+- `Sample`: what the metrics port saw of one deployed model over a window (the analysis judges it).
+- `Phase`: where a rollout is, as recorded in the endpoint's labels (telemetry reports it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from controller.model import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 
-RESERVED_LABEL_PREFIX = "genaiops-"  # labels genaiops writes for itself (rollout state, retain flag)
 RETAIN_LABEL = "genaiops-retain"
 SPEC_LABEL = "genaiops-spec"  # hash of the manifest spec genaiops last applied (drift = live differs, spec same)
 COMMIT_LABEL = "genaiops-commit"  # the git commit of the last apply that wrote the resource
@@ -20,13 +27,14 @@ SUSPEND_LABEL = "genaiops-suspended"  # `genaiops suspend NAME`: reconciliation 
 
 
 @dataclass(frozen=True)
-class ObservedDeployedModel:
-    """A model deployed on an endpoint; `display_name` is the manifest's deployment name."""
+class DeploymentSpec:
+    """One deployment's shape: which model version it serves, on which machines. `name` is the manifest's
+    deployment name (the DeployedModel's display name). `version` is a version id; in a planned
+    `DeployModel` it may still be `@alias` or the new version the plan uploads, resolved when it runs."""
 
-    id: str
-    display_name: str
+    name: str
     model_id: str
-    model_version_id: str
+    version: str
     machine_type: str
     min_replicas: int
     max_replicas: int
@@ -34,6 +42,20 @@ class ObservedDeployedModel:
     accelerator_count: int = 0
     disable_container_logging: bool = False
     service_account: str | None = None
+
+    def identity(self) -> tuple[object, ...]:
+        """What makes a deployed model another one rather than the same one resized: model, version,
+        machine and accelerator, service account (replica counts change in place)."""
+        accelerator = (self.accelerator_type, self.accelerator_count) if self.accelerator_type else (None, 0)
+        return (self.model_id, self.version, self.machine_type, accelerator, self.service_account or None)
+
+
+@dataclass(frozen=True)
+class ObservedDeployedModel:
+    """A model deployed on an endpoint: its server-assigned id and what it is."""
+
+    id: str
+    spec: DeploymentSpec
 
 
 @dataclass(frozen=True)
@@ -118,6 +140,37 @@ class Observed:
         prints = {address("Endpoint", r, i): e.etag or e.update_time for (r, i), e in self.endpoints.items()}
         prints.update({address("Model", r, i): m.update_time for (r, i), m in self.models.items()})
         return prints
+
+
+@dataclass(frozen=True)
+class Sample:
+    """What the metrics source saw for one deployed model over one window."""
+
+    requests: int = 0
+    errors: int = 0
+    latency_ms: Mapping[int, float | None] = field(default_factory=dict)  # percentile (50/95/99) -> value
+    custom: Mapping[str, float | None] = field(default_factory=dict)  # metric name -> value of its query
+    error: str | None = None  # the queries every metric needs failed: why
+    custom_errors: Mapping[str, str] = field(default_factory=dict)  # metric name -> why its own query failed
+
+    @property
+    def error_rate(self) -> float | None:
+        """errors / requests, None without requests."""
+        return self.errors / self.requests if self.requests else None
+
+
+class Phase(StrEnum):
+    """Where a rollout is."""
+
+    PROGRESSING = "progressing"
+    PAUSED = "paused"
+    HEALTHY = "healthy"  # promoted
+    DEGRADED = "degraded"  # rolled back
+
+    @property
+    def terminal(self) -> bool:
+        """Healthy and degraded rollouts make no more progress."""
+        return self in (Phase.HEALTHY, Phase.DEGRADED)
 
 
 def address(kind: str, region: str, name: str) -> str:

@@ -8,8 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from controller.model import Metric
-from controller.observed import ContainerSpec, ObservedEndpoint, ObservedModel
-from controller.rollout.analysis import Sample
+from controller.observed import ContainerSpec, DeploymentSpec, ObservedEndpoint, ObservedModel, Sample
 
 
 class VertexPort(Protocol):
@@ -49,22 +48,8 @@ class VertexPort(Protocol):
         description: str,
     ) -> ObservedEndpoint: ...
 
-    def deploy_model(
-        self,
-        *,
-        endpoint_id: str,
-        display_name: str,
-        model_id: str,
-        version_id: str,
-        machine_type: str,
-        min_replicas: int,
-        max_replicas: int,
-        accelerator_type: str | None,
-        accelerator_count: int,
-        disable_container_logging: bool,
-        service_account: str | None,
-    ) -> str:
-        """Deploy with no traffic; returns the deployed model id."""
+    def deploy_model(self, *, endpoint_id: str, spec: DeploymentSpec) -> str:
+        """Deploy `spec` (its `version` a version id) with no traffic; returns the deployed model id."""
         ...
 
     def mutate_deployed_model(

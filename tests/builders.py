@@ -7,6 +7,7 @@ from typing import Any
 from controller.model import Endpoint, Model
 from controller.observed import (
     ContainerSpec,
+    DeploymentSpec,
     ObservedDeployedModel,
     ObservedEndpoint,
     ObservedModel,
@@ -60,15 +61,7 @@ def deployed(
     id_: str, name: str = "primary", *, model: str = "llm", version: str = "1", replicas: tuple[int, int] = (1, 1)
 ) -> ObservedDeployedModel:
     """A live deployed model."""
-    return ObservedDeployedModel(
-        id=id_,
-        display_name=name,
-        model_id=model,
-        model_version_id=version,
-        machine_type="n1-standard-4",
-        min_replicas=replicas[0],
-        max_replicas=replicas[1],
-    )
+    return ObservedDeployedModel(id_, DeploymentSpec(name, model, version, "n1-standard-4", *replicas))
 
 
 def live_endpoint(

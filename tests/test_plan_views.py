@@ -16,6 +16,7 @@ from controller.diagnostics import Diagnostic, Severity, Source
 from controller.model import Endpoint, Manifest, Model
 from controller.observed import (
     ContainerSpec,
+    DeploymentSpec,
     Observed,
     ObservedDeployedModel,
     ObservedEndpoint,
@@ -97,7 +98,7 @@ def deployed(
     deployed_id: str, deployment: str, *, model: str = "support-llm", version: str = "1"
 ) -> ObservedDeployedModel:
     """A deployed model matching a manifest deployment of `endpoint_manifest`."""
-    return ObservedDeployedModel(deployed_id, deployment, model, version, "n1-standard-4", 1, 2)
+    return ObservedDeployedModel(deployed_id, DeploymentSpec(deployment, model, version, "n1-standard-4", 1, 2))
 
 
 def live_endpoint(

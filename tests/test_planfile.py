@@ -14,7 +14,9 @@ import pytest
 from controller import __version__
 from controller.diagnostics import Diagnostic, Severity, Source
 from controller.errors import UserError
+from controller.observed import DeploymentSpec
 from controller.plans import planfile
+from controller.plans.operations import DeployModel, from_json, to_json
 from controller.plans.plan import Plan
 from controller.plans.planfile import PLANFILE_FORMAT, PLANFILE_VERSION, SavedPlan, load_plan, save_plan
 from tests.test_plan_views import (
@@ -63,6 +65,34 @@ def test_notes_diagnostics_fingerprint_and_target_survive_the_round_trip(tmp_pat
     assert loaded.target == "projects/acme/locations/us-central1"
     assert loaded.fingerprint == plan.fingerprint
     assert loaded.summary() == plan.summary()
+
+
+def test_a_deploy_is_written_flat_in_the_field_names_plan_files_have_always_used() -> None:
+    deploy = DeployModel("chat", DeploymentSpec("primary", "llm", "@new", "n1-standard-4", 1, 3, "NVIDIA_L4", 2))
+    written = to_json(deploy)
+    assert written == {
+        "op": "DeployModel",
+        "endpoint_id": "chat",
+        "deployment": "primary",
+        "model_id": "llm",
+        "version": "@new",
+        "machine_type": "n1-standard-4",
+        "min_replicas": 1,
+        "max_replicas": 3,
+        "accelerator_type": "NVIDIA_L4",
+        "accelerator_count": 2,
+        "disable_container_logging": False,
+        "service_account": None,
+    }
+    assert from_json(json.loads(json.dumps(written))) == deploy
+
+
+def test_a_deploy_written_before_the_optional_fields_existed_reads_back_with_their_defaults() -> None:
+    old = {"op": "DeployModel", "endpoint_id": "chat", "deployment": "primary", "model_id": "llm", "version": "3"}
+    spec = from_json({**old, "machine_type": "n1-standard-4", "min_replicas": 1, "max_replicas": 1})
+    assert spec == DeployModel("chat", DeploymentSpec("primary", "llm", "3", "n1-standard-4", 1, 1))
+    with pytest.raises(ValueError, match="malformed DeployModel"):
+        from_json(old)
 
 
 def test_the_file_is_a_versioned_json_document(tmp_path: Path) -> None:

@@ -57,8 +57,8 @@ class SimEndpoint:
             match op:
                 case DeployModel():
                     self.counter += 1
-                    self.deployed[str(self.counter)] = op.deployment
-                    new[f"new:{op.deployment}"] = str(self.counter)
+                    self.deployed[str(self.counter)] = op.spec.name
+                    new[f"new:{op.spec.name}"] = str(self.counter)
                 case SetTraffic():
                     split = {new.get(k, k): v for k, v in op.split.items()}
                     assert not split or sum(split.values()) == 100, split
@@ -82,7 +82,7 @@ def test_everything_is_created_from_empty_in_a_safe_order() -> None:
     ops = ops_of(the_plan, "Endpoint/us-central1/chat")
     assert kinds(ops) == ["CreateEndpoint", "DeployModel", "SetTraffic"]
     deploy, traffic = ops[1], ops[2]
-    assert isinstance(deploy, DeployModel) and deploy.version == NEW_VERSION
+    assert isinstance(deploy, DeployModel) and deploy.spec.version == NEW_VERSION
     assert isinstance(traffic, SetTraffic) and dict(traffic.split) == {"new:primary": 100}
     assert isinstance(ops[0], CreateEndpoint) and ops[0].labels["managed-by"] == "genaiops"
     summary = the_plan.summary()
@@ -186,7 +186,7 @@ def test_an_explicit_version_is_deployed_as_written() -> None:
     desired = endpoint(deployments=[{"name": "primary", "model": "llm@3"}])
     the_plan = plan([model(), desired], observed(endpoints=(live,), models=(live_model(),)))
     deploy = ops_of(the_plan, "Endpoint/us-central1/chat")[0]
-    assert isinstance(deploy, DeployModel) and deploy.version == "3"
+    assert isinstance(deploy, DeployModel) and deploy.spec.version == "3"
 
 
 def test_an_unknown_alias_is_a_diagnostic_not_a_guess() -> None:
@@ -270,7 +270,7 @@ def worlds(draw: st.DrawFn) -> tuple[list[object], Observed, SimEndpoint]:
         endpoints=(live_endpoint(models=live_models, split=split),) if live_count or draw(st.booleans()) else (),
         models=(live_model(),),
     )
-    sim = SimEndpoint(deployed={m.id: m.display_name for m in live_models}, split=dict(split))
+    sim = SimEndpoint(deployed={m.id: m.spec.name for m in live_models}, split=dict(split))
     return [model(), desired], world, sim
 
 

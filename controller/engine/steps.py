@@ -17,7 +17,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import assert_never
 
@@ -167,33 +167,22 @@ def _create_endpoint(op: CreateEndpoint, ctx: Context) -> str:
 
 
 def _deploy(op: DeployModel, ctx: Context, *, retrying: bool) -> str:
-    version = ctx.version(op.model_id, op.version)
+    spec = replace(op.spec, version=ctx.version(op.spec.model_id, op.spec.version))
+    placeholder = NEW_DEPLOYED_PREFIX + spec.name
     if retrying:  # an earlier attempt may have landed although its answer was lost
         live = _endpoint(ctx, op.endpoint_id)
         known = set(ctx.deployed.values())
         for deployed in live.deployed_models:
-            same = (deployed.display_name, deployed.model_id, deployed.model_version_id) == (
-                op.deployment,
-                op.model_id,
-                version,
+            same = (deployed.spec.name, deployed.spec.model_id, deployed.spec.version) == (
+                spec.name,
+                spec.model_id,
+                spec.version,
             )
             if same and deployed.id not in known and live.traffic_split.get(deployed.id, 0) == 0:
-                ctx.deployed[NEW_DEPLOYED_PREFIX + op.deployment] = deployed.id
+                ctx.deployed[placeholder] = deployed.id
                 return deployed.id
-    deployed_id = ctx.port.deploy_model(
-        endpoint_id=op.endpoint_id,
-        display_name=op.deployment,
-        model_id=op.model_id,
-        version_id=version,
-        machine_type=op.machine_type,
-        min_replicas=op.min_replicas,
-        max_replicas=op.max_replicas,
-        accelerator_type=op.accelerator_type,
-        accelerator_count=op.accelerator_count,
-        disable_container_logging=op.disable_container_logging,
-        service_account=op.service_account,
-    )
-    ctx.deployed[NEW_DEPLOYED_PREFIX + op.deployment] = deployed_id
+    deployed_id = ctx.port.deploy_model(endpoint_id=op.endpoint_id, spec=spec)
+    ctx.deployed[placeholder] = deployed_id
     return deployed_id
 
 

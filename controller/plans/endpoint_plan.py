@@ -14,9 +14,9 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from controller.model import Endpoint, Model
+from controller.model import RESERVED_LABEL_PREFIX, Endpoint, Model
 from controller.model.endpoint import Deployment
-from controller.observed import SPEC_LABEL, ObservedDeployedModel, ObservedEndpoint
+from controller.observed import RETAIN_LABEL, SPEC_LABEL, ObservedDeployedModel, ObservedEndpoint
 from controller.plans.diff import field_changes
 from controller.plans.operations import (
     NEW_VERSION,
@@ -30,7 +30,7 @@ from controller.plans.operations import (
     new_deployed,
 )
 from controller.plans.plan import Action, Health, HealthState, ResourceChange
-from controller.plans.views_of import comparable, desired_endpoint_view, observed_endpoint_view
+from controller.plans.views_of import comparable, deployment_spec, desired_endpoint_view, observed_endpoint_view
 from controller.rollout.state import PREFIX as ROLLOUT_PREFIX
 from controller.rollout.state import Phase, RolloutState, from_labels
 from controller.rollout.strategy import INDEFINITE, compile_steps
@@ -61,30 +61,8 @@ def revision_of(deployment: Deployment, model: Model | None, *, fingerprint: str
     return hashlib.sha256(body.encode()).hexdigest()[:12]
 
 
-def _identity(d: Deployment, version: str | None) -> tuple[object, ...]:
-    accel = (d.accelerator.type, d.accelerator.count) if d.accelerator else (None, 0)
-    return (d.model_name, version, d.machine_type, accel, d.service_account or None)
-
-
-def _live_identity(d: ObservedDeployedModel) -> tuple[object, ...]:
-    accel = (d.accelerator_type, d.accelerator_count) if d.accelerator_type else (None, 0)
-    return (d.model_id, d.model_version_id, d.machine_type, accel, d.service_account or None)
-
-
 def _deploy_op(endpoint_id: str, d: Deployment, version: str) -> DeployModel:
-    return DeployModel(
-        endpoint_id=endpoint_id,
-        deployment=d.name,
-        model_id=d.model_name,
-        version=version,
-        machine_type=d.machine_type,
-        min_replicas=d.min_replicas,
-        max_replicas=d.max_replicas or d.min_replicas,
-        accelerator_type=d.accelerator.type if d.accelerator else None,
-        accelerator_count=d.accelerator.count if d.accelerator else 0,
-        disable_container_logging=d.disable_container_logging,
-        service_account=d.service_account,
-    )
+    return DeployModel(endpoint_id, deployment_spec(d, version))
 
 
 @dataclass
@@ -116,7 +94,7 @@ def _decide(
     work: _Work,
 ) -> None:
     mine = state if state is not None and state.deployment == d.name else None
-    candidates = [m for m in live.deployed_models if m.display_name == d.name]
+    candidates = [m for m in live.deployed_models if m.spec.name == d.name]
     if mine is not None and mine.phase in (Phase.PROGRESSING, Phase.PAUSED) and revision == mine.revision:
         pair = [live.deployed(mine.canary_id), live.deployed(mine.stable_id)]
         if all(pair):
@@ -137,8 +115,8 @@ def _decide(
                 "not retried until the spec changes or `genaiops rollout retry`"
             )
             return
-    wanted = _identity(d, version)
-    matches = [m for m in candidates if version != NEW_VERSION and _live_identity(m) == wanted]
+    wanted = deployment_spec(d, version)
+    matches = [m for m in candidates if version != NEW_VERSION and m.spec.identity() == wanted.identity()]
     holder = max(
         (m for m in candidates if _share(live, m) > 0 and m not in matches),
         key=lambda m: _share(live, m),
@@ -154,9 +132,9 @@ def _decide(
             return
         work.target[d.name] = keep.id
         work.kept.add(keep.id)
-        max_replicas = d.max_replicas or d.min_replicas
-        if (keep.min_replicas, keep.max_replicas) != (d.min_replicas, max_replicas):
-            work.mutates.append(MutateDeployedModel(endpoint.metadata.name, keep.id, d.min_replicas, max_replicas))
+        replicas = (wanted.min_replicas, wanted.max_replicas)
+        if (keep.spec.min_replicas, keep.spec.max_replicas) != replicas:
+            work.mutates.append(MutateDeployedModel(endpoint.metadata.name, keep.id, *replicas))
         return
     if canary and work.start is not None:
         assert holder is not None
@@ -209,10 +187,10 @@ def _labels(desired: Mapping[str, str], live: ObservedEndpoint, *, keep_rollout:
     kept = {
         k: v
         for k, v in live.labels.items()
-        if k.startswith("genaiops-")
+        if k.startswith(RESERVED_LABEL_PREFIX)
         and k not in desired
         and (keep_rollout or not k.startswith(ROLLOUT_PREFIX))
-        and k != "genaiops-retain"
+        and k != RETAIN_LABEL
     }
     return dict(sorted({**kept, **desired}.items()))
 
@@ -260,7 +238,7 @@ def plan_endpoint(
     labels_changed = unrecorded != dict(sorted(live.labels.items()))
     metadata_changed = labels_changed or any(before[k] != compared[k] for k in ("displayName", "description"))
     surplus = [m for m in live.deployed_models if m.id not in work.kept]
-    undeploys = [UndeployModel(endpoint_id, m.id, m.display_name) for m in surplus]
+    undeploys = [UndeployModel(endpoint_id, m.id, m.spec.name) for m in surplus]
     moves: list[Operation] = []
     if work.start is not None:
         d, revision, stable_id, canary_id = work.start

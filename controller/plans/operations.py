@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from controller.observed import ContainerSpec
+from controller.observed import ContainerSpec, DeploymentSpec
 
 NEW_VERSION = "@new"  # the version uploaded earlier in the same plan
 NEW_DEPLOYED_PREFIX = "new:"
@@ -77,19 +77,11 @@ class CreateEndpoint:
 
 @dataclass(frozen=True)
 class DeployModel:
-    """Deploy a model version as `deployment`, with no traffic (the split is set by SetTraffic)."""
+    """Deploy `spec` with no traffic (the split is set by SetTraffic). `spec.version` is an id, "@alias",
+    or NEW_VERSION; the executor resolves it before calling the port."""
 
     endpoint_id: str
-    deployment: str
-    model_id: str
-    version: str  # an id, "@alias", or NEW_VERSION
-    machine_type: str
-    min_replicas: int
-    max_replicas: int
-    accelerator_type: str | None = None
-    accelerator_count: int = 0
-    disable_container_logging: bool = False
-    service_account: str | None = None
+    spec: DeploymentSpec
 
 
 @dataclass(frozen=True)
@@ -231,9 +223,8 @@ def describe(op: Operation) -> str:
         case CreateEndpoint():
             return f"create endpoint {op.endpoint_id}"
         case DeployModel():
-            return (
-                f"deploy {op.model_id}{_version_suffix(op.version)} as {op.deployment} on {op.endpoint_id} (0% traffic)"
-            )
+            what = f"{op.spec.model_id}{_version_suffix(op.spec.version)} as {op.spec.name}"
+            return f"deploy {what} on {op.endpoint_id} (0% traffic)"
         case SetTraffic():
             split = ", ".join(f"{k}={v}%" for k, v in op.split.items()) or "empty"
             return f"update endpoint {op.endpoint_id}: traffic {split}"
@@ -261,10 +252,24 @@ def _version_suffix(version: str) -> str:
     return version if version.startswith("@") else f"@{version}"
 
 
+# A DeployModel's spec is written flat, in the field names plan files and `plan --output json` have always
+# used (format 1 only ever gains fields): `deployment` is the spec's name, the rest keep their names.
+_DEPLOY_NAMES = {"name": "deployment"}
+
+
 def to_json(op: Operation) -> dict[str, Any]:
     """`{"op": "DeployModel", ...fields}`; tuples become lists, mappings plain dicts."""
+    if isinstance(op, DeployModel):
+        spec = {_DEPLOY_NAMES.get(k, k): v for k, v in dataclasses.asdict(op.spec).items()}
+        return {"op": "DeployModel", "endpoint_id": op.endpoint_id, **spec}
     body = dataclasses.asdict(op)
     return {"op": type(op).__name__, **body}
+
+
+def _deploy_from_json(fields: dict[str, Any]) -> DeployModel:
+    endpoint_id = fields.pop("endpoint_id")
+    names = {v: k for k, v in _DEPLOY_NAMES.items()}
+    return DeployModel(endpoint_id, DeploymentSpec(**{names.get(k, k): v for k, v in fields.items()}))
 
 
 def from_json(data: Mapping[str, Any]) -> Operation:
@@ -286,8 +291,8 @@ def from_json(data: Mapping[str, Any]) -> Operation:
     if kind is MovePromptLabels:
         fields["labels"] = tuple(fields["labels"])
     try:
-        op: Operation = kind(**fields)
-    except TypeError as err:
+        op: Operation = _deploy_from_json(fields) if kind is DeployModel else kind(**fields)
+    except (TypeError, KeyError) as err:
         raise ValueError(f"malformed {name}: {err}") from err
     return op
 

@@ -101,7 +101,7 @@ def _delete_endpoint(live: ObservedEndpoint) -> ResourceChange:
     if live.traffic_split:
         current = {k: v for k, v in live.traffic_split.items() if v > 0}
         ops.append(SetTraffic(live.endpoint_id, {}, dict(live.labels), live.display_name, live.description, current))
-    ops += [UndeployModel(live.endpoint_id, m.id, m.display_name) for m in live.deployed_models]
+    ops += [UndeployModel(live.endpoint_id, m.id, m.spec.name) for m in live.deployed_models]
     ops.append(DeleteEndpoint(live.endpoint_id))
     before = observed_endpoint_view(live)
     return ResourceChange(

@@ -8,13 +8,12 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from controller.model import MANAGED_BY_LABEL, Deployment, Endpoint, Model
+from controller.model import MANAGED_BY_LABEL, RESERVED_LABEL_PREFIX, Deployment, Endpoint, Model
 from controller.observed import (
-    RESERVED_LABEL_PREFIX,
     RETAIN_LABEL,
     SPEC_LABEL,
     ContainerSpec,
-    ObservedDeployedModel,
+    DeploymentSpec,
     ObservedEndpoint,
     ObservedModel,
 )
@@ -119,45 +118,45 @@ def observed_model_view(model: ObservedModel) -> dict[str, Any]:
     }
 
 
-def deployment_view(deployment: Deployment, version: str | None) -> dict[str, Any]:
-    """A desired deployment; `version` is an id, NEW_VERSION, or None when unresolved."""
-    shown = UNKNOWN if version in (None, NEW_VERSION) else version
-    view: dict[str, Any] = {
-        "model": f"{deployment.model_name}@{shown}",
-        "machineType": deployment.machine_type,
-        "minReplicas": deployment.min_replicas,
-        "maxReplicas": deployment.max_replicas or deployment.min_replicas,
-    }
-    if deployment.accelerator is not None:
-        view["accelerator"] = f"{deployment.accelerator.type} x{deployment.accelerator.count}"
-    if deployment.disable_container_logging:
-        view["disableContainerLogging"] = True
-    if deployment.service_account:
-        view["serviceAccount"] = deployment.service_account
-    return view
+def deployment_spec(deployment: Deployment, version: str) -> DeploymentSpec:
+    """The shape a manifest's deployment asks for; `version` is an id, `@alias` or NEW_VERSION."""
+    accelerator = deployment.accelerator
+    return DeploymentSpec(
+        name=deployment.name,
+        model_id=deployment.model_name,
+        version=version,
+        machine_type=deployment.machine_type,
+        min_replicas=deployment.min_replicas,
+        max_replicas=deployment.max_replicas or deployment.min_replicas,
+        accelerator_type=accelerator.type if accelerator else None,
+        accelerator_count=accelerator.count if accelerator else 0,
+        disable_container_logging=deployment.disable_container_logging,
+        service_account=deployment.service_account,
+    )
 
 
-def deployed_view(deployed: ObservedDeployedModel) -> dict[str, Any]:
-    """A live deployed model in the same shape."""
+def deployment_view(spec: DeploymentSpec) -> dict[str, Any]:
+    """A deployment, desired or live; a version this plan uploads shows as known after apply."""
     view: dict[str, Any] = {
-        "model": f"{deployed.model_id}@{deployed.model_version_id}",
-        "machineType": deployed.machine_type,
-        "minReplicas": deployed.min_replicas,
-        "maxReplicas": deployed.max_replicas,
+        "model": f"{spec.model_id}@{UNKNOWN if spec.version == NEW_VERSION else spec.version}",
+        "machineType": spec.machine_type,
+        "minReplicas": spec.min_replicas,
+        "maxReplicas": spec.max_replicas,
     }
-    if deployed.accelerator_type:
-        view["accelerator"] = f"{deployed.accelerator_type} x{deployed.accelerator_count}"
-    if deployed.disable_container_logging:
+    if spec.accelerator_type:
+        view["accelerator"] = f"{spec.accelerator_type} x{spec.accelerator_count}"
+    if spec.disable_container_logging:
         view["disableContainerLogging"] = True
-    if deployed.service_account:
-        view["serviceAccount"] = deployed.service_account
+    if spec.service_account:
+        view["serviceAccount"] = spec.service_account
     return view
 
 
 def desired_endpoint_view(
     endpoint: Endpoint, versions: Mapping[str, str | None], revisions: Mapping[str, str] | None = None
 ) -> dict[str, Any]:
-    """What the manifest asks of an endpoint; `versions` maps deployment name -> resolved version."""
+    """What the manifest asks of an endpoint; `versions` maps deployment name -> resolved version (None,
+    like NEW_VERSION, when only the apply will know it)."""
     spec = endpoint.spec
     return {
         "displayName": spec.display_name or endpoint.metadata.name,
@@ -165,26 +164,25 @@ def desired_endpoint_view(
         "labels": desired_labels(
             endpoint.metadata.labels, retain=spec.deletion_policy == "retain", spec=spec_hash(endpoint, revisions)
         ),
-        "deployments": {d.name: deployment_view(d, versions.get(d.name)) for d in spec.deployments},
+        "deployments": {
+            d.name: deployment_view(deployment_spec(d, versions.get(d.name) or NEW_VERSION)) for d in spec.deployments
+        },
         "traffic": {name: pct for name, pct in sorted(spec.traffic.items()) if pct > 0},
     }
 
 
 def observed_endpoint_view(endpoint: ObservedEndpoint) -> dict[str, Any]:
     """The same shape for a live endpoint; deployed models keyed by deployment name (id when repeated)."""
-    names = [d.display_name for d in endpoint.deployed_models]
+    names = [d.spec.name for d in endpoint.deployed_models]
     deployments: dict[str, Any] = {}
     traffic: dict[str, int] = {}
     for deployed in endpoint.deployed_models:
-        key = (
-            deployed.display_name
-            if names.count(deployed.display_name) == 1
-            else f"{deployed.display_name}#{deployed.id}"
-        )
-        deployments[key] = deployed_view(deployed)
+        name = deployed.spec.name
+        key = name if names.count(name) == 1 else f"{name}#{deployed.id}"
+        deployments[key] = deployment_view(deployed.spec)
         share = endpoint.traffic_split.get(deployed.id, 0)
         if share:
-            traffic[deployed.display_name] = traffic.get(deployed.display_name, 0) + share
+            traffic[name] = traffic.get(name, 0) + share
     return {
         "displayName": endpoint.display_name,
         "description": endpoint.description,

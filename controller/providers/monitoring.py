@@ -36,7 +36,7 @@ from google.protobuf import duration_pb2, timestamp_pb2
 
 from controller.model import Metric
 from controller.model.analysis import LATENCY_METRICS
-from controller.rollout.analysis import Sample
+from controller.observed import Sample
 
 VERTEX_METRIC_PREFIX = "aiplatform.googleapis.com/prediction/online/"
 PREDICTION_COUNT = VERTEX_METRIC_PREFIX + "prediction_count"

@@ -28,7 +28,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import choose_encoder, generate_latest
 
-from controller.rollout.state import Phase
+from controller.observed import Phase
 
 log = logging.getLogger(__name__)
 

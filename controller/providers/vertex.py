@@ -24,6 +24,7 @@ from controller.errors import NotFoundError, TransientError
 from controller.model import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from controller.observed import (
     ContainerSpec,
+    DeploymentSpec,
     ObservedDeployedModel,
     ObservedEndpoint,
     ObservedModel,
@@ -60,16 +61,18 @@ def observed_endpoint(endpoint: v1.Endpoint | Any, region: str) -> ObservedEndpo
         deployed.append(
             ObservedDeployedModel(
                 id=d.id,
-                display_name=d.display_name,
-                model_id=d.model.rsplit("/", 1)[-1].split("@", 1)[0],
-                model_version_id=d.model_version_id,
-                machine_type=resources.machine_spec.machine_type,
-                min_replicas=resources.min_replica_count,
-                max_replicas=resources.max_replica_count or resources.min_replica_count,
-                accelerator_type=accel_type,
-                accelerator_count=accel_count,
-                disable_container_logging=d.disable_container_logging,
-                service_account=d.service_account or None,
+                spec=DeploymentSpec(
+                    name=d.display_name,
+                    model_id=d.model.rsplit("/", 1)[-1].split("@", 1)[0],
+                    version=d.model_version_id,
+                    machine_type=resources.machine_spec.machine_type,
+                    min_replicas=resources.min_replica_count,
+                    max_replicas=resources.max_replica_count or resources.min_replica_count,
+                    accelerator_type=accel_type,
+                    accelerator_count=accel_count,
+                    disable_container_logging=d.disable_container_logging,
+                    service_account=d.service_account or None,
+                ),
             )
         )
     return ObservedEndpoint(
@@ -309,36 +312,22 @@ class VertexProvider:
         )
         return observed_endpoint(updated, self.region)
 
-    def deploy_model(
-        self,
-        *,
-        endpoint_id: str,
-        display_name: str,
-        model_id: str,
-        version_id: str,
-        machine_type: str,
-        min_replicas: int,
-        max_replicas: int,
-        accelerator_type: str | None,
-        accelerator_count: int,
-        disable_container_logging: bool,
-        service_account: str | None,
-    ) -> str:
+    def deploy_model(self, *, endpoint_id: str, spec: DeploymentSpec) -> str:
         """DeployModel with an empty traffic_split (the endpoint's split is left as it is)."""
-        machine = v1.MachineSpec(machine_type=machine_type)
-        if accelerator_type:
-            machine.accelerator_type = getattr(v1.AcceleratorType, accelerator_type)
-            machine.accelerator_count = accelerator_count
+        machine = v1.MachineSpec(machine_type=spec.machine_type)
+        if spec.accelerator_type:
+            machine.accelerator_type = getattr(v1.AcceleratorType, spec.accelerator_type)
+            machine.accelerator_count = spec.accelerator_count
         deployed = v1.DeployedModel(
-            model=f"{self._model_name(model_id)}@{version_id}",
-            display_name=display_name,
+            model=f"{self._model_name(spec.model_id)}@{spec.version}",
+            display_name=spec.name,
             dedicated_resources=v1.DedicatedResources(
-                machine_spec=machine, min_replica_count=min_replicas, max_replica_count=max_replicas
+                machine_spec=machine, min_replica_count=spec.min_replicas, max_replica_count=spec.max_replicas
             ),
-            disable_container_logging=disable_container_logging,
-            service_account=service_account or "",
+            disable_container_logging=spec.disable_container_logging,
+            service_account=spec.service_account or "",
         )
-        what = f"deploy {model_id}@{version_id} to {endpoint_id}"
+        what = f"deploy {spec.model_id}@{spec.version} to {endpoint_id}"
         self._count("DeployModel")
         op = call(
             what,

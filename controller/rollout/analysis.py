@@ -9,12 +9,13 @@ and its reasons never read the text of `detail`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 
 from controller.model import Metric
 from controller.model.analysis import LATENCY_METRICS
+from controller.observed import Sample
 
 
 class Verdict(StrEnum):
@@ -51,23 +52,6 @@ class Shortfall(StrEnum):
     QUERY_FAILED = "query-failed"  # the metric query failed (verdict error)
     NO_DATA = "no-data"  # enough requests, but the metric had no value
     NO_BASELINE = "no-baseline"  # maxIncrease without a stable value to compare with
-
-
-@dataclass(frozen=True)
-class Sample:
-    """What the metrics source saw for one deployed model over one window."""
-
-    requests: int = 0
-    errors: int = 0
-    latency_ms: Mapping[int, float | None] = field(default_factory=dict)  # percentile (50/95/99) -> value
-    custom: Mapping[str, float | None] = field(default_factory=dict)  # metric name -> value of its query
-    error: str | None = None  # the queries every metric needs failed: why
-    custom_errors: Mapping[str, str] = field(default_factory=dict)  # metric name -> why its own query failed
-
-    @property
-    def error_rate(self) -> float | None:
-        """errors / requests, None without requests."""
-        return self.errors / self.requests if self.requests else None
 
 
 @dataclass(frozen=True)

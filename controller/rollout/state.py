@@ -12,26 +12,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from enum import StrEnum
 
+from controller.observed import Phase  # the phase is part of the record: importable from here too
 from controller.rollout import reason as reason_labels
 from controller.rollout.reason import Reason
 
 PREFIX = "genaiops-ro-"
-
-
-class Phase(StrEnum):
-    """Where a rollout is."""
-
-    PROGRESSING = "progressing"
-    PAUSED = "paused"
-    HEALTHY = "healthy"  # promoted
-    DEGRADED = "degraded"  # rolled back
-
-    @property
-    def terminal(self) -> bool:
-        """Healthy and degraded rollouts make no more progress."""
-        return self in (Phase.HEALTHY, Phase.DEGRADED)
 
 
 @dataclass(frozen=True)
@@ -116,3 +102,6 @@ def from_labels(labels: Mapping[str, str]) -> RolloutState | None:
 def without_rollout(labels: Mapping[str, str]) -> dict[str, str]:
     """Labels with every rollout record removed."""
     return {k: v for k, v in labels.items() if not k.startswith(PREFIX)}
+
+
+__all__ = ["PREFIX", "Phase", "RolloutState", "from_labels", "to_labels", "without_rollout"]
