@@ -1,0 +1,98 @@
+"""Registry models for the runtime client: Endpoint Predict (aiplatform_v1 PredictionService over gRPC),
+in the convention `genaiops prompts test --live` uses (`controller.prompts.live.predict_instance`: one
+instance with `prompt`, `max_tokens`, `temperature`, `top_p`, `top_k`, `stop`; the system instruction
+prepended to the prompt). The answer is the first prediction when it is a string, its `content` /
+`text` / `output` field when it is a mapping with one, else the prediction as JSON. Token usage comes
+from the prediction's `usage` mapping when the serving container reports one (OpenAI style
+`prompt_tokens` / `completion_tokens`), else the client estimates it. Errors leave as
+`controller.errors` types: 429 -> RateLimitedError, deadline -> ModelTimeoutError, 5xx -> TransientError.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from google.api_core import exceptions as gexc
+from google.cloud import aiplatform_v1 as v1
+from google.protobuf import json_format
+
+from controller.errors import GenaiopsError, PermanentError
+from controller.prompts.live import predict_instance
+from controller.prompts.render import RenderedPrompt
+from controller.providers.google_errors import translate
+from controller.runtime.errors import ModelTimeoutError, RateLimitedError
+from controller.runtime.model import ModelAnswer, ModelRequest
+from controller.runtime.records import Usage
+
+__all__ = ["EndpointModel", "instance_of"]
+_TEXT_FIELDS = ("content", "text", "output")
+
+
+def instance_of(request: ModelRequest) -> dict[str, Any]:
+    """The Predict instance of a request."""
+    rendered = RenderedPrompt(
+        name="",
+        text=request.text,
+        model=request.model,
+        system_instruction=request.system_instruction,
+        generation_config=request.generation_config,
+    )
+    return predict_instance(rendered)
+
+
+def _text_of(prediction: Any) -> str:
+    if isinstance(prediction, str):
+        return prediction
+    if isinstance(prediction, Mapping):
+        for name in _TEXT_FIELDS:
+            if isinstance(prediction.get(name), str):
+                return str(prediction[name])
+    return json.dumps(prediction, ensure_ascii=False, sort_keys=True)
+
+
+def _usage_of(prediction: Any) -> Usage | None:
+    usage = prediction.get("usage") if isinstance(prediction, Mapping) else None
+    if not isinstance(usage, Mapping):
+        return None
+    try:
+        return Usage(int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0)))
+    except (TypeError, ValueError):
+        return None
+
+
+def _translate(err: gexc.GoogleAPIError, what: str) -> GenaiopsError:
+    message = f"{what}: {getattr(err, 'message', None) or err}"
+    if isinstance(err, gexc.TooManyRequests | gexc.ResourceExhausted):
+        return RateLimitedError(message)
+    if isinstance(err, gexc.DeadlineExceeded | gexc.GatewayTimeout):
+        return ModelTimeoutError(message)
+    return translate(err, what=what)
+
+
+class EndpointModel:
+    """A runtime model that calls Predict on the endpoint named by the request's model."""
+
+    def __init__(self, prediction_client: Any) -> None:
+        """`prediction_client`: an aiplatform_v1.PredictionServiceClient (see `prompt_live.prediction_client`)."""
+        self._client = prediction_client
+
+    def generate(self, request: ModelRequest) -> ModelAnswer:
+        """One Predict call with one instance."""
+        what = f"Predict on {request.model}"
+        try:
+            response = self._client.predict(
+                endpoint=request.model, instances=[instance_of(request)], timeout=request.timeout_s
+            )
+        except gexc.GoogleAPIError as err:
+            raise _translate(err, what) from err
+        raw = v1.PredictResponse.pb(response)
+        predictions = [json_format.MessageToDict(p) for p in raw.predictions]
+        if not predictions:
+            raise PermanentError(f"{request.model} returned no prediction")
+        return ModelAnswer(
+            text=_text_of(predictions[0]),
+            usage=_usage_of(predictions[0]),
+            model_version=raw.model_version_id or None,
+        )

@@ -1,0 +1,75 @@
+"""Which adapter serves a model name, for the runtime client (`ModelRouter`), and the one-call wiring of
+both adapters for a project, or for the genaiops emulator:
+
+- `publishers/*/models/*`, `projects/*/locations/*/publishers/*/models/*` and bare Gemini names
+  (`gemini-2.5-flash`) -> Gemini through google-genai (`genai_model.GeminiModel`);
+- `projects/*/locations/*/endpoints/*` -> Endpoint Predict (`endpoint_model.EndpointModel`), unless the
+  endpoint is listed in `gemini_endpoints` (a tuned Gemini model's endpoint answers GenerateContent).
+
+    models = vertex_models(project="my-project", location="us-central1")
+    models = vertex_models(project="local-project", location="us-central1",
+                           grpc_target=emulator.grpc_target, genai_base_url=emulator.rest_endpoint)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+
+from controller.errors import PermanentError
+from controller.providers.connections import plain_channel
+from controller.providers.endpoint_model import EndpointModel
+from controller.providers.genai_model import GeminiModel, gemini_client
+from controller.providers.prompt_live import prediction_client
+from controller.runtime.model import TextModel
+
+__all__ = ["VertexModels", "vertex_models"]
+
+
+class VertexModels:
+    """A `ModelRouter` over a Gemini adapter and an Endpoint adapter (either may be absent)."""
+
+    def __init__(
+        self,
+        *,
+        gemini: TextModel | None = None,
+        endpoints: TextModel | None = None,
+        gemini_endpoints: Collection[str] = (),
+        aliases: Mapping[str, str] | None = None,
+    ) -> None:
+        self._gemini, self._endpoints = gemini, endpoints
+        self._gemini_endpoints = frozenset(gemini_endpoints)
+        self._aliases = dict(aliases or {})
+
+    def model_for(self, name: str) -> TextModel:
+        """The adapter for `name` (PermanentError when none is configured for its kind)."""
+        name = self._aliases.get(name, name)
+        if "/endpoints/" in name and name not in self._gemini_endpoints:
+            if self._endpoints is None:
+                raise PermanentError(f"no Endpoint Predict adapter configured for {name}")
+            return self._endpoints
+        if "/endpoints/" in name or "publishers/" in name or "/" not in name:
+            if self._gemini is None:
+                raise PermanentError(f"no Gemini adapter configured for {name}")
+            return self._gemini
+        raise PermanentError(
+            f"cannot call {name!r}: expected publishers/.../models/M, a Gemini model name, or "
+            "projects/P/locations/R/endpoints/E"
+        )
+
+
+def vertex_models(
+    *,
+    project: str,
+    location: str,
+    grpc_target: str | None = None,
+    genai_base_url: str | None = None,
+    gemini_endpoints: Collection[str] = (),
+) -> VertexModels:
+    """Both adapters for a project and region: on Google Cloud by default, or on an emulator
+    (`grpc_target` HOST:PORT for Predict, `genai_base_url` http://HOST:PORT for google-genai)."""
+    channel = plain_channel(grpc_target) if grpc_target else None
+    predictions = prediction_client(region=location, channel=channel)
+    client = gemini_client(project=project, location=location, base_url=genai_base_url)
+    return VertexModels(
+        gemini=GeminiModel(client), endpoints=EndpointModel(predictions), gemini_endpoints=gemini_endpoints
+    )
