@@ -5,23 +5,25 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from pathlib import Path
 
 import click
-from rich.console import Console
+from rich.console import Console, RenderableType
+from rich.live import Live
 
+from controller.cli.console import interactive, make_console, unclipped
 from controller.cli.options import EXIT_ERROR, load_or_exit, target_options
 from controller.cli.paths import OutputFile
 from controller.cli.target import Target, open_target, spec_from_flags
 from controller.cli.wiring import notifier
-from controller.engine.apply import canary_endpoints
 from controller.engine.audit import AuditLog
+from controller.engine.planning import canary_endpoints
 from controller.engine.rollout_driver import RolloutDriver
 from controller.errors import GenaiopsError, UserError
-from controller.model import Endpoint
-from controller.rollout.events import RolloutEvent
-from controller.views.rollout import event_line, status_table
+from controller.model import Endpoint, check_duration, duration_seconds
+from controller.rollout.events import RolloutEvent, RolloutStatus
+from controller.views.rollout import change_keys, changed, event_line, status_json, status_line, status_table
 
 
 def make_driver(
@@ -52,7 +54,7 @@ def _with_driver(
     flags: dict[str, object],
     work: Callable[[RolloutDriver, list[Endpoint], Console], None],
 ) -> None:
-    console = Console()
+    console = make_console()
     webhook = flags.pop("webhook", None)
     audit_log = Path(str(flags.pop("audit_log", ".genaiops/audit.log")))
     try:
@@ -78,23 +80,63 @@ def _manifests_option(fn: Callable[..., None]) -> Callable[..., None]:
     )(fn)
 
 
+def _interval(_ctx: click.Context, _param: click.Parameter, text: str) -> float:
+    try:
+        return duration_seconds(check_duration(text, minimum_s=0.1))
+    except ValueError as err:
+        raise click.BadParameter(str(err)) from err
+
+
 @rollout_group.command("status")
 @click.argument("endpoint", required=False)
 @_manifests_option
 @target_options
-@click.option("--watch", is_flag=True, help="Refresh every 2 s until every rollout has finished or paused.")
-def status_cmd(endpoint: str | None, path: Path, watch: bool, **flags: object) -> None:
-    """Show where each canary rollout stands."""
+@click.option("--watch", is_flag=True, help="Follow until every rollout has finished or waits for a person.")
+@click.option("--output", "-o", type=click.Choice(["human", "json"]), default="human", show_default=True)
+@click.option(
+    "--interval",
+    default="2s",
+    show_default=True,
+    callback=_interval,
+    help="How often --watch measures: a duration, 100ms to 30 days.",
+)
+def status_cmd(endpoint: str | None, path: Path, watch: bool, output: str, interval: float, **flags: object) -> None:
+    """Show where each canary rollout stands, measuring the canary now (read-only: works beside a running
+    apply, or without one). --watch updates in place on a terminal, and prints a line (or with --output
+    json a JSON document) per change otherwise."""
 
     def show(driver: RolloutDriver, endpoints: list[Endpoint], console: Console) -> None:
-        while True:
-            statuses = [s for e in endpoints if (s := driver.status(e)) is not None]
-            console.print(status_table(statuses) if statuses else "No rollouts recorded on these endpoints.")
-            if not watch or all(s.finished or s.waiting_for_human for s in statuses):
-                return
-            time.sleep(2)
+        if watch:
+            snapshots = driver.watch(endpoints, every_s=interval, sleep=time.sleep)
+        else:
+            snapshots = iter([driver.statuses(endpoints)])
+        if output == "json":
+            last: dict[str, Hashable] | None = None
+            for statuses in snapshots:
+                if (keys := change_keys(statuses)) != last:
+                    click.echo(status_json(statuses, at=driver.clock(), one_line=watch))
+                    last = keys
+        elif watch and interactive(sys.stdout):  # the stream make_console chose
+            with Live(console=console, auto_refresh=False) as live:
+                for statuses in snapshots:
+                    live.update(_table(statuses), refresh=True)
+        elif watch:
+            seen: dict[str, Hashable] = {}
+            for statuses in snapshots:
+                if not statuses and not seen:
+                    console.print(_table(statuses))
+                for status in changed(seen, statuses):
+                    console.print(status_line(status, at=driver.clock()), soft_wrap=True)
+                console.file.flush()  # a pipe buffers: a CI log or `| tee` sees each change as it happens
+                seen.update(change_keys(statuses))
+        else:
+            console.print(_table(next(snapshots)))
 
     _with_driver(path, endpoint, flags, show)
+
+
+def _table(statuses: list[RolloutStatus]) -> RenderableType:
+    return unclipped(status_table(statuses)) if statuses else "No rollouts recorded on these endpoints."
 
 
 def _action(action: str, help_text: str) -> click.Command:
@@ -107,7 +149,7 @@ def _action(action: str, help_text: str) -> click.Command:
             for event in status.events if status else ():
                 console.print(event_line(event))
             if status is not None:
-                console.print(status_table([status]))
+                console.print(unclipped(status_table([status])))
 
         _with_driver(path, endpoint, flags, act)
 

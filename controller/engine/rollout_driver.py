@@ -8,7 +8,7 @@ carries traffic undeployed. A driver killed at any moment resumes from the endpo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import assert_never
 
 from controller.engine.audit import AuditLog
@@ -20,7 +20,15 @@ from controller.observed import SUSPEND_LABEL, ObservedEndpoint
 from controller.ports import MetricsPort, VertexPort
 from controller.rollout.analysis import Measurement, judge
 from controller.rollout.events import EventKind, RolloutEvent, RolloutStatus
-from controller.rollout.machine import Move, Transition, abort, analysis_window, next_analysis_at, next_transition
+from controller.rollout.machine import (
+    Move,
+    Transition,
+    abort,
+    analysis_window,
+    current_window,
+    next_analysis_at,
+    next_transition,
+)
 from controller.rollout.machine import pause as pause_transition
 from controller.rollout.machine import promote as promote_transition
 from controller.rollout.machine import resume as resume_transition
@@ -81,16 +89,33 @@ class RolloutDriver:
         return self.retry.call(lambda: port.get_endpoint(endpoint.metadata.name))
 
     def status(self, endpoint: Endpoint) -> RolloutStatus | None:
-        """The rollout recorded on the endpoint, without advancing it."""
+        """Where the rollout recorded on the endpoint stands, with the canary measured now over the current
+        step's last interval (`current_window`, the same `_measure` as a pass). Read-only: nothing is
+        persisted or advanced, so it works from any process, beside a running apply or without one."""
         live = self._live(endpoint)
         state = from_labels(live.labels) if live is not None else None
         if live is None or state is None:
             return None
         steps = compile_steps(endpoint.spec.rollout)
-        share, weight = _pair_share(live, state)
-        return RolloutStatus(
-            endpoint.metadata.name, state, len(steps), weight, share, next_at=next_analysis_at(state, steps)
-        )
+        window = current_window(state, steps, self.clock())
+        measurements = self._measure(endpoint, state, steps[state.step], window) if window is not None else ()
+        return self._status(endpoint, live, state, steps, (), measurements=measurements, window=window)
+
+    def statuses(self, endpoints: Sequence[Endpoint]) -> list[RolloutStatus]:
+        """`status` of every endpoint that has a rollout recorded."""
+        return [s for e in endpoints if (s := self.status(e)) is not None]
+
+    def watch(
+        self, endpoints: Sequence[Endpoint], *, every_s: float, sleep: Callable[[float], None]
+    ) -> Iterator[list[RolloutStatus]]:
+        """`statuses` every `every_s` seconds (waited with `sleep`, the caller's, as the clock is), until every
+        rollout has finished or waits for a person (that last snapshot included)."""
+        while True:
+            statuses = self.statuses(endpoints)
+            yield statuses
+            if all(s.finished or s.waiting_for_human for s in statuses):
+                return
+            sleep(every_s)
 
     def _measure(
         self, endpoint: Endpoint, state: RolloutState, step: CompiledStep, window: tuple[float, float]
@@ -299,13 +324,15 @@ class RolloutDriver:
         events: tuple[RolloutEvent, ...],
         *,
         split: Mapping[str, int] | None = None,
+        measurements: tuple[Measurement, ...] = (),
+        window: tuple[float, float] | None = None,
     ) -> RolloutStatus:
         traffic = split if split is not None else live.traffic_split
         canary = traffic.get(state.canary_id, 0) if state.canary_id else 0
         stable = traffic.get(state.stable_id, 0) if state.stable_id else 0
         share = canary + stable
         weight = round(100 * canary / share) if share else 0
-        measurements = next((e.measurements for e in reversed(events) if e.measurements), ())
+        measurements = next((e.measurements for e in reversed(events) if e.measurements), measurements)
         step = steps[state.step] if state.phase is Phase.PROGRESSING and state.step < len(steps) else None
         indefinite = (
             step is not None
@@ -322,4 +349,5 @@ class RolloutDriver:
             next_analysis_at(state, steps),
             events,
             at_indefinite_pause=indefinite,
+            window=window,
         )

@@ -86,6 +86,7 @@ class RolloutStatus:
         return self.state.phase.terminal
 
     at_indefinite_pause: bool = False  # the step's work is done and it waits for `rollout promote`
+    window: tuple[float, float] | None = None  # the [start, end] `measurements` cover, when known
 
     @property
     def waiting_for_human(self) -> bool:

@@ -59,6 +59,19 @@ def analysis_window(state: RolloutState, steps: Sequence[CompiledStep], now: flo
     return (max(float(state.step_started), now - interval), now)
 
 
+def current_window(state: RolloutState, steps: Sequence[CompiledStep], now: float) -> tuple[float, float] | None:
+    """The [start, end] that `rollout status` measures: the current step's last analysis interval ending now,
+    never before the step began, whether or not a run is due (paused rollouts too: why they wait). None when
+    the step has no analysis, the rollout is finished, or the step began after `now`."""
+    if state.phase.terminal or state.step >= len(steps) or not state.canary_id:
+        return None
+    analysis = steps[state.step].analysis
+    if analysis is None:
+        return None
+    start = max(float(state.step_started), now - duration_seconds(analysis.interval))
+    return (start, now) if start < now else None
+
+
 def next_analysis_at(state: RolloutState, steps: Sequence[CompiledStep]) -> float | None:
     """When the next measurement or pause deadline falls (for the driver's sleep)."""
     if state.phase is not Phase.PROGRESSING or state.step >= len(steps):
