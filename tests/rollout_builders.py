@@ -98,6 +98,8 @@ def measurement(
     threshold: str = "max 0.05",
     requests: int = 200,
     shortfall: Shortfall | str | None = None,
+    min_requests: int | None = None,
+    window_s: float | None = None,
 ) -> Measurement:
     """One judged measurement (the machine counts verdicts; the reason reads the rest). A failed one breaks
     its written threshold (`max 0.05`, `min 100`, `max 1500 ms`)."""
@@ -106,7 +108,17 @@ def measurement(
     if judged is Verdict.FAILED and (written := re.fullmatch(r"(min|max) (\S+)( ms)?", threshold)):
         breach = Breach(Bound(written[1]), float(written[2]))
     lacking = Shortfall(shortfall) if shortfall is not None else None
-    return Measurement(metric, value, threshold, judged, requests, breach=breach, shortfall=lacking)
+    return Measurement(
+        metric,
+        value,
+        threshold,
+        judged,
+        requests,
+        breach=breach,
+        shortfall=lacking,
+        min_requests=min_requests,
+        window_s=window_s,
+    )
 
 
 METRIC_NAMES = st.from_regex(r"[a-z][a-z0-9-]{0,62}", fullmatch=True)
@@ -129,6 +141,7 @@ def reasons(draw: st.DrawFn, kinds: st.SearchStrategy[Kind] | None = None) -> Re
         min_requests=draw(st.none() | COUNTS),
         inconclusive=draw(st.none() | COUNTS),
         inconclusive_limit=draw(st.none() | COUNTS),
+        window_s=draw(st.none() | st.floats(0, 1e9, exclude_max=True)),
         also_failed=tuple(draw(st.lists(st.from_regex(r"[a-z][a-z0-9-]{0,14}", fullmatch=True), max_size=3))),
         deployed_model=draw(st.just("") | st.from_regex(r"[a-z0-9_-]{1,63}", fullmatch=True)),
     )

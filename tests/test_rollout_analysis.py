@@ -75,8 +75,15 @@ KINDS: list[tuple[dict[str, Any], Sample, Sample, Sample | None]] = [
         ({"name": name, "maxMs": 1500}, Sample(10, latency_ms={p: 10.0}), Sample(10, latency_ms={p: 9e3}), None)
         for name, p in (("latency-p50", 50), ("latency-p95", 95), ("latency-p99", 99))
     ),
-    ({"name": "latency-p99", "max": 1500}, Sample(10, latency_ms={99: 10.0}), Sample(10, latency_ms={99: 9e3}), None),
-    ({"name": "latency-p50", "min": 5}, Sample(10, latency_ms={50: 10.0}), Sample(10, latency_ms={50: 1.0}), None),
+    ({"name": "latency-p99", "max": "1.5s"}, Sample(10, latency_ms={99: 10.0}), Sample(10, latency_ms={99: 9e3}), None),
+    (
+        {"name": "latency-p99", "max": "300ms"},
+        Sample(10, latency_ms={99: 10.0}),
+        Sample(10, latency_ms={99: 301}),
+        None,
+    ),
+    ({"name": "latency-p50", "min": "5ms"}, Sample(10, latency_ms={50: 10.0}), Sample(10, latency_ms={50: 1.0}), None),
+    ({"name": "error-rate", "max": "5%"}, Sample(10, 0), Sample(10, 1), None),
     (
         {"name": "latency-p95", "maxIncrease": 0.2},
         Sample(10, latency_ms={95: 100.0}),
@@ -163,7 +170,59 @@ def test_a_measurement_describes_metric_value_threshold_verdict_and_requests() -
     )
     assert relative.describe() == "latency-p99 1300 vs at most +20% vs stable (failed, 100 requests; stable 1000)"
     empty = judge(Metric(name="latency-p99", max_ms=900), canary=Sample(3), stable=None, min_requests=50)
-    assert empty.describe() == "latency-p99 no data vs max 900 ms (inconclusive, 3 requests; below minRequests 50)"
+    assert empty.describe() == "latency-p99 no data vs max 900 ms (inconclusive: 3 requests, below minRequests 50)"
+
+
+@pytest.mark.parametrize(
+    ("requests", "window_s", "text"),
+    [
+        (12, 60.0, "12 requests in 1m, below minRequests 50"),
+        (1, 90.0, "1 request in 1m30s, below minRequests 50"),
+        (0, 37.4, "no requests in 37s, below minRequests 50"),
+        (3, 3600.0, "3 requests in 1h, below minRequests 50"),
+        (3, 0.25, "3 requests in 0.25s, below minRequests 50"),
+        (3, None, "3 requests, below minRequests 50"),
+    ],
+)
+def test_an_inconclusive_measurement_says_requests_seen_against_min_requests_and_the_window(
+    requests: int, window_s: float | None, text: str
+) -> None:
+    got = judge(
+        Metric(name="error-rate", max=0.05), canary=Sample(requests), stable=None, min_requests=50, window_s=window_s
+    )
+    assert got.shortfall is Shortfall.TOO_FEW_REQUESTS
+    assert (got.min_requests, got.window_s, got.detail) == (50, window_s, text)
+    value = "no data" if requests == 0 else "0"
+    assert got.describe() == f"error-rate {value} vs max 0.05 (inconclusive: {text})"
+
+
+def test_every_measurement_keeps_the_min_requests_and_window_it_was_judged_on() -> None:
+    metric = Metric(name="latency-p99", max="1.5s")
+    for canary in (Sample(100, latency_ms={99: 10.0}), Sample(100, latency_ms={99: 2e3}), Sample(100), Sample(1)):
+        got = judge(metric, canary=canary, stable=None, min_requests=50, window_s=60.0)
+        assert (got.min_requests, got.window_s) == (50, 60.0), got.verdict
+
+
+@pytest.mark.parametrize(
+    ("written", "threshold", "failing_ms"),
+    [
+        ({"maxMs": 1500}, "max 1500 ms", 1500.5),
+        ({"max": "1.5s"}, "max 1500 ms", 1500.5),
+        ({"max": "1500ms"}, "max 1500 ms", 1500.5),
+        ({"max": "0.3s"}, "max 300 ms", 300.001),
+        ({"max": "2.5ms"}, "max 2.5 ms", 2.6),
+    ],
+)
+def test_a_latency_threshold_means_the_same_whichever_way_it_is_written(
+    written: dict[str, Any], threshold: str, failing_ms: float
+) -> None:
+    metric = Metric.model_validate({"name": "latency-p99", **written})
+    at = threshold.split()[1]
+    passing = judge(metric, canary=Sample(100, latency_ms={99: float(at)}), stable=None, min_requests=1)
+    failing = judge(metric, canary=Sample(100, latency_ms={99: failing_ms}), stable=None, min_requests=1)
+    assert (passing.verdict, failing.verdict) == (Verdict.SUCCESSFUL, Verdict.FAILED)
+    assert passing.threshold == failing.threshold == threshold
+    assert failing.breach == Breach(Bound.MAX, float(at))
 
 
 def _m(verdict: Verdict) -> Measurement:

@@ -183,10 +183,33 @@ def test_a_pause_for_too_few_requests_says_what_to_change() -> None:
             "analysis": {"inconclusiveLimit": 0, "metrics": [{"name": "error-rate", "max": 0.02}], "minRequests": 50},
         }
     )
-    taken = (judge(ERROR_RATE, canary=Sample(requests=12), stable=None, min_requests=50),)
+    taken = (judge(ERROR_RATE, canary=Sample(requests=12), stable=None, min_requests=50, window_s=60.0),)
     decided = next_transition(state(), steps, live(), taken, 1_000_060)
     read = from_labels(to_labels(decided.state))
     assert decided.move is Move.PAUSE and read is not None and read.reason is not None
     assert read.reason.describe() == (
-        "1 inconclusive measurement (limit 0): 12 requests seen, minRequests 50 — lower minRequests or raise traffic"
+        "1 inconclusive measurement (limit 0): 12 requests in 1m, below minRequests 50 — lower minRequests, give the "
+        "canary more traffic (a higher step weight or a longer interval), or raise inconclusiveLimit"
     )
+    assert (read.reason.requests, read.reason.min_requests, read.reason.window_s) == (12, 50, 60.0)
+    assert taken[0].describe() == "error-rate 0 vs max 0.02 (inconclusive: 12 requests in 1m, below minRequests 50)"
+
+
+@pytest.mark.parametrize(
+    ("lacking", "setting"),
+    [
+        (Shortfall.TOO_FEW_REQUESTS, "minRequests"),
+        (Shortfall.TOO_FEW_REQUESTS, "more traffic"),
+        (Shortfall.TOO_FEW_REQUESTS, "inconclusiveLimit"),
+        (Shortfall.QUERY_FAILED, "inconclusiveLimit"),
+        (Shortfall.NO_BASELINE, "minRequests"),
+        (Shortfall.NO_DATA, "check"),
+    ],
+)
+def test_every_pause_for_inconclusive_measurements_says_which_setting_to_change(
+    lacking: Shortfall, setting: str
+) -> None:
+    taken = [measurement(Verdict.INCONCLUSIVE, requests=12, shortfall=lacking, window_s=60.0)]
+    reason = inconclusive(taken, count=4, limit=3, min_requests=50)
+    assert reason.kind.inconclusive
+    assert " — " in reason.describe() and setting in reason.describe().split(" — ", 1)[1], reason.describe()

@@ -75,7 +75,7 @@ def check_endpoint(item: Located, endpoint: Endpoint) -> Iterable[Diagnostic]:
         if step.weight <= previous:
             yield item.at(
                 ("spec", "rollout", "steps", index, "weight"),
-                f"step weights must increase strictly (step {index} has {step.weight} after {previous})",
+                f"step weights must increase strictly (step {index + 1} has {step.weight} after {previous})",
             )
         previous = step.weight
 

@@ -1,19 +1,177 @@
 """Canary analysis settings: which metrics judge a canary, their thresholds, and the limits that turn
-measurements into a verdict (Argo Rollouts' AnalysisTemplate and Flagger's metric checks, in one place)."""
+measurements into a verdict (Argo Rollouts' AnalysisTemplate and Flagger's metric checks, in one place).
+
+Thresholds carry units, checked here once: a latency threshold is a duration (`max: 1.5s`, `max: 300ms`,
+or `maxMs: 1500`), an error rate a fraction in [0, 1] or a percentage (`max: 0.02`, `max: 2%`), and
+`request-count` and custom `query` metrics take plain numbers. A number that cannot mean what it looks
+like (`{name: latency-p99, max: 1.5}`: seconds or milliseconds? `{name: error-rate, max: 2}`: never fails)
+is an error that says how to write it. The manifest keeps what was written; `Metric.lower`, `upper` and
+`increase` hold the normalised values (seconds, a fraction, or the plain number), so nothing downstream
+reads the text again.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from controller.model.common import Duration, Frozen, Interval, StrictBool, StrictFloat, StrictInt
 
 BUILTIN_METRICS = ("error-rate", "latency-p50", "latency-p95", "latency-p99", "request-count")
 LATENCY_METRICS = ("latency-p50", "latency-p95", "latency-p99")
+RATE_METRICS = ("error-rate",)
+MAX_INCREASE = 10.0  # 1000% above the stable: a bare number beyond this is a percentage written as a fraction
 
 Aligner = Literal["ALIGN_DELTA", "ALIGN_RATE", "ALIGN_SUM", "ALIGN_MEAN", "ALIGN_MAX", "ALIGN_PERCENTILE_99"]
 Reducer = Literal["REDUCE_NONE", "REDUCE_SUM", "REDUCE_MEAN", "REDUCE_MAX", "REDUCE_PERCENTILE_99"]
+
+_DURATION_TEXT = r"^\d+(\.\d+)?(ms|s)$"
+_PERCENT_TEXT = r"^\d+(\.\d+)?%$"
+_RATE_PERCENT_TEXT = r"^(100(\.0+)?|\d{1,2}(\.\d+)?)%$"  # 0% to 100%
+_DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|s)")
+_PERCENT_RE = re.compile(r"(\d+(?:\.\d+)?)%")
+_ANY_TEXT = r"^\d+(\.\d+)?(ms|s|%)$"
+_ANY_TEXT_RE = re.compile(_ANY_TEXT)
+
+
+class Unit(StrEnum):
+    """What a metric's `min` and `max` are measured in, once normalised."""
+
+    SECONDS = "seconds"  # latency metrics: written as durations (1.5s, 300ms) or maxMs
+    FRACTION = "fraction"  # error-rate: written as 0.02 or 2%
+    NUMBER = "number"  # request-count and custom query metrics: plain numbers
+
+
+def unit_of(name: str, *, custom: bool) -> Unit:
+    """The unit of a metric's thresholds: a custom query's value is whatever its query returns."""
+    if custom:
+        return Unit.NUMBER
+    if name in LATENCY_METRICS:
+        return Unit.SECONDS
+    if name in RATE_METRICS:
+        return Unit.FRACTION
+    return Unit.NUMBER
+
+
+def _seconds(field: str, value: float | str) -> float:
+    """A latency threshold as written (`1.5s`, `300ms`) -> seconds; a bare number has no unit."""
+    if isinstance(value, str):
+        match = _DURATION_RE.fullmatch(value)
+        if match is None:
+            raise ValueError(
+                f"{value!r} is not a latency threshold: write a number with ms or s, such as 300ms or 1.5s"
+            )
+        amount = Decimal(match[1])
+        seconds = float(amount / 1000 if match[2] == "ms" else amount)
+        if field == "max" and seconds == 0:
+            raise ValueError(f"max must be above 0 (got {value!r}): every measurement would fail")
+        return seconds
+    # Guess the meant unit only to order the suggestions; both say the same duration.
+    as_seconds, as_ms = (value, value * 1000) if value < 60 else (value / 1000, value)
+    forms = [f"{field}: {as_seconds:g}s", f"{field}: {as_ms:g}ms"]
+    if value >= 60:
+        forms.reverse()
+    also = f" (or maxMs: {as_ms:g})" if field == "max" else ""
+    raise ValueError(f"{value:g} has no unit: a latency threshold is a duration; write {forms[0]} or {forms[1]}{also}")
+
+
+def _fraction(value: float | str, *, what: str) -> float:
+    """A rate as written (`0.02`, `2%`) -> a fraction in [0, 1]."""
+    if isinstance(value, str):
+        match = _PERCENT_RE.fullmatch(value)
+        if match is None:
+            raise ValueError(
+                f"{value!r} is not a rate: write a fraction such as 0.02 (no quotes) or a percentage such as 2%"
+            )
+        fraction = float(Decimal(match[1]) / 100)
+        if fraction > 1:
+            raise ValueError(f"{value} is more than 100%: {what} is at most 100%")
+        return fraction
+    if 0 <= value <= 1:
+        return float(value)
+    if 1 < value <= 100:
+        raise ValueError(f"{value:g} is not a fraction; write {value / 100:g} or {value:g}%")
+    raise ValueError(f"{value:g} is not a fraction: {what} is between 0 and 1, or 0% and 100%")
+
+
+def threshold_value(field: str, value: float | str, unit: Unit, *, custom: bool = False) -> float:
+    """The normalised value of a `min` or `max` written as `value` for a metric of `unit`; ValueError
+    saying how to write it when it cannot be one."""
+    match unit:
+        case Unit.SECONDS:
+            return _seconds(field, value)
+        case Unit.FRACTION:
+            return _fraction(value, what="an error rate")
+        case Unit.NUMBER:
+            if isinstance(value, str):
+                who = "a metric with a query" if custom else "request-count"
+                raise ValueError(f"{who} takes a plain number (got {value!r})")
+            return float(value)
+
+
+def increase_value(value: float | str) -> float:
+    """`maxIncrease` as written (`0.5`, `50%`) -> the fraction above the stable's value it allows."""
+    if isinstance(value, str):
+        match = _PERCENT_RE.fullmatch(value)
+        if match is None:
+            raise ValueError(f"{value!r} is not an increase: write a fraction such as 0.5 or a percentage such as 50%")
+        return float(Decimal(match[1]) / 100)
+    if value < 0:
+        raise ValueError(f"maxIncrease must be 0 or more (got {value:g})")
+    if value > MAX_INCREASE:
+        raise ValueError(
+            f"maxIncrease {value:g} allows {value * 100:g}% above the stable's value; for {value:g}% higher "
+            f"write {value / 100:g} or {value:g}% (or '{value * 100:g}%' if you mean it)"
+        )
+    return float(value)
+
+
+_THRESHOLD_DOC = (
+    "Latency metrics: a duration such as 1.5s or 300ms (a bare number is refused: no unit). error-rate: a "
+    "fraction from 0 to 1, or a percentage such as 2%. request-count and custom query metrics: a plain number."
+)
+Threshold = Annotated[
+    StrictFloat | Annotated[str, Field(pattern=_ANY_TEXT)] | None,
+    Field(default=None, description=_THRESHOLD_DOC, examples=[0.02, "2%", "1.5s", "300ms"]),
+]
+
+
+def _bounds_schema(then: dict[str, Any]) -> dict[str, Any]:
+    return {"properties": {"min": then, "max": then}}
+
+
+def _builtin(*names: str) -> dict[str, Any]:
+    return {"required": ["name"], "properties": {"name": {"enum": list(names)}}, "not": {"required": ["query"]}}
+
+
+# Which form `min` and `max` take, by metric (what the validators below enforce, for editors and CI).
+_SCHEMA_RULES: dict[str, Any] = {
+    "allOf": [
+        {
+            "if": _builtin(*LATENCY_METRICS),
+            "then": _bounds_schema({"type": "string", "pattern": _DURATION_TEXT}),
+        },
+        {
+            "if": _builtin(*RATE_METRICS),
+            "then": _bounds_schema(
+                {
+                    "anyOf": [
+                        {"type": "number", "minimum": 0, "maximum": 1},
+                        {"type": "string", "pattern": _RATE_PERCENT_TEXT},
+                    ]
+                }
+            ),
+        },
+        {
+            "if": {"anyOf": [{"required": ["query"]}, {"properties": {"name": {"const": "request-count"}}}]},
+            "then": _bounds_schema({"type": "number"}),
+        },
+    ]
+}
 
 
 class MetricQuery(Frozen):
@@ -25,36 +183,100 @@ class MetricQuery(Frozen):
 
 
 class Metric(Frozen):
-    """One check: a built-in metric (`error-rate`, `latency-p99`, ...) or a custom `query`."""
+    """One check: a built-in metric (`error-rate`, `latency-p99`, ...) or a custom `query`. `min` and `max`
+    are absolute; `maxIncrease` compares the canary with the stable deployment over the same window."""
+
+    model_config = ConfigDict(json_schema_extra=_SCHEMA_RULES)
 
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,62}$")
     query: MetricQuery | None = None
-    min: StrictFloat | None = None
-    max: StrictFloat | None = None
-    max_ms: StrictFloat | None = Field(default=None, gt=0, description="For latency metrics: upper bound in ms.")
-    max_increase: StrictFloat | None = Field(
-        default=None,
-        ge=0,
-        description="Fail when the canary is worse than the stable deployment by more than this fraction "
-        "(0.5 = 50% higher).",
+    min: Threshold
+    max: Threshold
+    max_ms: StrictFloat | None = Field(
+        default=None, gt=0, description="Latency metrics only: the upper bound in milliseconds (same as max: <n>ms)."
     )
+    max_increase: (
+        Annotated[StrictFloat, Field(ge=0, le=MAX_INCREASE)] | Annotated[str, Field(pattern=_PERCENT_TEXT)] | None
+    ) = Field(
+        default=None,
+        description="Fail when the canary's value is above the stable deployment's by more than this fraction "
+        "of it: 0.5 or 50% fails at more than 1.5x the stable's value (when the stable's value is 0, any "
+        f"increase fails). From 0 to {MAX_INCREASE:g} as a number, any percentage as text. Judged only when "
+        "the stable also served minRequests in the window (else inconclusive); a canary below the stable "
+        "never fails it.",
+        examples=[0.5, "50%"],
+    )
+
+    _lower: float | None = PrivateAttr(default=None)
+    _upper: float | None = PrivateAttr(default=None)
+    _increase: float | None = PrivateAttr(default=None)
+
+    @field_validator("min", "max", mode="before")
+    @classmethod
+    def _threshold_has_its_unit(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int | float | str | None):
+            raise ValueError(f"expected a number or a value with a unit (got {value!r})")
+        if value is None:
+            return value
+        if "name" not in info.data or "query" not in info.data:  # invalid themselves: that error is enough
+            if isinstance(value, str) and not _ANY_TEXT_RE.fullmatch(value):
+                raise ValueError(f"{value!r} is not a threshold: write a number, a duration such as 1.5s, or 2%")
+            return value
+        custom = info.data["query"] is not None
+        assert info.field_name is not None
+        threshold_value(info.field_name, value, unit_of(info.data["name"], custom=custom), custom=custom)
+        return value
+
+    @field_validator("max_increase", mode="before")
+    @classmethod
+    def _increase_is_a_fraction(cls, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int | float | str | None):
+            raise ValueError(f"expected a number or a percentage (got {value!r})")
+        if value is not None:
+            increase_value(value)
+        return value
 
     @model_validator(mode="after")
     def _is_checkable(self) -> Metric:
         if self.query is None and self.name not in BUILTIN_METRICS:
             raise ValueError(f"unknown metric {self.name!r}: use one of {', '.join(BUILTIN_METRICS)} or give a 'query'")
-        if self.max_ms is not None and self.name not in LATENCY_METRICS:
+        if self.max_ms is not None and self.unit is not Unit.SECONDS:
             raise ValueError("'maxMs' applies only to latency metrics (latency-p50, latency-p95, latency-p99)")
+        if self.max_ms is not None and self.max is not None:
+            raise ValueError(f"give 'max' or 'maxMs', not both (max: {self.max}, maxMs: {self.max_ms:g})")
         if all(v is None for v in (self.min, self.max, self.max_ms, self.max_increase)):
             raise ValueError(f"metric {self.name!r} needs a threshold: min, max, maxMs or maxIncrease")
-        if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
+        custom = self.query is not None
+        self._lower = None if self.min is None else threshold_value("min", self.min, self.unit, custom=custom)
+        self._upper = None if self.max is None else threshold_value("max", self.max, self.unit, custom=custom)
+        if self.max_ms is not None:
+            self._upper = float(Decimal(repr(self.max_ms)) / 1000)
+        self._increase = None if self.max_increase is None else increase_value(self.max_increase)
+        if self._lower is not None and self._upper is not None and self._lower > self._upper:
+            raise ValueError(
+                f"min ({self.min}) is greater than max ({self.max if self.max is not None else self.max_ms})"
+            )
         return self
 
     @property
-    def upper_bound(self) -> float | None:
-        """The absolute upper threshold, whichever field carries it."""
-        return self.max_ms if self.max_ms is not None else self.max
+    def unit(self) -> Unit:
+        """What `lower` and `upper` are measured in."""
+        return unit_of(self.name, custom=self.query is not None)
+
+    @property
+    def lower(self) -> float | None:
+        """`min`, normalised (seconds for latency, a fraction for error-rate, else the number)."""
+        return self._lower
+
+    @property
+    def upper(self) -> float | None:
+        """`max` or `maxMs`, normalised like `lower`."""
+        return self._upper
+
+    @property
+    def increase(self) -> float | None:
+        """`maxIncrease` as a fraction of the stable's value (0.5 for `0.5` or `50%`)."""
+        return self._increase
 
 
 class Analysis(Frozen):

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from controller.observed import ContainerSpec, DeploymentSpec
+from controller.rollout.strategy import split_at
 
 NEW_VERSION = "@new"  # the version uploaded earlier in the same plan
 NEW_DEPLOYED_PREFIX = "new:"
@@ -90,7 +91,8 @@ class SetTraffic:
 
     Split keys are deployed model ids or `new:<deployment>` placeholders; values sum to 100 or the split
     is empty. `expect` is the split observed when planning: if the live split differs when this runs,
-    someone else moved traffic and the resource is re-observed and re-planned instead.
+    someone else moved traffic and the resource is re-observed and re-planned instead. `names` maps the
+    deployed model ids to their deployment names, for people (`traffic primary=80%, canary=20%`).
     """
 
     endpoint_id: str
@@ -99,6 +101,7 @@ class SetTraffic:
     display_name: str
     description: str
     expect: Mapping[str, int] = field(default_factory=dict)
+    names: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -108,7 +111,8 @@ class StartRollout:
 
     `split` is the endpoint split with the whole `share` still on `stable_id`; `canary` is the
     `new:<deployment>` placeholder of the model this plan deploys, or the id of one an earlier apply
-    deployed at 0% before it was stopped. The rollout driver takes the later steps.
+    deployed at 0% before it was stopped. The rollout driver takes the later steps. `names` maps deployed
+    model ids to deployment names, for people.
     """
 
     endpoint_id: str
@@ -123,6 +127,7 @@ class StartRollout:
     display_name: str
     description: str
     expect: Mapping[str, int] = field(default_factory=dict)
+    names: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -133,6 +138,7 @@ class MutateDeployedModel:
     deployed_model_id: str
     min_replicas: int
     max_replicas: int
+    deployment: str = ""  # its deployment name, for people
 
 
 @dataclass(frozen=True)
@@ -226,15 +232,19 @@ def describe(op: Operation) -> str:
             what = f"{op.spec.model_id}{_version_suffix(op.spec.version)} as {op.spec.name}"
             return f"deploy {what} on {op.endpoint_id} (0% traffic)"
         case SetTraffic():
-            split = ", ".join(f"{k}={v}%" for k, v in op.split.items()) or "empty"
-            return f"update endpoint {op.endpoint_id}: traffic {split}"
+            return f"update endpoint {op.endpoint_id}: traffic {split_text(op.split, op.names)}"
         case StartRollout():
+            first = split_at(op.split, stable=op.stable_id, canary=op.canary, share=op.share, weight=op.weight)
+            roles = {op.stable_id: f"{op.deployment} (stable)", op.canary: f"{op.deployment} (canary)"}
             return (
                 f"start canary of {op.deployment} on {op.endpoint_id}: {op.weight}% of its {op.share}% share "
-                f"to the new deployed model"
+                f"to the new deployed model: traffic {split_text(first, {**op.names, **roles})}"
             )
         case MutateDeployedModel():
-            return f"set replicas of {op.deployed_model_id} on {op.endpoint_id} to {op.min_replicas}..{op.max_replicas}"
+            which = (
+                f"{op.deployment} (deployed model {op.deployed_model_id})" if op.deployment else op.deployed_model_id
+            )
+            return f"set replicas of {which} on {op.endpoint_id} to {op.min_replicas}..{op.max_replicas}"
         case UndeployModel():
             return f"undeploy {op.deployment} ({op.deployed_model_id}) from {op.endpoint_id}"
         case DeleteEndpoint():
@@ -244,6 +254,28 @@ def describe(op: Operation) -> str:
         case MovePromptLabels():
             plural = "s" if len(op.labels) != 1 else ""
             return f"point label{plural} {', '.join(op.labels)} of prompt {op.name} at {op.version_id}"
+
+
+def split_text(split: Mapping[str, int], names: Mapping[str, str]) -> str:
+    """`primary=80%, canary=20%`: each deployed model by its name in `names` (a `new:<deployment>`
+    placeholder by its deployment); the id is added where two share a name, and stands alone when the
+    name is not known."""
+    if not split:
+        return "empty"
+
+    def name(key: str) -> str:
+        if key in names:
+            return names[key]
+        return key.removeprefix(NEW_DEPLOYED_PREFIX) if key.startswith(NEW_DEPLOYED_PREFIX) else ""
+
+    shown = [name(key) for key in split]
+    labels = [
+        (f"{label} (new)" if key.startswith(NEW_DEPLOYED_PREFIX) else f"{label} ({key})")
+        if label and shown.count(label) > 1
+        else label or key
+        for key, label in zip(split, shown, strict=True)
+    ]
+    return ", ".join(f"{label}={share}%" for label, share in zip(labels, split.values(), strict=True))
 
 
 def _version_suffix(version: str) -> str:
@@ -297,4 +329,4 @@ def from_json(data: Mapping[str, Any]) -> Operation:
     return op
 
 
-__all__ = ["NEW_VERSION", "Operation", "describe", "from_json", "new_deployed", "to_json"]
+__all__ = ["NEW_VERSION", "Operation", "describe", "from_json", "new_deployed", "split_text", "to_json"]

@@ -129,10 +129,12 @@ class ResourceChange:
 
     @property
     def shifts_traffic(self) -> bool:
-        """True when the change moves traffic between deployed models."""
-        return any(c.path.startswith("traffic") for c in self.changes) and any(
-            isinstance(op, SetTraffic) for op in self.operations
-        )
+        """True when the change moves traffic between deployed models: an update whose split differs, or a
+        create that splits traffic between more than one (a create that sends all of it to one does not)."""
+        sets = [op for op in self.operations if isinstance(op, SetTraffic)]
+        if self.action is Action.CREATE:
+            return any(sum(1 for share in op.split.values() if share > 0) > 1 for op in sets)
+        return bool(sets) and any(c.path.startswith("traffic") for c in self.changes)
 
 
 @dataclass(frozen=True)

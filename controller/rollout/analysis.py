@@ -2,8 +2,11 @@
 
 Pure. "No data" is never a pass: below `minRequests` a measurement is inconclusive, and so is a failed
 metric query (verdict `error`, counted as inconclusive by the limits). Thresholds are absolute (`min`,
-`max`, `maxMs`) or relative to the stable deployment (`maxIncrease`). A measurement carries its facts typed:
-the threshold a failure broke (`Breach`) or why no verdict was possible (`Shortfall`), so the state machine
+`max`, `maxMs`) or relative to the stable deployment (`maxIncrease`), and come normalised from the model
+(`Metric.lower`/`upper` in seconds for latency, a fraction for error-rate). Samples hold latency in
+milliseconds, so latency values, thresholds and breaches are in ms here (as the rollout's reasons record
+them). A measurement carries its facts typed: the threshold a failure broke (`Breach`), why no verdict was
+possible (`Shortfall`), and the requests, `minRequests` and window it was judged on, so the state machine
 and its reasons never read the text of `detail`.
 """
 
@@ -14,7 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from controller.model import Metric
-from controller.model.analysis import LATENCY_METRICS
+from controller.model.analysis import LATENCY_METRICS, Unit
 from controller.observed import Sample
 
 
@@ -66,12 +69,35 @@ class Measurement:
     detail: str = ""
     breach: Breach | None = None  # set when the verdict is failed
     shortfall: Shortfall | None = None  # set when the verdict is inconclusive or error
+    min_requests: int | None = None  # the analysis's minRequests it was judged against
+    window_s: float | None = None  # how long the window measured was, in seconds (when known)
 
     def describe(self) -> str:
-        """`error-rate 0.231 > max 0.05 (failed, 412 requests)`."""
+        """`error-rate 0.231 vs max 0.05 (failed, 412 requests)`; an inconclusive one says what it lacked:
+        `error-rate 0 vs max 0.05 (inconclusive: 12 requests in 1m, below minRequests 50)`."""
         value = "no data" if self.value is None else f"{self.value:.4g}"
+        if self.shortfall is Shortfall.TOO_FEW_REQUESTS:
+            return f"{self.metric} {value} vs {self.threshold} ({self.verdict.value}: {self.detail})"
         extra = f"; {self.detail}" if self.detail else ""
         return f"{self.metric} {value} vs {self.threshold} ({self.verdict.value}, {self.requests} requests{extra})"
+
+
+def span(seconds: float) -> str:
+    """A window's length for people: `1m`, `1m30s`, `45s`, `0.5s`."""
+    if seconds < 1:
+        return f"{seconds:.3g}s"
+    whole = round(seconds)
+    minutes, rest = divmod(whole, 60)
+    hours, minutes = divmod(minutes, 60)
+    parts = [f"{hours}h" if hours else "", f"{minutes}m" if minutes else "", f"{rest}s" if rest else ""]
+    return "".join(parts)
+
+
+def too_few(requests: int, *, min_requests: int, window_s: float | None) -> str:
+    """`12 requests in 1m, below minRequests 50`."""
+    seen = f"{requests} request{'' if requests == 1 else 's'}" if requests else "no requests"
+    within = f" in {span(window_s)}" if window_s is not None else ""
+    return f"{seen}{within}, below minRequests {min_requests}"
 
 
 def value_of(metric: Metric, sample: Sample) -> float | None:
@@ -87,53 +113,93 @@ def value_of(metric: Metric, sample: Sample) -> float | None:
     return None
 
 
+def bounds(metric: Metric) -> tuple[float | None, float | None]:
+    """The metric's (min, max) in the unit its samples hold: milliseconds for latency (the model keeps
+    seconds), else as normalised (a fraction, a count, a custom value)."""
+    if metric.unit is not Unit.SECONDS:
+        return metric.lower, metric.upper
+    return _ms(metric.lower), _ms(metric.upper)
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 9)  # 0.3 s is 300 ms, not 300.00000000000006
+
+
 def _threshold(metric: Metric) -> str:
+    lower, upper = bounds(metric)
+    unit = " ms" if metric.unit is Unit.SECONDS else ""
     parts = []
-    if metric.min is not None:
-        parts.append(f"min {metric.min:g}")
-    if metric.upper_bound is not None:
-        unit = " ms" if metric.max_ms is not None else ""
-        parts.append(f"max {metric.upper_bound:g}{unit}")
-    if metric.max_increase is not None:
-        parts.append(f"at most +{metric.max_increase:.0%} vs stable")
+    if lower is not None:
+        parts.append(f"min {lower:g}{unit}")
+    if upper is not None:
+        parts.append(f"max {upper:g}{unit}")
+    if metric.increase is not None:
+        parts.append(f"at most +{metric.increase * 100:.4g}% vs stable")
     return ", ".join(parts)
 
 
-def judge(metric: Metric, *, canary: Sample, stable: Sample | None, min_requests: int) -> Measurement:
-    """One measurement of the canary against the metric's thresholds."""
+def judge(
+    metric: Metric, *, canary: Sample, stable: Sample | None, min_requests: int, window_s: float | None = None
+) -> Measurement:
+    """One measurement of the canary against the metric's thresholds, over a window `window_s` long."""
     threshold = _threshold(metric)
 
+    def measured(
+        value: float | None,
+        verdict: Verdict,
+        detail: str,
+        *,
+        breach: Breach | None = None,
+        shortfall: Shortfall | None = None,
+    ) -> Measurement:
+        return Measurement(
+            metric.name,
+            value,
+            threshold,
+            verdict,
+            canary.requests,
+            detail,
+            breach=breach,
+            shortfall=shortfall,
+            min_requests=min_requests,
+            window_s=window_s,
+        )
+
     def unjudged(value: float | None, verdict: Verdict, detail: str, shortfall: Shortfall) -> Measurement:
-        return Measurement(metric.name, value, threshold, verdict, canary.requests, detail, shortfall=shortfall)
+        return measured(value, verdict, detail, shortfall=shortfall)
 
     failure = canary.error or canary.custom_errors.get(metric.name)
     if failure is not None:
         return unjudged(None, Verdict.ERROR, failure, Shortfall.QUERY_FAILED)
     value = value_of(metric, canary)
     if canary.requests < min_requests:
-        return unjudged(value, Verdict.INCONCLUSIVE, f"below minRequests {min_requests}", Shortfall.TOO_FEW_REQUESTS)
+        detail = too_few(canary.requests, min_requests=min_requests, window_s=window_s)
+        return unjudged(value, Verdict.INCONCLUSIVE, detail, Shortfall.TOO_FEW_REQUESTS)
     if value is None:
         return unjudged(None, Verdict.INCONCLUSIVE, "no data", Shortfall.NO_DATA)
     breach = _absolute_breach(metric, value)
     detail = ""
-    if breach is None and metric.max_increase is not None:
+    if breach is None and metric.increase is not None:
+        # maxIncrease: fail above stable x (1 + maxIncrease), the stable measured over the same window and
+        # held to the same minRequests; a stable at 0 allows no increase at all (beyond rounding).
         base = value_of(metric, stable) if stable is not None and stable.error is None else None
         if base is None or (stable is not None and stable.requests < min_requests):
             return unjudged(value, Verdict.INCONCLUSIVE, "no stable baseline", Shortfall.NO_BASELINE)
-        limit = base * (1 + metric.max_increase)
+        limit = base * (1 + metric.increase)
         if value > limit and value - base > 1e-9:
-            breach = Breach(Bound.MAX_INCREASE, float(metric.max_increase), float(base))
+            breach = Breach(Bound.MAX_INCREASE, metric.increase, float(base))
         detail = f"stable {base:.4g}"
     verdict = Verdict.SUCCESSFUL if breach is None else Verdict.FAILED
-    return Measurement(metric.name, value, threshold, verdict, canary.requests, detail, breach=breach)
+    return measured(value, verdict, detail, breach=breach)
 
 
 def _absolute_breach(metric: Metric, value: float) -> Breach | None:
-    """The absolute threshold (`min`, `max`, `maxMs`) the value broke, if any."""
-    if metric.min is not None and value < metric.min:
-        return Breach(Bound.MIN, float(metric.min))
-    if metric.upper_bound is not None and value > metric.upper_bound:
-        return Breach(Bound.MAX, float(metric.upper_bound))
+    """The absolute threshold (`min`, `max`, `maxMs`) the value broke, if any (in the sample's unit)."""
+    lower, upper = bounds(metric)
+    if lower is not None and value < lower:
+        return Breach(Bound.MIN, lower)
+    if upper is not None and value > upper:
+        return Breach(Bound.MAX, upper)
     return None
 
 

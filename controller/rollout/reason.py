@@ -11,7 +11,8 @@ form with `.` as `_` (`0.08` -> `0_08`, `1e-05` -> `1e-05`, `100.0` -> `100`):
     genaiops-ro-reason-requests: 87
 
 Only the fields that are set are written: a rollback's reason takes at most 7 labels, out of the 64 that
-Vertex AI allows on a resource.
+Vertex AI allows on a resource. A pause says what the last measurement lacked and which setting to change
+(`minRequests`, the canary's traffic, `inconclusiveLimit`).
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import TypeVar
 
-from controller.model.analysis import LATENCY_METRICS
-from controller.rollout.analysis import Bound, Measurement, Shortfall, Verdict
+from controller.model.analysis import BUILTIN_METRICS, LATENCY_METRICS
+from controller.rollout.analysis import Bound, Measurement, Shortfall, Verdict, span, too_few
 
 _LABEL_VALUE = re.compile(r"[a-z0-9_-]{1,63}")
 _METRIC = re.compile(r"[a-z][a-z0-9-]{0,62}")  # as the manifest schema allows: never an `_`
@@ -80,6 +81,7 @@ class Reason:
     min_requests: int | None = None  # the analysis's minRequests
     inconclusive: int | None = None  # inconclusive measurements counted in the step ...
     inconclusive_limit: int | None = None  # ... and the analysis's inconclusiveLimit
+    window_s: float | None = None  # how long the window of the last measurement was, in seconds
     also_failed: tuple[str, ...] = ()  # other metrics that broke their thresholds in the same run
     deployed_model: str = ""  # the deployed model that disappeared
 
@@ -96,29 +98,42 @@ class Reason:
         counts = (self.requests, self.min_requests, self.inconclusive, self.inconclusive_limit)
         if any(n is not None and not 0 <= n < 10**18 for n in counts):
             raise ValueError("counts are whole numbers from 0")
+        if self.window_s is not None and not 0 <= self.window_s < 10**9:
+            raise ValueError(f"not a window length in seconds: {self.window_s!r}")
 
     def __str__(self) -> str:
         return self.describe()
 
     def describe(self) -> str:
-        """For people: `error-rate 0.08 > max 0.02 over 87 requests`, `6 inconclusive measurements (limit 5):
-        12 requests seen, minRequests 50 — lower minRequests or raise traffic`, `aborted by a human`."""
+        """For people: `error-rate 0.08 > max 0.02 over 87 requests`; a pause says what was lacking and what to
+        change: `6 inconclusive measurements (limit 5): 12 requests in 1m, below minRequests 50 — lower
+        minRequests, give the canary more traffic (a higher step weight or a longer interval), or raise
+        inconclusiveLimit`; `aborted by a human`."""
         metric = self.metric or "a metric"
         match self.kind:
             case Kind.ANALYSIS_FAILED if self.metric:  # without one: "analysis failed"
                 also = f"; {', '.join(self.also_failed)} failed too" if self.also_failed else ""
                 return f"{self.metric} {self._number(self.value)} {self._broken()}{self._over()}{also}"
             case Kind.TOO_FEW_REQUESTS:
-                seen = f"{_counted(self.requests, 'request') if self.requests else 'no requests'} seen"
-                need = f", minRequests {self.min_requests}" if self.min_requests is not None else ""
-                return f"{self._runs()}: {seen}{need} — lower minRequests or raise traffic"
+                return f"{self._runs()}: {self._seen()} — {_FEWER}"
             case Kind.QUERY_FAILED:
-                return f"{self._runs()}: the {metric} query failed — check the metrics source (audit log)"
+                return (
+                    f"{self._runs()}: the {metric} query failed — check the metrics source (audit log), or raise "
+                    "inconclusiveLimit to ride out failed queries"
+                )
             case Kind.NO_DATA:
-                return f"{self._runs()}: no data for {metric}{self._over()}"
+                where = (
+                    "that the model reports it to Cloud Monitoring"
+                    if self.metric in BUILTIN_METRICS
+                    else "the filter of its query"
+                )
+                return f"{self._runs()}: no data for {metric}{self._over()}{self._within()} — check {where}"
             case Kind.NO_BASELINE:
-                need = f" (minRequests {self.min_requests})" if self.min_requests is not None else ""
-                return f"{self._runs()}: no stable baseline for {metric} — the stable needs traffic{need}"
+                need = f" minRequests {self.min_requests}" if self.min_requests is not None else " minRequests"
+                return (
+                    f"{self._runs()}: no stable baseline for {metric} — the stable needs{need} in the window too: "
+                    "give the stable traffic, lower minRequests, or drop maxIncrease"
+                )
             case Kind.CANARY_MISSING:
                 return f"the canary deployed model {self.deployed_model or '?'} disappeared"
             case Kind.STABLE_MISSING:
@@ -160,6 +175,15 @@ class Reason:
     def _over(self) -> str:
         return "" if self.requests is None else f" over {_counted(self.requests, 'request')}"
 
+    def _within(self) -> str:
+        return "" if self.window_s is None else f" in {span(self.window_s)}"
+
+    def _seen(self) -> str:
+        if self.min_requests is not None:
+            return too_few(self.requests or 0, min_requests=self.min_requests, window_s=self.window_s)
+        seen = _counted(self.requests, "request") if self.requests else "no requests"
+        return f"{seen} seen{self._within()}"
+
     def _runs(self) -> str:
         if self.inconclusive is None:
             return "inconclusive measurements"
@@ -169,6 +193,12 @@ class Reason:
 
 def _counted(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+_FEWER = (
+    "lower minRequests, give the canary more traffic (a higher step weight or a longer interval), or raise "
+    "inconclusiveLimit"
+)
 
 
 # -- deciding -----------------------------------------------------------------------------------------
@@ -217,6 +247,9 @@ def inconclusive(measurements: Sequence[Measurement], *, count: int, limit: int,
         min_requests=min_requests if kind in (Kind.TOO_FEW_REQUESTS, Kind.NO_BASELINE) else None,
         inconclusive=count,
         inconclusive_limit=limit,
+        window_s=round(worst.window_s, 3)
+        if worst is not None and worst.window_s is not None and kind in (Kind.TOO_FEW_REQUESTS, Kind.NO_DATA)
+        else None,
     )
 
 
@@ -232,6 +265,7 @@ _KEYS = {
     "min_requests": "reason-min-requests",
     "inconclusive": "reason-inconclusive",
     "inconclusive_limit": "reason-inconclusive-limit",
+    "window_s": "reason-window",  # seconds
     "also_failed": "reason-also-failed",
     "deployed_model": "reason-model",
 }
@@ -260,7 +294,7 @@ def to_labels(reason: Reason) -> dict[str, str]:
     labels = {KEY: reason.kind.value}
     if reason.metric:
         labels[_KEYS["metric"]] = reason.metric
-    for name in ("value", "baseline"):
+    for name in ("value", "baseline", "window_s"):
         number = getattr(reason, name)
         if number is not None:
             labels[_KEYS[name]] = _encode_number(number)
@@ -305,6 +339,7 @@ def from_labels(labels: Mapping[str, str]) -> Reason | None:
         min_requests=_optional(get, "min_requests", _decode_count),
         inconclusive=_optional(get, "inconclusive", _decode_count),
         inconclusive_limit=_optional(get, "inconclusive_limit", _decode_count),
+        window_s=_optional(get, "window_s", _decode_number),
         also_failed=tuple(also.split(_ALSO_SEPARATOR)) if also is not None else (),
         deployed_model=get(_KEYS["deployed_model"], ""),
     )
