@@ -202,10 +202,26 @@ def _field(descriptor: Any, name: str) -> FieldDescriptor | None:
     return candidates[0] if candidates else None
 
 
+_SNAKE = re.compile(r"_([a-z0-9])")
+_FIELD_MASK = "google.protobuf.FieldMask"
+
+
+def field_mask_json(value: str) -> str:
+    """A field mask from a query string in the JSON form json_format parses (camelCase paths).
+
+    Google's REST front end takes both spellings in a query string (`updateMask=traffic_split`, which
+    gcloud sends, and `updateMask=trafficSplit`, which the client libraries send), while the proto JSON
+    mapping accepts only camelCase: snake_case paths are turned into camelCase here."""
+    paths = (path.strip() for path in value.split(","))
+    return ",".join(".".join(_SNAKE.sub(lambda m: m[1].upper(), part) for part in path.split(".")) for path in paths)
+
+
 def _query_value(field: FieldDescriptor, value: str) -> Any:
     """A query-string value in the form json_format expects for this field."""
     if field.type == FieldDescriptor.TYPE_ENUM and value.lstrip("-").isdigit():
         return int(value)
+    if field.message_type is not None and field.message_type.full_name == _FIELD_MASK:
+        return field_mask_json(value)
     return value
 
 
@@ -275,7 +291,8 @@ def decode_request(
     """The RPC request for this HTTP call, plus the system parameters (`$alt`, `alt`...) that came with it.
 
     As in google.api.http transcoding: the body fills the request (or one field of it), the query string
-    fills the remaining fields (proto or JSON names, dotted for nested ones), and path variables win.
+    fills the remaining fields (proto or JSON names, dotted for nested ones; field-mask paths in snake_case
+    or camelCase), and path variables win.
     """
     message = new_message(method.request_type)
     fields = _body_fields(body_rule, body)
