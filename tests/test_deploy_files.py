@@ -61,9 +61,16 @@ def genaiops_invocations() -> Iterator[tuple[str, list[str]]]:
                     yield f"workflow job {job_name}", tokens[1:end]
 
 
-def resolve(argv: list[str]) -> click.Command | None:
-    ctx = click.Context(cli)
-    return cli.get_command(ctx, argv[0])
+def resolve(argv: list[str]) -> tuple[click.Command | None, list[str]]:
+    """The (sub)command `argv` names, descending into groups (`prompts test`), and the arguments after it."""
+    command: click.Command = cli
+    rest = list(argv)
+    while isinstance(command, click.Group) and rest:
+        found = command.get_command(click.Context(command), rest[0])
+        if found is None:
+            return None, rest
+        command, rest = found, rest[1:]
+    return command, rest
 
 
 @pytest.mark.parametrize("path", YAML_FILES, ids=lambda p: str(p.relative_to(ROOT)))
@@ -138,33 +145,119 @@ def test_the_dockerfile_builds_a_non_root_image_whose_entrypoint_is_genaiops() -
     assert "genaiops" in (ROOT / "pyproject.toml").read_text().split("[project.scripts]")[1].split("[")[0]
 
 
-def test_the_workflow_plans_on_pull_requests_and_applies_on_main_behind_an_environment() -> None:
+def _script(job: dict[str, Any]) -> str:
+    return "\n".join(step.get("run", "") for step in job["steps"])
+
+
+def _uses(job: dict[str, Any], action: str) -> list[dict[str, Any]]:
+    return [step for step in job["steps"] if step.get("uses", "").startswith(f"{action}@")]
+
+
+def test_every_pull_request_is_checked_without_credentials_forks_included() -> None:
     doc = workflow()
     triggers: dict[str, Any] = doc["on"] if "on" in doc else doc[True]  # YAML 1.1 reads a bare `on` as True
-    plan, apply = doc["jobs"]["plan"], doc["jobs"]["apply"]
-    plan_script = " ".join(step.get("run", "") for step in plan["steps"])
-    apply_script = " ".join(step.get("run", "") for step in apply["steps"])
-    uses = [step.get("uses", "") for job in (plan, apply) for step in job["steps"]]
+    check = doc["jobs"]["check"]
+    script = _script(check)
 
-    assert "pull_request" in triggers and triggers["push"]["branches"] == ["main"]
-    assert "genaiops plan" in plan_script and "--output markdown" in plan_script
-    assert "$GITHUB_STEP_SUMMARY" in plan_script
-    assert any(step.get("uses", "").startswith("actions/github-script") for step in plan["steps"])
-    assert plan["permissions"]["pull-requests"] == "write"
-    assert apply["environment"] == "production"
-    assert "genaiops apply" in apply_script and "--auto-approve" in apply_script and "--wait" in apply_script
-    assert uses.count("google-github-actions/auth@v2") == 2
-    assert plan["permissions"]["id-token"] == apply["permissions"]["id-token"] == "write"
+    assert "pull_request" in triggers and "pull_request_target" not in triggers
+    assert "vars." not in check["if"] and "head.repo" not in check["if"]
+    assert check["permissions"] == {"contents": "read"}
+    assert not _uses(check, "google-github-actions/auth")
+    assert "genaiops validate" in script
+    assert re.search(r"genaiops schema --out \S+ --check", script)
+    assert re.search(r"genaiops prompts test .*--junit-xml (\S+)", script)
+    junit = re.search(r"--junit-xml (\S+)", script)
+    assert junit is not None
+    assert [u["with"]["path"] for u in _uses(check, "actions/upload-artifact")] == [junit[1]]
+
+
+def test_plans_are_made_with_read_only_credentials_saved_as_artifacts_and_posted_on_the_pull_request() -> None:
+    plan = workflow()["jobs"]["plan"]
+    script = _script(plan)
+    environments = [entry["environment"] for entry in plan["strategy"]["matrix"]["include"]]
+
+    assert environments == ["dev", "production"]
+    assert "head.repo.full_name == github.repository" in plan["if"]  # fork PRs get no OIDC token
+    assert "vars.GCP_WORKLOAD_IDENTITY_PROVIDER" in plan["if"]
+    assert plan["permissions"] == {"contents": "read", "id-token": "write", "pull-requests": "write"}
+    assert "environment" not in plan  # planning needs no approval
+    (auth,) = _uses(plan, "google-github-actions/auth")
+    assert (
+        "PLAN_SERVICE_ACCOUNT" in str(plan["strategy"])
+        and auth["with"]["service_account"] == "${{ matrix.service_account }}"
+    )
+    saved = re.search(r"genaiops plan .*--out (\S+)", script)
+    assert saved is not None and "--output markdown" in script and "$GITHUB_STEP_SUMMARY" in script
+    (upload,) = _uses(plan, "actions/upload-artifact")
+    assert saved[1].startswith(upload["with"]["path"]) and "manifests.tree" in script
+    assert upload["with"]["name"] == "genaiops-plan-${{ matrix.environment }}"
+    assert _uses(plan, "actions/github-script")
+
+
+def test_a_merge_applies_the_reviewed_plan_dev_then_production_and_status_gates_each() -> None:
+    jobs = workflow()["jobs"]
+    finder, dev, production = jobs["reviewed-plan"], jobs["apply-dev"], jobs["apply-production"]
+
+    assert "github.event_name == 'push'" in finder["if"] and "refs/heads/main" in finder["if"]
+    assert "listPullRequestsAssociatedWithCommit" in _uses(finder, "actions/github-script")[0]["with"]["script"]
+    assert finder["permissions"]["actions"] == "read" and "id-token" not in finder["permissions"]
+    assert (dev["environment"], production["environment"]) == ("dev", "production")
+    assert dev["needs"] == "reviewed-plan" and set(production["needs"]) == {"reviewed-plan", "apply-dev"}
+    for name, job in (("dev", dev), ("production", production)):
+        (download,) = _uses(job, "actions/download-artifact")
+        assert download["with"]["name"] == f"genaiops-plan-{name}"
+        assert download["with"]["run-id"] == "${{ needs.reviewed-plan.outputs.run_id }}"
+        script = _script(job)
+        applied = re.search(r"genaiops apply (\S+)", script)
+        assert applied is not None and applied[1].startswith(download["with"]["path"] + "/"), "not the reviewed plan"
+        assert "--wait" in script and "genaiops plan" not in script
+        assert "manifests.tree" in script and 'git rev-parse "HEAD:$GENAIOPS_PATH"' in script
+        lines = [line.strip() for line in script.splitlines()]
+        status = next(i for i, line in enumerate(lines) if line.startswith("genaiops status"))
+        assert status > next(i for i, line in enumerate(lines) if line.startswith("genaiops apply"))
+        assert job["permissions"] == {"actions": "read", "contents": "read", "id-token": "write"}
+        assert job["concurrency"]["cancel-in-progress"] is False
+        (auth,) = _uses(job, "google-github-actions/auth")
+        assert "APPLY_SERVICE_ACCOUNT" in auth["with"]["service_account"]
+
+
+def test_every_action_is_pinned_by_a_full_commit_sha_with_its_release_beside_it() -> None:
+    text = WORKFLOW.read_text(encoding="utf-8")
+    uses = re.findall(r"uses: (\S+)(.*)", text)
+    assert len(uses) >= 10
+    for action, comment in uses:
+        assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", action), f"{action} is not pinned by a commit SHA"
+        assert re.fullmatch(r" # v\d+\.\d+\.\d+", comment), f"{action}: name the release it is ({comment!r})"
+    for action in ("actions/checkout", "actions/setup-python", "actions/upload-artifact", "actions/download-artifact"):
+        assert len({sha for name, sha in (u[0].split("@") for u in uses) if name == action}) == 1, action
+
+
+def test_genaiops_is_installed_from_a_lock_whose_every_requirement_is_pinned_by_hash() -> None:
+    doc = workflow()
+    lock = ROOT / doc["env"]["GENAIOPS_LOCK"]
+    installs = [
+        step["run"] for job in doc["jobs"].values() for step in job["steps"] if "pip install" in step.get("run", "")
+    ]
+    body = "\n".join(line for line in lock.read_text(encoding="utf-8").splitlines() if not line.startswith("#"))
+    requirements = re.split(r"\n(?=[a-z0-9])", body.strip())
+
+    assert len(installs) == 4  # check, plan, apply-dev, apply-production
+    for script in installs:
+        assert 'pip install --quiet --require-hashes -r "$GENAIOPS_LOCK"' in script
+        assert "git+" not in script and "GENAIOPS_PACKAGE" not in script
+    names = {r.split("==", 1)[0] for r in requirements}
+    assert {"click", "rich", "pydantic", "google-cloud-aiplatform", "grpcio"} <= names
+    for requirement in requirements:
+        assert re.match(r"[a-z0-9._-]+==\S+ \\\n", requirement), requirement[:80]
+        assert "--hash=sha256:" in requirement, requirement[:80]
 
 
 @pytest.mark.parametrize(("where", "argv"), list(genaiops_invocations()), ids=lambda v: str(v)[:40])
 def test_every_genaiops_call_names_a_real_command_and_real_flags(where: str, argv: list[str]) -> None:
-    command = resolve(argv)
-    if command is None and argv[0] == "reconcile":
-        pytest.skip("the reconcile command is not registered yet")
-    assert command is not None, f"{where}: `genaiops {argv[0]}` is not a command"
+    command, rest = resolve(argv)
+    assert command is not None, f"{where}: `genaiops {' '.join(argv[:2])}` is not a command"
     known = {opt for param in command.params for opt in [*param.opts, *param.secondary_opts]}
-    for token in argv[1:]:
+    for token in rest:
         if token.startswith("--"):
             assert token.split("=", 1)[0] in known, f"{where}: `genaiops {argv[0]}` has no option {token}"
 
