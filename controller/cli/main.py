@@ -36,6 +36,8 @@ LAZY_COMMANDS: dict[str, str] = {
     "reconcile": "controller.cli.reconcile_cmd:reconcile_cmd",
     "suspend": "controller.cli.suspend_cmd:suspend_cmd",
     "resume": "controller.cli.suspend_cmd:resume_cmd",
+    "usage": "controller.cli.usage_cmd:usage_cmd",
+    "feedback": "controller.cli.usage_cmd:feedback_group",
 }
 
 

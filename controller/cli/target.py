@@ -59,6 +59,7 @@ class Target:
     metrics: MetricsPort
     open_prompt_store: Callable[[], PromptStore]
     api_calls: dict[str, int] = field(default_factory=dict)
+    channel: Channel | None = None  # the emulator's gRPC channel; None on Vertex AI (the clients' default)
 
 
 @dataclass(frozen=True)
@@ -252,4 +253,5 @@ def open_target(spec: TargetSpec, regions: Iterable[str]) -> Iterator[Target]:
             metrics=metrics,
             open_prompt_store=opened.open_prompt_store,
             api_calls=counts,
+            channel=channel,
         )
