@@ -27,7 +27,7 @@ def _client_instructions(emulator: Emulator) -> list[str]:
         f"  gRPC  {emulator.grpc_target}   Vertex AI (aiplatform_v1), Operations, Cloud Monitoring (monitoring_v3)",
     ]
     if emulator.rest_port:
-        lines.append(f"  REST  {emulator.rest_endpoint}   Vertex AI for the high-level SDK")
+        lines.append(f"  REST  {emulator.rest_endpoint}   Vertex AI for the high-level SDK and google-genai (Gemini)")
     if emulator.storage_port:
         lines.append(f"  GCS   {emulator.storage_host}   Cloud Storage JSON API")
     lines += ["", "Point clients at it:"]
@@ -37,6 +37,11 @@ def _client_instructions(emulator: Emulator) -> list[str]:
         lines.append(
             f'  aiplatform.init(project="{emulator.project}", location="{emulator.location}", '
             f'api_endpoint="{emulator.rest_endpoint}", api_transport="rest", credentials=AnonymousCredentials())'
+        )
+        lines.append(
+            f'  genai.Client(vertexai=True, project="{emulator.project}", location="{emulator.location}", '
+            'credentials=google.oauth2.credentials.Credentials(token="x"), '
+            f'http_options=types.HttpOptions(base_url="{emulator.rest_endpoint}"))'
         )
     lines += [
         f'  channel = grpc.insecure_channel("{emulator.grpc_target}")',
@@ -100,6 +105,24 @@ def emulator_group() -> None:
     help="Smallest Monitoring alignment period in seconds. The real API's is 60; 1 lets canary analysis use "
     "short demo intervals (genaiops queries an emulator with 1 s windows).",
 )
+@click.option(
+    "--gemini-model",
+    "gemini_models",
+    multiple=True,
+    metavar="ID=PARAMS",
+    help="Emulate a publisher model with default behaviour, e.g. 'flaky-flash=error_rate=0.2;latency_ms=400' "
+    "(parameters in controller/emulator/vertex/gemini.py; any gemini-* id is served anyway). Repeatable.",
+)
+@click.option(
+    "--retire-models", is_flag=True, help="Answer 404 for Gemini models past their retirement date, as Vertex does."
+)
+@click.option(
+    "--min-point-spacing",
+    type=click.FloatRange(min=0),
+    default=10.0,
+    show_default=True,
+    help="Seconds between CreateTimeSeries points of one series (Cloud Monitoring documents 10).",
+)
 def start(
     *,
     host: str,
@@ -114,6 +137,9 @@ def start(
     location: str,
     seed: int,
     min_alignment: float,
+    gemini_models: tuple[str, ...],
+    retire_models: bool,
+    min_point_spacing: float,
 ) -> None:
     """Serve the emulator in the foreground until Ctrl-C."""
     from controller.emulator.faults import FaultSpecError, parse_fault
@@ -124,6 +150,12 @@ def start(
             parse_fault(spec)
         except FaultSpecError as err:
             raise click.BadParameter(str(err), param_hint="--fault") from err
+    models: dict[str, str] = {}
+    for spec in gemini_models:
+        model_id, sep, params = spec.partition("=")
+        if not sep or not model_id:
+            raise click.BadParameter(f"{spec!r}: expected ID=PARAMS", param_hint="--gemini-model")
+        models[model_id] = params
     try:
         emulator = Emulator(
             project=project,
@@ -138,6 +170,9 @@ def start(
             lro_delay_s=lro_delay,
             seed=seed,
             min_alignment_period_s=min_alignment,
+            min_point_spacing_s=min_point_spacing,
+            gemini_models=models,
+            retire_models=retire_models,
         )
         emulator.start()
     except (OSError, RuntimeError, ValueError) as err:

@@ -2,13 +2,14 @@
 
 A service is any object with a `methods()` returning `RpcMethod`s. A handler receives the deserialized
 request (a proto-plus message, or a raw protobuf message for `google.longrunning` / `google.protobuf`
-types) and returns the response of the declared type, or raises `ApiError` with a gRPC status code.
+types) and returns the response of the declared type (a server-streaming method returns an iterator of
+them), or raises `ApiError` with a gRPC status code.
 Adapters translate `ApiError` to the wire (a gRPC status, or an HTTP status with a Google error body).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -18,21 +19,25 @@ import grpc
 class ApiError(Exception):
     """An error the emulated API returns to its caller, as the real service would."""
 
-    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+    def __init__(self, code: grpc.StatusCode, message: str, details: Sequence[Any] = ()) -> None:
+        """`details` are protobuf messages sent as `google.rpc.Status.details` (gRPC only)."""
         super().__init__(f"{code.name}: {message}")
         self.code = code
         self.message = message
+        self.details = tuple(details)
 
 
 @dataclass(frozen=True)
 class RpcMethod:
-    """One unary RPC: `service` is the full proto service name, `name` the method name."""
+    """One RPC: `service` is the full proto service name, `name` the method name; unary unless `streaming`
+    (server streaming: the handler returns an iterator of responses)."""
 
     service: str  # e.g. "google.cloud.aiplatform.v1.EndpointService"
     name: str  # e.g. "GetEndpoint"
     request_type: Any  # proto-plus message class or protobuf message class
     response_type: Any
     handler: Callable[[Any], Any]
+    streaming: bool = False
 
     @property
     def full_name(self) -> str:

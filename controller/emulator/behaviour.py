@@ -4,6 +4,9 @@
 fails 20% of its predictions and answers in 120 ± 40 ms. Any other URI (any other `gs://` bucket, or
 anything else) is a healthy model with a small latency. The high-level SDK refuses artifact URIs that are
 neither `gs://` nor an existing local path, which is why the behaviour rides on a `gs://` URI.
+
+`GENERATE_KEYS` are read only by the emulated GenerateContent (`vertex/gemini.py`: safety blocks, thinking
+tokens, stream chunks...); Predict accepts and ignores them, so one URI can describe a tuned Gemini model.
 """
 
 from __future__ import annotations
@@ -15,7 +18,10 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
 BEHAVIOUR_BUCKET = "emulator-models"
-_KNOWN = {"error_rate", "latency_ms", "latency_jitter_ms"}
+GENERATE_KEYS = frozenset(
+    {"error_code", "block_rate", "prompt_block_rate", "thinking_tokens", "cached_ratio", "chunks"}
+)
+KNOWN_KEYS = frozenset({"error_rate", "latency_ms", "latency_jitter_ms"}) | GENERATE_KEYS
 
 
 @dataclass(frozen=True)
@@ -36,7 +42,8 @@ class Behaviour:
 HEALTHY = Behaviour()
 
 
-def _number(params: dict[str, list[str]], key: str, default: float) -> float:
+def number_param(params: dict[str, list[str]], key: str, default: float) -> float:
+    """The finite, non-negative number `key` in parsed query parameters (the last one given), or `default`."""
     if key not in params:
         return default
     raw = params[key][-1]
@@ -54,17 +61,21 @@ def parse_behaviour(uri: str) -> Behaviour:
     parts = urlsplit(uri)
     if parts.scheme != "gs" or parts.netloc != BEHAVIOUR_BUCKET:
         return HEALTHY
-    params = parse_qs(parts.query, keep_blank_values=True)
-    unknown = sorted(set(params) - _KNOWN)
+    return behaviour_from(parse_qs(parts.query, keep_blank_values=True), uri)
+
+
+def behaviour_from(params: dict[str, list[str]], where: str) -> Behaviour:
+    """The behaviour described by parsed query parameters; ValueError (naming `where`) when malformed."""
+    unknown = sorted(set(params) - KNOWN_KEYS)
     if unknown:
-        raise ValueError(f"unknown behaviour parameter(s) {unknown} in {uri!r}; known: {sorted(_KNOWN)}")
-    error_rate = _number(params, "error_rate", 0.0)
+        raise ValueError(f"unknown behaviour parameter(s) {unknown} in {where!r}; known: {sorted(KNOWN_KEYS)}")
+    error_rate = number_param(params, "error_rate", 0.0)
     if error_rate > 1:
-        raise ValueError(f"error_rate must be between 0 and 1 in {uri!r}")
+        raise ValueError(f"error_rate must be between 0 and 1 in {where!r}")
     return Behaviour(
         error_rate=error_rate,
-        latency_ms=_number(params, "latency_ms", HEALTHY.latency_ms),
-        latency_jitter_ms=_number(
+        latency_ms=number_param(params, "latency_ms", HEALTHY.latency_ms),
+        latency_jitter_ms=number_param(
             params, "latency_jitter_ms", HEALTHY.latency_jitter_ms if "latency_ms" not in params else 0.0
         ),
     )

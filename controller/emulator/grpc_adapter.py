@@ -1,15 +1,40 @@
-"""Serve `RpcMethod`s over plaintext gRPC: one generic handler per proto service."""
+"""Serve `RpcMethod`s over plaintext gRPC: one generic handler per proto service.
+
+Unary and server-streaming methods; an `ApiError` with details is sent as a rich `google.rpc.Status`
+(the `grpc-status-details-bin` trailer), which google-api-core exposes as the exception's `details`.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent import futures
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NoReturn
 
 import grpc
+from google.rpc import status_pb2
 
 from controller.emulator.api import ApiError, CallHook, RpcMethod, deserialize, serialize
+
+
+@dataclass(frozen=True)
+class _RichStatus(grpc.Status):  # type: ignore[misc]
+    code: grpc.StatusCode
+    details: str
+    trailing_metadata: tuple[tuple[str, bytes], ...]
+
+
+def _abort(context: grpc.ServicerContext, err: ApiError) -> NoReturn:
+    if not err.details:
+        context.abort(err.code, err.message)
+    status = status_pb2.Status(code=err.code.value[0], message=err.message)
+    for detail in err.details:
+        status.details.add().Pack(detail)
+    context.abort_with_status(
+        _RichStatus(err.code, err.message, (("grpc-status-details-bin", status.SerializeToString()),))
+    )
+    raise AssertionError("abort_with_status returned")  # it raises; this satisfies NoReturn
 
 
 def _unary(method: RpcMethod, hook: CallHook | None) -> grpc.RpcMethodHandler:
@@ -22,10 +47,22 @@ def _unary(method: RpcMethod, hook: CallHook | None) -> grpc.RpcMethodHandler:
                 hook.after_call(method.full_name)
             return response
         except ApiError as err:
-            context.abort(err.code, err.message)
+            _abort(context, err)
+
+    def stream(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+        try:
+            if hook is not None:
+                hook.before_call(method.full_name)
+            yield from method.handler(request)
+            if hook is not None:
+                hook.after_call(method.full_name)
+        except ApiError as err:
+            _abort(context, err)
 
     req_de: Callable[[bytes], Any] = lambda data: deserialize(method.request_type, data)  # noqa: E731
     resp_ser: Callable[[Any], bytes] = lambda msg: serialize(method.response_type, msg)  # noqa: E731
+    if method.streaming:
+        return grpc.unary_stream_rpc_method_handler(stream, request_deserializer=req_de, response_serializer=resp_ser)
     return grpc.unary_unary_rpc_method_handler(handle, request_deserializer=req_de, response_serializer=resp_ser)
 
 

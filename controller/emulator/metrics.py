@@ -10,11 +10,17 @@ prediction; that feeds Vertex AI's own series, with Vertex's names, on the monit
 - `prediction/online/response_count`    DELTA INT64, extra label response_code
 - `prediction/online/prediction_latencies` DELTA DISTRIBUTION in ms, label latency_type="total"
 
-with metric labels deployed_model_id, model_display_name, endpoint_display_name, spot="false". Events are
-summed into one-second DELTA points, kept for `retention_s` seconds behind the newest recorded time (so a
-simulated clock works too). The controller reads them back with the real `MetricServiceClient`:
-ListTimeSeries (filters, intervals, aligners, reducers, views, pagination), plus CreateTimeSeries for
-user-defined GAUGE metrics and the metric-descriptor reads.
+with metric labels deployed_model_id, model_display_name, endpoint_display_name, spot="false". The emulated
+GenerateContent calls `record_generation` for every publisher-model (Gemini) call: Vertex AI's
+`publisher/online_serving/{model_invocation_count, model_invocation_latencies, first_token_latencies,
+token_count}` on `aiplatform.googleapis.com/PublisherModel` (labels resource_container, location, publisher,
+model_user_id, model_version_id). Events are summed into one-second DELTA points, kept for `retention_s`
+seconds behind the newest recorded time (so a simulated clock works too).
+
+Users write their own metrics with CreateMetricDescriptor and CreateTimeSeries (GAUGE and CUMULATIVE; BOOL,
+INT64, DOUBLE and DISTRIBUTION values; checked as the API checks them, with partial success: see
+`metrics_writes.py`). Everything is read back with the real `MetricServiceClient`: ListTimeSeries (filters,
+intervals, aligners, reducers, views, pagination) and the metric-descriptor reads.
 """
 
 from __future__ import annotations
@@ -36,17 +42,21 @@ from controller.emulator.metrics_descriptors import (
     BUILTIN,
     ENDPOINT_RESOURCE,
     ERROR_COUNT,
+    FIRST_TOKEN_LATENCIES,
+    INVOCATION_COUNT,
+    INVOCATION_LATENCIES,
     PREDICTION_COUNT,
     PREDICTION_LATENCIES,
+    PUBLISHER_MODEL_RESOURCE,
     RESPONSE_COUNT,
+    TOKEN_COUNT,
     MetricInfo,
 )
 from controller.emulator.metrics_filter import Filter, Lookup, Selector, parse_filter
-from controller.emulator.metrics_query import RawPoint, SeriesKey, run_query
+from controller.emulator.metrics_query import CUMULATIVE, RawPoint, SeriesKey, run_query
 from controller.emulator.metrics_rpc import (
     PageCursor,
     aggregation_of,
-    check_write_against,
     decode_token,
     encode_token,
     interval_of,
@@ -55,9 +65,17 @@ from controller.emulator.metrics_rpc import (
     project_of,
     query_digest,
     render_series,
-    validate_write,
 )
 from controller.emulator.metrics_values import Dist
+from controller.emulator.metrics_writes import (
+    RefusedError,
+    accept,
+    auto_descriptor,
+    check_request_size,
+    descriptor_from_request,
+    parse_write,
+    partial_failure,
+)
 
 SERVICE = "google.monitoring.v3.MetricService"
 _HEADERS_VIEW = 1
@@ -75,16 +93,19 @@ class MetricStore:
         retention_s: float = 7200.0,
         *,
         min_alignment_period_s: float = 60.0,
+        min_point_spacing_s: float = 10.0,
         ingestion_delay_s: float = 0.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         """`min_alignment_period_s` is the real API's 60 s floor; a fast demo may lower it.
+        `min_point_spacing_s`: how far apart written points of one series must be (10 s documented).
         `ingestion_delay_s` hides points until they are that old by `clock`, like Vertex's 2-6 minute
         metric delay (0 = visible at once). `clock` also bounds CreateTimeSeries timestamps (no more
         than 25 h old or 5 min ahead) as the real API does."""
         self._retention = retention_s
         self._delay = ingestion_delay_s
         self._min_period = min_alignment_period_s
+        self._spacing = min_point_spacing_s
         self._clock = clock
         self._lock = threading.Lock()
         self._series: dict[SeriesKey, dict[float, RawPoint]] = {}
@@ -130,11 +151,50 @@ class MetricStore:
             self._sample(key(PREDICTION_LATENCIES, latency_type="total"), second, latency_ms)
             self._advance(at)
 
-    def _count(self, key: SeriesKey, second: float) -> None:
+    def record_generation(
+        self,
+        *,
+        project: str,
+        location: str,
+        publisher: str,
+        model_id: str,
+        response_code: int,
+        latency_ms: float,
+        first_token_ms: float,
+        input_tokens: int,
+        output_tokens: int,
+        at: float,
+    ) -> None:
+        """Count one publisher-model (Gemini) call served at unix time `at` into Vertex AI's publisher metrics."""
+        if not (math.isfinite(at) and math.isfinite(latency_ms) and math.isfinite(first_token_ms)):
+            raise ValueError("at and the latencies must be finite")
+        resource = _labels(
+            resource_container=project,
+            location=location,
+            publisher=publisher,
+            model_user_id=model_id,
+            model_version_id="",
+        )
+
+        def key(metric_type: str, **labels: str) -> SeriesKey:
+            return SeriesKey(project, metric_type, PUBLISHER_MODEL_RESOURCE, resource, _labels(**labels))
+
+        category = "" if response_code < 400 else "capacity" if response_code == 429 else "system"
+        second = float(math.floor(at))
+        with self._lock:
+            self._count(key(INVOCATION_COUNT, response_code=str(response_code), error_category=category), second)
+            self._sample(key(INVOCATION_LATENCIES), second, latency_ms)
+            if response_code < 400:
+                self._sample(key(FIRST_TOKEN_LATENCIES), second, first_token_ms)
+                self._count(key(TOKEN_COUNT, type="input"), second, input_tokens)
+                self._count(key(TOKEN_COUNT, type="output"), second, output_tokens)
+            self._advance(at)
+
+    def _count(self, key: SeriesKey, second: float, amount: int = 1) -> None:
         points = self._series.setdefault(key, {})
         current = points.get(second + 1)
         previous = current.value if current is not None and not isinstance(current.value, Dist) else 0
-        points[second + 1] = RawPoint(second, second + 1, previous + 1)
+        points[second + 1] = RawPoint(second, second + 1, previous + amount)
 
     def _sample(self, key: SeriesKey, second: float, value: float) -> None:
         points = self._series.setdefault(key, {})
@@ -167,6 +227,13 @@ class MetricStore:
         return [
             api.RpcMethod(SERVICE, "ListTimeSeries", m.ListTimeSeriesRequest, m.ListTimeSeriesResponse, self._list),
             api.RpcMethod(SERVICE, "CreateTimeSeries", m.CreateTimeSeriesRequest, empty_pb2.Empty, self._create),
+            api.RpcMethod(
+                SERVICE,
+                "CreateMetricDescriptor",
+                m.CreateMetricDescriptorRequest,
+                metric_pb2.MetricDescriptor,
+                self._create_descriptor,
+            ),
             api.RpcMethod(
                 SERVICE,
                 "ListMetricDescriptors",
@@ -202,15 +269,20 @@ class MetricStore:
         cursor = decode_token(pb.page_token, digest)
         if agg.period and start == end:
             start = end - agg.period  # a point-in-time query reads the one period ending there
-        results = run_query(
-            self._select(project, flt, metric_type, start, end),
-            kind=info.kind,
-            value_type=info.value_type,
-            unit=info.unit,
-            start=start,
-            end=end,
-            agg=agg,
-        )
+        selected, baselines = self._select(project, flt, metric_type, start, end, baselines=info.kind == CUMULATIVE)
+        try:
+            results = run_query(
+                selected,
+                kind=info.kind,
+                value_type=info.value_type,
+                unit=info.unit,
+                start=start,
+                end=end,
+                agg=agg,
+                baselines=baselines,
+            )
+        except ValueError as err:  # distributions with other bucket options cannot be merged
+            raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, f"Cannot aggregate the selected series: {err}") from err
         results.sort(
             key=lambda s: (s.resource_type, sorted(s.resource_labels.items()), sorted(s.metric_labels.items()))
         )
@@ -227,10 +299,12 @@ class MetricStore:
         return result
 
     def _select(
-        self, project: str, flt: Filter, metric_type: str, start: float, end: float
-    ) -> list[tuple[SeriesKey, list[RawPoint]]]:
-        """Copies of the matching series' visible points in (start, end] (or covering `end` if start == end)."""
+        self, project: str, flt: Filter, metric_type: str, start: float, end: float, *, baselines: bool
+    ) -> tuple[list[tuple[SeriesKey, list[RawPoint]]], dict[SeriesKey, RawPoint]]:
+        """Copies of the matching series' visible points in (start, end] (or covering `end` if start == end),
+        and with `baselines` each series' last visible point at or before `start` (CUMULATIVE deltas)."""
         selected: list[tuple[SeriesKey, list[RawPoint]]] = []
+        before: dict[SeriesKey, RawPoint] = {}
         visible_until = self._clock() - self._delay if self._delay > 0 else math.inf
         with self._lock:
             for key, points in self._series.items():
@@ -241,33 +315,52 @@ class MetricStore:
                 else:
                     chosen = [p for p in points.values() if start < p.end <= end]
                 selected.append((key, [_frozen_copy(p) for p in chosen if p.end <= visible_until]))
-        return selected
+                if baselines:
+                    earlier = [p for p in points.values() if p.end <= min(start, visible_until)]
+                    if earlier:
+                        before[key] = _frozen_copy(max(earlier, key=lambda p: p.end))
+        return selected, before
 
     def _create(self, request: monitoring_v3.CreateTimeSeriesRequest) -> empty_pb2.Empty:
         pb = monitoring_v3.CreateTimeSeriesRequest.pb(request)
         project = project_of(pb.name)
-        if not 1 <= len(pb.time_series) <= 200:
-            raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, "A request must write between 1 and 200 time series.")
+        check_request_size(len(pb.time_series))
         now = self._clock()
-        writes = [validate_write(project, i, ts, now=now) for i, ts in enumerate(pb.time_series)]
-        seen: set[SeriesKey] = set()
-        for i, w in enumerate(writes):
-            if w.key in seen:
-                raise ApiError(
-                    grpc.StatusCode.INVALID_ARGUMENT,
-                    f"Field timeSeries[{i}] had an invalid value: Duplicate TimeSeries encountered. "
-                    "Only one point can be written per TimeSeries per request.",
-                )
-            seen.add(w.key)
+        failures: list[tuple[int, RefusedError]] = []
         with self._lock:
-            for i, w in enumerate(writes):
-                last = max(self._series.get(w.key, {}), default=None)
-                check_write_against(i, w, self._descriptor(project, w.info.type), last)
-            for w in writes:
-                self._custom.setdefault((project, w.info.type), w.info)
-                self._series.setdefault(w.key, {})[w.point.end] = w.point
-                self._advance(w.point.end)
+            written: set[SeriesKey] = set()
+            for i, ts in enumerate(pb.time_series):
+                try:
+                    write = parse_write(project, ts, now=now)
+                    if write.key in written:
+                        raise RefusedError(
+                            "Duplicate TimeSeries encountered. Only one point can be written per TimeSeries per "
+                            "request."
+                        )
+                    series = self._series.get(write.key, {})
+                    last = series[max(series)] if series else None
+                    descriptor = self._descriptor(project, write.key.metric_type)
+                    point = accept(write, descriptor, last, spacing_s=self._spacing)
+                except RefusedError as refused:
+                    failures.append((i, refused))
+                    continue
+                written.add(write.key)
+                key = (project, write.key.metric_type)
+                self._custom[key] = auto_descriptor(write, point, descriptor)
+                self._series.setdefault(write.key, {})[point.end] = point
+                self._advance(point.end)
+        if failures:
+            raise partial_failure(len(pb.time_series), failures)
         return empty_pb2.Empty()
+
+    def _create_descriptor(self, request: monitoring_v3.CreateMetricDescriptorRequest) -> Any:
+        pb = monitoring_v3.CreateMetricDescriptorRequest.pb(request)
+        project = project_of(pb.name)
+        with self._lock:
+            existing = self._custom.get((project, pb.metric_descriptor.type))
+            info = descriptor_from_request(pb.metric_descriptor, existing)
+            self._custom[(project, info.type)] = info
+        return info.to_pb(project)
 
     def _list_descriptors(
         self, request: monitoring_v3.ListMetricDescriptorsRequest

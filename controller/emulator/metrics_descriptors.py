@@ -1,9 +1,11 @@
-"""Metric descriptors known to the emulated Cloud Monitoring: Vertex AI's online-prediction metrics.
+"""Metric descriptors known to the emulated Cloud Monitoring: Vertex AI's online-prediction metrics and its
+publisher-model (Gemini) serving metrics.
 
 Part of the local emulator (controller/emulator). The metric store (`metrics.py`) answers
 ListMetricDescriptors / GetMetricDescriptor from these, checks that a ListTimeSeries filter names a known
 metric type (the real API answers NOT_FOUND "Cannot find metric(s) that match type = ..." otherwise), and
-registers user-defined descriptors when CreateTimeSeries first writes a custom metric.
+registers user-defined descriptors made by CreateMetricDescriptor or by the first CreateTimeSeries of a
+custom metric (`metrics_writes.py`). Every emulated Vertex AI call (Predict, GenerateContent) feeds these.
 """
 
 from __future__ import annotations
@@ -22,6 +24,13 @@ PREDICTION_COUNT = PREFIX + "prediction_count"
 ERROR_COUNT = PREFIX + "error_count"
 RESPONSE_COUNT = PREFIX + "response_count"
 PREDICTION_LATENCIES = PREFIX + "prediction_latencies"
+PUBLISHER_MODEL_RESOURCE = "aiplatform.googleapis.com/PublisherModel"
+PUBLISHER_RESOURCE_LABELS = ("resource_container", "location", "publisher", "model_user_id", "model_version_id")
+PUBLISHER_PREFIX = "aiplatform.googleapis.com/publisher/online_serving/"
+INVOCATION_COUNT = PUBLISHER_PREFIX + "model_invocation_count"
+INVOCATION_LATENCIES = PUBLISHER_PREFIX + "model_invocation_latencies"
+FIRST_TOKEN_LATENCIES = PUBLISHER_PREFIX + "first_token_latencies"
+TOKEN_COUNT = PUBLISHER_PREFIX + "token_count"
 USER_DEFINED_PREFIXES = (
     "custom.googleapis.com/",
     "workload.googleapis.com/",
@@ -42,6 +51,7 @@ class MetricInfo:
     description: str
     labels: tuple[tuple[str, str], ...]  # (key, description)
     resource_types: tuple[str, ...] = ()
+    explicit: bool = False  # made by CreateMetricDescriptor (its label keys are closed), not by a first write
 
     def to_pb(self, project: str) -> Any:
         """The `google.api.MetricDescriptor` message as ListMetricDescriptors returns it."""
@@ -111,6 +121,51 @@ BUILTIN: dict[str, MetricInfo] = {
             "Online prediction latency of the deployed model.",
             (*_COMMON_LABELS, ("latency_type", 'One of "prediction", "model" or "total".')),
             (ENDPOINT_RESOURCE,),
+        ),
+        # Publisher-model metrics: names and the labels response_code / error_category / type are from
+        # Google's metric list as recorded in the project notes; the full label sets are UNCONFIRMED.
+        MetricInfo(
+            INVOCATION_COUNT,
+            DELTA,
+            INT64,
+            "1",
+            "Model invocation count",
+            "Number of model invocations (prediction requests).",
+            (
+                ("response_code", "Response code of the request."),
+                ("error_category", 'Empty on success, else "user", "system" or "capacity".'),
+            ),
+            (PUBLISHER_MODEL_RESOURCE,),
+        ),
+        MetricInfo(
+            INVOCATION_LATENCIES,
+            DELTA,
+            DISTRIBUTION,
+            "ms",
+            "Model invocation latencies",
+            "Model invocation latencies (prediction latencies).",
+            (),
+            (PUBLISHER_MODEL_RESOURCE,),
+        ),
+        MetricInfo(
+            FIRST_TOKEN_LATENCIES,
+            DELTA,
+            DISTRIBUTION,
+            "ms",
+            "First token latencies",
+            "Duration from request received to first token sent back to the client.",
+            (),
+            (PUBLISHER_MODEL_RESOURCE,),
+        ),
+        MetricInfo(
+            TOKEN_COUNT,
+            DELTA,
+            INT64,
+            "1",
+            "Token count",
+            "Accumulated input and output token count.",
+            (("type", 'The type of token: "input" or "output".'),),
+            (PUBLISHER_MODEL_RESOURCE,),
         ),
     )
 }

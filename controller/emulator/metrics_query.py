@@ -8,6 +8,9 @@ filter matches; this module applies an `Aggregation` the way Cloud Monitoring do
   stamped at the end of its period, and a period without data yields no point;
 - the per-series aligner turns each period's points into one value and may change the metric kind and
   value type (ALIGN_RATE gives a DOUBLE GAUGE, ALIGN_DELTA keeps DELTA, ALIGN_PERCENTILE_* gives DOUBLE);
+- on a CUMULATIVE series, ALIGN_DELTA / ALIGN_RATE take each period's increase: the last value in the period
+  minus the last one before it (the `baseline` point before the interval, for the first period), a new start
+  time or a smaller value counting as a reset (the increase is then the value since the reset);
 - the cross-series reducer combines aligned series that share the `group_by_fields`, keeping only those
   labels (the resource type is always kept);
 - points come out newest first.
@@ -17,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import grpc
@@ -109,7 +112,7 @@ _SAME: Callable[[int], int] = lambda t: t  # noqa: E731
 _ALIGNERS: dict[int, _Op] = {
     ALIGN_DELTA: _Op(frozenset({DELTA, CUMULATIVE}), WITH_DIST, _SAME),
     ALIGN_RATE: _Op(frozenset({DELTA, CUMULATIVE}), NUMERIC, lambda _: DOUBLE),
-    ALIGN_NEXT_OLDER: _Op(frozenset({GAUGE}), WITH_DIST, _SAME),
+    ALIGN_NEXT_OLDER: _Op(frozenset({GAUGE, CUMULATIVE}), WITH_DIST, _SAME),
     ALIGN_MIN: _Op(frozenset({GAUGE, DELTA}), NUMERIC, _SAME),
     ALIGN_MAX: _Op(frozenset({GAUGE, DELTA}), NUMERIC, _SAME),
     ALIGN_MEAN: _Op(frozenset({GAUGE, DELTA}), NUMERIC, lambda _: DOUBLE),
@@ -194,8 +197,10 @@ def run_query(
     start: float,
     end: float,
     agg: Aggregation,
+    baselines: Mapping[SeriesKey, RawPoint] | None = None,
 ) -> list[OutSeries]:
-    """Apply `agg` to the selected series; each input list holds the series' points in (start, end]."""
+    """Apply `agg` to the selected series; each input list holds the series' points in (start, end].
+    `baselines` are the last points before `start` of CUMULATIVE series (what their first delta starts from)."""
     if agg.aligner == ALIGN_NONE:
         return [
             OutSeries(
@@ -214,8 +219,12 @@ def run_query(
     out_type = _ALIGNERS[agg.aligner].out_type(value_type)
     out_unit = _unit_after(agg.aligner, agg.reducer, unit)
     aligned: list[tuple[SeriesKey, dict[float, Value]]] = []
+    increases = kind == CUMULATIVE and agg.aligner in (ALIGN_DELTA, ALIGN_RATE)
     for key, points in series:
-        values = _align(points, start=start, end=end, agg=agg)
+        if increases:
+            values = _align_cumulative(points, (baselines or {}).get(key), start=start, end=end, agg=agg)
+        else:
+            values = _align(points, start=start, end=end, agg=agg)
         if values:
             aligned.append((key, values))
     if agg.reducer == REDUCE_NONE:
@@ -246,6 +255,37 @@ def _align(points: list[RawPoint], *, start: float, end: float, agg: Aggregation
     for k, members in buckets.items():
         members.sort(key=lambda p: p.end)
         out[end - k * agg.period] = _align_values([p.value for p in members], agg)
+    return out
+
+
+def _increase(previous: RawPoint | None, point: RawPoint) -> Value:
+    """How much a CUMULATIVE series grew from `previous` to `point` (all of `point` after a reset)."""
+    value = point.value
+    if previous is None or previous.start != point.start:
+        return value.copy() if isinstance(value, Dist) else value
+    if isinstance(value, Dist):
+        before = previous.value
+        grown = value.minus(before) if isinstance(before, Dist) else None
+        return grown if grown is not None else value.copy()
+    step = value - _number(previous.value)
+    return step if step >= 0 else value
+
+
+def _align_cumulative(
+    points: list[RawPoint], baseline: RawPoint | None, *, start: float, end: float, agg: Aggregation
+) -> dict[float, Value]:
+    """Each alignment period's increase of a CUMULATIVE series (ALIGN_DELTA), or its rate (ALIGN_RATE)."""
+    out: dict[float, Value] = {}
+    previous = baseline
+    for point in sorted(points, key=lambda p: p.end):
+        k = math.floor((end - point.end) / agg.period)
+        period_end = end - k * agg.period
+        if k >= 0 and period_end > start:
+            step = _increase(previous, point)
+            out[period_end] = add_values(out[period_end], step) if period_end in out else step
+        previous = point
+    if agg.aligner == ALIGN_RATE:
+        return {e: float(_number(v)) / agg.period for e, v in out.items()}
     return out
 
 

@@ -1,9 +1,10 @@
 """Request checking and response building for the emulated MetricService (wire <-> store values).
 
 Part of the local emulator (controller/emulator): `metrics.py` holds the data and the handlers; this
-module reads the raw protobuf requests the way the real Cloud Monitoring API validates them (errors are
-`ApiError(INVALID_ARGUMENT, ...)` in the API's "Field X had an invalid value" style), and renders results
-as `TimeSeries` messages with pagination tokens bound to the query that produced them.
+module reads the raw ListTimeSeries requests the way the real Cloud Monitoring API validates them (errors
+are `ApiError(INVALID_ARGUMENT, ...)` in the API's "Field X had an invalid value" style), and renders
+results as `TimeSeries` messages with pagination tokens bound to the query that produced them. The checks
+of what users write (CreateTimeSeries, CreateMetricDescriptor) are in `metrics_writes.py`.
 """
 
 from __future__ import annotations
@@ -18,26 +19,19 @@ from typing import Any
 import grpc
 
 from controller.emulator.api import ApiError
-from controller.emulator.metrics_descriptors import MetricInfo, is_user_defined
+from controller.emulator.metrics_descriptors import MetricInfo
 from controller.emulator.metrics_filter import Selector, parse_selector
 from controller.emulator.metrics_query import (
     ALIGN_NONE,
     DOUBLE,
-    GAUGE,
-    INT64,
-    KIND_NAMES,
-    TYPE_NAMES,
     Aggregation,
     OutSeries,
     RawPoint,
-    SeriesKey,
     check_aggregation,
 )
 from controller.emulator.metrics_values import set_typed_value
 
 MAX_PAGE_SIZE = 100_000
-_MAX_PAST_S = 25 * 3600
-_MAX_FUTURE_S = 5 * 60
 
 
 def invalid(field_name: str, value: object, why: str) -> ApiError:
@@ -200,71 +194,3 @@ def render_series(ts: Any, out: OutSeries, metric_type: str, points: list[RawPoi
         point.interval.start_time.FromNanoseconds(round(p.start * 1e9))
         point.interval.end_time.FromNanoseconds(round(p.end * 1e9))
         set_typed_value(point.value, p.value, as_double=out.value_type == DOUBLE)
-
-
-@dataclass(frozen=True)
-class ValidatedWrite:
-    """One CreateTimeSeries entry, checked on its own."""
-
-    key: SeriesKey
-    point: RawPoint
-    info: MetricInfo
-
-
-def validate_write(project: str, i: int, ts: Any, *, now: float) -> ValidatedWrite:
-    """Check one time series of a CreateTimeSeries request (user-defined GAUGE INT64/DOUBLE only)."""
-    where = f"timeSeries[{i}]"
-    metric_type = ts.metric.type
-    if not is_user_defined(metric_type):
-        raise invalid(f"{where}.metric.type", metric_type, "Only user-defined metrics can be written.")
-    if not ts.resource.type:
-        raise invalid(f"{where}.resource.type", "", "A monitored resource type is required.")
-    if len(ts.points) != 1:
-        raise invalid(f"{where}.points", len(ts.points), "Exactly one point must be written per time series.")
-    kind = ts.metric_kind or GAUGE
-    if kind != GAUGE:
-        raise ApiError(
-            grpc.StatusCode.UNIMPLEMENTED, f"the emulator accepts only GAUGE writes, not {KIND_NAMES.get(kind)}"
-        )
-    point = ts.points[0]
-    which = point.value.WhichOneof("value")
-    if which not in ("int64_value", "double_value"):
-        raise ApiError(grpc.StatusCode.UNIMPLEMENTED, f"the emulator accepts INT64 and DOUBLE values, not {which}")
-    value_type = INT64 if which == "int64_value" else DOUBLE
-    if ts.value_type and ts.value_type != value_type:
-        raise invalid(f"{where}.valueType", TYPE_NAMES.get(ts.value_type), "The point's value has another type.")
-    end = _seconds(point.interval.end_time)
-    if point.interval.HasField("start_time") and _seconds(point.interval.start_time) != end:
-        raise invalid(f"{where}.points[0].interval", "", "A GAUGE point's start time must equal its end time.")
-    if not now - _MAX_PAST_S <= end <= now + _MAX_FUTURE_S:
-        raise invalid(
-            f"{where}.points[0].interval.endTime", end, "Points must be at most 25 hours old and 5 minutes ahead."
-        )
-    value: int | float = point.value.int64_value if value_type == INT64 else point.value.double_value
-    key = SeriesKey(
-        project,
-        metric_type,
-        ts.resource.type,
-        tuple(sorted(ts.resource.labels.items())),
-        tuple(sorted(ts.metric.labels.items())),
-    )
-    labels = tuple((k, "") for k in sorted(ts.metric.labels))
-    info = MetricInfo(metric_type, GAUGE, value_type, ts.unit, metric_type, "", labels)
-    return ValidatedWrite(key, RawPoint(end, end, value), info)
-
-
-def check_write_against(i: int, write: ValidatedWrite, existing: MetricInfo | None, last_end: float | None) -> None:
-    """Reject a write that contradicts the metric's descriptor or is older than the series' last point."""
-    if existing is not None and (existing.kind, existing.value_type) != (write.info.kind, write.info.value_type):
-        raise invalid(
-            f"timeSeries[{i}].valueType",
-            TYPE_NAMES.get(write.info.value_type),
-            f"Value type for metric {existing.type} must be {TYPE_NAMES.get(existing.value_type)}.",
-        )
-    if last_end is not None and write.point.end <= last_end:
-        raise invalid(
-            f"timeSeries[{i}]",
-            "",
-            "Points must be written in order. One or more of the points specified had an older start time "
-            "than the most recent point.",
-        )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,8 @@ from controller.emulator.faults import FaultAdmin, FaultInjector
 from controller.emulator.grpc_adapter import build_server
 from controller.emulator.info import EmulatorInfo
 from controller.emulator.metrics import MetricStore
-from controller.emulator.rest import RestGateway, start_rest_gateway
+from controller.emulator.rest import RestGateway
+from controller.emulator.rest_generate import start_gateway
 from controller.emulator.storage import StorageEmulator
 from controller.emulator.traffic import TrafficGenerator
 from controller.emulator.vertex import StateStore, VertexServices
@@ -46,10 +47,16 @@ class Emulator:
         seed: int = 0,
         real_latency: bool = False,
         min_alignment_period_s: float = 60.0,
+        min_point_spacing_s: float = 10.0,
+        gemini_models: Mapping[str, str] | None = None,
+        retire_models: bool = False,
         traffic_tick_s: float = 1.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        """`rest_port` / `storage_port` of None leave that server out; 0 picks a free port."""
+        """`rest_port` / `storage_port` of None leave that server out; 0 picks a free port.
+        `min_point_spacing_s`: how far apart CreateTimeSeries points of one series must be (Cloud Monitoring
+        documents 10 s; some pages may say 5 s). `gemini_models`: extra emulated publisher models, model id ->
+        behaviour parameters (`vertex/gemini.py`); `retire_models`: retired catalogue models answer 404."""
         for name, value in (("port", port), ("rest_port", rest_port), ("storage_port", storage_port)):
             if value is not None and not 0 <= value <= 65535:
                 raise ValueError(f"{name} must be between 0 and 65535 (0: any free port), got {value}")
@@ -57,10 +64,15 @@ class Emulator:
         self._ports = (port, rest_port, storage_port)
         self.state_path = state_path
         self.faults = FaultInjector(faults, seed=seed)
-        self.metrics = MetricStore(min_alignment_period_s=min_alignment_period_s, clock=clock)
+        self.metrics = MetricStore(
+            min_alignment_period_s=min_alignment_period_s, min_point_spacing_s=min_point_spacing_s, clock=clock
+        )
         self.vertex = VertexServices(
             state_path=state_path,
             recorder=self.metrics,
+            generation_recorder=self.metrics,
+            gemini_models=gemini_models,
+            retire_models=retire_models,
             lro_delay_s=lro_delay_s,
             seed=seed,
             real_latency=real_latency,
@@ -92,8 +104,12 @@ class Emulator:
             raise OSError(f"could not bind gRPC port {self.host}:{port}")
         try:
             if rest_port is not None:
-                self._rest, self.rest_port = start_rest_gateway(
-                    list(self.vertex.methods()), host=self.host, port=rest_port, hook=self.faults
+                self._rest, self.rest_port = start_gateway(
+                    list(self.vertex.methods()),
+                    generate=self.vertex.generate,
+                    host=self.host,
+                    port=rest_port,
+                    hook=self.faults,
                 )
             if storage_port is not None:
                 self._storage = StorageEmulator(persist_path=self._storage_path(), hook=self.faults)
@@ -151,7 +167,8 @@ class Emulator:
 
     @property
     def rest_endpoint(self) -> str:
-        """`http://HOST:PORT` for `aiplatform.init(api_endpoint=..., api_transport="rest")`."""
+        """`http://HOST:PORT` for `aiplatform.init(api_endpoint=..., api_transport="rest")`, and the
+        `base_url` of google-genai's `HttpOptions` (see `genai_client`)."""
         return f"http://{self._client_host}:{self.rest_port}"
 
     @property
@@ -207,6 +224,22 @@ class Emulator:
 
         return monitoring_v3.MetricServiceClient(transport=MetricServiceGrpcTransport(channel=self.channel))
 
+    def genai_client(self, *, api_version: str | None = None) -> Any:
+        """A real `google.genai.Client` in Vertex mode on the REST gateway (the SDK's default API version,
+        v1beta1, unless `api_version` is given). Project and location must be passed with a custom base URL,
+        and the SDK needs credentials that carry a token (anonymous ones cannot be refreshed)."""
+        from google import genai
+        from google.genai import types
+        from google.oauth2.credentials import Credentials
+
+        return genai.Client(
+            vertexai=True,
+            project=self.project,
+            location=self.location,
+            credentials=Credentials(token="emulator"),  # type: ignore[no-untyped-call]
+            http_options=types.HttpOptions(base_url=self.rest_endpoint, api_version=api_version),
+        )
+
     def storage_client(self) -> Any:
         """A real `google.cloud.storage.Client` pointed at the storage server (anonymous credentials)."""
         from google.auth.credentials import AnonymousCredentials
@@ -234,7 +267,8 @@ def running(
     """Run an emulator for the duration of the block (ephemeral loopback ports unless given in options).
 
     `options` are the other `Emulator` arguments: host, port, rest_port, storage_port (None = off),
-    real_latency, min_alignment_period_s, traffic_tick_s, clock.
+    real_latency, min_alignment_period_s, min_point_spacing_s, gemini_models, retire_models, traffic_tick_s,
+    clock.
     """
     emulator = Emulator(
         project=project,

@@ -1,4 +1,5 @@
-"""The emulated Vertex AI: state, EndpointService, ModelService, PredictionService, Operations.
+"""The emulated Vertex AI: state, EndpointService, ModelService, PredictionService (Predict, and Gemini's
+GenerateContent / StreamGenerateContent), Operations.
 
 `VertexServices` builds them all over one `StateStore` (one lock, optional JSON file), ready to be put on
 the wire by `grpc_adapter.build_server` (and the REST gateway).
@@ -7,11 +8,12 @@ the wire by `grpc_adapter.build_server` (and the REST gateway).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from controller.emulator.api import RpcMethod
 from controller.emulator.vertex.endpoints import EndpointService
+from controller.emulator.vertex.generate import GenerateService, GenerationRecorder
 from controller.emulator.vertex.models import ModelService
 from controller.emulator.vertex.operations import OperationsService
 from controller.emulator.vertex.prediction import PredictionRecorder, PredictionService, Route, Target, route_of
@@ -21,6 +23,8 @@ from controller.emulator.vertex.store import StateStore
 __all__ = [
     "CloudState",
     "EndpointService",
+    "GenerateService",
+    "GenerationRecorder",
     "ModelService",
     "OperationsService",
     "PredictionRecorder",
@@ -41,9 +45,12 @@ class VertexServices:
         *,
         state_path: Path | None = None,
         recorder: PredictionRecorder | None = None,
+        generation_recorder: GenerationRecorder | None = None,
         lro_delay_s: float | dict[str, float] = 0.0,
         seed: int = 0,
         real_latency: bool = False,
+        gemini_models: Mapping[str, str] | None = None,
+        retire_models: bool = False,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = StateStore(path=state_path, clock=clock, seed=seed, lro_delay_s=lro_delay_s)
@@ -51,8 +58,18 @@ class VertexServices:
         self.models = ModelService(self.store)
         self.operations = OperationsService(self.store)
         self.prediction = PredictionService(self.store, recorder, real_latency=real_latency, seed=seed + 1, clock=clock)
+        self.generate = GenerateService(
+            self.store,
+            recorder=generation_recorder,
+            prediction_recorder=recorder,
+            models=gemini_models,
+            retire_models=retire_models,
+            real_latency=real_latency,
+            seed=seed + 3,
+            clock=clock,
+        )
 
     def methods(self) -> Iterable[RpcMethod]:
         """Every RPC of every Vertex service."""
-        for service in (self.endpoints, self.models, self.prediction, self.operations):
+        for service in (self.endpoints, self.models, self.prediction, self.generate, self.operations):
             yield from service.methods()
