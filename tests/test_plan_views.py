@@ -190,7 +190,7 @@ def test_an_update_with_a_traffic_shift_shows_old_and_new_values() -> None:
     assert '  ~ resource "Endpoint" "support-chat" {\n' in text
     assert "      ~ traffic.primary: 90 -> 50\n" in text
     assert "      ~ traffic.canary: 10 -> 50\n" in text
-    assert "1. update endpoint support-chat: traffic 222=50%, 111=50%" in text
+    assert "1. update endpoint support-chat: traffic canary=50%, primary=50%" in text  # names, not ids
     assert "why: traffic split differs" in text
     assert "Model/us-central1/support-llm" not in text  # unchanged resources are hidden by default
     assert "(1 resource unchanged, not shown)" in text

@@ -129,7 +129,7 @@ def test_a_replica_change_mutates_in_place() -> None:
     desired = endpoint(deployments=[{"name": "primary", "model": "llm", "minReplicas": 2, "maxReplicas": 4}])
     the_plan = plan([model(), desired], observed(endpoints=(live,), models=(live_model(),)))
     ops = ops_of(the_plan, "Endpoint/us-central1/chat")
-    assert ops == [MutateDeployedModel("chat", "7", 2, 4)]
+    assert ops == [MutateDeployedModel("chat", "7", 2, 4, deployment="primary")]
 
 
 def test_a_removed_deployment_loses_its_traffic_before_it_is_undeployed() -> None:

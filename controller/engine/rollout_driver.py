@@ -132,7 +132,8 @@ class RolloutDriver:
             else None
         )
         return tuple(
-            judge(m, canary=canary, stable=stable, min_requests=analysis.min_requests) for m in analysis.metrics
+            judge(m, canary=canary, stable=stable, min_requests=analysis.min_requests, window_s=end - start)
+            for m in analysis.metrics
         )
 
     def announce_start(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from controller.model import RESERVED_LABEL_PREFIX, Endpoint, Model
@@ -134,7 +134,7 @@ def _decide(
         work.kept.add(keep.id)
         replicas = (wanted.min_replicas, wanted.max_replicas)
         if (keep.spec.min_replicas, keep.spec.max_replicas) != replicas:
-            work.mutates.append(MutateDeployedModel(endpoint.metadata.name, keep.id, *replicas))
+            work.mutates.append(MutateDeployedModel(endpoint.metadata.name, keep.id, *replicas, deployment=d.name))
         return
     if canary and work.start is not None:
         assert holder is not None
@@ -195,6 +195,17 @@ def _labels(desired: Mapping[str, str], live: ObservedEndpoint, *, keep_rollout:
     return dict(sorted({**kept, **desired}.items()))
 
 
+def _names(live: ObservedEndpoint, state: RolloutState | None, keys: Iterable[str]) -> dict[str, str]:
+    """How the operations show each deployed model of `keys`: by its deployment's name, a rollout's canary
+    and stable (which share one) as `<name> (canary)` and `<name> (stable)`."""
+    names = {m.id: m.spec.name for m in live.deployed_models}
+    if state is not None and state.phase in (Phase.PROGRESSING, Phase.PAUSED):
+        for deployed_id, role in ((state.canary_id, "canary"), (state.stable_id, "stable")):
+            if deployed_id in names:
+                names[deployed_id] = f"{names[deployed_id]} ({role})"
+    return {key: names[key] for key in sorted(keys) if key in names}
+
+
 def plan_endpoint(
     endpoint: Endpoint,
     live: ObservedEndpoint | None,
@@ -240,6 +251,7 @@ def plan_endpoint(
     surplus = [m for m in live.deployed_models if m.id not in work.kept]
     undeploys = [UndeployModel(endpoint_id, m.id, m.spec.name) for m in surplus]
     moves: list[Operation] = []
+    names = _names(live, state, {*split, *current})
     if work.start is not None:
         d, revision, stable_id, canary_id = work.start
         steps = compile_steps(spec.rollout)
@@ -257,10 +269,11 @@ def plan_endpoint(
                 display_name=after["displayName"],
                 description=after["description"],
                 expect=current,
+                names=names,
             )
         )
     elif split != current or metadata_changed:
-        moves.append(SetTraffic(endpoint_id, split, labels, after["displayName"], after["description"], current))
+        moves.append(SetTraffic(endpoint_id, split, labels, after["displayName"], after["description"], current, names))
     operations = (*work.deploys, *moves, *work.mutates, *undeploys)
     changes = field_changes(before, compared) if not work.in_progress else ()
     rollout = work.start is not None or work.in_progress
