@@ -30,9 +30,9 @@ def interactive(stream: TextIO) -> bool:
     return tty and os.environ.get("TERM", "") != "dumb"
 
 
-def _columns() -> int | None:
-    columns = os.environ.get("COLUMNS", "")
-    return int(columns) if columns.isdigit() and int(columns) > 0 else None
+def _number(name: str) -> int | None:
+    value = os.environ.get(name, "")
+    return int(value) if value.isdigit() and int(value) > 0 else None
 
 
 def make_console(*, stderr: bool = False) -> Console:
@@ -41,7 +41,8 @@ def make_console(*, stderr: bool = False) -> Console:
     stream = sys.stderr if stderr else sys.stdout
     if interactive(stream):
         return Console(stderr=stderr)
-    return Console(stderr=stderr, width=_columns() or WIDE, soft_wrap=True)
+    # The height is given too: without it rich sizes a TERM=dumb terminal at 80x25 whatever the width says.
+    return Console(stderr=stderr, width=_number("COLUMNS") or WIDE, height=_number("LINES") or 25, soft_wrap=True)
 
 
 def unclipped(table: Table) -> Table:
