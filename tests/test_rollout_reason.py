@@ -20,7 +20,7 @@ from controller.rollout.events import RolloutStatus
 from controller.rollout.machine import Move, next_transition
 from controller.rollout.reason import Kind, Reason, analysis_failed, inconclusive
 from controller.rollout.state import PREFIX, from_labels, to_labels
-from controller.views.rollout import status_table
+from controller.views.rollout import measurement_text, status_table
 from tests.rollout_builders import live, load_cases, measurement, reasons, state, steps_of, table
 
 PROPERTY = settings(max_examples=150, deadline=None, derandomize=True, database=None)
@@ -213,3 +213,10 @@ def test_every_pause_for_inconclusive_measurements_says_which_setting_to_change(
     reason = inconclusive(taken, count=4, limit=3, min_requests=50)
     assert reason.kind.inconclusive
     assert " — " in reason.describe() and setting in reason.describe().split(" — ", 1)[1], reason.describe()
+
+
+def test_the_rollout_views_show_an_inconclusive_measurement_with_its_requests_window_and_min_requests() -> None:
+    starved = judge(ERROR_RATE, canary=Sample(requests=12), stable=None, min_requests=50, window_s=60.0)
+    assert measurement_text(starved).plain == "error-rate 0 vs max 0.02 [? 12 requests in 1m, below minRequests 50]"
+    judged = judge(ERROR_RATE, canary=Sample(requests=87, errors=1), stable=None, min_requests=50, window_s=60.0)
+    assert measurement_text(judged).plain == "error-rate 0.01149 vs max 0.02 [ok]"

@@ -23,7 +23,7 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
-from controller.rollout.analysis import Measurement, Verdict
+from controller.rollout.analysis import Measurement, Shortfall, Verdict
 from controller.rollout.events import EventKind, RolloutEvent, RolloutStatus
 from controller.rollout.state import Phase
 
@@ -46,11 +46,13 @@ _EVENT_WORD = {EventKind.STEP: "advanced", EventKind.ABORTED: "ROLLED BACK", Eve
 
 
 def measurement_text(measurement: Measurement) -> Text:
-    """`error-rate 0.012 vs max 0.05 ✓` style, coloured by verdict."""
+    """`error-rate 0.012 vs max 0.05 [ok]` style, coloured by verdict; too few requests says how many, in what
+    window, against minRequests: `[? 12 requests in 1m, below minRequests 50]`."""
     value = "no data" if measurement.value is None else f"{measurement.value:.4g}"
     mark = {Verdict.SUCCESSFUL: "ok", Verdict.FAILED: "FAIL", Verdict.INCONCLUSIVE: "?", Verdict.ERROR: "error"}
     text = Text(f"{measurement.metric} {value} vs {measurement.threshold} ")
-    text.append(f"[{mark[measurement.verdict]}]", style=_VERDICT_STYLE[measurement.verdict])
+    lacking = f" {measurement.detail}" if measurement.shortfall is Shortfall.TOO_FEW_REQUESTS else ""
+    text.append(f"[{mark[measurement.verdict]}{lacking}]", style=_VERDICT_STYLE[measurement.verdict])
     return text
 
 
