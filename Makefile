@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean services
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,16 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/genaiops demo
 
-test: $(STAMP)
+# Servers the tests start themselves on free loopback ports (redis-server, for the runtime client's Redis
+# cache): installed with apt when missing (as root, else through sudo). Without it those tests skip
+# locally and fail under CI=true.
+services:
+	@command -v redis-server >/dev/null 2>&1 || { \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
+	} || echo "warning: could not install redis-server (apt-get install -y redis-server)"
+
+test: $(STAMP) services
 	$(BIN)/ruff check controller tests benchmarks
 	$(BIN)/ruff format --check controller tests benchmarks
 	$(BIN)/mypy

@@ -130,6 +130,7 @@ class FakeGemini:
     )
     bodies: list[dict[str, Any]] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)
+    echo_in_errors: bool = False  # error messages quote the prompt (as some API errors quote fields)
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content)
@@ -138,7 +139,8 @@ class FakeGemini:
         if self.errors:
             code = self.errors.pop(0)
             status = {429: "RESOURCE_EXHAUSTED", 503: "UNAVAILABLE", 400: "INVALID_ARGUMENT"}.get(code, "INTERNAL")
-            return httpx.Response(code, json={"error": {"code": code, "message": "scripted", "status": status}})
+            message = "scripted: " + body["contents"][0]["parts"][0]["text"] if self.echo_in_errors else "scripted"
+            return httpx.Response(code, json={"error": {"code": code, "message": message, "status": status}})
         text = "echo: " + body["contents"][0]["parts"][0]["text"]
         blocked = "BLOCKME" in text
         if request.url.path.endswith(":streamGenerateContent"):
@@ -229,10 +231,12 @@ class RedisServer:
 
     process: subprocess.Popen[bytes]
     port: int
+    password: str | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/0"
 
     def kill(self) -> None:
         """SIGKILL, as a crash would."""
@@ -240,7 +244,7 @@ class RedisServer:
         self.process.wait(timeout=10)
 
 
-def start_redis(tmp_path: Path) -> RedisServer:
+def start_redis(tmp_path: Path, *, password: str | None = None) -> RedisServer:
     """Start redis-server on a free loopback port (no persistence) and wait until it answers."""
     binary = shutil.which("redis-server")
     if binary is None:
@@ -250,14 +254,15 @@ def start_redis(tmp_path: Path) -> RedisServer:
         pytest.skip(message)
     port = free_port()
     args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    args += ["--requirepass", password] if password else []
     process = subprocess.Popen([*args, "--dir", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2) as sock:
                 sock.sendall(b"PING\r\n")
-                if sock.recv(16).startswith(b"+PONG"):
-                    return RedisServer(process, port)
+                if sock.recv(64).startswith((b"+PONG", b"-NOAUTH")):
+                    return RedisServer(process, port, password)
         except OSError:
             time.sleep(0.05)
     process.kill()
