@@ -210,16 +210,15 @@ def _run_live(
     endpoint: str | None,
     region: str | None,
 ) -> RunReport:
-    import grpc
-
     from controller.prompts.live import live_target
+    from controller.providers.connections import plain_channel
     from controller.providers.prompt_live import VertexPromptModel, prediction_client
 
     if not emulator and not project:
         raise UserError("--live needs --project (or GOOGLE_CLOUD_PROJECT) or --emulator HOST:PORT")
     project = project or "local-project"
     manifests = [item.manifest for item in result.manifests]
-    channel = grpc.insecure_channel(emulator.removeprefix("grpc://").removeprefix("http://")) if emulator else None
+    channel = plain_channel(emulator) if emulator else None
     try:
         models = {}
         for source in sources:

@@ -20,7 +20,7 @@ from controller.engine.audit import AuditLog
 from controller.engine.retry import DEFAULT_RETRY, RetryPolicy
 from controller.engine.steps import Context, run_operation
 from controller.errors import ConflictError, GenaiopsError, PermanentError
-from controller.plans.operations import Operation, describe
+from controller.plans.operations import DeployModel, Operation, describe
 from controller.plans.plan import Action, Plan, ResourceChange
 from controller.ports import VertexPort
 from controller.prompts.store import PromptStore
@@ -114,9 +114,8 @@ class Executor:
     def _blocked_by(self, change: ResourceChange, shared: _Shared) -> str | None:
         with shared.lock:
             for op in change.operations:
-                model_id = getattr(op, "model_id", None)
-                if change.kind == "Endpoint" and model_id and (change.region, model_id) in shared.failed_models:
-                    return f"Model/{change.region}/{model_id} failed"
+                if isinstance(op, DeployModel) and (change.region, op.spec.model_id) in shared.failed_models:
+                    return f"Model/{change.region}/{op.spec.model_id} failed"
         return None
 
     def _run_resource(self, change: ResourceChange, shared: _Shared) -> ResourceResult:

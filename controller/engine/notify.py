@@ -1,10 +1,13 @@
 """Rollout events to a webhook: a JSON POST per event, retried with backoff, never failing the rollout.
 
-Delivery happens on a background thread so a slow or dead receiver never delays a rollback.
+Delivery happens on a background thread so a slow or dead receiver never delays a rollback. A failed
+POST (connection refused, timeout, a status of 300 or more) is a `TransientError`, retried by the same
+`RetryPolicy` as every API call (`engine/retry.py`), with fewer attempts.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import queue
 import threading
@@ -12,9 +15,11 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
-
+from controller.engine.retry import RetryPolicy
+from controller.errors import TransientError
 from controller.rollout.events import RolloutEvent
+
+WEBHOOK_RETRY = RetryPolicy(attempts=5, initial_s=0.5, max_s=10.0)
 
 
 class WebhookNotifier:
@@ -24,16 +29,14 @@ class WebhookNotifier:
         self,
         url: str,
         *,
-        attempts: int = 5,
-        initial_s: float = 0.5,
+        retry: RetryPolicy = WEBHOOK_RETRY,
         timeout_s: float = 5.0,
         on_failure: Callable[[str], None] = lambda _: None,
     ) -> None:
         if not url.startswith(("http://", "https://")):
             raise ValueError(f"webhook URL must start with http:// or https:// (got {url!r})")
         self.url = url
-        self.attempts = attempts
-        self.initial_s = initial_s
+        self.retry = retry
         self.timeout_s = timeout_s
         self.on_failure = on_failure
         self.delivered = 0
@@ -49,22 +52,20 @@ class WebhookNotifier:
         request = urllib.request.Request(
             self.url, data=body, method="POST", headers={"Content-Type": "application/json", "User-Agent": "genaiops"}
         )
-        with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
-            if response.status >= 300:
-                raise urllib.error.HTTPError(self.url, response.status, "unexpected status", response.headers, None)
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+                if response.status >= 300:
+                    raise TransientError(f"HTTP {response.status}")
+        except urllib.error.HTTPError as err:
+            raise TransientError(f"HTTP {err.code}") from err
+        except (urllib.error.URLError, OSError) as err:  # refused, unreachable, timed out
+            raise TransientError(str(getattr(err, "reason", err))) from err
 
     def _run(self) -> None:
         while (event := self._queue.get()) is not None:
             body = json.dumps(event.to_json()).encode()
             try:
-                for attempt in Retrying(
-                    stop=stop_after_attempt(self.attempts),
-                    wait=wait_exponential_jitter(initial=self.initial_s, max=10),
-                    retry=retry_if_exception_type((urllib.error.URLError, OSError, TimeoutError)),
-                    reraise=True,
-                ):
-                    with attempt:
-                        self._post(body)
+                self.retry.call(functools.partial(self._post, body))
                 self.delivered += 1
             except Exception as err:  # delivery is best effort; the audit log has every event anyway
                 self.on_failure(f"webhook {self.url}: {event.kind} not delivered: {err}")

@@ -1,4 +1,6 @@
-"""Retrying transient errors: exponential backoff with jitter (tenacity), shared by observe and execute."""
+"""Retrying transient errors: exponential backoff with jitter (tenacity). The one retry policy of the
+engine: observe, the executor, the rollout driver and webhook delivery all retry through `RetryPolicy`,
+and only this module of the engine imports tenacity."""
 
 from __future__ import annotations
 
