@@ -57,8 +57,9 @@ def _deploy(emu: Emulator, name: str, artifact: str) -> None:
 
 @pytest.fixture(scope="package")
 def emulator() -> Iterator[Emulator]:
-    """An emulator with endpoint `chat` (a healthy echoing model) and `flaky` (always HTTP 500)."""
-    with running(project=PROJECT, location=LOCATION, rest_port=None, storage_port=None) as emu:
+    """An emulator (gRPC and the REST gateway google-genai talks to) with endpoint `chat` (a healthy echoing
+    model) and `flaky` (always HTTP 500); Gemini models are served by name."""
+    with running(project=PROJECT, location=LOCATION, rest_port=0, storage_port=None) as emu:
         _deploy(emu, "chat", "gs://emulator-models/chat?latency_ms=1")
         _deploy(emu, "flaky", "gs://emulator-models/flaky?error_rate=1&latency_ms=1")
         yield emu
