@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 
 from controller.model import Analysis, Rollout
 from controller.observed import ObservedEndpoint
-from controller.rollout.analysis import Bound, Breach, Measurement, Shortfall, Verdict
 from controller.rollout.reason import Kind, Reason
 from controller.rollout.state import Phase, RolloutState
 from controller.rollout.strategy import CompiledStep, compile_steps
+from controller.rollout.verdicts import Bound, Breach, Measurement, Shortfall, Verdict
 from tests.builders import deployed, live_endpoint
 
 CASES = Path(__file__).resolve().parent / "cases" / "rollout"

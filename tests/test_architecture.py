@@ -71,7 +71,13 @@ def test_a_deliberately_wrong_import_fails_lint_imports(module: str, line: str, 
     target.write_text(target.read_text(encoding="utf-8") + f"\n{line}  # deliberately wrong\n", encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": str(tmp_path)}  # the copy, not the installed tree
     done = subprocess.run(
-        [str(LINT_IMPORTS), "--no-cache"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+        [str(LINT_IMPORTS), "--no-cache"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert done.returncode != 0, done.stdout
     assert "BROKEN" in done.stdout and named in done.stdout, done.stdout

@@ -32,7 +32,7 @@ from controller.providers.monitoring import (
     percentile,
     query_window,
 )
-from controller.rollout.analysis import Measurement, Sample, Verdict, judge, overall
+from controller.rollout.verdicts import Measurement, Sample, Verdict, judge, overall
 
 T0 = 1_700_000_000.0  # the emulator's clock, and the end of every analysis window
 REGION = "us-central1"

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from controller.model import Metric
-from controller.rollout.analysis import Bound, Breach, Measurement, Sample, Shortfall, Verdict, judge, overall
+from controller.rollout.verdicts import Bound, Breach, Measurement, Sample, Shortfall, Verdict, judge, overall
 from tests.rollout_builders import load_cases
 
 CUSTOM_QUERY = {"filter": 'metric.type="custom.googleapis.com/tps"'}

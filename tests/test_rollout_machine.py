@@ -17,7 +17,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from controller.model import Analysis
-from controller.rollout.analysis import Bound, Measurement, Sample, Verdict, judge
 from controller.rollout.machine import (
     Move,
     Transition,
@@ -32,6 +31,7 @@ from controller.rollout.machine import (
 from controller.rollout.reason import Kind, Reason
 from controller.rollout.state import Phase, RolloutState, from_labels, to_labels
 from controller.rollout.strategy import CompiledStep
+from controller.rollout.verdicts import Bound, Measurement, Sample, Verdict, judge
 from tests.rollout_builders import (
     CANARY_ID,
     REVISION,

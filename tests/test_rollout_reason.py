@@ -15,11 +15,11 @@ from rich.console import Console
 
 from controller.model import Metric
 from controller.rollout import reason as codec
-from controller.rollout.analysis import Bound, Sample, Shortfall, Verdict, judge
 from controller.rollout.events import RolloutStatus
 from controller.rollout.machine import Move, next_transition
 from controller.rollout.reason import Kind, Reason, analysis_failed, inconclusive
 from controller.rollout.state import PREFIX, from_labels, to_labels
+from controller.rollout.verdicts import Bound, Sample, Shortfall, Verdict, judge
 from controller.views.rollout import measurement_text, status_table
 from tests.rollout_builders import live, load_cases, measurement, reasons, state, steps_of, table
 

@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from controller.rollout.analysis import Bound
 from controller.rollout.reason import KEYS as REASON_KEYS
 from controller.rollout.reason import Kind, Reason
 from controller.rollout.state import PREFIX, Phase, RolloutState, from_labels, to_labels, without_rollout
+from controller.rollout.verdicts import Bound
 from tests.rollout_builders import CANARY_ID, STABLE_ID, load_cases, reasons, state
 
 PROPERTY = settings(max_examples=120, deadline=None, derandomize=True, database=None)

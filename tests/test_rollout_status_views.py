@@ -18,11 +18,11 @@ from controller.engine.rollout_driver import RolloutDriver
 from controller.model import Metric
 from controller.observed import ObservedEndpoint, Sample
 from controller.ports import MetricsPort, VertexPort
-from controller.rollout.analysis import Verdict
 from controller.rollout.events import RolloutStatus
 from controller.rollout.machine import current_window
 from controller.rollout.reason import Kind, Reason
 from controller.rollout.state import Phase, RolloutState, to_labels
+from controller.rollout.verdicts import Verdict
 from controller.views.rollout import change_keys, changed, status_document, status_json, status_line, status_table
 from tests.builders import MANAGED, endpoint, live_endpoint
 from tests.rollout_builders import CANARY_ID, STABLE_ID, STARTED, live, measurement, state, steps_of

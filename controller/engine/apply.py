@@ -27,7 +27,7 @@ from controller.loader import LoadResult
 from controller.model import Endpoint
 from controller.plans.operations import StartRollout
 from controller.plans.plan import Plan, ResourceChange
-from controller.prompts.plan import KIND as PROMPT_KIND
+from controller.prompts.prompt_plan import KIND as PROMPT_KIND
 from controller.rollout.events import RolloutEvent, RolloutStatus
 from controller.rollout.state import Phase
 

@@ -15,8 +15,8 @@ from controller.loader import LoadResult
 from controller.model import Endpoint, Manifest
 from controller.plans.plan import Plan
 from controller.plans.planner import plan as make_plan
-from controller.prompts.plan import KIND as PROMPT_KIND
-from controller.prompts.plan import plan_prompts, prompt_fingerprints
+from controller.prompts.prompt_plan import KIND as PROMPT_KIND
+from controller.prompts.prompt_plan import plan_prompts, prompt_fingerprints
 from controller.prompts.source import sources_of
 
 

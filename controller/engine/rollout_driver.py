@@ -18,7 +18,6 @@ from controller.errors import ConflictError, GenaiopsError, NotFoundError
 from controller.model import Endpoint
 from controller.observed import SUSPEND_LABEL, ObservedEndpoint
 from controller.ports import MetricsPort, VertexPort
-from controller.rollout.analysis import Measurement, judge
 from controller.rollout.events import EventKind, RolloutEvent, RolloutStatus
 from controller.rollout.machine import (
     Move,
@@ -35,6 +34,7 @@ from controller.rollout.machine import resume as resume_transition
 from controller.rollout.reason import Reason
 from controller.rollout.state import Phase, RolloutState, from_labels, to_labels, without_rollout
 from controller.rollout.strategy import INDEFINITE, CompiledStep, compile_steps, split_at
+from controller.rollout.verdicts import Measurement, judge
 
 
 def _pair_share(live: ObservedEndpoint, state: RolloutState) -> tuple[int, int]:

@@ -42,7 +42,7 @@ from controller.plans.operations import (
     UploadModel,
 )
 from controller.ports import VertexPort
-from controller.prompts.plan import version_from
+from controller.prompts.prompt_plan import version_from
 from controller.prompts.store import PromptStore, list_version, point_labels
 from controller.prompts.version import Provenance
 from controller.rollout.state import Phase, RolloutState, to_labels, without_rollout

@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from controller.rollout.analysis import Measurement
 from controller.rollout.reason import Reason
 from controller.rollout.state import Phase, RolloutState
+from controller.rollout.verdicts import Measurement
 
 
 class EventKind(StrEnum):

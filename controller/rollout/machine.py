@@ -15,10 +15,10 @@ from enum import StrEnum
 
 from controller.model import Analysis, duration_seconds
 from controller.observed import ObservedEndpoint
-from controller.rollout.analysis import Measurement, Verdict, overall
 from controller.rollout.reason import Kind, Reason, analysis_failed, inconclusive
 from controller.rollout.state import Phase, RolloutState
 from controller.rollout.strategy import INDEFINITE, CompiledStep
+from controller.rollout.verdicts import Measurement, Verdict, overall
 
 
 class Move(StrEnum):

@@ -24,7 +24,7 @@ from enum import StrEnum
 from typing import TypeVar
 
 from controller.model.analysis import BUILTIN_METRICS, LATENCY_METRICS
-from controller.rollout.analysis import Bound, Measurement, Shortfall, Verdict, span, too_few
+from controller.rollout.verdicts import Bound, Measurement, Shortfall, Verdict, span, too_few
 
 _LABEL_VALUE = re.compile(r"[a-z0-9_-]{1,63}")
 _METRIC = re.compile(r"[a-z][a-z0-9-]{0,62}")  # as the manifest schema allows: never an `_`

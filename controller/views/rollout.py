@@ -23,9 +23,9 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
-from controller.rollout.analysis import Measurement, Shortfall, Verdict
 from controller.rollout.events import EventKind, RolloutEvent, RolloutStatus
 from controller.rollout.state import Phase
+from controller.rollout.verdicts import Measurement, Shortfall, Verdict
 
 FORMAT_VERSION = "1.0"
 _PHASE_STYLE = {Phase.PROGRESSING: "cyan", Phase.PAUSED: "yellow", Phase.HEALTHY: "green", Phase.DEGRADED: "red"}

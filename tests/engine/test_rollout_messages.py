@@ -8,9 +8,9 @@ from controller.engine.apply import ApplyOptions, apply_changes
 from controller.engine.planning import canary_endpoints, manifests_of
 from controller.engine.rollout_driver import RolloutDriver
 from controller.observed import Phase
-from controller.rollout.analysis import Shortfall
 from controller.rollout.reason import Kind
 from controller.rollout.state import from_labels
+from controller.rollout.verdicts import Shortfall
 from tests.engine.conftest import HEALTHY_V2, Cloud, endpoint_yaml, model_yaml
 
 MIN_REQUESTS = 100_000  # far above what 5 requests a second bring in a 10 s window

@@ -17,7 +17,7 @@ from controller.engine.session import NoLock, Session
 from controller.loader import load
 from controller.plans.operations import MovePromptLabels, PublishPromptVersion
 from controller.plans.plan import Action, FieldChange, Plan, ResourceChange, Sync
-from controller.prompts.plan import plan_prompts
+from controller.prompts.prompt_plan import plan_prompts
 from controller.prompts.store import PromptStore, move_label
 from controller.prompts.version import Provenance
 from controller.providers.prompt_store import LocalPromptStore
