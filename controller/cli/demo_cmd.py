@@ -2,7 +2,9 @@
 
 Validate the example manifests; apply them; bump the support model to a healthy version and watch the
 canary promote step by step; bump it to a broken version (an emulator model with a high error rate) and
-watch the automatic rollback; then print the timeline from the audit log. About a minute.
+watch the automatic rollback; then print the timeline from the audit log. Last, an application
+(manifests/apps/support_app.py, `demo_runtime.py`) calls the published prompts 200 times through the runtime
+client and `genaiops usage` / `genaiops feedback report` show what it recorded. About 30-45 seconds.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import click
 from rich.console import Console
 
 from controller.cli.console import make_console, rule, unclipped
+from controller.cli.demo_runtime import EMULATED_GEMINI, runtime_part
 from controller.cli.options import EXIT_ERROR
 from controller.loader import load
 from controller.views.diagnostics import human_lines
@@ -86,7 +89,9 @@ def demo_cmd(path: Path, traffic: float, validate_only: bool) -> None:
     started = time.monotonic()
     with (
         tempfile.TemporaryDirectory(prefix="genaiops-demo-") as tmp,
-        running(rest_port=None, traffic_rps=traffic, traffic_tick_s=0.25, min_alignment_period_s=1) as emulator,
+        running(
+            traffic_rps=traffic, traffic_tick_s=0.25, min_alignment_period_s=1, gemini_models=EMULATED_GEMINI
+        ) as emulator,
     ):
         work = Path(tmp) / "manifests"
         shutil.copytree(path, work)
@@ -107,8 +112,12 @@ def demo_cmd(path: Path, traffic: float, validate_only: bool) -> None:
         console.print(rule("4. The next plan does not retry the failed revision"))
         _run(console, ["plan", str(work), "--emulator", emulator.grpc_target, "--prompt-store", store])
         _timeline(console, audit)
+        app_ran = runtime_part(console, step=5, manifests=work, emulator=emulator, store=store, tmp=Path(tmp), run=_run)
     elapsed = time.monotonic() - started
     if not rolled_back:
         console.print("The broken canary was not rolled back: the demo failed.", style="bold red")
+        sys.exit(EXIT_ERROR)
+    if not app_ran:
+        console.print("The application part failed: the demo failed.", style="bold red")
         sys.exit(EXIT_ERROR)
     console.print(f"\nDemo complete in {elapsed:.0f}s: one canary promoted, one rolled back.", style="bold green")

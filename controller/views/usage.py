@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from rich import box
 from rich.table import Table
 
 from controller.runtime.usage import GROUPINGS, FeedbackRow, UsageRow
@@ -36,11 +37,11 @@ def _pct(value: float | None) -> str:
 
 
 def _tokens(n: int) -> str:
-    if n >= 10_000_000:
-        return f"{n / 1e6:.0f}M"
-    if n >= 100_000:
-        return f"{n / 1e3:.0f}k"
-    return str(n)
+    """Short token counts for the table (the JSON has exact ones): 950, 9999, 11.5k, 120k, 3.4M."""
+    if n < 10_000:
+        return str(n)
+    value, suffix = (n / 1e6, "M") if n >= 1_000_000 else (n / 1e3, "k")
+    return f"{value:.1f}{suffix}" if value < 100 else f"{value:.0f}{suffix}"
 
 
 def _cost(usd: float) -> str:
@@ -53,24 +54,20 @@ def _feedback(row: UsageRow) -> str:
     return f"{row.feedback_average:.2f} ({row.feedback_count})"
 
 
+def _table() -> Table:
+    """Compact: no vertical rules and one space between columns, so a report fits 80 columns."""
+    return Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=0, expand=False)
+
+
 def usage_table(rows: Sequence[UsageRow], total: UsageRow, *, by: str) -> Table:
     """One row per group, then the total: requests, tokens, cost, latency, error and cache-hit rates,
-    safety blocks and feedback."""
+    safety blocks and feedback (average rating and how many)."""
     keys = GROUPINGS[by]
-    table = Table(show_edge=False, pad_edge=False, expand=False)
+    table = _table()
     for key in keys:
         table.add_column(key.upper())
-    for column in (
-        "REQUESTS",
-        "IN TOK",
-        "OUT TOK",
-        "COST",
-        "P50 MS",
-        "P99 MS",
-        "ERROR RATE",
-        "CACHE HIT RATE",
-        "BLOCKED",
-    ):
+    numbers = ("REQS", "TOKENS\nIN", "TOKENS\nOUT", "COST", "P50\nMS", "P99\nMS", "ERROR\nRATE", "CACHE\nHITS")
+    for column in (*numbers, "BLOCKS"):
         table.add_column(column, justify="right")
     table.add_column("FEEDBACK", justify="right")
 
@@ -132,7 +129,7 @@ def usage_json(rows: Sequence[UsageRow], total: UsageRow, *, by: str, start: flo
 
 def feedback_table(rows: Sequence[FeedbackRow]) -> Table:
     """One row per prompt version: ratings, their average and how they spread over 1-5."""
-    table = Table(show_edge=False, pad_edge=False, expand=False)
+    table = _table()
     table.add_column("PROMPT")
     table.add_column("VERSION")
     table.add_column("RATINGS", justify="right")

@@ -20,4 +20,7 @@ def test_the_demo_promotes_a_healthy_canary_and_rolls_back_a_broken_one() -> Non
     assert "support-chat/primary promoted weight 100%" in out
     assert "support-chat/primary aborted weight 0% | error-rate" in out
     assert "not retried until the spec changes" in out
+    assert "200 requests:" in out and "1 rating recorded" in out  # the application part (demo_runtime.py)
+    usage = out[out.index("$ genaiops usage") :]
+    assert "CACHE" in usage and "ticket-triage" in usage and "5.00 (1)" in usage
     assert "Demo complete" in out
