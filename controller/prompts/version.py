@@ -14,6 +14,7 @@ changed Model manifest now changes the prompt's version too). Pure.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Mapping
@@ -74,9 +75,9 @@ class PromptVersion:
         record one."""
         return self.vertex_model or self.model
 
-    @property
+    @functools.cached_property
     def id(self) -> str:
-        """The content address."""
+        """The content address (computed once per instance: the runtime client reads it on every request)."""
         return content_id(self.content())
 
     def declared(self) -> dict[str, Variable]:

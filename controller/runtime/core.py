@@ -86,7 +86,7 @@ class Prepared:
     settings: RuntimeSettings
     request: ModelRequest
     cache_key: str | None
-    preview: str
+    rendered: str  # the rendered prompt, before redaction: only ever logged through `pii.preview`
     verdicts: tuple[Verdict, ...] = ()
 
 
@@ -175,7 +175,7 @@ class Core:
             settings,
             request,
             key,
-            preview(rendered.text, self.options.log_prompt_chars),
+            rendered.text,
             tuple(verdicts),
         )
         denied = check_input(settings.rules, variables)
@@ -194,7 +194,7 @@ class Core:
                 rendered = self.prompts.render(prompt, variables, label=label)
         except GenaiopsError as err:
             record = self._record(request_id, prompt, version.id, label, version.runs_on, Outcome.BLOCKED_INPUT)
-            self._emit(record, self.timer() - started, cost_saved=0.0, preview_text="", verdicts=(), error=err)
+            self._emit(record, self.timer() - started, cost_saved=0.0, rendered="", verdicts=(), error=err)
             raise
         return version, rendered
 
@@ -265,7 +265,7 @@ class Core:
             record,
             self.timer() - prepared.started,
             cost_saved=0.0,
-            preview_text=prepared.preview,
+            rendered=prepared.rendered,
             verdicts=prepared.verdicts,
             error=err,
         )
@@ -290,8 +290,8 @@ class Core:
         record = self._record(
             prepared.request_id, prepared.prompt, prepared.version, prepared.label, model, outcome, usage, cost.usd
         )
-        record = replace(record, latency_s=latency, cache_hit=outcome is Outcome.CACHE_HIT)
-        self._emit(record, latency, cost_saved=cost_saved, preview_text=prepared.preview, verdicts=verdicts)
+        record = replace(record, cache_hit=outcome is Outcome.CACHE_HIT)
+        self._emit(record, latency, cost_saved=cost_saved, rendered=prepared.rendered, verdicts=verdicts)
         return Result(
             text=text,
             request_id=prepared.request_id,
@@ -341,7 +341,7 @@ class Core:
         latency: float,
         *,
         cost_saved: float,
-        preview_text: str,
+        rendered: str,
         verdicts: tuple[Verdict, ...],
         error: BaseException | None = None,
     ) -> None:
@@ -351,7 +351,8 @@ class Core:
         except Exception as err:  # a broken recorder must never fail a request
             _log.warning("the request recorder failed: %s: %s", type(err).__name__, redact_text(str(err)))
         if _log.isEnabledFor(logging.INFO):
-            fields = log_fields(record, cost_saved=cost_saved, preview_text=preview_text, verdicts=verdicts)
+            shown = preview(rendered, self.options.log_prompt_chars)  # redacted only when the line is written
+            fields = log_fields(record, cost_saved=cost_saved, preview_text=shown, verdicts=verdicts)
             if error is not None:
                 fields["error"] = f"{type(error).__name__}: {redact_text(str(error))}"[:500]
             _log.info("genaiops request %s", json.dumps(fields, ensure_ascii=False), extra={"json_fields": fields})

@@ -139,6 +139,8 @@ class PriceTable:
         price = self.price_for(model)
         if price is None:
             return Cost(0.0, False)
+        if not (usage.input_tokens or usage.output_tokens or usage.thinking_tokens):
+            return Cost(0.0, True)  # a cache hit or a blocked input: nothing billed
         return Cost(float(round(price.cost(usage), 9)), True)
 
     def with_overrides(self, overrides: Mapping[str, ModelPrice | Mapping[str, Any]]) -> PriceTable:

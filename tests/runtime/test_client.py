@@ -153,6 +153,17 @@ def test_a_timeout_is_retried_then_reported_as_a_timeout(
     assert raised.value.outcome is Outcome.TIMEOUT
 
 
+def test_a_slow_model_times_out_per_attempt(store: PromptStore, make_client: Make, emulator: Emulator) -> None:
+    publish_version(store, version())
+    emulator.faults.add_latency("Predict", 400)
+    try:
+        with pytest.raises(ModelCallError) as raised:
+            make_client(timeout_s=0.1, max_attempts=2).generate("support", {"question": "slow"})
+    finally:
+        emulator.faults.clear("Predict")
+    assert raised.value.outcome is Outcome.TIMEOUT
+
+
 def test_bad_variables_raise_the_render_error_and_are_recorded_as_blocked_input(
     store: PromptStore, make_client: Make, records: Records
 ) -> None:
