@@ -11,7 +11,8 @@ from the prediction's `usage` mapping when the serving container reports one (Op
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from google.api_core import exceptions as gexc
@@ -74,15 +75,33 @@ def _translate(err: gexc.GoogleAPIError, what: str) -> GenaiopsError:
 class EndpointModel:
     """A runtime model that calls Predict on the endpoint named by the request's model."""
 
-    def __init__(self, prediction_client: Any) -> None:
-        """`prediction_client`: an aiplatform_v1.PredictionServiceClient (see `prompt_live.prediction_client`)."""
+    def __init__(self, prediction_client: Any = None, *, client_for_region: Callable[[str], Any] | None = None) -> None:
+        """`prediction_client`: one aiplatform_v1.PredictionServiceClient for every endpoint (an emulator's
+        channel); or `client_for_region`, called once per region (Vertex AI serves an endpoint from its
+        region's host, `{region}-aiplatform.googleapis.com`)."""
+        if (prediction_client is None) == (client_for_region is None):
+            raise ValueError("pass either prediction_client or client_for_region")
         self._client = prediction_client
+        self._client_for_region = client_for_region
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def _client_for(self, endpoint: str) -> Any:
+        if self._client is not None:
+            return self._client
+        parts = endpoint.split("/")
+        region = parts[3] if len(parts) > 3 and parts[2] == "locations" else ""
+        with self._lock:
+            if region not in self._clients:
+                assert self._client_for_region is not None
+                self._clients[region] = self._client_for_region(region)
+            return self._clients[region]
 
     def generate(self, request: ModelRequest) -> ModelAnswer:
         """One Predict call with one instance."""
         what = f"Predict on {request.model}"
         try:
-            response = self._client.predict(
+            response = self._client_for(request.model).predict(
                 endpoint=request.model, instances=[instance_of(request)], timeout=request.timeout_s
             )
         except gexc.GoogleAPIError as err:

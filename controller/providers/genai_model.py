@@ -13,7 +13,7 @@ ratings). SDK and transport errors leave as `controller.errors` types with retry
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -199,9 +199,3 @@ class GeminiModel:
             )
             async for chunk in chunks:
                 yield answer_of(chunk)
-
-
-def config_fields(generation_config: Mapping[str, Any]) -> dict[str, Any]:
-    """What `build_config` sends for a generation config (for tests and docs)."""
-    request = ModelRequest(model="m", text="", generation_config=generation_config)
-    return build_config(request).model_dump(exclude_none=True, exclude={"http_options"})

@@ -65,11 +65,12 @@ def vertex_models(
     genai_base_url: str | None = None,
     gemini_endpoints: Collection[str] = (),
 ) -> VertexModels:
-    """Both adapters for a project and region: on Google Cloud by default, or on an emulator
-    (`grpc_target` HOST:PORT for Predict, `genai_base_url` http://HOST:PORT for google-genai)."""
-    channel = plain_channel(grpc_target) if grpc_target else None
-    predictions = prediction_client(region=location, channel=channel)
+    """Both adapters for a project: on Google Cloud by default (Gemini in `location`, which may be
+    `global`; each endpoint through its own region's host), or on an emulator (`grpc_target` HOST:PORT for
+    Predict, `genai_base_url` http://HOST:PORT for google-genai)."""
+    if grpc_target:
+        endpoints = EndpointModel(prediction_client(region=location, channel=plain_channel(grpc_target)))
+    else:
+        endpoints = EndpointModel(client_for_region=lambda region: prediction_client(region=region or location))
     client = gemini_client(project=project, location=location, base_url=genai_base_url)
-    return VertexModels(
-        gemini=GeminiModel(client), endpoints=EndpointModel(predictions), gemini_endpoints=gemini_endpoints
-    )
+    return VertexModels(gemini=GeminiModel(client), endpoints=endpoints, gemini_endpoints=gemini_endpoints)

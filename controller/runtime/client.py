@@ -15,6 +15,7 @@ RequestRecord goes to the recorder and one structured line to the `controller.ru
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any, TypeVar
@@ -96,8 +97,6 @@ class GenAIClient:
         log_prompt_chars: int = 160,
         cache_retry_after_s: float = 30.0,
     ) -> None:
-        import os
-
         options = Options(
             timeout_s=timeout_s,
             max_attempts=max_attempts,
