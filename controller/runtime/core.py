@@ -21,10 +21,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from controller.errors import GenaiopsError
 from controller.prompts.client import PromptClient
 from controller.prompts.models import qualified
-from controller.prompts.render import RenderedPrompt
+from controller.prompts.render import RenderedPrompt, RenderError
 from controller.prompts.version import PromptVersion
 from controller.runtime.cache import CachedAnswer, CacheStats, GuardedCache, MemoryCache, ResponseCache, cache_key
 from controller.runtime.errors import ModelCallError, outcome_of
@@ -152,8 +151,11 @@ class Core:
             safety_settings=settings.safety_settings,
             timeout_s=self.options.timeout_s,
         )
+        denied = check_input(settings.rules, variables)
         key = None
-        if self.cache is not None and settings.cacheable(request.generation_config):
+        if denied is not None:
+            pass  # refused: never cached, never looked up
+        elif self.cache is not None and settings.cacheable(request.generation_config):
             key = cache_key(
                 prompt=prompt,
                 version=version.id,
@@ -178,7 +180,6 @@ class Core:
             rendered.text,
             tuple(verdicts),
         )
-        denied = check_input(settings.rules, variables)
         if denied is not None:
             return self.blocked_input(prepared, denied)
         return prepared
@@ -192,7 +193,7 @@ class Core:
             if rendered.version != version.id:  # the label moved between the two reads: use the newer
                 version = self.prompts.get(prompt, label=label)
                 rendered = self.prompts.render(prompt, variables, label=label)
-        except GenaiopsError as err:
+        except RenderError as err:  # the variables were refused (other errors are not the input's fault)
             record = self._record(request_id, prompt, version.id, label, version.runs_on, Outcome.BLOCKED_INPUT)
             self._emit(record, self.timer() - started, cost_saved=0.0, rendered="", verdicts=(), error=err)
             raise
