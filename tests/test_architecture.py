@@ -50,6 +50,20 @@ def test_the_layers_run_in_designs_direction_with_providers_beside_the_engine() 
     assert level("emulator") > level("providers")
 
 
+# Same-named modules of the runtime client (issue 13) that predate this rule; renaming them is that work's.
+PENDING_RENAMES = {"client.py", "errors.py", "metrics.py", "usage.py"}
+
+
+def test_no_two_sibling_packages_have_a_module_of_the_same_name() -> None:
+    owners: dict[str, list[str]] = {}
+    for package in sorted(p for p in (REPO / "controller").iterdir() if (p / "__init__.py").is_file()):
+        for module in package.glob("*.py"):
+            if module.name != "__init__.py":
+                owners.setdefault(module.name, []).append(package.name)
+    repeated = {name: where for name, where in owners.items() if len(where) > 1 and name not in PENDING_RENAMES}
+    assert not repeated, f"rename one of each: {repeated}"
+
+
 @pytest.mark.parametrize(
     ("module", "line", "named"),
     [

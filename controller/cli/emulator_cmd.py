@@ -1,7 +1,7 @@
 """`genaiops emulator ...`: run the local Vertex AI / Cloud Monitoring / Cloud Storage emulator.
 
 `genaiops emulator start` serves in the foreground until Ctrl-C (or SIGTERM), printing its addresses and
-what a client must set to use it. The lead registers `emulator_group` in `cli/main.py`.
+what a client must set to use it (`emulator_group`, registered in `cli/main.py`).
 """
 
 from __future__ import annotations

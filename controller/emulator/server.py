@@ -240,17 +240,6 @@ class Emulator:
             http_options=types.HttpOptions(base_url=self.rest_endpoint, api_version=api_version),
         )
 
-    def storage_client(self) -> Any:
-        """A real `google.cloud.storage.Client` pointed at the storage server (anonymous credentials)."""
-        from google.auth.credentials import AnonymousCredentials
-        from google.cloud.storage import Client
-
-        return Client(
-            project=self.project,
-            credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
-            client_options={"api_endpoint": self.storage_host},
-        )
-
 
 @contextmanager
 def running(

@@ -1,11 +1,12 @@
 """The executor: carries a Plan out through the ports.
 
 Independent resources run in parallel (`parallelism`), the operations of one resource strictly in order,
-in three phases: models and prompts first (new versions must exist before endpoints deploy them), then
-endpoints, then model deletions (a model is deleted only after endpoints stop serving it). Transient API errors are
-retried with exponential backoff and jitter; a conflict (stale etag, traffic moved by someone else)
-re-observes and re-plans that one resource; a permanent error stops that resource and the rest go on.
-Every operation leaves one line in the audit log.
+in three phases: models first (new versions must exist before endpoints deploy them), then endpoints and
+prompts, then model deletions (a model is deleted only after endpoints stop serving it); an endpoint that
+deploys a model whose change failed is skipped. Transient API errors are retried with exponential backoff
+and jitter (`RetryPolicy`); a conflict (stale etag, traffic moved by someone else) re-observes and re-plans
+that one resource; a permanent error stops that resource and the rest go on. Every operation leaves one
+line in the audit log; rollout records and prompt provenance are stamped with the injected clock.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ from controller.loader.checks import Located, check_endpoint, check_prompt, chec
 from controller.loader.errors import validation_diagnostics
 from controller.loader.files import FileRefusedError, manifests_root, not_regular, read_bytes
 from controller.loader.yaml_source import Document, YamlError, parse_documents
-from controller.model import API_VERSION, KINDS, Endpoint, Manifest, Model, Prompt
+from controller.model import API_VERSION, KINDS, Endpoint, Model, Prompt
 
 MAX_FILE_BYTES = 1024 * 1024
 SUFFIXES = (".yaml", ".yml")
@@ -42,10 +42,6 @@ class LoadResult:
     def ok(self) -> bool:
         """True when there is no error (warnings allowed)."""
         return not has_errors(self.diagnostics)
-
-    def of_kind(self, kind: type[Manifest]) -> list[Manifest]:
-        """The manifests of one kind, in load order."""
-        return [item.manifest for item in self.manifests if isinstance(item.manifest, kind)]
 
 
 def discover(root: Path) -> tuple[list[Path], list[Diagnostic]]:

@@ -3,6 +3,8 @@ plans (template and config diffs), the assertion test runner with JUnit XML, and
 
 Pure: nothing here imports google.* or the providers; the Cloud Storage and local stores and the live
 model live in `controller.providers.prompt_store` / `prompt_live`, wired by `controller.cli.prompts_cmd`.
-Flow: loader -> `source.sources_of` -> `render` / `testing.run_tests` / `plan.plan_prompts` ->
-`plan.apply_prompt_plan` (through a `store.PromptStore`) -> `client.PromptClient` in applications.
+Flow: loader -> `source.sources_of` -> `render` / `testing.run_tests` / `prompt_plan.plan_prompts` (a
+prompt's changes as Plan operations: publish a version, move labels) -> the engine's executor carries
+them out through a `store.PromptStore`, like every other operation -> `client.PromptClient` in
+applications.
 """

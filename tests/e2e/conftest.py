@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import storage  # type: ignore[attr-defined,unused-ignore]
 
 from controller.cli.main import cli
 from controller.emulator.server import Emulator, running
@@ -82,6 +84,14 @@ class Workspace:
     def plan(self, *extra: str) -> Result:
         """`genaiops plan manifests`."""
         return self.run("plan", str(self.manifests), *extra)
+
+    def storage(self) -> storage.Client:
+        """A plain Cloud Storage client on the emulator's JSON API (anonymous), as any user would build one."""
+        return storage.Client(
+            project=self.emulator.project,
+            credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+            client_options={"api_endpoint": self.emulator.storage_host},
+        )
 
     def endpoint(self, endpoint_id: str = "chat") -> Any:
         """The live endpoint, read with the real gapic client."""

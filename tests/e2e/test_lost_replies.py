@@ -12,8 +12,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from google.auth.credentials import AnonymousCredentials
-from google.cloud import storage  # type: ignore[attr-defined,unused-ignore]
 
 from tests.e2e.conftest import Workspace
 
@@ -31,11 +29,6 @@ MUTATING = (
     "storage.objects.patch",
     "storage.objects.update",
 )
-
-
-def _storage(workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> storage.Client:
-    monkeypatch.setenv("STORAGE_EMULATOR_HOST", workspace.emulator.storage_host)
-    return storage.Client(project=workspace.emulator.project, credentials=AnonymousCredentials())  # type: ignore[no-untyped-call]
 
 
 def _converge(workspace: Workspace) -> int:
@@ -60,7 +53,7 @@ def _second_commit(manifests: Path) -> None:
 
 @pytest.mark.parametrize("seed", [3, 7])
 def test_apply_with_30_percent_lost_replies_converges_in_two_applies_without_duplicates(
-    make_workspace: Callable[..., Workspace], monkeypatch: pytest.MonkeyPatch, seed: int
+    make_workspace: Callable[..., Workspace], seed: int
 ) -> None:
     workspace = make_workspace(seed=seed)
     shutil.copytree(REPO / "manifests", workspace.manifests, dirs_exist_ok=True)
@@ -87,7 +80,7 @@ def test_apply_with_30_percent_lost_replies_converges_in_two_applies_without_dup
         for e in endpoints.list_endpoints(parent=parent)
     }
     assert deployed == {"support-chat": [("primary", 3)], "intent-router": [("main", 4)]}
-    client = _storage(workspace, monkeypatch)
+    client = workspace.storage()
     prompt_versions = Counter(
         blob.name.split("/")[-3]
         for bucket in client.list_buckets()

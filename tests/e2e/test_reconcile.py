@@ -244,7 +244,7 @@ def test_sigterm_in_the_middle_of_a_pass_leaves_consistent_state_and_releases_th
         assert not [problem for e in live if (problem := split_problem(e))]
 
         # The lease lives in the emulator's Cloud Storage; released, its object is gone.
-        lease = workspace.emulator.storage_client().bucket("local-project-genaiops").blob("locks/local-project.json")
+        lease = workspace.storage().bucket("local-project-genaiops").blob("locks/local-project.json")
         assert not lease.exists()
 
         workspace.emulator.state.set_lro_delay(0.0)

@@ -102,7 +102,7 @@ def test_two_applies_from_different_directories_and_address_spellings_take_turns
     assert max(_times(first)) <= min(_times(second)), "the two applies interleaved"
     for directory in directories.values():
         assert not (directory / ".genaiops" / "locks").exists()  # nothing lock-like next to the client
-    lease = workspace.emulator.storage_client().bucket("local-project-genaiops").blob("locks/local-project.json")
+    lease = workspace.storage().bucket("local-project-genaiops").blob("locks/local-project.json")
     assert not lease.exists()  # released by both
 
 
@@ -120,7 +120,7 @@ def test_prompts_published_through_one_spelling_are_seen_through_the_other_from_
     planned = _genaiops(reader, "plan", "manifests", "--detailed-exitcode", "--emulator", f"localhost:{port}")
     output = planned.communicate(timeout=120)[0]
     assert planned.returncode == 0, output  # nothing to publish: the store is the emulator's
-    bucket = workspace.emulator.storage_client().bucket("local-project-genaiops")
+    bucket = workspace.storage().bucket("local-project-genaiops")
     assert bucket.blob("prompts/prompts/greet/index.json").exists()
     assert not (publisher / ".genaiops" / "emulator").exists()
 

@@ -92,12 +92,6 @@ def deployed_model_pb(record: DeployedModelRecord) -> Any:
     return pb
 
 
-def deployed_model_proto(record: DeployedModelRecord) -> v1.DeployedModel:
-    """A `DeployedModel` message for a record."""
-    message: v1.DeployedModel = v1.DeployedModel.wrap(deployed_model_pb(record))
-    return message
-
-
 _ENDPOINT_CACHE: dict[str, tuple[tuple[str, float], bytes]] = {}
 
 
