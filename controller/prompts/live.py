@@ -2,8 +2,7 @@
 
 - A prompt whose model is a publisher model (`publishers/google/models/gemini-2.0-flash`, directly or
   through a `Model` manifest with `publisher:`) goes to that model's GenerateContent, in the Endpoint's
-  region (us-central1 by default). The local emulator serves no publisher models, so against it pass
-  `--endpoint`.
+  region (us-central1 by default); the emulator serves it too (an echo with usage metadata).
 - A prompt whose model is a registry `Model` goes to the Endpoint manifest that deploys it (the first one
   in load order), or to `--endpoint ID|RESOURCE_NAME`; PredictionService.Predict is called with one
   instance in the convention of Vertex's open-model serving containers (`prompt`, `max_tokens`,

@@ -97,18 +97,33 @@ def test_live_tests_call_the_endpoint_that_deploys_the_prompts_model(
     assert "1 passed, 1 failed, 0 errors, 0 skipped" in printed and "(live)" in printed
 
 
-def test_a_publisher_model_on_the_emulator_is_an_error_that_says_to_pass_an_endpoint(
+GEMINI_TESTS = """\
+generationConfig: {temperature: 0.1, maxOutputTokens: 64}
+tests:
+  - name: gemini-echoes-the-prompt
+    vars: {customer: Ada}
+    assert:
+      - {type: contains, value: "Hello Ada!"}
+  - name: echo-is-not-an-answer
+    vars: {customer: Bo}
+    assert:
+      - {type: not-contains, value: Bo}
+"""
+
+
+def test_a_publisher_model_on_the_emulator_is_called_through_generate_content(
     emulator: Emulator, write: Callable[..., Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    root = write({"p.yaml": prompt_yaml(extra=TESTS)})
-    assert run(["prompts", "test", str(root), "--live", "--emulator", emulator.grpc_target]) == 1
+    root = write({"p.yaml": prompt_yaml(extra=GEMINI_TESTS)})
+    code = run(["prompts", "test", str(root), "--live", "--emulator", emulator.grpc_target])
     printed = capsys.readouterr().out
-    assert "ERROR greet / echo-holds-the-prompt" in printed
-    assert "pass --endpoint" in printed
+    assert "PASS greet / gemini-echoes-the-prompt" in printed, printed
+    assert "FAIL greet / echo-is-not-an-answer" in printed
+    assert code == 1  # echo-is-not-an-answer fails: the emulated Gemini echoes
     capsys.readouterr()
     code = run(["prompts", "test", str(root), "--live", "--emulator", emulator.grpc_target, "--endpoint", "chat"])
-    assert "PASS greet / echo-holds-the-prompt" in capsys.readouterr().out
-    assert code == 1  # echo-is-not-an-answer still fails
+    assert "PASS greet / gemini-echoes-the-prompt" in capsys.readouterr().out  # Predict on an endpoint still works
+    assert code == 1
 
 
 def test_live_needs_a_project_or_an_emulator(
