@@ -24,12 +24,15 @@ services:
 		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
 	} || echo "warning: could not install redis-server (apt-get install -y redis-server)"
 
+# pytest on two workers (pytest-xdist), one test file per worker at a time: the end-to-end tests mostly
+# wait on emulators and child processes, so two overlap well on two cores. Every test keeps to its own
+# temp dir and free ports.
 test: $(STAMP) services
 	$(BIN)/ruff check controller tests benchmarks
 	$(BIN)/ruff format --check controller tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check controller tests benchmarks
