@@ -28,7 +28,7 @@ from controller.runtime.client import GenAIClient, retry_policy
 from controller.runtime.core import CacheOption, Core, Prepared, PriceOption
 from controller.runtime.errors import NotStreamableError
 from controller.runtime.model import AsyncModel, ModelAnswer, ModelRequest, ModelRouter, StreamingModel
-from controller.runtime.records import Recorder
+from controller.runtime.records import Feedback, Recorder
 from controller.runtime.result import Result
 from controller.runtime.streaming import StreamState
 
@@ -50,6 +50,12 @@ class AsyncGenAIClient:
     ) -> None:
         self._sync = GenAIClient(prompts, models, cache=cache, recorder=recorder, prices=prices, **options)
         self._core: Core = self._sync.core
+
+    def record_feedback(
+        self, request_id: str, rating: int, text: str | None = None, user_id: str | None = None
+    ) -> Feedback:
+        """Store a user's rating of a request this client served (see `GenAIClient.record_feedback`)."""
+        return self._sync.record_feedback(request_id, rating, text, user_id)
 
     @property
     def core(self) -> Core:

@@ -23,14 +23,15 @@ from typing import Any, TypeVar
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, stop_after_delay
 from tenacity.wait import wait_exponential_jitter
 
-from controller.errors import GenaiopsError, TransientError
+from controller.errors import GenaiopsError, TransientError, UserError
 from controller.prompts.client import PromptClient
 from controller.runtime.cache import CacheStats
 from controller.runtime.core import CacheOption, Core, Options, Prepared, PriceOption
 from controller.runtime.errors import ModelCallError, NotStreamableError
+from controller.runtime.feedback import FeedbackRecorder
 from controller.runtime.model import ModelAnswer, ModelRequest, ModelRouter, StreamingModel
 from controller.runtime.pii import redact_text
-from controller.runtime.records import Recorder
+from controller.runtime.records import Feedback, Recorder
 from controller.runtime.result import Result
 from controller.runtime.streaming import StreamState
 
@@ -96,7 +97,11 @@ class GenAIClient:
         project: str | None = None,
         log_prompt_chars: int = 160,
         cache_retry_after_s: float = 30.0,
+        feedback: FeedbackRecorder | None = None,
     ) -> None:
+        self._feedback = feedback
+        if feedback is not None:  # it remembers what served each request, so a rating can be joined
+            recorder = feedback.tee(recorder)
         options = Options(
             timeout_s=timeout_s,
             max_attempts=max_attempts,
@@ -116,6 +121,14 @@ class GenAIClient:
             options=options,
             cache_retry_after_s=cache_retry_after_s,
         )
+
+    def record_feedback(
+        self, request_id: str, rating: int, text: str | None = None, user_id: str | None = None
+    ) -> Feedback:
+        """Store a user's rating (1-5) of a request this client served (see `FeedbackRecorder`)."""
+        if self._feedback is None:
+            raise UserError("no feedback store: pass feedback=FeedbackRecorder(...) to the client")
+        return self._feedback.record_feedback(request_id, rating, text, user_id)
 
     @property
     def core(self) -> Core:

@@ -9,14 +9,18 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from controller.emulator.server import Emulator
+from controller.errors import UserError
 from controller.prompts.render import RenderError
 from controller.prompts.store import PromptStore
+from controller.providers.sqlite_feedback import SqliteFeedbackStore
 from controller.runtime import AsyncGenAIClient, GenAIClient, ModelCallError, Outcome, PriceTable
 from controller.runtime.core import REQUEST_LOGGER
+from controller.runtime.feedback import FeedbackRecorder
 from tests.runtime.conftest import CHAT, FLAKY, FLASH, LITE, FakeGemini, Records, publish_version, version
 
 Make = Callable[..., GenAIClient]
@@ -219,3 +223,26 @@ def test_the_async_client_generates_and_caches_like_the_sync_one(
 
     asyncio.run(run())
     assert len(gemini.bodies) == 3
+
+
+def test_the_client_records_feedback_joined_with_what_served_the_request(
+    store: PromptStore, make_client: Make, records: Records, tmp_path: Path
+) -> None:
+    version_id = publish_version(store, version())
+    feedback = FeedbackRecorder(SqliteFeedbackStore(tmp_path / "feedback.sqlite"))
+    client = make_client(feedback=feedback)
+    result = client.generate("support", {"question": "where is my parcel?"})
+    assert records.records and records.records[0].request_id == result.request_id  # metrics still recorded
+    stored = client.record_feedback(result.request_id, 4, text="Thanks, write to ada@example.com")
+    assert (stored.prompt, stored.version, stored.label, stored.model, stored.rating) == (
+        "support",
+        version_id,
+        "production",
+        CHAT,
+        4,
+    )
+    assert stored.text is not None and "ada@example.com" not in stored.text
+    [kept] = feedback.store.query(prompt="support")
+    assert kept.request_id == result.request_id and kept.rating == 4
+    with pytest.raises(UserError, match="no feedback store"):
+        make_client().record_feedback(result.request_id, 5)
