@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+
 from controller.cli.console import make_console
 from controller.cli.options import EXIT_ERROR, load_or_exit, target_options
 from controller.cli.paths import OutputFile, prepare_output_file

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+
 from controller.cli.apply_cmd import fail
 from controller.cli.console import make_console, unclipped
 from controller.cli.options import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, load_or_exit, target_options
