@@ -51,7 +51,6 @@ def test_the_layers_run_in_designs_direction_with_providers_beside_the_engine() 
 
 
 # Same-named modules of the runtime client (issue 13) that predate this rule; renaming them is that work's.
-PENDING_RENAMES = {"client.py", "errors.py", "metrics.py", "usage.py"}
 
 
 def test_no_two_sibling_packages_have_a_module_of_the_same_name() -> None:
@@ -60,7 +59,7 @@ def test_no_two_sibling_packages_have_a_module_of_the_same_name() -> None:
         for module in package.glob("*.py"):
             if module.name != "__init__.py":
                 owners.setdefault(module.name, []).append(package.name)
-    repeated = {name: where for name, where in owners.items() if len(where) > 1 and name not in PENDING_RENAMES}
+    repeated = {name: where for name, where in owners.items() if len(where) > 1}
     assert not repeated, f"rename one of each: {repeated}"
 
 

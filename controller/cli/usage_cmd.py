@@ -25,7 +25,7 @@ from controller.cli.options import EXIT_OK, target_options
 from controller.cli.target import open_target, spec_from_flags
 from controller.errors import GenaiopsError
 from controller.runtime.usage import GROUPINGS, feedback_rows, usage_rows
-from controller.views.usage import feedback_json, feedback_table, usage_json, usage_table
+from controller.views.usage_table import feedback_json, feedback_table, usage_json, usage_table
 
 _SINCE = re.compile(r"(\d+)([dhms])")
 _UNIT_S = {"d": 86400, "h": 3600, "m": 60, "s": 1}
@@ -119,7 +119,8 @@ def feedback_report_cmd(
     prompt: str | None, since: float, project: str | None, feedback_db: Path | None, collection: str, output: str
 ) -> None:
     """Average rating and rating counts per prompt version."""
-    from controller.runtime.feedback import DEFAULT_SQLITE_PATH, open_feedback_store
+    from controller.providers.runtime_stores import open_feedback_store
+    from controller.runtime.feedback import DEFAULT_SQLITE_PATH
 
     start = time.time() - since
     if feedback_db is not None or not project:

@@ -23,7 +23,7 @@ from controller.errors import GenaiopsError, PermanentError
 from controller.prompts.live import predict_instance
 from controller.prompts.render import RenderedPrompt
 from controller.providers.google_errors import translate
-from controller.runtime.errors import ModelTimeoutError, RateLimitedError
+from controller.runtime.failures import ModelTimeoutError, RateLimitedError
 from controller.runtime.model import ModelAnswer, ModelRequest
 from controller.runtime.records import Usage
 

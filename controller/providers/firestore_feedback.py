@@ -1,7 +1,7 @@
 """The cloud feedback store: a `FeedbackStore` (controller/runtime/records.py) in Firestore, through the
 official `google-cloud-firestore` client.
 
-Place in the flow: `controller.runtime.feedback.open_feedback_store` picks it when a Google Cloud project
+Place in the flow: `controller.providers.runtime_stores.open_feedback_store` picks it when a Google Cloud project
 is set; the runtime's `FeedbackRecorder` adds documents and `genaiops feedback report` queries them. The
 documents live in one collection (`genaiops-feedback` by default) of the project's database, one per
 request id (a second rating of the same request replaces the first), and carry the request's prompt,

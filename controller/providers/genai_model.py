@@ -24,7 +24,7 @@ from google.genai import types
 from google.oauth2.credentials import Credentials
 
 from controller.errors import GenaiopsError, NotFoundError, PermanentError, TransientError
-from controller.runtime.errors import ModelTimeoutError, RateLimitedError
+from controller.runtime.failures import ModelTimeoutError, RateLimitedError
 from controller.runtime.model import ModelAnswer, ModelRequest, SafetyRating
 from controller.runtime.records import Usage
 

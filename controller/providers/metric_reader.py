@@ -24,7 +24,7 @@ from google.protobuf import duration_pb2, timestamp_pb2
 
 from controller.errors import TransientError
 from controller.providers.google_errors import translate
-from controller.runtime.metrics import (
+from controller.runtime.aggregate import (
     METRICS,
     Buckets,
     Distribution,

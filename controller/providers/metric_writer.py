@@ -31,7 +31,7 @@ from google.protobuf import any_pb2
 
 from controller.errors import PermanentError
 from controller.providers.google_errors import translate
-from controller.runtime.metrics import (
+from controller.runtime.aggregate import (
     Distribution,
     Exponential,
     Linear,

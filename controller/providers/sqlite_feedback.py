@@ -1,6 +1,6 @@
 """The local feedback store: a `FeedbackStore` (controller/runtime/records.py) in one SQLite file.
 
-Place in the flow: the default store of `controller.runtime.feedback.open_feedback_store` when no Google
+Place in the flow: the default store of `controller.providers.runtime_stores.open_feedback_store` when no Google
 Cloud project is set (`.genaiops/feedback.sqlite`), so the demo and local development need nothing
 running; `genaiops feedback report` reads the same file. One row per request id (a second rating of the
 same request replaces the first), indexed by time. Each call opens its own connection (cheap for SQLite),

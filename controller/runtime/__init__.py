@@ -8,9 +8,9 @@ runtime_models, redis_cache): this package never imports google.* or redis.
 
 from controller.runtime.aclient import AsyncGenAIClient, AsyncStream
 from controller.runtime.cache import CacheStats, MemoryCache, ResponseCache, cache_key
-from controller.runtime.client import GenAIClient, Stream
 from controller.runtime.core import NullRecorder
-from controller.runtime.errors import ModelCallError, ModelTimeoutError, NotStreamableError, RateLimitedError
+from controller.runtime.failures import ModelCallError, ModelTimeoutError, NotStreamableError, RateLimitedError
+from controller.runtime.genai_client import GenAIClient, Stream
 from controller.runtime.model import ModelAnswer, ModelRequest, ModelRouter, SafetyRating, TextModel
 from controller.runtime.pii import redact, redact_text
 from controller.runtime.prices import ModelPrice, PriceTable, bundled_prices

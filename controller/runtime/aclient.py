@@ -24,9 +24,9 @@ from tenacity import AsyncRetrying
 from controller.errors import GenaiopsError
 from controller.prompts.client import PromptClient
 from controller.runtime.cache import CachedAnswer, CacheStats, MemoryCache
-from controller.runtime.client import GenAIClient, retry_policy
 from controller.runtime.core import CacheOption, Core, Prepared, PriceOption
-from controller.runtime.errors import NotStreamableError
+from controller.runtime.failures import NotStreamableError
+from controller.runtime.genai_client import GenAIClient, retry_policy
 from controller.runtime.model import AsyncModel, ModelAnswer, ModelRequest, ModelRouter, StreamingModel
 from controller.runtime.records import Feedback, Recorder
 from controller.runtime.result import Result

@@ -26,7 +26,7 @@ from controller.prompts.models import qualified
 from controller.prompts.render import RenderedPrompt, RenderError
 from controller.prompts.version import PromptVersion
 from controller.runtime.cache import CachedAnswer, CacheStats, GuardedCache, MemoryCache, ResponseCache, cache_key
-from controller.runtime.errors import ModelCallError, outcome_of
+from controller.runtime.failures import ModelCallError, outcome_of
 from controller.runtime.model import ModelAnswer, ModelRequest, ModelRouter
 from controller.runtime.pii import preview, redact, redact_text
 from controller.runtime.prices import ModelPrice, PriceTable, bundled_prices

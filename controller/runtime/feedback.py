@@ -6,7 +6,8 @@ Place in the flow: the runtime client tells a `FeedbackRecorder` about every req
 metrics recorder so that happens with no change to the client), so a later rating can be stored with what
 served it and joined without another lookup. `record_feedback` checks the rating (an
 integer 1-5), redacts the text (PII, `controller.runtime.pii`) and bounds its length, stores it through a
-`FeedbackStore` (Firestore in the project, or a local SQLite file without one: `open_feedback_store`) and
+`FeedbackStore` (Firestore in the project, or a local SQLite file without one:
+`controller.providers.runtime_stores.open_feedback_store`) and
 emits the feedback-score metric through the `Recorder`. `genaiops feedback report` summarises stored
 feedback per prompt version with `controller.runtime.usage.feedback_rows`.
 
@@ -34,7 +35,6 @@ __all__ = [
     "RequestIndex",
     "Served",
     "UnknownRequestError",
-    "open_feedback_store",
 ]
 
 DEFAULT_COLLECTION = "genaiops-feedback"
@@ -119,6 +119,7 @@ class FeedbackRecorder:
         record on to `recorder` (the metrics recorder), which also receives the feedback-score metric unless
         this recorder was given another one.
 
+            # cloud_monitoring_recorder and open_feedback_store: controller.providers.runtime_stores
             metrics = cloud_monitoring_recorder(project="my-project")
             feedback = FeedbackRecorder(open_feedback_store(project="my-project"))
             client = GenAIClient(prompts, models, recorder=feedback.tee(metrics))
@@ -185,18 +186,3 @@ class _Remembering:
     def close(self) -> None:
         if self._inner is not None:
             self._inner.close()
-
-
-def open_feedback_store(
-    *, project: str | None = None, path: Path | None = None, collection: str = DEFAULT_COLLECTION
-) -> FeedbackStore:
-    """Firestore (collection `collection` in `project`'s default database; honours
-    FIRESTORE_EMULATOR_HOST) when a project is given and no `path`; otherwise the SQLite file at `path`
-    (default `.genaiops/feedback.sqlite`)."""
-    if project and path is None:
-        from controller.providers.firestore_feedback import FirestoreFeedbackStore
-
-        return FirestoreFeedbackStore(project=project, collection=collection)
-    from controller.providers.sqlite_feedback import SqliteFeedbackStore
-
-    return SqliteFeedbackStore(path or DEFAULT_SQLITE_PATH)

@@ -2,7 +2,7 @@
 Monitoring in batches from a background thread, so a request never waits for the monitoring API.
 
 Place in the flow: the runtime client calls `record` once per request and `record_feedback` once per
-rating; both only update the in-memory `Aggregator` (`controller.runtime.metrics`) under a short lock. A
+rating; both only update the in-memory `Aggregator` (`controller.runtime.aggregate`) under a short lock. A
 daemon thread wakes every `interval_s` (60 s by default), creates the metric descriptors once (idempotent:
 an existing descriptor is fine), takes the points that are due (changed series, at most one point per
 series per `min_spacing_s`) and writes them through a `MetricWriter` port in calls of at most 200 series.
@@ -12,7 +12,7 @@ future), so nothing counted before exit is lost.
 
 A failed write is logged, never raised into the application: the series stay dirty and go out with the
 next flush (their values are cumulative, so the next point carries everything). Use
-`cloud_monitoring_recorder` to build one on Cloud Monitoring or the emulator.
+`controller.providers.runtime_stores.cloud_monitoring_recorder` to build one on Cloud Monitoring or the emulator.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from controller.errors import GenaiopsError
-from controller.runtime.metrics import (
+from controller.runtime.aggregate import (
     DEFAULT_MAX_LABEL_SETS,
     METRICS,
     Aggregator,
@@ -37,7 +37,7 @@ from controller.runtime.metrics import (
 )
 from controller.runtime.records import Feedback, RequestRecord
 
-__all__ = ["BatchingRecorder", "MetricWriter", "WriteResult", "cloud_monitoring_recorder"]
+__all__ = ["BatchingRecorder", "MetricWriter", "WriteResult"]
 
 _log = logging.getLogger(__name__)
 MAX_SERIES_PER_CALL = 200  # CreateTimeSeries' limit
@@ -183,23 +183,3 @@ class BatchingRecorder:
                 "counted under 'other'",
                 self.aggregator.max_label_sets,
             )
-
-
-def cloud_monitoring_recorder(
-    *,
-    project: str,
-    emulator: str | None = None,
-    location: str = "global",
-    job: str = "genaiops-runtime",
-    interval_s: float = DEFAULT_INTERVAL_S,
-    min_spacing_s: float = MIN_SPACING_S,
-    background: bool = True,
-) -> BatchingRecorder:
-    """A recorder writing to Cloud Monitoring in `project` (Application Default Credentials), or to a
-    running genaiops emulator at `emulator` (HOST:PORT, plaintext gRPC). `location` and `job` name the
-    `generic_task` monitored resource; each process writes its own series (task_id), so replicas never
-    collide on a CUMULATIVE series."""
-    from controller.providers.metric_writer import CloudMonitoringWriter
-
-    writer = CloudMonitoringWriter(project=project, emulator=emulator, location=location, job=job)
-    return BatchingRecorder(writer, interval_s=interval_s, min_spacing_s=min_spacing_s, background=background)

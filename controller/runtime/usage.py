@@ -4,7 +4,7 @@ feedback summarised per prompt version (`genaiops feedback report`, `feedback_ro
 
 Place in the flow: `controller.providers.metric_reader` reads the increase of every genaiops runtime metric
 over the window per allow-listed label set (`SeriesTotal`); `usage_rows` groups them and derives the rates
-and percentiles; `controller.views.usage` renders the rows (human table or JSON). No I/O here.
+and percentiles; `controller.views.usage_table` renders the rows (human table or JSON). No I/O here.
 
 Grouping: `prompt` by prompt name; `version` by (prompt, version); `label` by (prompt, label); `model` by
 the model called. Error rate is errors / requests (timeouts, rate limits and model errors; blocked requests
@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from controller.runtime.metrics import Distribution, merge, percentile
+from controller.runtime.aggregate import Distribution, merge, percentile
 from controller.runtime.records import Feedback
 
 GROUPINGS: dict[str, tuple[str, ...]] = {

@@ -25,9 +25,9 @@ from controller.errors import GenaiopsError
 from controller.prompts.client import PromptClient
 from controller.providers.prompt_store import open_store
 from controller.providers.runtime_models import vertex_models
+from controller.providers.runtime_stores import cloud_monitoring_recorder, open_feedback_store
 from controller.runtime import GenAIClient, Outcome, Result
-from controller.runtime.feedback import FeedbackRecorder, open_feedback_store
-from controller.runtime.recorder import cloud_monitoring_recorder
+from controller.runtime.feedback import FeedbackRecorder
 
 QUESTIONS = [
     ("Ada", "How do I reset my password?", "Reset your password", "Use the Forgot password link."),

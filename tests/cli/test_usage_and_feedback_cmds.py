@@ -14,9 +14,9 @@ from click.testing import Result
 
 from controller.cli.main import cli
 from controller.emulator.server import Emulator, running
+from controller.providers.runtime_stores import cloud_monitoring_recorder
 from controller.providers.sqlite_feedback import SqliteFeedbackStore
 from controller.runtime.feedback import FeedbackRecorder
-from controller.runtime.recorder import cloud_monitoring_recorder
 from controller.runtime.records import Feedback, Outcome, RequestRecord, Usage
 from tests.helpers import run_cli
 
@@ -59,6 +59,12 @@ def emulator() -> Iterator[Emulator]:
         yield emu
 
 
+@pytest.fixture(autouse=True)
+def wide_tables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every row on one line whatever the worker's environment says (rich folds cells at COLUMNS)."""
+    monkeypatch.setenv("COLUMNS", "200")
+
+
 def cells(line: str) -> list[str]:
     """The cells of a table row (rich draws `│` between them)."""
     return line.replace("\u2502", " ").split()
@@ -77,7 +83,8 @@ def test_usage_by_version_prints_requests_tokens_cost_latency_rates_blocks_and_f
     for column in ("PROMPT", "VERSION", "REQS", "TOKENS", "IN", "OUT", "COST", "P50", "P99", "ERROR", "RATE", "CACHE"):
         assert column in header.split()
     assert "HITS" in header and "BLOCKS" in header and "FEEDBACK" in header
-    v3 = next(cells(line) for line in lines if cells(line)[:2] == ["support-answer", "3"])
+    v3 = next((cells(line) for line in lines if cells(line)[:2] == ["support-answer", "3"]), None)
+    assert v3 is not None, result.output
     assert v3[2:5] == ["40", "30.0k", "3000"]  # tokens shortened in the table (exact in the JSON)
     assert v3[5] == "$0.0300"
     assert v3[8:12] == ["2.5%", "25.0%", "0", "5.00"]  # 1 error in 40, 10 cache hits, no blocks, one 5-star

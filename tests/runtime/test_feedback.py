@@ -16,9 +16,10 @@ from google.cloud import firestore  # type: ignore[attr-defined,unused-ignore]
 from controller.cli.main import cli
 from controller.prompts.store import PromptStore
 from controller.providers.firestore_feedback import FirestoreFeedbackStore, document_id
+from controller.providers.runtime_stores import open_feedback_store
 from controller.providers.sqlite_feedback import SqliteFeedbackStore
 from controller.runtime import GenAIClient
-from controller.runtime.feedback import FeedbackRecorder, RequestIndex, UnknownRequestError, open_feedback_store
+from controller.runtime.feedback import FeedbackRecorder, RequestIndex, UnknownRequestError
 from controller.runtime.records import Feedback, FeedbackStore, Outcome, RequestRecord, Usage
 from controller.runtime.usage import feedback_rows
 from tests.helpers import run_cli

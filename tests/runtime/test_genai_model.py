@@ -15,7 +15,7 @@ import pytest
 
 from controller.errors import NotFoundError, PermanentError, TransientError
 from controller.providers.genai_model import GeminiModel, gemini_client
-from controller.runtime.errors import ModelTimeoutError, RateLimitedError
+from controller.runtime.failures import ModelTimeoutError, RateLimitedError
 from controller.runtime.model import ModelRequest, SafetyRating
 from controller.runtime.records import Usage
 

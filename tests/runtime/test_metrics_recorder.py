@@ -22,7 +22,7 @@ from controller.emulator.server import Emulator, running
 from controller.errors import TransientError
 from controller.providers.metric_reader import CloudMonitoringUsage
 from controller.providers.metric_writer import RESOURCE_TYPE, CloudMonitoringWriter
-from controller.runtime.metrics import (
+from controller.runtime.aggregate import (
     LABEL_KEYS,
     LATENCY_BUCKETS,
     METRICS,

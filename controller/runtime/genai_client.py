@@ -27,7 +27,7 @@ from controller.errors import GenaiopsError, TransientError, UserError
 from controller.prompts.client import PromptClient
 from controller.runtime.cache import CacheStats
 from controller.runtime.core import CacheOption, Core, Options, Prepared, PriceOption
-from controller.runtime.errors import ModelCallError, NotStreamableError
+from controller.runtime.failures import ModelCallError, NotStreamableError
 from controller.runtime.feedback import FeedbackRecorder
 from controller.runtime.model import ModelAnswer, ModelRequest, ModelRouter, StreamingModel
 from controller.runtime.pii import redact_text
