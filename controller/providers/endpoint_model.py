@@ -10,7 +10,6 @@ from the prediction's `usage` mapping when the serving container reports one (Op
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -23,12 +22,12 @@ from controller.errors import GenaiopsError, PermanentError
 from controller.prompts.live import predict_instance
 from controller.prompts.render import RenderedPrompt
 from controller.providers.google_errors import translate
+from controller.providers.prompt_live import text_of
 from controller.runtime.failures import ModelTimeoutError, RateLimitedError
 from controller.runtime.model import ModelAnswer, ModelRequest
 from controller.runtime.records import Usage
 
 __all__ = ["EndpointModel", "instance_of"]
-_TEXT_FIELDS = ("content", "text", "output")
 
 
 def instance_of(request: ModelRequest) -> dict[str, Any]:
@@ -41,16 +40,6 @@ def instance_of(request: ModelRequest) -> dict[str, Any]:
         generation_config=request.generation_config,
     )
     return predict_instance(rendered)
-
-
-def _text_of(prediction: Any) -> str:
-    if isinstance(prediction, str):
-        return prediction
-    if isinstance(prediction, Mapping):
-        for name in _TEXT_FIELDS:
-            if isinstance(prediction.get(name), str):
-                return str(prediction[name])
-    return json.dumps(prediction, ensure_ascii=False, sort_keys=True)
 
 
 def _usage_of(prediction: Any) -> Usage | None:
@@ -111,7 +100,7 @@ class EndpointModel:
         if not predictions:
             raise PermanentError(f"{request.model} returned no prediction")
         return ModelAnswer(
-            text=_text_of(predictions[0]),
+            text=text_of(predictions[0]),
             usage=_usage_of(predictions[0]),
             model_version=raw.model_version_id or None,
         )

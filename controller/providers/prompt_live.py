@@ -37,7 +37,8 @@ def prediction_client(*, region: str, channel: grpc.Channel | None = None) -> An
     return v1.PredictionServiceClient(client_options={"api_endpoint": f"{region}-aiplatform.googleapis.com"})
 
 
-def _text_of(prediction: Any) -> str:
+def text_of(prediction: Any) -> str:
+    """The text of a Predict answer: a string, a `content`/`text`/`output` field, or its JSON."""
     if isinstance(prediction, str):
         return prediction
     if isinstance(prediction, Mapping):
@@ -70,7 +71,7 @@ class VertexPromptModel:
         predictions = [json_format.MessageToDict(p) for p in raw.predictions]
         if not predictions:
             raise PermanentError(f"{self.target.resource} returned no prediction")
-        return _text_of(predictions[0])
+        return text_of(predictions[0])
 
     def _generate(self, rendered: RenderedPrompt) -> str:
         request: dict[str, Any] = {

@@ -120,3 +120,17 @@ def make_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
 def workspace(make_workspace: Callable[..., Workspace]) -> Workspace:
     """A workspace on a plain emulator."""
     return make_workspace()
+
+
+@pytest.fixture
+def canary(make_workspace: Callable[..., Workspace]) -> Workspace:
+    """An emulator with synthetic traffic (100 requests/s), and version 1 of `llm` serving the canary
+    endpoint `chat` (see `canary_helpers.canary_yaml`)."""
+    from tests.e2e.canary_helpers import HEALTHY_V1, TRAFFIC, served, write_version
+
+    workspace = make_workspace(**TRAFFIC)
+    write_version(workspace, HEALTHY_V1)
+    first = workspace.apply()
+    assert first.exit_code == 0, first.output
+    assert served(workspace.endpoint()) == {"1": 100}
+    return workspace

@@ -21,7 +21,6 @@ from tests.e2e.canary_helpers import (
     HEALTHY_V2,
     INTERVAL_S,
     SLOW,
-    TRAFFIC,
     SplitWatcher,
     WebhookReceiver,
     apply_process,
@@ -37,17 +36,6 @@ from tests.e2e.conftest import Workspace
 # "One API call" in the rollback bound: an UpdateEndpoint on the loopback emulator takes milliseconds;
 # this leaves room for a loaded two-core machine running the emulator, traffic and watcher in-process.
 CALL_ALLOWANCE_S = 0.4
-
-
-@pytest.fixture
-def canary(make_workspace: Callable[..., Workspace]) -> Workspace:
-    """An emulator with 40 requests/s of synthetic traffic, and version 1 of `llm` serving `chat`."""
-    workspace = make_workspace(**TRAFFIC)
-    write_version(workspace, HEALTHY_V1)
-    first = workspace.apply()
-    assert first.exit_code == 0, first.output
-    assert served(workspace.endpoint()) == {"1": 100}
-    return workspace
 
 
 def _rollout(workspace: Workspace, *args: str) -> tuple[int, str]:
@@ -183,8 +171,9 @@ def test_a_driver_killed_between_steps_is_finished_by_a_fresh_process(canary: Wo
     write_version(canary, HEALTHY_V2)
     with SplitWatcher(canary) as watcher:
         with apply_process(canary) as child:
-            wait_until(
-                lambda: int(rollout_labels(canary.endpoint()).get("step", "0")) >= 1,
+            wait_until(  # the step landed and was audited (a kill between the two would lose the event)
+                lambda: int(rollout_labels(canary.endpoint()).get("step", "0")) >= 1
+                and bool(rollout_events(canary.root / "audit.log", "step")),
                 timeout_s=20,
                 what="the child apply to reach step 2",
             )

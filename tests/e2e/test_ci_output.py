@@ -9,25 +9,11 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Callable
 
-import pytest
-
-from tests.e2e.canary_helpers import ERRORING, HEALTHY_V1, REPO, TRAFFIC, served, write_version
+from tests.e2e.canary_helpers import ERRORING, REPO, write_version
 from tests.e2e.conftest import Workspace
 
 LONG_STEPS = "[{weight: 20, pause: 2s}, {weight: 50, pause: 2s}]"
-
-
-@pytest.fixture
-def canary(make_workspace: Callable[..., Workspace]) -> Workspace:
-    """Version 1 of `llm` serving `chat`, with synthetic traffic."""
-    workspace = make_workspace(**TRAFFIC)
-    write_version(workspace, HEALTHY_V1)
-    first = workspace.apply()
-    assert first.exit_code == 0, first.output
-    assert served(workspace.endpoint()) == {"1": 100}
-    return workspace
 
 
 def _ci_apply(workspace: Workspace, **env_extra: str) -> subprocess.CompletedProcess[str]:

@@ -23,13 +23,9 @@ import signal
 from collections.abc import Callable
 from typing import Any
 
-import pytest
-
 from tests.e2e.canary_helpers import (
     ERRORING,
-    HEALTHY_V1,
     HEALTHY_V2,
-    TRAFFIC,
     ChildApply,
     SplitWatcher,
     apply_process,
@@ -43,16 +39,6 @@ from tests.e2e.canary_helpers import (
 from tests.e2e.conftest import Workspace
 
 HOLD = "hold_ms=120000"
-
-
-@pytest.fixture
-def canary(make_workspace: Callable[..., Workspace]) -> Workspace:
-    """An emulator with synthetic traffic, and version 1 of `llm` serving `chat`."""
-    workspace = make_workspace(**TRAFFIC)
-    write_version(workspace, HEALTHY_V1)
-    first = workspace.apply()
-    assert first.exit_code == 0, first.output
-    return workspace
 
 
 def _kill_when(workspace: Workspace, child: ChildApply, landed: Callable[[Any], bool], what: str) -> dict[str, str]:

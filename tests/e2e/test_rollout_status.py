@@ -18,21 +18,15 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.e2e.canary_helpers import (
-    HEALTHY_V1,
     HEALTHY_V2,
     REPO,
-    TRAFFIC,
     apply_process,
     rollout_events,
     rollout_labels,
-    served,
     wait_until,
     write_version,
 )
@@ -44,17 +38,6 @@ POLL_S = 0.2  # how often the watchers here measure
 LINE = re.compile(  # a `--watch` line without a terminal, up to the measurements
     r"^\d\d:\d\d:\d\d chat/primary (?P<phase>\w+) step (?P<step>\d)/2(?: weight (?P<weight>\d+)% of 100%)?"
 )
-
-
-@pytest.fixture
-def canary(make_workspace: Callable[..., Workspace]) -> Workspace:
-    """An emulator with 100 requests/s of synthetic traffic, and version 1 of `llm` serving `chat`."""
-    workspace = make_workspace(**TRAFFIC)
-    write_version(workspace, HEALTHY_V1)
-    first = workspace.apply()
-    assert first.exit_code == 0, first.output
-    assert served(workspace.endpoint()) == {"1": 100}
-    return workspace
 
 
 def _elsewhere(workspace: Workspace) -> Path:

@@ -5,22 +5,9 @@ measured), `plan` must not claim that live matches, and a healthy, applied targe
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 
-import pytest
-
-from tests.e2e.canary_helpers import ERRORING, HEALTHY_V1, TRAFFIC, rollout_labels, write_version
+from tests.e2e.canary_helpers import ERRORING, rollout_labels, write_version
 from tests.e2e.conftest import Workspace
-
-
-@pytest.fixture
-def canary(make_workspace: Callable[..., Workspace]) -> Workspace:
-    """An emulator with synthetic traffic, and version 1 of `llm` serving `chat`."""
-    workspace = make_workspace(**TRAFFIC)
-    write_version(workspace, HEALTHY_V1)
-    first = workspace.apply()
-    assert first.exit_code == 0, first.output
-    return workspace
 
 
 def test_status_is_synced_and_healthy_after_a_clean_apply(canary: Workspace) -> None:
