@@ -172,8 +172,10 @@ def test_a_driver_killed_between_steps_is_finished_by_a_fresh_process(canary: Wo
     with SplitWatcher(canary) as watcher:
         with apply_process(canary) as child:
             wait_until(  # the step landed and was audited (a kill between the two would lose the event)
-                lambda: int(rollout_labels(canary.endpoint()).get("step", "0")) >= 1
-                and bool(rollout_events(canary.root / "audit.log", "step")),
+                lambda: (
+                    int(rollout_labels(canary.endpoint()).get("step", "0")) >= 1
+                    and bool(rollout_events(canary.root / "audit.log", "step"))
+                ),
                 timeout_s=20,
                 what="the child apply to reach step 2",
             )
