@@ -28,7 +28,7 @@ from controller.model import Endpoint
 from controller.plans.operations import StartRollout
 from controller.plans.plan import Plan, ResourceChange
 from controller.prompts.prompt_plan import KIND as PROMPT_KIND
-from controller.rollout.events import RolloutEvent, RolloutStatus
+from controller.rollout.events import EventKind, RolloutEvent, RolloutStatus
 from controller.rollout.state import Phase
 
 EXIT_OK, EXIT_ERROR, EXIT_WAITING = 0, 1, 3
@@ -96,7 +96,7 @@ class ApplyOutcome:
     @property
     def rolled_back(self) -> tuple[RolloutStatus, ...]:
         """Rollouts this apply rolled back."""
-        aborted = {(e.endpoint, e.deployment) for e in self.events if e.kind == "aborted"}
+        aborted = {(e.endpoint, e.deployment) for e in self.events if e.kind is EventKind.ABORTED}
         return tuple(
             s for s in self.rollouts if s.state.phase is Phase.DEGRADED and (s.endpoint, s.state.deployment) in aborted
         )

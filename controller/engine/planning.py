@@ -16,7 +16,7 @@ from controller.model import Endpoint, Manifest
 from controller.plans.plan import Plan
 from controller.plans.planner import plan as make_plan
 from controller.prompts.prompt_plan import KIND as PROMPT_KIND
-from controller.prompts.prompt_plan import plan_prompts, prompt_fingerprints
+from controller.prompts.prompt_plan import plan_prompts_with_fingerprints, prompt_fingerprints
 from controller.prompts.source import sources_of
 
 
@@ -58,10 +58,10 @@ def plan_load(
         observed = observe(session.ports, manifests, regions=regions)
         vertex = make_plan(manifests, observed, prune=prune, sources=sources(result), target=session.name)
     prompt_sources = sources_of(result.manifests)
-    prompts = plan_prompts(prompt_sources, session.prompts()) if prompt_sources else ()
-    fingerprint = dict(vertex.fingerprint)
-    if prompts:
-        fingerprint.update(prompt_fingerprints((c.name for c in prompts), session.prompts()))
+    prompts, prompt_prints = (
+        plan_prompts_with_fingerprints(prompt_sources, session.prompts()) if prompt_sources else ((), {})
+    )
+    fingerprint = {**vertex.fingerprint, **prompt_prints}
     return replace(
         vertex,
         changes=(*vertex.changes, *prompts),

@@ -27,7 +27,7 @@ from controller.engine.session import Session
 from controller.loader import DEFAULT_REGION, LoadResult, load
 from controller.plans.plan import Plan, ResourceChange, Sync
 from controller.ports import TelemetryPort
-from controller.rollout.events import RolloutEvent, RolloutStatus
+from controller.rollout.events import EventKind, RolloutEvent, RolloutStatus
 
 log = logging.getLogger("genaiops.reconcile")
 
@@ -206,9 +206,9 @@ class Reconciler:
     def _log_rollouts(self, outcome: ApplyOutcome, commit: str | None) -> None:
         """Rollbacks and pauses are what a person must look at: WARNING, with the reason as fields."""
         for event in outcome.events:
-            if event.kind not in ("aborted", "paused"):
+            if event.kind not in (EventKind.ABORTED, EventKind.PAUSED):
                 continue
-            what = "rolled back" if event.kind == "aborted" else "paused"
+            what = "rolled back" if event.kind is EventKind.ABORTED else "paused"
             log.warning(
                 "rollout of %s/%s %s: %s",
                 event.endpoint,

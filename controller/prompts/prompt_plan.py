@@ -123,9 +123,12 @@ def _reasons(version: PromptVersion, new: bool, diff: str, moves: Mapping[str, s
 
 def plan_prompt(source: PromptSource, store: PromptStore) -> ResourceChange:
     """The change for one prompt (reads its index and at most one stored version)."""
+    return _plan_against(source, store, store.read_index(source.name))
+
+
+def _plan_against(source: PromptSource, store: PromptStore, index: PromptIndex | None) -> ResourceChange:
     version = version_of(source)
     labels = tuple(source.prompt.spec.labels)
-    index = store.read_index(source.name)
     current = dict(index.labels) if index is not None else {}
     new_version = index is None or not index.has(version.id)
     moves = {lb: current.get(lb) for lb in labels if current.get(lb) != version.id}
@@ -162,7 +165,21 @@ def plan_prompt(source: PromptSource, store: PromptStore) -> ResourceChange:
 
 def plan_prompts(sources: Iterable[PromptSource], store: PromptStore) -> tuple[ResourceChange, ...]:
     """The change for every prompt, in manifest order."""
-    return tuple(plan_prompt(s, store) for s in sources)
+    return plan_prompts_with_fingerprints(sources, store)[0]
+
+
+def plan_prompts_with_fingerprints(
+    sources: Iterable[PromptSource], store: PromptStore
+) -> tuple[tuple[ResourceChange, ...], dict[str, str]]:
+    """The changes, and address -> fingerprint of each index they were planned from (one read per prompt,
+    recorded in a saved plan so that `apply PLANFILE` can refuse it when the store moved)."""
+    changes: list[ResourceChange] = []
+    prints: dict[str, str] = {}
+    for source in sources:
+        index = store.read_index(source.name)
+        changes.append(_plan_against(source, store, index))
+        prints[address(source.name)] = fingerprint(index)
+    return tuple(changes), prints
 
 
 def prompt_fingerprints(names: Iterable[str], store: PromptStore) -> dict[str, str]:
