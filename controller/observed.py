@@ -152,6 +152,12 @@ class Sample:
     custom: Mapping[str, float | None] = field(default_factory=dict)  # metric name -> value of its query
     error: str | None = None  # the queries every metric needs failed: why
     custom_errors: Mapping[str, str] = field(default_factory=dict)  # metric name -> why its own query failed
+    # Built-in metrics beyond errors and latency, by metric name (the runtime's prompt metrics:
+    # cost-per-request, output-tokens-per-request, safety-block-rate, feedback-score); None: no data.
+    values: Mapping[str, float | None] = field(default_factory=dict)
+    # Per-interval values of a metric over the window (metric name -> one value per alignment period, in
+    # time order), for the statistical judge; filled only for metrics that ask for `judge`.
+    series: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
 
     @property
     def error_rate(self) -> float | None:

@@ -106,6 +106,27 @@ class MetricsPort(Protocol):
         ...
 
 
+class PromptMetricsPort(Protocol):
+    """The runtime client's metrics of one prompt version (`custom.googleapis.com/genaiops/...`)."""
+
+    def sample_prompt(
+        self,
+        *,
+        prompt: str,
+        label: str,
+        version: str,
+        start: float,
+        end: float,
+        metrics: Sequence[Metric],
+    ) -> Sample:
+        """What the requests for `prompt` under `label` that `version` served saw over [start, end] (unix
+        seconds): requests, errors (timeouts, rate limits, model errors), latency percentiles in ms, and
+        `Sample.values` for the prompt metrics (cost-per-request, output-tokens-per-request,
+        safety-block-rate, feedback-score); `Sample.series` for metrics with a judge. A query that fails
+        is reported in `Sample.error` (or `custom_errors`), never raised."""
+        ...
+
+
 class LockPort(Protocol):
     """Mutual exclusion for applies on one target."""
 

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from controller.model.common import DeletionPolicy, Frozen, Metadata, StrictBool, StrictFloat, StrictInt
+from controller.model.endpoint import Rollout
 from controller.model.prompt_runtime import CachePolicy, PromptSafety, SafetySetting
 
 MODEL_REF_PATTERN = r"^([a-z][a-z0-9-]{0,62}(@[a-zA-Z0-9-]+)?|publishers/[a-z0-9-]+/models/[a-zA-Z0-9._@-]+)$"
@@ -131,6 +132,12 @@ class PromptSpec(Frozen):
         default=(), description="Environments this version is released to, such as production or staging."
     )
     tests: tuple[PromptTest, ...] = ()
+    rollout: Rollout = Field(
+        default_factory=Rollout,
+        description="How a changed version reaches the labels: 'direct' moves them at once; 'canary' routes a "
+        "growing share of each label's requests to the new version (sticky by the application's routing key), "
+        "judged on the runtime client's metrics, and moves the label only when the analysis passes.",
+    )
     deletion_policy: DeletionPolicy = "delete"
     suspend: StrictBool = Field(
         default=False, description="Pause reconciliation of this resource (plan and apply skip it)."
@@ -140,6 +147,12 @@ class PromptSpec(Frozen):
     def _one_template(self) -> PromptSpec:
         if (self.template is None) == (self.template_file is None):
             raise ValueError("a Prompt needs exactly one of 'template' or 'templateFile'")
+        return self
+
+    @model_validator(mode="after")
+    def _canary_needs_labels(self) -> PromptSpec:
+        if self.rollout.strategy == "canary" and not self.labels:
+            raise ValueError("a canary rollout moves labels: list the labels it applies to in 'labels'")
         return self
 
     @field_validator("variables")
