@@ -1,5 +1,6 @@
 """The `Endpoint` kind: deployments of registry models, the traffic split between them, and how a changed
-deployment is rolled out (direct, or a staged canary judged by analysis)."""
+deployment is rolled out (direct, a staged canary judged by analysis, or an A/B experiment between the
+deployments at their fixed traffic weights, compared statistically by rollout/experiment.py)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from controller.model.common import (
     StrictInt,
     check_duration,
 )
+from controller.model.experiment import Experiment, canary_only_analysis_fields
 
 MODEL_REF_RE = re.compile(r"^(?P<model>[a-z][a-z0-9-]{0,62})(?:@(?P<version>[1-9][0-9]*|[a-z][a-zA-Z0-9-]*))?$")
 
@@ -124,28 +126,58 @@ class Step(Frozen):
 
 
 class Rollout(Frozen):
-    """How a changed deployment reaches production."""
+    """How a changed deployment (or prompt version) reaches production: at once (`direct`), in judged
+    steps (`canary`), or side by side at fixed weights for a while, compared statistically (`experiment`)."""
 
-    strategy: Literal["direct", "canary"] = "direct"
+    strategy: Literal["direct", "canary", "experiment"] = "direct"
     steps: tuple[Step, ...] = ()
     step_weight: StrictInt | None = Field(default=None, ge=1, le=100, description="Shorthand: weight per step.")
     max_weight: StrictInt | None = Field(default=None, ge=1, le=100, description="Shorthand: last step's weight.")
     interval: Duration | None = Field(default=None, description="Shorthand: pause between steps.")
+    experiment: Experiment | None = Field(
+        default=None, description="Strategy 'experiment' only: its duration, weight, control and autoPromote."
+    )
     analysis: Analysis | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Rollout:
         shorthand = self.step_weight is not None or self.max_weight is not None or self.interval is not None
+        if self.strategy != "experiment" and self.experiment is not None:
+            raise ValueError(f"'experiment' settings apply only to strategy 'experiment' (this is {self.strategy!r})")
         if self.strategy == "direct":
             if self.steps or shorthand or self.analysis is not None:
                 raise ValueError("strategy 'direct' takes no steps, stepWeight, maxWeight, interval or analysis")
             return self
+        if self.strategy == "experiment":
+            return self._experiment_consistent(shorthand=shorthand)
         if self.steps and shorthand:
             raise ValueError("give either 'steps' or the stepWeight/maxWeight/interval shorthand, not both")
         if not self.steps and self.step_weight is None:
             raise ValueError("strategy 'canary' needs 'steps' or 'stepWeight'")
         if self.step_weight is not None and self.max_weight is not None and self.step_weight > self.max_weight:
             raise ValueError(f"stepWeight ({self.step_weight}) exceeds maxWeight ({self.max_weight})")
+        return self
+
+    def _experiment_consistent(self, *, shorthand: bool) -> Rollout:
+        if self.steps or shorthand:
+            raise ValueError(
+                "strategy 'experiment' keeps fixed weights: it takes no steps, stepWeight, maxWeight or interval "
+                "(set experiment.duration, and experiment.weight for a prompt)"
+            )
+        if self.experiment is None:
+            raise ValueError(
+                "strategy 'experiment' needs 'experiment' settings, at least a duration: experiment: {duration: 24h}"
+            )
+        if self.analysis is None:
+            raise ValueError("strategy 'experiment' needs 'analysis' with the metrics that compare the variants")
+        canary_only = canary_only_analysis_fields(self.analysis)
+        if canary_only:
+            names = ", ".join(f"analysis.{name}" for name in canary_only)
+            are, it = ("is a canary setting", "it") if len(canary_only) == 1 else ("are canary settings", "them")
+            raise ValueError(
+                f"{names} {are} (judging one window at a time); an experiment judges its whole duration at once: "
+                f"remove {it} (experiment.minRequests sets the requests each variant needs)"
+            )
         return self
 
 
@@ -164,6 +196,52 @@ class EndpointSpec(Frozen):
     suspend: StrictBool = Field(
         default=False, description="Pause reconciliation of this resource (plan and apply skip it)."
     )
+
+    @property
+    def variant_weights(self) -> dict[str, int]:
+        """An experiment's variants: the deployments with traffic > 0, in the order listed, at their traffic."""
+        return {d.name: self.traffic[d.name] for d in self.deployments if self.traffic.get(d.name, 0) > 0}
+
+    @property
+    def experiment_control(self) -> str | None:
+        """An experiment's control: `experiment.control`, or the first deployment listed that carries
+        traffic; None when the rollout is not an experiment or no deployment carries traffic."""
+        settings = self.rollout.experiment
+        if settings is None:
+            return None
+        if settings.control is not None:
+            return settings.control
+        return next(iter(self.variant_weights), None)
+
+    @model_validator(mode="after")
+    def _experiment_has_variants(self) -> EndpointSpec:
+        settings = self.rollout.experiment
+        if settings is None:
+            return self
+        if settings.weight is not None:
+            raise ValueError(
+                "rollout.experiment.weight is for prompts: an Endpoint experiment's variants keep the weights "
+                f"'traffic' gives them ({_split(self.traffic)}); remove 'weight'"
+            )
+        variants = self.variant_weights
+        if len(variants) < 2:
+            raise ValueError(
+                "an experiment compares deployments side by side: give at least two deployments traffic above 0 "
+                f"(traffic: {_split(self.traffic)})"
+            )
+        control = self.experiment_control
+        if control not in variants:
+            names = {d.name for d in self.deployments}
+            why = "carries no traffic" if control in names else "is not a deployment of this endpoint"
+            raise ValueError(
+                f"rollout.experiment.control {control!r} {why}; name one of the deployments with traffic: "
+                f"{', '.join(variants)}"
+            )
+        return self
+
+
+def _split(traffic: dict[str, int]) -> str:
+    return "{" + ", ".join(f"{name}: {weight}" for name, weight in traffic.items()) + "}"
 
 
 class Endpoint(Frozen):
