@@ -110,8 +110,15 @@ def emulator_group() -> None:
     "gemini_models",
     multiple=True,
     metavar="ID=PARAMS",
-    help="Emulate a publisher model with default behaviour, e.g. 'flaky-flash=error_rate=0.2;latency_ms=400' "
-    "(parameters in controller/emulator/vertex/gemini.py; any gemini-* id is served anyway). Repeatable.",
+    help="Emulate a publisher model (any id, e.g. a version such as gemini-2.5-flash-002 or a made-up "
+    "gemini-2.5-flash-bad) with default behaviour: PARAMS is KEY=VALUE pairs joined by ';' (quote it for the "
+    "shell). Keys: error_rate (0..1), error_code (429|500|503), latency_ms, latency_jitter_ms, block_rate "
+    "(0..1, answer blocked for safety), prompt_block_rate (0..1), thinking_tokens, cached_ratio (0..1), chunks "
+    "(stream events), output_tokens (answer length in tokens), output_tokens_jitter. E.g. "
+    "'gemini-2.0-flash-001=latency_ms=40;error_rate=0.01;output_tokens=60' and "
+    "'gemini-2.5-flash-bad=latency_ms=400;error_rate=0.3;block_rate=0.2;output_tokens=300'. Parameters after "
+    "';' in a call's model name override these; responses report the id as modelVersion (a catalogue id its "
+    "version). Any gemini-* id is served anyway, healthy. Repeatable.",
 )
 @click.option(
     "--retire-models", is_flag=True, help="Answer 404 for Gemini models past their retirement date, as Vertex does."
@@ -144,6 +151,7 @@ def start(
     """Serve the emulator in the foreground until Ctrl-C."""
     from controller.emulator.faults import FaultSpecError, parse_fault
     from controller.emulator.server import Emulator
+    from controller.emulator.vertex.generate import check_models
 
     for spec in faults:
         try:
@@ -156,6 +164,10 @@ def start(
         if not sep or not model_id:
             raise click.BadParameter(f"{spec!r}: expected ID=PARAMS", param_hint="--gemini-model")
         models[model_id] = params
+    try:
+        check_models(models)
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--gemini-model") from err
     try:
         emulator = Emulator(
             project=project,

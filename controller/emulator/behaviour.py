@@ -6,7 +6,8 @@ anything else) is a healthy model with a small latency. The high-level SDK refus
 neither `gs://` nor an existing local path, which is why the behaviour rides on a `gs://` URI.
 
 `GENERATE_KEYS` are read only by the emulated GenerateContent (`vertex/gemini.py`: safety blocks, thinking
-tokens, stream chunks...); Predict accepts and ignores them, so one URI can describe a tuned Gemini model.
+and output tokens, stream chunks...); Predict accepts and ignores them, so one URI can describe a tuned
+Gemini model.
 """
 
 from __future__ import annotations
@@ -19,7 +20,16 @@ from urllib.parse import parse_qs, urlsplit
 
 BEHAVIOUR_BUCKET = "emulator-models"
 GENERATE_KEYS = frozenset(
-    {"error_code", "block_rate", "prompt_block_rate", "thinking_tokens", "cached_ratio", "chunks"}
+    {
+        "error_code",
+        "block_rate",
+        "prompt_block_rate",
+        "thinking_tokens",
+        "cached_ratio",
+        "chunks",
+        "output_tokens",
+        "output_tokens_jitter",
+    }
 )
 KNOWN_KEYS = frozenset({"error_rate", "latency_ms", "latency_jitter_ms"}) | GENERATE_KEYS
 
@@ -42,17 +52,19 @@ class Behaviour:
 HEALTHY = Behaviour()
 
 
-def number_param(params: dict[str, list[str]], key: str, default: float) -> float:
-    """The finite, non-negative number `key` in parsed query parameters (the last one given), or `default`."""
+def number_param(params: dict[str, list[str]], key: str, default: float, *, where: str = "") -> float:
+    """The finite, non-negative number `key` in parsed query parameters (the last one given), or `default`;
+    the ValueError for a malformed one names `where` (the model) when given."""
     if key not in params:
         return default
     raw = params[key][-1]
+    in_where = f" in {where!r}" if where else ""
     try:
         value = float(raw)
     except ValueError:
-        raise ValueError(f"{key}={raw!r} is not a number") from None
+        raise ValueError(f"{key}={raw!r} is not a number{in_where}") from None
     if value < 0 or not math.isfinite(value):
-        raise ValueError(f"{key}={raw!r} must be a finite number >= 0")
+        raise ValueError(f"{key}={raw!r} must be a finite number >= 0{in_where}")
     return value
 
 
@@ -69,14 +81,17 @@ def behaviour_from(params: dict[str, list[str]], where: str) -> Behaviour:
     unknown = sorted(set(params) - KNOWN_KEYS)
     if unknown:
         raise ValueError(f"unknown behaviour parameter(s) {unknown} in {where!r}; known: {sorted(KNOWN_KEYS)}")
-    error_rate = number_param(params, "error_rate", 0.0)
+    error_rate = number_param(params, "error_rate", 0.0, where=where)
     if error_rate > 1:
         raise ValueError(f"error_rate must be between 0 and 1 in {where!r}")
     return Behaviour(
         error_rate=error_rate,
-        latency_ms=number_param(params, "latency_ms", HEALTHY.latency_ms),
+        latency_ms=number_param(params, "latency_ms", HEALTHY.latency_ms, where=where),
         latency_jitter_ms=number_param(
-            params, "latency_jitter_ms", HEALTHY.latency_jitter_ms if "latency_ms" not in params else 0.0
+            params,
+            "latency_jitter_ms",
+            HEALTHY.latency_jitter_ms if "latency_ms" not in params else 0.0,
+            where=where,
         ),
     )
 

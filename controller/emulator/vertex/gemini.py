@@ -16,20 +16,40 @@ names) or `?`, parameters separated by `;` or `&`:
   `promptFeedback.blockReason` SAFETY with no candidates;
 - `thinking_tokens` reported as thoughtsTokenCount (0 when the request's thinking budget is 0);
 - `cached_ratio` (0..1) of the prompt tokens reported as cachedContentTokenCount;
-- `chunks` (>= 1, default 3): how many events a stream splits the answer into.
+- `chunks` (>= 1, default 3): how many events a stream splits the answer into;
+- `output_tokens` (whole number; 0 or absent: the echo as it is) makes the answer that many tokens long
+  (candidatesTokenCount = N before `maxOutputTokens` and stop sequences apply): the echo is cut, or padded
+  with fixed filler words after it; `output_tokens_jitter` (whole number, needs `output_tokens`) draws each
+  answer's length uniformly from N - jitter .. N + jitter (at least 1).
+
+Counts (`thinking_tokens`, `chunks`, `output_tokens`, `output_tokens_jitter`) must be whole numbers; every
+malformed parameter is a ValueError naming the model (INVALID_ARGUMENT for a call naming it).
 
 A healthy answer echoes the text of the last user turn. Token counts are ceil(characters / 4) of the
 prompt (every content and the system instruction) and of the answer; totalTokenCount = prompt + candidates
-+ thoughts. `maxOutputTokens` truncates the echo (finishReason MAX_TOKENS), a stop sequence cuts it.
++ thoughts. `maxOutputTokens` truncates the answer (finishReason MAX_TOKENS), a stop sequence cuts it.
 The same parameters in a registry model's artifact URI (`gs://emulator-models/x?block_rate=0.1`) describe
-a tuned model served from an endpoint. A registry of emulated publisher models (`CATALOGUE`, plus the
-emulator's `gemini_models` option) gives model versions, retirement dates and default behaviours; any
-other `gemini-*` model id is served as a healthy model.
+a tuned model served from an endpoint.
+
+A registry of emulated publisher models gives model versions, retirement dates and default behaviours:
+`CATALOGUE`, plus the emulator's `gemini_models` option (`genaiops emulator start --gemini-model
+ID=PARAMS`), model id -> default parameters. It may name any model id, a catalogue alias or version
+(`gemini-2.0-flash-001`), an unreleased version (`gemini-2.5-flash-002`) or a made-up one
+(`gemini-2.5-flash-bad`), so two versions of a model can differ for a canary:
+
+    gemini_models={"gemini-2.0-flash-001": "latency_ms=40;error_rate=0.01;output_tokens=60",
+                   "gemini-2.5-flash-bad": "latency_ms=400;error_rate=0.3;block_rate=0.2;output_tokens=300"}
+
+Parameters in a call's model name override that model's defaults one by one
+(`gemini-2.5-flash-bad;error_rate=0` keeps its latency). A response's `modelVersion` is the catalogue
+version of a catalogue id (`gemini-2.0-flash` -> `gemini-2.0-flash-001`), else the id called, never the
+parameters. Any other `gemini-*` model id is served as a healthy model.
 """
 
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -67,31 +87,54 @@ class GeminiBehaviour:
     thinking_tokens: int = 0
     cached_ratio: float = 0.0
     chunks: int = 3
+    output_tokens: int = 0  # 0: the answer is the echo as it is
+    output_tokens_jitter: int = 0
+
+    def draw_output_tokens(self, rng: random.Random) -> int:
+        """One answer's length in tokens (0: the echo as it is); draws from `rng` only with a jitter."""
+        if not self.output_tokens_jitter:
+            return self.output_tokens
+        jitter = rng.randint(-self.output_tokens_jitter, self.output_tokens_jitter)
+        return max(1, self.output_tokens + jitter)
 
 
 def _rate(params: dict[str, list[str]], key: str, where: str) -> float:
-    value = number_param(params, key, 0.0)
+    value = number_param(params, key, 0.0, where=where)
     if value > 1:
         raise ValueError(f"{key} must be between 0 and 1 in {where!r}")
     return value
 
 
+def _count(params: dict[str, list[str]], key: str, default: int, where: str) -> int:
+    value = number_param(params, key, float(default), where=where)
+    if not value.is_integer():
+        raise ValueError(f"{key}={params[key][-1]!r} must be a whole number in {where!r}")
+    return int(value)
+
+
 def gemini_behaviour(params: dict[str, list[str]], where: str) -> GeminiBehaviour:
     """The behaviour described by parsed parameters; ValueError naming `where` when one is malformed."""
-    error_code = int(number_param(params, "error_code", 500))
+    base = behaviour_from(params, where)  # first: it refuses unknown parameters
+    error_code = int(number_param(params, "error_code", 500, where=where))
     if error_code not in ERROR_CODES:
         raise ValueError(f"error_code must be one of {list(ERROR_CODES)} in {where!r}")
-    chunks = int(number_param(params, "chunks", 3))
+    chunks = _count(params, "chunks", 3, where)
     if chunks < 1:
         raise ValueError(f"chunks must be at least 1 in {where!r}")
+    output_tokens = _count(params, "output_tokens", 0, where)
+    jitter = _count(params, "output_tokens_jitter", 0, where)
+    if jitter and not output_tokens:
+        raise ValueError(f"output_tokens_jitter needs output_tokens in {where!r}")
     return GeminiBehaviour(
-        base=behaviour_from(params, where),
+        base=base,
         error_code=error_code,
         block_rate=_rate(params, "block_rate", where),
         prompt_block_rate=_rate(params, "prompt_block_rate", where),
-        thinking_tokens=int(number_param(params, "thinking_tokens", 0)),
+        thinking_tokens=_count(params, "thinking_tokens", 0, where),
         cached_ratio=_rate(params, "cached_ratio", where),
         chunks=chunks,
+        output_tokens=output_tokens,
+        output_tokens_jitter=jitter,
     )
 
 
@@ -178,6 +221,28 @@ class Draw:
     blocked: bool
     response_id: str
     at: float  # unix seconds
+    output_tokens: int = 0  # the answer's length in tokens (`GeminiBehaviour.draw_output_tokens`); 0: the echo
+
+
+# Deterministic padding for `output_tokens`: the answer goes on with these words, in this order, repeated.
+FILLER = ("lorem", "ipsum", "dolor", "sit", "amet", "consectetur", "adipiscing", "elit", "sed", "do", "eiusmod")
+
+
+def shaped(text: str, output_tokens: int) -> str:
+    """`text` cut, or padded with `FILLER` words after a space, to exactly `output_tokens` tokens (unchanged
+    for 0). The padded answer never ends in a space: dropping one keeps ceil(characters / 4) the same."""
+    if output_tokens <= 0:
+        return text
+    size = 4 * output_tokens
+    if len(text) >= size:
+        return text[:size]
+    words, length = ([text] if text else []), len(text)
+    while length < size:
+        word = FILLER[(len(words) - (1 if text else 0)) % len(FILLER)]
+        length += len(word) + (1 if words else 0)
+        words.append(word)
+    out = " ".join(words)[:size]
+    return out[:-1] if out.endswith(" ") else out
 
 
 def _ratings(pb: Any, *, harmful: bool, blocked: bool) -> None:
@@ -247,7 +312,7 @@ def answer(request: Any, behaviour: GeminiBehaviour, *, version: str, draw: Draw
     budget_off = thinking.HasField("thinking_budget") and thinking.thinking_budget == 0
     thoughts = 0 if budget_off else behaviour.thinking_tokens
     blocked = draw.blocked and _blocking_allowed(request)
-    text, finish = ("", _FINISH.SAFETY) if blocked else _limit(echo_text(request), config)
+    text, finish = ("", _FINISH.SAFETY) if blocked else _limit(shaped(echo_text(request), draw.output_tokens), config)
     count = max(1, config.candidate_count)
     pieces = _split(text, behaviour.chunks if stream else 1)
     events: list[Any] = []

@@ -7,6 +7,10 @@ the request as the API does, draws the outcome (seeded), records the call into t
 returns the response events. The gRPC adapter serves `methods()`; the REST gateway (`rest_generate.py`)
 calls `respond` for `/v1/` and `/v1beta1/` URLs, JSON and server-sent events alike.
 
+Each call draws, in this order and from one generator seeded by `seed`: latency (and error), prompt
+block, answer block, answer length; each draw only when its parameter is set (latency jitter, a rate above
+0, `output_tokens_jitter`), so the same seed and calls replay the same outcomes.
+
 Publisher-model calls are recorded as Vertex AI's publisher metrics (`record_generation`); endpoint calls as
 online predictions of the endpoint (`record_prediction`), so canary analysis reads them as it reads Predict.
 The simulated latency is reported, and slept only with `real_latency`.
@@ -147,6 +151,15 @@ def _output_tokens(events: list[Any]) -> tuple[int, int]:
     return usage.prompt_token_count, usage.candidates_token_count + usage.thoughts_token_count
 
 
+def check_models(models: Mapping[str, str]) -> None:
+    """Refuse emulated publisher models (id -> default parameters) that no call could reach or that
+    describe no behaviour: ValueError naming the model."""
+    for model_id, params in models.items():
+        if not model_id or any(ch in model_id for ch in "/;?&"):
+            raise ValueError(f"emulated model id {model_id!r} must be a plain id such as gemini-2.5-flash-002")
+        gemini_behaviour(parse_params(params), f"{model_id}={params}")
+
+
 class GenerateService:
     """The emulated GenerateContent and StreamGenerateContent."""
 
@@ -162,9 +175,11 @@ class GenerateService:
         seed: int = 0,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        """`models` adds or overrides emulated publisher models: model id -> default behaviour parameters
-        (`"error_rate=0.2;latency_ms=400"`). With `retire_models`, calls to a catalogue model after its
-        retirement date answer NOT_FOUND."""
+        """`models` adds or overrides emulated publisher models: model id (any: `gemini-2.5-flash-002`,
+        `gemini-2.5-flash-bad`) -> default behaviour parameters (`"error_rate=0.2;latency_ms=400"`, see
+        `gemini.py`), which a call's model name overrides; ValueError naming the model for a malformed one.
+        With `retire_models`, calls to a catalogue model after its retirement date answer NOT_FOUND. `seed`
+        fixes every drawn outcome (errors, latency, blocks, answer lengths) for a given sequence of calls."""
         self.store = store
         self.recorder = recorder
         self.prediction_recorder = prediction_recorder
@@ -176,11 +191,7 @@ class GenerateService:
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self._calls = 0
-        for model_id, params in self.models.items():
-            try:
-                gemini_behaviour(parse_params(params), model_id)
-            except ValueError as err:
-                raise ValueError(f"emulated model {model_id!r}: {err}") from None
+        check_models(self.models)
 
     def methods(self) -> Iterable[RpcMethod]:
         """The RPCs of this service."""
@@ -226,6 +237,7 @@ class GenerateService:
             latency_ms, failed = behaviour.base.draw(self._rng)
             prompt_blocked = behaviour.prompt_block_rate > 0 and self._rng.random() < behaviour.prompt_block_rate
             blocked = behaviour.block_rate > 0 and self._rng.random() < behaviour.block_rate
+            output_tokens = behaviour.draw_output_tokens(self._rng)
             self._calls += 1
             call = self._calls
         if failed:
@@ -233,7 +245,7 @@ class GenerateService:
             code, message = _ERRORS[behaviour.error_code]
             raise ApiError(code, message)
         digest = hashlib.sha256(f"{self._seed}:{call}".encode()).digest()[:15]
-        draw = Draw(prompt_blocked, blocked, base64.urlsafe_b64encode(digest).decode(), self.clock())
+        draw = Draw(prompt_blocked, blocked, base64.urlsafe_b64encode(digest).decode(), self.clock(), output_tokens)
         events = answer(request, behaviour, version=target.version, draw=draw, stream=stream)
         target.record(latency_ms, 200, events)
         return Reply(events, latency_ms)
