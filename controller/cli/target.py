@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from controller.errors import UserError
-from controller.ports import LockPort, MetricsPort, VertexPort
+from controller.ports import LockPort, MetricsPort, PromptMetricsPort, VertexPort
 from controller.prompts.store import PromptStore
 
 if TYPE_CHECKING:
@@ -60,6 +60,7 @@ class Target:
     open_prompt_store: Callable[[], PromptStore]
     api_calls: dict[str, int] = field(default_factory=dict)
     channel: Channel | None = None  # the emulator's gRPC channel; None on Vertex AI (the clients' default)
+    prompt_metrics: PromptMetricsPort | None = None  # the runtime client's metrics (prompt canaries)
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ def session_of(target: Target) -> Session:
         metrics=target.metrics,
         lock=target.lock,
         open_prompts=target.open_prompt_store,
+        prompt_metrics=target.prompt_metrics,
     )
 
 

@@ -20,13 +20,15 @@ from typing import Protocol
 from controller.engine.audit import AuditLog
 from controller.engine.executor import ApplyResult, Executor
 from controller.engine.planning import plan_load, stale
+from controller.engine.prompt_rollouts import PromptRolloutDriver
 from controller.engine.rollout_driver import RolloutDriver
 from controller.engine.session import Session
 from controller.errors import UserError
 from controller.loader import LoadResult
-from controller.model import Endpoint
-from controller.plans.operations import StartRollout
+from controller.model import Endpoint, Prompt
+from controller.plans.operations import StartPromptRollout, StartRollout
 from controller.plans.plan import Plan, ResourceChange
+from controller.prompts.canary import new_rollout
 from controller.prompts.prompt_plan import KIND as PROMPT_KIND
 from controller.rollout.events import EventKind, RolloutEvent, RolloutStatus
 from controller.rollout.state import Phase
@@ -96,9 +98,11 @@ class ApplyOutcome:
     @property
     def rolled_back(self) -> tuple[RolloutStatus, ...]:
         """Rollouts this apply rolled back."""
-        aborted = {(e.endpoint, e.deployment) for e in self.events if e.kind is EventKind.ABORTED}
+        aborted = {(e.target, e.endpoint, e.deployment) for e in self.events if e.kind is EventKind.ABORTED}
         return tuple(
-            s for s in self.rollouts if s.state.phase is Phase.DEGRADED and (s.endpoint, s.state.deployment) in aborted
+            s
+            for s in self.rollouts
+            if s.state.phase is Phase.DEGRADED and (s.target, s.endpoint, s.state.deployment) in aborted
         )
 
     @property
@@ -244,18 +248,35 @@ def _advance_rollouts(
     hooks: Hooks,
     notify: Callable[[RolloutEvent], None],
 ) -> ApplyOutcome:
-    endpoints = outcome.plan.endpoints
-    if not endpoints or session.metrics is None:
-        return outcome
-    driver = RolloutDriver(
-        ports=session.ports, metrics=session.metrics, clock=session.clock, audit=audit, notify=notify
+    endpoints, prompts = outcome.plan.endpoints, outcome.plan.prompts
+    driver = (
+        RolloutDriver(ports=session.ports, metrics=session.metrics, clock=session.clock, audit=audit, notify=notify)
+        if endpoints and session.metrics is not None
+        else None
     )
+    prompt_driver = (
+        PromptRolloutDriver(
+            store=session.prompts(),
+            metrics=session.prompt_metrics,
+            clock=session.clock,
+            audit=audit,
+            notify=notify,
+            author=options.author,
+            commit=options.commit or "",
+        )
+        if prompts
+        else None
+    )
+    if driver is None and prompt_driver is None:
+        return outcome
     by_name = {e.metadata.name: e for e in endpoints}
+    prompts_by_name = {p.metadata.name: p for p in prompts}
     done = {r.address for r in outcome.result.results if r.ok}
     events: list[RolloutEvent] = []
     for change in todo:
         for op in change.operations if change.address in done else ():
-            if isinstance(op, StartRollout) and op.endpoint_id in by_name:
+            event = None
+            if isinstance(op, StartRollout) and op.endpoint_id in by_name and driver is not None:
                 event = driver.announce_start(
                     by_name[op.endpoint_id],
                     deployment=op.deployment,
@@ -263,18 +284,32 @@ def _advance_rollouts(
                     weight=op.weight,
                     share=op.share,
                 )
+            elif isinstance(op, StartPromptRollout) and op.name in prompts_by_name and prompt_driver is not None:
+                record = new_rollout(
+                    label=op.label, stable=op.stable, candidate=op.version_id, weight=op.weight, now=session.clock()
+                )
+                event = prompt_driver.announce_start(prompts_by_name[op.name], record)
+            if event is not None:
                 hooks.rollout(event)
                 events.append(event)
-    suspended = {c.name for c in outcome.plan.changes if c.kind == "Endpoint" and c.suspended}
-    active = [e for e in endpoints if e.metadata.name not in suspended and not e.spec.suspend]
+    suspended = {(c.kind, c.name) for c in outcome.plan.changes if c.suspended}
+    active = [e for e in endpoints if ("Endpoint", e.metadata.name) not in suspended and not e.spec.suspend]
+    live_prompts = [p for p in prompts if (PROMPT_KIND, p.metadata.name) not in suspended and not p.spec.suspend]
     statuses, driven = drive(
-        driver, active, wait=options.wait, timeout_s=options.wait_timeout_s, hooks=hooks, clock=session.clock
+        driver,
+        active,
+        wait=options.wait,
+        timeout_s=options.wait_timeout_s,
+        hooks=hooks,
+        clock=session.clock,
+        prompt_driver=prompt_driver,
+        prompts=live_prompts,
     )
     return replace(outcome, rollouts=tuple(statuses), events=(*events, *driven))
 
 
 def drive(
-    driver: RolloutDriver,
+    driver: RolloutDriver | None,
     endpoints: Sequence[Endpoint],
     *,
     wait: bool,
@@ -282,13 +317,18 @@ def drive(
     hooks: Hooks,
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
+    prompt_driver: PromptRolloutDriver | None = None,
+    prompts: Sequence[Prompt] = (),
 ) -> tuple[list[RolloutStatus], list[RolloutEvent]]:
-    """Advance every rollout one step; with `wait`, keep going until each is promoted, rolled back or
-    waits for a person. Polls at least every second, so a failing measurement is acted on at once."""
+    """Advance every rollout (endpoints' and prompt labels') one step; with `wait`, keep going until each is
+    promoted, rolled back or waits for a person. Polls at least every second, so a failing measurement is
+    acted on at once."""
     deadline = clock() + timeout_s
     events: list[RolloutEvent] = []
     while True:
-        statuses = [s for e in endpoints if (s := driver.advance(e)) is not None]
+        statuses = [s for e in endpoints if driver is not None and (s := driver.advance(e)) is not None]
+        if prompt_driver is not None:
+            statuses.extend(s for p in prompts for s in prompt_driver.advance(p))
         for status in statuses:
             for event in status.events:
                 hooks.rollout(event)
@@ -297,7 +337,7 @@ def drive(
         if not wait or not active:
             return statuses, events
         if clock() > deadline:
-            raise UserError(f"timed out after {timeout_s:.0f}s waiting for rollouts: {[s.endpoint for s in active]}")
+            raise UserError(f"timed out after {timeout_s:.0f}s waiting for rollouts: {[s.name for s in active]}")
         upcoming = [s.next_at for s in active if s.next_at is not None]
         pause = min(upcoming) - clock() if upcoming else 1.0
         sleep(min(max(pause, 0.1), 1.0))

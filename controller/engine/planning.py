@@ -12,7 +12,7 @@ from controller.engine.observe import observe
 from controller.engine.session import Session
 from controller.errors import UserError
 from controller.loader import LoadResult
-from controller.model import Endpoint, Manifest
+from controller.model import Endpoint, Manifest, Prompt
 from controller.plans.plan import Plan
 from controller.plans.planner import plan as make_plan
 from controller.prompts.prompt_plan import KIND as PROMPT_KIND
@@ -36,6 +36,11 @@ def manifests_of(result: LoadResult) -> list[Manifest]:
 def canary_endpoints(manifests: Iterable[object]) -> tuple[Endpoint, ...]:
     """Endpoints whose rollouts the driver advances."""
     return tuple(m for m in manifests if isinstance(m, Endpoint) and m.spec.rollout.strategy == "canary")
+
+
+def canary_prompts(manifests: Iterable[object]) -> tuple[Prompt, ...]:
+    """Prompts whose label rollouts the prompt rollout driver advances."""
+    return tuple(m for m in manifests if isinstance(m, Prompt) and m.spec.rollout.strategy != "direct")
 
 
 def plan_load(
@@ -67,6 +72,7 @@ def plan_load(
         changes=(*vertex.changes, *prompts),
         fingerprint=fingerprint,
         endpoints=() if prompts_only else canary_endpoints(manifests),
+        prompts=canary_prompts(manifests),
     )
 
 

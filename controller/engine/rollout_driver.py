@@ -44,7 +44,7 @@ def _pair_share(live: ObservedEndpoint, state: RolloutState) -> tuple[int, int]:
     return share, (round(100 * canary / share) if share else 0)
 
 
-def _event_kind(move: Move) -> EventKind | None:
+def event_kind(move: Move) -> EventKind | None:
     """The event a move makes (a hold makes none)."""
     match move:
         case Move.HOLD:
@@ -255,7 +255,7 @@ class RolloutDriver:
                 if raise_conflict:
                     raise
                 return self._status(endpoint, live, state, steps, ())
-        kind = _event_kind(transition.move)
+        kind = event_kind(transition.move)
         if kind is not None:
             events.append(self._moved(kind, endpoint, record, steps, transition.weight, transition.reason))
         if transition.move in (Move.PROMOTE, Move.ROLLBACK):

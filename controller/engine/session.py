@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from controller.errors import UserError
-from controller.ports import LockPort, MetricsPort, VertexPort
+from controller.ports import LockPort, MetricsPort, PromptMetricsPort, VertexPort
 from controller.prompts.store import PromptStore
 
 
@@ -24,6 +24,7 @@ class Session:
     lock: LockPort
     open_prompts: Callable[[], PromptStore] | None = None
     clock: Callable[[], float] = time.time
+    prompt_metrics: PromptMetricsPort | None = None  # the runtime client's metrics, for prompt canaries
     _prompts: PromptStore | None = None
 
     def prompts(self) -> PromptStore:

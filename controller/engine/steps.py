@@ -36,12 +36,14 @@ from controller.plans.operations import (
     Operation,
     PublishPromptVersion,
     SetTraffic,
+    StartPromptRollout,
     StartRollout,
     UndeployModel,
     UpdateModel,
     UploadModel,
 )
 from controller.ports import VertexPort
+from controller.prompts.canary import new_rollout, start
 from controller.prompts.prompt_plan import version_from
 from controller.prompts.store import PromptStore, list_version, point_labels
 from controller.prompts.version import Provenance
@@ -286,6 +288,12 @@ def _move_labels(op: MovePromptLabels, ctx: Context) -> str:
     return ", ".join(f"{label} {old or 'new'} -> {op.version_id}" for label, old in sorted(moved.items())) or "in place"
 
 
+def _start_prompt_rollout(op: StartPromptRollout, ctx: Context) -> str:
+    record = new_rollout(label=op.label, stable=op.stable, candidate=op.version_id, weight=op.weight, now=ctx.now())
+    ctx.prompt_store().update_index(op.name, lambda index: start(index, record, name=op.name))
+    return f"{op.label}: {op.version_id} at {op.weight}%"
+
+
 def run_operation(op: Operation, ctx: Context, *, retrying: bool = False) -> str:
     """Carry out one operation; returns a short result for the audit log. Raises genaiops errors."""
     match op:
@@ -339,5 +347,7 @@ def run_operation(op: Operation, ctx: Context, *, retrying: bool = False) -> str
             return _publish(op, ctx)
         case MovePromptLabels():
             return _move_labels(op, ctx)
+        case StartPromptRollout():
+            return _start_prompt_rollout(op, ctx)
         case _:
             assert_never(op)

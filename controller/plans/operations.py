@@ -179,6 +179,20 @@ class MovePromptLabels:
     expect: Mapping[str, str | None] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class StartPromptRollout:
+    """Start a canary of a published version on one label, in one compare-and-swap of the prompt's index:
+    the label keeps pointing at `stable` and the index records the candidate with the first step's `weight`
+    (the runtime client routes by it; the rollout driver moves it). Refused when the label no longer
+    points at `stable`."""
+
+    name: str
+    version_id: str
+    label: str
+    stable: str
+    weight: int
+
+
 Operation = (
     UploadModel
     | UpdateModel
@@ -193,6 +207,7 @@ Operation = (
     | DeleteEndpoint
     | PublishPromptVersion
     | MovePromptLabels
+    | StartPromptRollout
 )
 _TYPES: dict[str, type[Any]] = {
     t.__name__: t
@@ -210,6 +225,7 @@ _TYPES: dict[str, type[Any]] = {
         DeleteEndpoint,
         PublishPromptVersion,
         MovePromptLabels,
+        StartPromptRollout,
     )
 }
 
@@ -254,6 +270,11 @@ def describe(op: Operation) -> str:
         case MovePromptLabels():
             plural = "s" if len(op.labels) != 1 else ""
             return f"point label{plural} {', '.join(op.labels)} of prompt {op.name} at {op.version_id}"
+        case StartPromptRollout():
+            return (
+                f"start canary of prompt {op.name} on label {op.label}: {op.weight}% of its requests to "
+                f"{op.version_id}, the rest stay on {op.stable}"
+            )
 
 
 def split_text(split: Mapping[str, int], names: Mapping[str, str]) -> str:

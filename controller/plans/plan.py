@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from controller.diagnostics import Diagnostic
-from controller.model import Endpoint
+from controller.model import Endpoint, Prompt
 from controller.plans.operations import Operation, SetTraffic
 
 
@@ -174,6 +174,7 @@ class Plan:
     diagnostics: tuple[Diagnostic, ...] = ()  # problems that stop some resources from being planned
     target: str = ""
     endpoints: tuple[Endpoint, ...] = ()  # canary Endpoint manifests: a saved plan drives its rollouts too
+    prompts: tuple[Prompt, ...] = ()  # canary Prompt manifests, likewise
 
     @property
     def drifted(self) -> tuple[ResourceChange, ...]:

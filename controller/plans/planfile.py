@@ -29,7 +29,7 @@ from typing import Any
 from controller import __version__
 from controller.diagnostics import Diagnostic, Severity, Source
 from controller.errors import UserError
-from controller.model import Endpoint
+from controller.model import Endpoint, Prompt
 from controller.plans.operations import from_json, to_json
 from controller.plans.plan import Action, FieldChange, Health, HealthState, Plan, ResourceChange, TextDiff
 
@@ -95,6 +95,19 @@ def plan_body(plan: Plan) -> dict[str, Any]:
         "notes": list(plan.notes),
         "diagnostics": [d.to_json() for d in plan.diagnostics],
         "endpoints": [e.model_dump(mode="json", by_alias=True, exclude_none=True) for e in plan.endpoints],
+        **({"prompts": [_prompt_json(p) for p in plan.prompts]} if plan.prompts else {}),
+    }
+
+
+def _prompt_json(prompt: Prompt) -> dict[str, Any]:
+    """A canary Prompt as the driver needs it from a saved plan: its name, labels and rollout (the content
+    was published at apply; it is not repeated here)."""
+    spec = prompt.spec.model_dump(mode="json", by_alias=True, exclude_none=True, include={"labels", "rollout", "model"})
+    return {
+        "apiVersion": prompt.api_version,
+        "kind": prompt.kind,
+        "metadata": prompt.metadata.model_dump(mode="json", by_alias=True, exclude_none=True),
+        "spec": {**spec, "template": ""},
     }
 
 
@@ -183,6 +196,7 @@ def plan_from_body(body: Mapping[str, Any]) -> Plan:
         diagnostics=tuple(diagnostic_from_json(d) for d in body["diagnostics"]),
         target=str(body["target"]),
         endpoints=tuple(Endpoint.model_validate(e) for e in body.get("endpoints", ())),
+        prompts=tuple(Prompt.model_validate(p) for p in body.get("prompts", ())),
     )
 
 

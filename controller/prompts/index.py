@@ -209,7 +209,9 @@ def with_rollout(index: PromptIndex, rollout: LabelRollout) -> PromptIndex:
     candidate must be published and the stable must be where the label points."""
     label = rollout.label
     if rollout.candidate and not index.has(rollout.candidate):
-        raise ValueError(f"cannot route label {label!r} of prompt {index.name!r} to unpublished version {rollout.candidate}")
+        raise ValueError(
+            f"cannot route label {label!r} of prompt {index.name!r} to unpublished version {rollout.candidate}"
+        )
     if index.labels.get(label) != rollout.stable:
         raise ValueError(
             f"label {label!r} of prompt {index.name!r} points at {index.labels.get(label)}, not {rollout.stable}"

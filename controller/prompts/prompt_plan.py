@@ -12,6 +12,13 @@ Drift: a label that genaiops last pointed at the version the manifests still dec
 elsewhere, was moved outside genaiops (by hand, `genaiops prompts label` or `rollback`): the change is
 marked as drift, reported by `plan` and healed by `reconcile` only with --self-heal, like endpoints.
 
+Canary: a Prompt with `rollout: {strategy: canary}` does not move a label that already points at a
+version; it gets `StartPromptRollout` instead (the label keeps its version, the index records the
+candidate and the first step's weight, and the rollout driver takes it from there). A label that is new
+(nothing to compare with) is pointed at once. A label whose rollout of this very version is under way
+plans nothing (the driver's work), and one whose rollout of this version was rolled back plans nothing
+either: the version is not retried until the content changes or `genaiops rollout retry`.
+
 `plan_prompts` reads the store (through the port) and decides purely.
 """
 
@@ -24,12 +31,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from controller.plans.operations import MovePromptLabels, Operation, PublishPromptVersion
+from controller.plans.operations import MovePromptLabels, Operation, PublishPromptVersion, StartPromptRollout
 from controller.plans.plan import Action, FieldChange, Health, HealthState, ResourceChange, TextDiff
-from controller.prompts.index import PromptIndex
+from controller.prompts.index import LabelRollout, PromptIndex
 from controller.prompts.source import PromptSource
 from controller.prompts.store import PromptStore
 from controller.prompts.version import PromptVersion, Provenance, version_of
+from controller.rollout.state import Phase
+from controller.rollout.strategy import compile_steps
 
 KIND = "Prompt"
 REGION = "global"  # prompts live in the prompt store, not in a Vertex region
@@ -58,10 +67,13 @@ def version_from(op: PublishPromptVersion, provenance: Provenance) -> PromptVers
 
 
 def fingerprint(index: PromptIndex | None) -> str:
-    """What must not change between plan and `apply PLANFILE`: the versions and where the labels point."""
+    """What must not change between plan and `apply PLANFILE`: the versions, where the labels point, and
+    which canaries run (not their progress: a driver's pass must not make a reviewed plan stale)."""
     if index is None:
         return ""
-    body = json.dumps([[e.version for e in index.versions], sorted(index.labels.items())])
+    canaries = sorted((lb, r.state.revision, r.stable, r.state.failed_revision) for lb, r in index.rollouts.items())
+    parts: list[object] = [[e.version for e in index.versions], sorted(index.labels.items())]
+    body = json.dumps([*parts, canaries] if canaries else parts)
     return hashlib.sha256(body.encode()).hexdigest()[:16]
 
 
@@ -126,12 +138,55 @@ def plan_prompt(source: PromptSource, store: PromptStore) -> ResourceChange:
     return _plan_against(source, store, store.read_index(source.name))
 
 
+def _health(rollouts: Mapping[str, LabelRollout], version: str) -> Health:
+    """The worst of the labels' rollouts of `version` (a rollback of it is degraded until retried)."""
+    states = []
+    for label, record in sorted(rollouts.items()):
+        state = record.state
+        if state.phase is Phase.DEGRADED and state.failed_revision == version:
+            why = state.reason.describe() if state.reason is not None else "rolled back"
+            states.append(Health(HealthState.DEGRADED, f"canary of {version} on {label} rolled back: {why}"))
+        elif state.revision == version and state.phase is Phase.PAUSED:
+            why = state.reason.describe() if state.reason is not None else "paused"
+            states.append(Health(HealthState.PAUSED, f"canary on {label} paused: {why}"))
+        elif state.revision == version and state.phase is Phase.PROGRESSING:
+            states.append(
+                Health(HealthState.PROGRESSING, f"canary on {label}: step {state.step + 1}, {record.weight}%")
+            )
+    order = (HealthState.DEGRADED, HealthState.PAUSED, HealthState.PROGRESSING)
+    return min(states, key=lambda h: order.index(h.state), default=Health())
+
+
+def _canary_ops(
+    source: PromptSource, index: PromptIndex | None, version: str, moves: Mapping[str, str | None]
+) -> tuple[dict[str, str | None], list[StartPromptRollout]]:
+    """Split the label moves of a canary Prompt: labels that point at another version get a rollout
+    (or nothing, while one of this version runs or after it was rolled back); new labels move at once."""
+    rollout = source.prompt.spec.rollout
+    if rollout.strategy == "direct" or index is None:
+        return dict(moves), []
+    steps = compile_steps(rollout)
+    direct: dict[str, str | None] = {}
+    starts: list[StartPromptRollout] = []
+    for label, stable in sorted(moves.items()):
+        record = index.rollouts.get(label)
+        if stable is None or not steps:
+            direct[label] = stable
+        elif record is not None and record.state.revision == version and record.stable == stable:
+            continue  # under way (the driver's), or rolled back (kept until the content changes or retry)
+        else:
+            starts.append(StartPromptRollout(source.name, version, label, stable, steps[0].weight))
+    return direct, starts
+
+
 def _plan_against(source: PromptSource, store: PromptStore, index: PromptIndex | None) -> ResourceChange:
     version = version_of(source)
     labels = tuple(source.prompt.spec.labels)
     current = dict(index.labels) if index is not None else {}
     new_version = index is None or not index.has(version.id)
-    moves = {lb: current.get(lb) for lb in labels if current.get(lb) != version.id}
+    wanted = {lb: current.get(lb) for lb in labels if current.get(lb) != version.id}
+    moves, starts = _canary_ops(source, index, version.id, wanted)
+    held = {lb: old for lb, old in wanted.items() if lb not in moves}  # under canary: the label stays
     base = _base(index, labels, store, source.name) if index is not None else None
     diff = template_diff(base, version, after_file=source.template_file)
     operations: list[Operation] = []
@@ -139,14 +194,22 @@ def _plan_against(source: PromptSource, store: PromptStore, index: PromptIndex |
         operations.append(PublishPromptVersion(source.name, version.id, document(version)))
     if moves:
         operations.append(MovePromptLabels(source.name, version.id, tuple(sorted(moves)), moves))
+    operations.extend(starts)
     label_changes = tuple(FieldChange(f"labels.{lb}", old, version.id) for lb, old in sorted(moves.items()))
-    changes = (*field_changes(base, version), *label_changes) if operations else ()
+    canaries = tuple(FieldChange(f"canary.{op.label}", None, f"{version.id} at {op.weight}%") for op in starts)
+    changes = (*field_changes(base, version), *label_changes, *canaries) if operations else ()
     action = Action.CREATE if index is None else Action.UPDATE if operations else Action.NOOP
     drift = (
-        index is not None and not new_version and bool(moves) and all(index.applied(lb) == version.id for lb in moves)
+        index is not None
+        and not new_version
+        and not starts
+        and bool(moves)
+        and all(index.applied(lb) == version.id for lb in moves)
     )
     before = None if base is None else {"version": base.id, **base.content(), "labels": current}
-    after = {"version": version.id, **version.content(), "labels": {**current, **dict.fromkeys(labels, version.id)}}
+    declared = {lb: version.id for lb in labels if lb not in held}
+    after = {"version": version.id, **version.content(), "labels": {**current, **declared}}
+    health = Health(HealthState.MISSING, "never published") if index is None else _health(index.rollouts, version.id)
     return ResourceChange(
         kind=KIND,
         name=source.name,
@@ -156,9 +219,11 @@ def _plan_against(source: PromptSource, store: PromptStore, index: PromptIndex |
         after=after,
         changes=changes,
         operations=tuple(operations),
-        reasons=_reasons(version, new_version, diff, moves) if operations else (),
+        reasons=(*_reasons(version, new_version, diff, moves), *(f"canary on {op.label}" for op in starts))
+        if operations
+        else (),
         drift=drift,
-        health=Health(HealthState.MISSING, "never published") if index is None else Health(),
+        health=health,
         text_diffs=(TextDiff("template", diff),) if diff and operations else (),
     )
 

@@ -11,6 +11,15 @@ from controller.rollout.state import Phase, RolloutState
 from controller.rollout.verdicts import Measurement
 
 
+class TargetKind(StrEnum):
+    """What a rollout moves: an endpoint's traffic between deployed models, or a prompt label's requests
+    between versions. For a prompt, `endpoint` below names the prompt, `deployment` the label and
+    `revision` the candidate version."""
+
+    ENDPOINT = "Endpoint"
+    PROMPT = "Prompt"
+
+
 class EventKind(StrEnum):
     """What happened (the audit log's and webhook's `event` is `rollout-<kind>`)."""
 
@@ -39,13 +48,23 @@ class RolloutEvent:
     detail: str = ""  # for people (the reason described, or what started)
     measurements: tuple[Measurement, ...] = ()
     reason: Reason | None = None  # why it moved, paused or rolled back
+    target: TargetKind = TargetKind.ENDPOINT
+
+    @property
+    def name(self) -> str:
+        """`support-chat`, or `Prompt support-answer[production]` for a prompt label (for people)."""
+        return self.endpoint if self.target is TargetKind.ENDPOINT else f"prompt {self.endpoint}[{self.deployment}]"
 
     def to_json(self) -> dict[str, object]:
-        """The webhook / audit body."""
+        """The webhook / audit body (a prompt rollout adds `kind`, `prompt` and `label`)."""
+        about: dict[str, object] = (
+            {"endpoint": self.endpoint, "deployment": self.deployment}
+            if self.target is TargetKind.ENDPOINT
+            else {"kind": self.target.value, "prompt": self.endpoint, "label": self.deployment}
+        )
         return {
             "event": f"rollout-{self.kind}",
-            "endpoint": self.endpoint,
-            "deployment": self.deployment,
+            **about,
             "revision": self.revision,
             "at": self.at,
             "step": self.step,
@@ -69,7 +88,7 @@ class RolloutEvent:
 
 @dataclass(frozen=True)
 class RolloutStatus:
-    """Where one endpoint's rollout stands after a pass."""
+    """Where one endpoint's (or prompt label's) rollout stands after a pass."""
 
     endpoint: str
     state: RolloutState
@@ -87,6 +106,14 @@ class RolloutStatus:
 
     at_indefinite_pause: bool = False  # the step's work is done and it waits for `rollout promote`
     window: tuple[float, float] | None = None  # the [start, end] `measurements` cover, when known
+    target: TargetKind = TargetKind.ENDPOINT  # a prompt: `endpoint` is the prompt, the state's deployment the label
+
+    @property
+    def name(self) -> str:
+        """`support-chat`, or `prompt support-answer[production]` (for people)."""
+        if self.target is TargetKind.ENDPOINT:
+            return self.endpoint
+        return f"prompt {self.endpoint}[{self.state.deployment}]"
 
     @property
     def waiting_for_human(self) -> bool:

@@ -12,13 +12,22 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
 from controller.model import Analysis, duration_seconds
-from controller.observed import ObservedEndpoint
 from controller.rollout.reason import Kind, Reason, analysis_failed, inconclusive
 from controller.rollout.state import Phase, RolloutState
 from controller.rollout.strategy import INDEFINITE, CompiledStep
 from controller.rollout.verdicts import Measurement, Verdict, overall
+
+
+class Serving(Protocol):
+    """What serves the rollout's two revisions: an endpoint (`ObservedEndpoint`, deployed models by id) or a
+    prompt's index (published versions by id). The machine only asks whether each is still there."""
+
+    def deployed(self, deployed_model_id: str, /) -> object | None:
+        """The stable or canary by its id, None when it is gone."""
+        ...
 
 
 class Move(StrEnum):
@@ -149,7 +158,7 @@ def _judge(state: RolloutState, analysis: Analysis, measurements: tuple[Measurem
 def next_transition(
     state: RolloutState,
     steps: Sequence[CompiledStep],
-    live: ObservedEndpoint,
+    live: Serving,
     measurements: tuple[Measurement, ...] | None,
     now: float,
 ) -> Transition:
