@@ -1,24 +1,36 @@
 """Analysis verdicts: turn metric samples into measurements, and measurements into one verdict.
 
 Pure. "No data" is never a pass: below `minRequests` a measurement is inconclusive, and so is a failed
-metric query (verdict `error`, counted as inconclusive by the limits). Thresholds are absolute (`min`,
-`max`, `maxMs`) or relative to the stable deployment (`maxIncrease`), and come normalised from the model
-(`Metric.lower`/`upper` in seconds for latency, a fraction for error-rate). Samples hold latency in
-milliseconds, so latency values, thresholds and breaches are in ms here (as the rollout's reasons record
-them). A measurement carries its facts typed: the threshold a failure broke (`Breach`), why no verdict was
+metric query (verdict `error`, counted as inconclusive by the limits), and so is a metric without a value
+(a feedback score with no ratings). Thresholds are absolute (`min`, `max`, `maxMs`) or relative to the
+stable (`maxIncrease`, `maxDecrease`), and come normalised from the model (`Metric.lower`/`upper` in
+seconds for latency, a fraction for rates). Samples hold latency in milliseconds, so latency values,
+thresholds and breaches are in ms here (as the rollout's reasons record them). The same code judges an
+endpoint's deployed models and a prompt label's versions: a prompt's samples carry `Sample.values` for
+the runtime's metrics (cost-per-request, output-tokens-per-request, safety-block-rate, feedback-score).
+
+A metric with a `judge` is also compared with the stable by a statistical test over the window's
+per-interval values (`Sample.series`, filled by the providers for judged metrics): Kayenta's Mann-Whitney
+classifier (`rollout/judge.py`). High or Low in the watched direction fails (`Bound.JUDGE`), Pass succeeds,
+no data is inconclusive; the judge's verdict (p-value, effect size, interval) rides on the measurement.
+
+A measurement carries its facts typed: the threshold a failure broke (`Breach`), why no verdict was
 possible (`Shortfall`), and the requests, `minRequests` and window it was judged on, so the state machine
 and its reasons never read the text of `detail`.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import assert_never
 
 from controller.model import Metric
-from controller.model.analysis import LATENCY_METRICS, Unit
+from controller.model.analysis import LATENCY_METRICS, PROMPT_METRICS, Judge, Unit
 from controller.observed import Sample
+from controller.rollout import judge as stats
 
 
 class Verdict(StrEnum):
@@ -36,16 +48,19 @@ class Bound(StrEnum):
     MIN = "min"  # the value fell below `min`
     MAX = "max"  # the value rose above `max` (or `maxMs`)
     MAX_INCREASE = "max-increase"  # the value rose more than `maxIncrease` above the stable's
+    MAX_DECREASE = "max-decrease"  # the value fell more than `maxDecrease` below the stable's
+    JUDGE = "judge"  # the statistical judge classified the canary High or Low against the stable
 
 
 @dataclass(frozen=True)
 class Breach:
-    """The threshold a failed measurement broke: `max 0.05`, `min 100`, or `maxIncrease 0.5` over the
-    stable deployment's `baseline`."""
+    """The threshold a failed measurement broke: `max 0.05`, `min 100`, `maxIncrease 0.5` or `maxDecrease
+    0.1` over the stable deployment's `baseline`, or the judge (`threshold` its confidence level, `baseline`
+    the stable's value; the test's numbers are `Measurement.judgement`)."""
 
     bound: Bound
     threshold: float
-    baseline: float | None = None  # the stable's value (maxIncrease only)
+    baseline: float | None = None  # the stable's value (maxIncrease, maxDecrease, judge)
 
 
 class Shortfall(StrEnum):
@@ -54,7 +69,7 @@ class Shortfall(StrEnum):
     TOO_FEW_REQUESTS = "too-few-requests"  # below minRequests
     QUERY_FAILED = "query-failed"  # the metric query failed (verdict error)
     NO_DATA = "no-data"  # enough requests, but the metric had no value
-    NO_BASELINE = "no-baseline"  # maxIncrease without a stable value to compare with
+    NO_BASELINE = "no-baseline"  # maxIncrease, maxDecrease or a judge without a stable value to compare with
 
 
 @dataclass(frozen=True)
@@ -71,6 +86,12 @@ class Measurement:
     shortfall: Shortfall | None = None  # set when the verdict is inconclusive or error
     min_requests: int | None = None  # the analysis's minRequests it was judged against
     window_s: float | None = None  # how long the window measured was, in seconds (when known)
+    judgement: stats.JudgeVerdict | None = None  # the statistical judge's verdict (metrics with a judge)
+
+    @property
+    def critical(self) -> bool:
+        """A failure the judge calls critical (a `critical: true` judge): worth a rollback at once."""
+        return self.verdict is Verdict.FAILED and self.judgement is not None and self.judgement.critical
 
     def describe(self) -> str:
         """`error-rate 0.231 vs max 0.05 (failed, 412 requests)`; an inconclusive one says what it lacked:
@@ -104,6 +125,8 @@ def value_of(metric: Metric, sample: Sample) -> float | None:
     """The metric's value in a sample (None when it cannot be computed)."""
     if metric.query is not None:
         return sample.custom.get(metric.name)
+    if metric.name in PROMPT_METRICS:
+        return sample.values.get(metric.name)
     if metric.name == "error-rate":
         return sample.error_rate
     if metric.name == "request-count":
@@ -135,13 +158,19 @@ def _threshold(metric: Metric) -> str:
         parts.append(f"max {upper:g}{unit}")
     if metric.increase is not None:
         parts.append(f"at most +{metric.increase * 100:.4g}% vs stable")
+    if metric.decrease is not None:
+        parts.append(f"at most -{metric.decrease * 100:.4g}% vs stable")
+    settings = metric.judge_settings
+    if settings is not None:
+        parts.append(f"{settings.test.value} {settings.direction} vs stable at {settings.confidence_level:.4g}")
     return ", ".join(parts)
 
 
 def judge(
     metric: Metric, *, canary: Sample, stable: Sample | None, min_requests: int, window_s: float | None = None
 ) -> Measurement:
-    """One measurement of the canary against the metric's thresholds, over a window `window_s` long."""
+    """One measurement of the canary against the metric's thresholds and judge, over a window `window_s`
+    long. The stable is needed (and held to `minRequests` too) only by maxIncrease, maxDecrease and a judge."""
     threshold = _threshold(metric)
 
     def measured(
@@ -151,6 +180,7 @@ def judge(
         *,
         breach: Breach | None = None,
         shortfall: Shortfall | None = None,
+        judgement: stats.JudgeVerdict | None = None,
     ) -> Measurement:
         return Measurement(
             metric.name,
@@ -163,34 +193,82 @@ def judge(
             shortfall=shortfall,
             min_requests=min_requests,
             window_s=window_s,
+            judgement=judgement,
         )
-
-    def unjudged(value: float | None, verdict: Verdict, detail: str, shortfall: Shortfall) -> Measurement:
-        return measured(value, verdict, detail, shortfall=shortfall)
 
     failure = canary.error or canary.custom_errors.get(metric.name)
     if failure is not None:
-        return unjudged(None, Verdict.ERROR, failure, Shortfall.QUERY_FAILED)
+        return measured(None, Verdict.ERROR, failure, shortfall=Shortfall.QUERY_FAILED)
     value = value_of(metric, canary)
     if canary.requests < min_requests:
         detail = too_few(canary.requests, min_requests=min_requests, window_s=window_s)
-        return unjudged(value, Verdict.INCONCLUSIVE, detail, Shortfall.TOO_FEW_REQUESTS)
+        return measured(value, Verdict.INCONCLUSIVE, detail, shortfall=Shortfall.TOO_FEW_REQUESTS)
     if value is None:
-        return unjudged(None, Verdict.INCONCLUSIVE, "no data", Shortfall.NO_DATA)
+        return measured(None, Verdict.INCONCLUSIVE, "no data", shortfall=Shortfall.NO_DATA)
     breach = _absolute_breach(metric, value)
-    detail = ""
-    if breach is None and metric.increase is not None:
-        # maxIncrease: fail above stable x (1 + maxIncrease), the stable measured over the same window and
-        # held to the same minRequests; a stable at 0 allows no increase at all (beyond rounding).
-        base = value_of(metric, stable) if stable is not None and stable.error is None else None
-        if base is None or (stable is not None and stable.requests < min_requests):
-            return unjudged(value, Verdict.INCONCLUSIVE, "no stable baseline", Shortfall.NO_BASELINE)
-        limit = base * (1 + metric.increase)
-        if value > limit and value - base > 1e-9:
-            breach = Breach(Bound.MAX_INCREASE, metric.increase, float(base))
-        detail = f"stable {base:.4g}"
-    verdict = Verdict.SUCCESSFUL if breach is None else Verdict.FAILED
-    return measured(value, verdict, detail, breach=breach)
+    if breach is not None or not metric.compares_with_stable:
+        return measured(value, Verdict.SUCCESSFUL if breach is None else Verdict.FAILED, "", breach=breach)
+    # Relative checks: the stable measured over the same window and held to the same minRequests.
+    base = value_of(metric, stable) if stable is not None and stable.error is None else None
+    if stable is None or base is None or stable.requests < min_requests:
+        return measured(value, Verdict.INCONCLUSIVE, "no stable baseline", shortfall=Shortfall.NO_BASELINE)
+    detail = f"stable {base:.4g}"
+    breach = _relative_breach(metric, value, base)
+    settings = metric.judge_settings
+    if breach is not None or settings is None:
+        return measured(value, Verdict.SUCCESSFUL if breach is None else Verdict.FAILED, detail, breach=breach)
+    verdict = judged(
+        metric.name, settings, canary=canary.series.get(metric.name, ()), stable=stable.series.get(metric.name, ())
+    )
+    detail = f"{detail}; {describe_judgement(settings, verdict)}"
+    match verdict.classification:
+        case stats.Classification.PASS:
+            return measured(value, Verdict.SUCCESSFUL, detail, judgement=verdict)
+        case stats.Classification.HIGH | stats.Classification.LOW:
+            breach = Breach(Bound.JUDGE, settings.confidence_level, float(base))
+            return measured(value, Verdict.FAILED, detail, breach=breach, judgement=verdict)
+        case stats.Classification.NODATA | stats.Classification.NODATA_FAIL_METRIC | stats.Classification.ERROR:
+            # No per-interval values on one side (or a test that cannot run): never judged on no data.
+            return measured(value, Verdict.INCONCLUSIVE, detail, shortfall=Shortfall.NO_DATA, judgement=verdict)
+        case unknown:
+            assert_never(unknown)
+
+
+def judged(name: str, settings: Judge, *, canary: Sequence[float], stable: Sequence[float]) -> stats.JudgeVerdict:
+    """The statistical judge's verdict on the canary's per-interval values against the stable's. The
+    allowed changes are fractions of the stable's mean in the model, Kayenta's mean ratios here."""
+    assert settings.direction is not None, "Metric.judge_settings fills the direction in"
+    config = stats.JudgeConfig(
+        name=name,
+        direction=stats.Direction(settings.direction.value),
+        confidence_level=settings.confidence_level,
+        effect_size_measure=stats.EffectSizeMeasure.MEAN_RATIO,
+        allowed_increase=1.0 + settings.increase,
+        allowed_decrease=1.0 - settings.decrease,
+        nan_strategy=stats.NanStrategy(settings.nan_strategy.value),
+        critical=settings.critical,
+    )
+    return stats.judge(control=stable, experiment=canary, config=config)
+
+
+def describe_judgement(settings: Judge, verdict: stats.JudgeVerdict) -> str:
+    """`mann-whitney High: p 0.0012, mean x1.85 of stable, 98% confidence` (or why it could not judge)."""
+    head = f"{settings.test.value} {verdict.classification.value}"
+    if verdict.p_value is None:
+        return f"{head}: {verdict.reason}" if verdict.reason else head
+    ratio = "" if math.isnan(verdict.deviation) else f", mean x{verdict.deviation:.3g} of stable"
+    critical = ", critical" if verdict.critical else ""
+    return f"{head}: p {verdict.p_value:.2g}{ratio}, {settings.confidence_level * 100:.4g}% confidence{critical}"
+
+
+def _relative_breach(metric: Metric, value: float, base: float) -> Breach | None:
+    """maxIncrease: fail above stable x (1 + maxIncrease); maxDecrease: below stable x (1 - maxDecrease). A
+    stable at 0 allows no increase at all (beyond rounding); a canary on the good side never fails."""
+    if metric.increase is not None and value > base * (1 + metric.increase) and value - base > 1e-9:
+        return Breach(Bound.MAX_INCREASE, metric.increase, float(base))
+    if metric.decrease is not None and value < base * (1 - metric.decrease) and base - value > 1e-9:
+        return Breach(Bound.MAX_DECREASE, metric.decrease, float(base))
+    return None
 
 
 def _absolute_breach(metric: Metric, value: float) -> Breach | None:
