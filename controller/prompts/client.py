@@ -1,28 +1,44 @@
 """The runtime client applications use to get their prompts: the version a label (environment) points
-at, from the prompt store, cached, rendered strictly, with a bundled snapshot as the last resort.
+at, or under a prompt canary the version sticky routing picks for the request, from the prompt store,
+cached, rendered strictly, with a bundled snapshot as the last resort.
 
     from controller.providers.prompt_store import open_store
     from controller.prompts.client import PromptClient, Snapshot
 
     prompts = PromptClient(open_store("gs://my-bucket/prompts", retry_deadline_s=2), label="production",
                            snapshot=Snapshot.load("prompts.snapshot.json"))
-    rendered = prompts.render("support-answer", {"customer_name": "Ada", ...})
+    rendered = prompts.render("support-answer", {"customer_name": "Ada", ...}, routing_key=user_id)
     rendered.text, rendered.system_instruction, rendered.generation_config, rendered.version
     rendered.model      # the Vertex AI model to call: publishers/google/models/gemini-2.0-flash, or
                         # projects/P/locations/R/endpoints/E for a registry model (P: `project=`)
     rendered.model_ref  # what the manifest wrote: gemini-flash
+
+    version = prompts.get("support-answer", routing_key=user_id)   # ONE choice per request, then
+    rendered = prompts.render_version(version, {...})              # render exactly that version
 
 `rendered.model` is the Vertex AI name recorded in the version at publish (`controller.prompts.models`);
 a registry model's name is recorded without the project and completed with the client's `project`
 (default: the GOOGLE_CLOUD_PROJECT environment variable); rendering such a prompt without a project is an
 error that says so. A version published before the name was recorded gives its manifest reference.
 
-Caching, per (prompt, label): younger than `ttl_s` -> served from memory; up to `ttl_s +
-stale_while_revalidate_s` -> served from memory while one background refresh runs; older, or never
-fetched -> fetched now. When the store cannot be reached (any `controller.errors` error) the client
-serves what it has, however old (stale-if-error), else the snapshot's version, else raises
-`PromptUnavailableError`. An answer given after a failure is cached for `ttl_s` too, so a dead store is not
-hammered.
+Prompt canaries: one fetch reads the prompt's index once and caches, per (prompt, label), a `Routing`:
+the stable version (where the label points) and, while the label's rollout record (`LabelRollout`,
+written by the controller) is progressing or paused with a positive weight and a candidate, that
+candidate, its weight and the rollout's routing id. Each request is then assigned by
+`controller.rollout.assignment.variant` (salt `<prompt>/<label>`): the same `routing_key` (a user or
+session id) always gets the same version at a given weight, and raising the weight only moves keys to the
+candidate; a request without a key draws at random (`rng`, `secrets.randbelow` by default). A record left
+over after the label was moved by hand (its stable is not where the label points), a rolled-back or
+finished one, routes nothing. The client never routes to a version it cannot read: when the candidate's
+version object cannot be read, everything goes to the stable (and a warning is logged). The routing key
+is never logged nor stored.
+
+Caching, per (prompt, label), of the routing (weights included): younger than `ttl_s` -> served from
+memory; up to `ttl_s + stale_while_revalidate_s` -> served from memory while one background refresh runs;
+older, or never fetched -> fetched now. When the store cannot be reached (any `controller.errors` error)
+the client serves what it has, however old (stale-if-error), else the snapshot's version (stable only: a
+snapshot has no rollouts), else raises `PromptUnavailableError`. An answer given after a failure is cached
+for `ttl_s` too, so a dead store is not hammered.
 `genaiops prompts snapshot` writes the snapshot file to ship with the application.
 
 This module depends only on the `PromptStore` port; the Cloud Storage and local stores live in
@@ -34,6 +50,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -42,13 +59,17 @@ from pathlib import Path
 from typing import Any
 
 from controller.diagnostics import Source
-from controller.errors import GenaiopsError, UserError
+from controller.errors import GenaiopsError, NotFoundError, UserError
+from controller.model.suggest import did_you_mean
+from controller.observed import Phase
+from controller.prompts.index import LabelRollout, PromptIndex
 from controller.prompts.models import needs_project, qualified
 from controller.prompts.render import RenderedPrompt, render_text
-from controller.prompts.store import PromptStore, active
+from controller.prompts.store import PromptStore
 from controller.prompts.version import PromptVersion
+from controller.rollout.assignment import RandomBelow, percent_to_bp, variant
 
-__all__ = ["ProjectNeededError", "PromptClient", "PromptUnavailableError", "Snapshot"]
+__all__ = ["ProjectNeededError", "PromptClient", "PromptUnavailableError", "Routing", "Snapshot", "canary_of"]
 _log = logging.getLogger(__name__)
 SNAPSHOT_SCHEMA = "genaiops.dev/prompt-snapshot/v1"
 
@@ -117,9 +138,51 @@ def snapshot_of(
     return Snapshot(result, created)
 
 
+ROUTED_PHASES = frozenset({Phase.PROGRESSING, Phase.PAUSED})
+"""Rollout phases whose candidate gets traffic (paused keeps its weight; healthy and degraded route none)."""
+
+
+@dataclass(frozen=True)
+class Routing:
+    """How one label's requests are split, as read with the prompt: all to `stable` (where the label
+    points), or `weight` percent to `candidate`, assigned sticky by routing key under `routing_id`."""
+
+    stable: PromptVersion
+    candidate: PromptVersion | None = None
+    weight: int = 0
+    routing_id: str = ""
+
+    def choose(self, *, salt: str, routing_key: str | None, rng: RandomBelow) -> PromptVersion:
+        """The version for one request: the candidate when the key's bucket falls within its weight (a
+        request without a key draws from `rng`), else the stable. No candidate: no draw at all."""
+        if self.candidate is None or self.weight <= 0:
+            return self.stable
+        picked = variant(salt, self.routing_id, routing_key, percent_to_bp(self.weight), rng=rng)
+        return self.candidate if picked == "candidate" else self.stable
+
+    def known(self) -> dict[str, PromptVersion]:
+        """The versions this routing holds, by id (versions are immutable: a refresh reuses them)."""
+        found = {self.stable.id: self.stable}
+        if self.candidate is not None:
+            found[self.candidate.id] = self.candidate
+        return found
+
+
+def canary_of(index: PromptIndex, label: str) -> LabelRollout | None:
+    """The label's rollout record when it routes requests to a candidate, else None: the record must name
+    a candidate with a positive weight, be progressing or paused, and its stable must be where the label
+    points (a record left over after the label was moved by hand routes nothing)."""
+    record = index.rollouts.get(label)
+    if record is None or not record.candidate or record.weight <= 0:
+        return None
+    if record.state.phase not in ROUTED_PHASES or record.stable != index.labels.get(label):
+        return None
+    return record
+
+
 @dataclass
 class _Entry:
-    version: PromptVersion
+    routing: Routing
     fetched_at: float
     origin: str  # "store" or "snapshot"
 
@@ -129,7 +192,7 @@ def _spawn_thread(work: Callable[[], None]) -> None:
 
 
 class PromptClient:
-    """Active prompt versions for applications; thread-safe."""
+    """Active prompt versions for applications, routed under prompt canaries; thread-safe."""
 
     def __init__(
         self,
@@ -142,9 +205,11 @@ class PromptClient:
         clock: Callable[[], float] = time.monotonic,
         spawn: Callable[[Callable[[], None]], None] = _spawn_thread,
         project: str | None = None,
+        rng: RandomBelow = secrets.randbelow,
     ) -> None:
         """`spawn` runs a background refresh (a daemon thread by default; tests pass their own); `project`
-        completes registry model names (default: GOOGLE_CLOUD_PROJECT)."""
+        completes registry model names (default: GOOGLE_CLOUD_PROJECT); `rng(n)` draws the bucket of a
+        request without a routing key under a canary (tests inject a seeded one)."""
         if ttl_s < 0 or stale_while_revalidate_s < 0:
             raise ValueError("ttl_s and stale_while_revalidate_s must not be negative")
         self._store = store
@@ -155,12 +220,22 @@ class PromptClient:
         self._clock = clock
         self._spawn = spawn
         self._project = project or os.environ.get("GOOGLE_CLOUD_PROJECT") or None
+        self._rng = rng
         self._cache: dict[tuple[str, str], _Entry] = {}
         self._refreshing: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
 
-    def get(self, name: str, *, label: str | None = None) -> PromptVersion:
-        """The version `label` (default: the client's label) points at, by the caching rules above."""
+    def get(self, name: str, *, label: str | None = None, routing_key: str | None = None) -> PromptVersion:
+        """The version for one request: where `label` (default: the client's label) points, or under a
+        canary the one sticky routing picks for `routing_key` (a user or session id; None: at random).
+        Make one choice per request and render it with `render_version`."""
+        chosen_label = label or self._label
+        routing = self.routing(name, label=chosen_label)
+        return routing.choose(salt=f"{name}/{chosen_label}", routing_key=routing_key, rng=self._rng)
+
+    def routing(self, name: str, *, label: str | None = None) -> Routing:
+        """The label's routing (stable, and the candidate with its weight under a canary), by the caching
+        rules above."""
         key = (name, label or self._label)
         now = self._clock()
         with self._lock:
@@ -170,14 +245,23 @@ class PromptClient:
                 if age >= self._ttl_s and key not in self._refreshing:
                     self._refreshing.add(key)
                     self._spawn(lambda: self._revalidate(key))
-                return entry.version
+                return entry.routing
         return self._fetch(key, entry)
 
     def render(
-        self, name: str, variables: Mapping[str, Any] | None = None, *, label: str | None = None
+        self,
+        name: str,
+        variables: Mapping[str, Any] | None = None,
+        *,
+        label: str | None = None,
+        routing_key: str | None = None,
     ) -> RenderedPrompt:
-        """Get and render a prompt; RenderError names the variable and the template line."""
-        version = self.get(name, label=label)
+        """Choose a version (as `get`) and render it; RenderError names the variable and the template line."""
+        return self.render_version(self.get(name, label=label, routing_key=routing_key), variables)
+
+    def render_version(self, version: PromptVersion, variables: Mapping[str, Any] | None = None) -> RenderedPrompt:
+        """Render the version `get` chose; RenderError names the variable and the template line."""
+        name = version.name
         where = f"prompt {name}@{version.id}"
         text = render_text(
             version.template,
@@ -206,38 +290,79 @@ class PromptClient:
             )
         return qualified(runs_on, self._project)
 
-    def _from_store(self, key: tuple[str, str]) -> PromptVersion:
-        if self._store is None:
+    def _from_store(self, key: tuple[str, str], known: Mapping[str, PromptVersion]) -> Routing:
+        """One fetch: the index read once, the stable version, and the candidate when the label's record
+        routes to one (`known`: versions already held, reused rather than read again)."""
+        store = self._store
+        if store is None:
             raise PromptUnavailableError("no prompt store configured")
-        return active(self._store, *key)
+        name, label = key
+        index = store.read_index(name)
+        if index is None:
+            raise NotFoundError(f"prompt {name!r} was never published to {store.location}")
+        stable_id = index.labels.get(label)
+        if stable_id is None:
+            labels = ", ".join(sorted(index.labels)) or "none"
+            hint = did_you_mean(label, index.labels)
+            raise NotFoundError(f"prompt {name!r} has no label {label!r} in {store.location} (labels: {labels}){hint}")
+        stable = known.get(stable_id) or store.read_version(name, stable_id)
+        if stable is None:
+            raise NotFoundError(f"version {stable_id} of prompt {name!r} is listed but missing from {store.location}")
+        record = canary_of(index, label)
+        if record is None:
+            return Routing(stable)
+        candidate = known.get(record.candidate) or self._candidate(store, name, label, record.candidate)
+        if candidate is None:
+            return Routing(stable)
+        return Routing(stable, candidate, record.weight, record.routing_id)
 
-    def _fetch(self, key: tuple[str, str], stale: _Entry | None) -> PromptVersion:
+    def _candidate(self, store: PromptStore, name: str, label: str, version_id: str) -> PromptVersion | None:
+        """The candidate's version, or None (and a warning) when it cannot be read: never route to it then."""
+        try:
+            found = store.read_version(name, version_id)
+            problem = "is missing"
+        except GenaiopsError as err:
+            found, problem = None, f"cannot be read ({type(err).__name__})"
+        if found is None:
+            _log.warning(
+                "candidate version %s of prompt %s (%s) %s; routing every request to the stable version",
+                version_id,
+                name,
+                label,
+                problem,
+            )
+        return found
+
+    def _fetch(self, key: tuple[str, str], stale: _Entry | None) -> Routing:
         name, label = key
         try:
-            version = self._from_store(key)
+            routing = self._from_store(key, {} if stale is None else stale.routing.known())
         except GenaiopsError as err:
             if stale is not None:
-                _log.warning("prompt store failed (%s); serving %s@%s from cache", err, name, stale.version.id)
-                self._remember(key, stale.version, stale.origin)  # retry the store after ttl_s, not on every call
-                return stale.version
+                _log.warning("prompt store failed (%s); serving %s@%s from cache", err, name, stale.routing.stable.id)
+                self._remember(key, stale.routing, stale.origin)  # retry the store after ttl_s, not on every call
+                return stale.routing
             bundled = self._snapshot.get(name, label)
             if bundled is None:
                 raise PromptUnavailableError(
                     f"prompt {name!r} ({label}) is unavailable: {err}; and the bundled snapshot does not have it"
                 ) from err
             _log.warning("prompt store failed (%s); serving %s@%s from the snapshot", err, name, bundled.id)
-            self._remember(key, bundled, "snapshot")
-            return bundled
-        self._remember(key, version, "store")
-        return version
+            routing = Routing(bundled)  # a snapshot has no rollouts: stable only
+            self._remember(key, routing, "snapshot")
+            return routing
+        self._remember(key, routing, "store")
+        return routing
 
-    def _remember(self, key: tuple[str, str], version: PromptVersion, origin: str) -> None:
+    def _remember(self, key: tuple[str, str], routing: Routing, origin: str) -> None:
         with self._lock:
-            self._cache[key] = _Entry(version, self._clock(), origin)
+            self._cache[key] = _Entry(routing, self._clock(), origin)
 
     def _revalidate(self, key: tuple[str, str]) -> None:
+        with self._lock:
+            entry = self._cache.get(key)
         try:
-            self._remember(key, self._from_store(key), "store")
+            self._remember(key, self._from_store(key, {} if entry is None else entry.routing.known()), "store")
         except GenaiopsError as err:
             _log.warning("background refresh of prompt %s (%s) failed: %s", key[0], key[1], err)
         finally:

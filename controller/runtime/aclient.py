@@ -1,7 +1,7 @@
 """`AsyncGenAIClient`: the async twin of `GenAIClient` (same pipeline, `core.py`; same arguments).
 
     client = AsyncGenAIClient(prompts, models)
-    result = await client.generate("support-answer", {"question": "..."})
+    result = await client.generate("support-answer", {"question": "..."}, routing_key=user_id)
     stream = client.stream("support-answer", {"question": "..."})
     async for delta in stream: ...
     stream.result
@@ -70,10 +70,10 @@ class AsyncGenAIClient:
         label: str = "production",
         routing_key: str | None = None,
     ) -> Result:
-        """Answer one request (see `GenAIClient.generate`)."""
-        del routing_key
+        """Answer one request (see `GenAIClient.generate`; `routing_key` picks the version under a prompt
+        canary, sticky, and is never logged nor stored)."""
         core = self._core
-        prepared = core.prepare(prompt, variables or {}, label)
+        prepared = core.prepare(prompt, variables or {}, label, routing_key=routing_key)
         if isinstance(prepared, Result):
             return prepared
         cached = await self._lookup(prepared)
@@ -123,8 +123,7 @@ class AsyncGenAIClient:
         routing_key: str | None = None,
     ) -> AsyncStream:
         """Answer one request as it is generated: `async for delta in stream`, then `stream.result`."""
-        del routing_key
-        return AsyncStream(self, prompt, dict(variables or {}), label)
+        return AsyncStream(self, prompt, dict(variables or {}), label, routing_key=routing_key)
 
     async def _open(self, request: ModelRequest) -> tuple[ModelAnswer, AsyncIterator[ModelAnswer]]:
         async def first() -> tuple[ModelAnswer, AsyncIterator[ModelAnswer]]:
@@ -163,8 +162,17 @@ async def _threaded(model: StreamingModel, request: ModelRequest) -> AsyncIterat
 class AsyncStream:
     """The text deltas of one streamed answer; `result` is set once they are all read."""
 
-    def __init__(self, client: AsyncGenAIClient, prompt: str, variables: dict[str, Any], label: str) -> None:
+    def __init__(
+        self,
+        client: AsyncGenAIClient,
+        prompt: str,
+        variables: dict[str, Any],
+        label: str,
+        *,
+        routing_key: str | None = None,
+    ) -> None:
         self._client, self._args = client, (prompt, variables, label)
+        self._routing_key = routing_key  # held only until the version is chosen; never logged nor stored
         self.result: Result | None = None
 
     def __aiter__(self) -> AsyncIterator[str]:
@@ -172,7 +180,7 @@ class AsyncStream:
 
     async def _deltas(self) -> AsyncIterator[str]:
         core = self._client.core
-        prepared = core.prepare(*self._args)
+        prepared = core.prepare(*self._args, routing_key=self._routing_key)
         if isinstance(prepared, Result):
             self.result = prepared
             if prepared.text:

@@ -1,13 +1,16 @@
 """The request pipeline shared by the sync and async clients, minus the model calls themselves:
 
-    prepare   label check -> prompt version (the prompt client) -> input deny patterns -> strict render ->
-              PII redaction (spec.safety.redactInput) -> model request -> cache key (per the cache policy)
+    prepare   label check -> prompt version (the prompt client; ONE choice per request, sticky by routing
+              key under a prompt canary) -> input deny patterns -> strict render -> PII redaction
+              (spec.safety.redactInput) -> model request -> cache key (per the cache policy)
     answered  tokens (usage metadata, else an estimate) -> cost -> output filters -> cache store
     finish    the RequestRecord to the recorder and ONE structured log line (prompt redacted, truncated)
 
-`client.py` and `aclient.py` do the I/O in between (cache lookups, model calls with retries and the
-fallback model). No request content reaches a log line, a cache key or a record's label fields except
-through `pii.preview` (redacted) or a hash.
+`genai_client.py` and `aclient.py` do the I/O in between (cache lookups, model calls with retries and the
+fallback model). The version chosen in `prepare` is the one rendered, folded into the cache key and
+carried by the Prepared request into its RequestRecord, Result and metrics. No request content reaches a
+log line, a cache key or a record's label fields except through `pii.preview` (redacted) or a hash; the
+routing key reaches none of them.
 """
 
 from __future__ import annotations
@@ -129,13 +132,18 @@ class Core:
             found = self._settings[key] = settings_of(version)
         return found
 
-    def prepare(self, prompt: str, variables: Mapping[str, Any], label: str) -> Prepared | Result:
+    def prepare(
+        self, prompt: str, variables: Mapping[str, Any], label: str, *, routing_key: str | None = None
+    ) -> Prepared | Result:
         """Everything up to the cache lookup; a Result when the input is refused by a deny pattern.
+        `routing_key` picks the version under a prompt canary (sticky; never logged nor stored).
         RenderError (bad variables) is recorded as BLOCKED_INPUT, then raised."""
         request_id, started = uuid.uuid4().hex, self.timer()
         if not _LABEL.match(label):
             raise ValueError("label must be letters, digits and '-', starting with a letter (an environment name)")
-        version, rendered = self._render(prompt, variables, label, request_id, started)
+        version, rendered = self._render(
+            prompt, variables, label=label, routing_key=routing_key, request_id=request_id, started=started
+        )
         settings = self.settings_for(version)
         text, verdicts = rendered.text, []
         if settings.rules.redact_input:
@@ -185,14 +193,20 @@ class Core:
         return prepared
 
     def _render(
-        self, prompt: str, variables: Mapping[str, Any], label: str, request_id: str, started: float
+        self,
+        prompt: str,
+        variables: Mapping[str, Any],
+        *,
+        label: str,
+        routing_key: str | None,
+        request_id: str,
+        started: float,
     ) -> tuple[PromptVersion, RenderedPrompt]:
-        version = self.prompts.get(prompt, label=label)
+        # ONE choice per request: the version chosen here is the one rendered, cached under and recorded
+        # (choosing again to render could draw another version for a keyless request under a canary)
+        version = self.prompts.get(prompt, label=label, routing_key=routing_key)
         try:
-            rendered = self.prompts.render(prompt, variables, label=label)
-            if rendered.version != version.id:  # the label moved between the two reads: use the newer
-                version = self.prompts.get(prompt, label=label)
-                rendered = self.prompts.render(prompt, variables, label=label)
+            rendered = self.prompts.render_version(version, variables)
         except RenderError as err:  # the variables were refused (other errors are not the input's fault)
             record = self._record(request_id, prompt, version.id, label, version.runs_on, Outcome.BLOCKED_INPUT)
             self._emit(record, self.timer() - started, cost_saved=0.0, rendered="", verdicts=(), error=err)

@@ -2,10 +2,12 @@
 
     from controller.runtime import GenAIClient
     client = GenAIClient(prompts, models)            # see docs/runtime.md for wiring Vertex AI and Redis
-    result = client.generate("support-answer", {"question": "..."}, label="production")
-    result.text, result.usage, result.cost_usd, result.cache_hit, result.verdicts
+    result = client.generate("support-answer", {"question": "..."}, label="production", routing_key=user_id)
+    result.text, result.usage, result.cost_usd, result.cache_hit, result.verdicts, result.version
 
-Per request: the pipeline in `core.py` prepares it; a cache hit answers for free; otherwise the model is
+Per request: the pipeline in `core.py` prepares it, choosing the prompt version once (under a prompt
+canary, sticky by `routing_key`: the same user or session always gets the same version at a given
+weight; without a key, at random); a cache hit answers for free; otherwise the model is
 called with a per-attempt timeout and retried on transient errors (429, 5xx, deadlines: exponential
 backoff with jitter, at most `max_attempts` attempts within `deadline_s`); when the model still fails
 and the prompt declares `spec.fallbackModel`, that model gets the same treatment. Whatever happens, one
@@ -65,7 +67,8 @@ class GenAIClient:
     """Prompt fetch + render + model call + cache + tokens and cost + safety, for one request at a time
     (thread-safe: share one client per process).
 
-    prompts: the `PromptClient` (label -> version, cached, with its snapshot fallback).
+    prompts: the `PromptClient` (label -> version, cached, with its snapshot fallback; under a prompt
+        canary it routes each request by its `routing_key`, sticky: see `controller.prompts.client`).
     models: which adapter serves a model name (`controller.providers.runtime_models.VertexModels`).
     cache: "memory" (a bounded LRU, the default), "off", or a `ResponseCache` such as
         `controller.providers.redis_cache.RedisCache`; a failing cache means no cache, never a failed request.
@@ -143,12 +146,12 @@ class GenAIClient:
         label: str = "production",
         routing_key: str | None = None,
     ) -> Result:
-        """Answer one request. `routing_key` (a user or session id) is reserved for sticky prompt canaries
-        and never logged. Raises RenderError for bad variables, ModelCallError when the model (and the
-        fallback model) failed, PromptUnavailableError when the prompt cannot be had."""
-        del routing_key  # sticky routing arrives with prompt canaries; never logged or stored
+        """Answer one request. Under a prompt canary, `routing_key` (a user or session id) picks the version,
+        sticky (None: at random); it is never logged nor stored, and `Result.version` says which version
+        answered. Raises RenderError for bad variables, ModelCallError when the model (and the fallback
+        model) failed, PromptUnavailableError when the prompt cannot be had."""
         core = self._core
-        prepared = core.prepare(prompt, variables or {}, label)
+        prepared = core.prepare(prompt, variables or {}, label, routing_key=routing_key)
         if isinstance(prepared, Result):
             return prepared
         if prepared.cache_key is not None and core.cache is not None:
@@ -195,9 +198,9 @@ class GenAIClient:
         routing_key: str | None = None,
     ) -> Stream:
         """Answer one request as it is generated (Gemini models): iterate the returned `Stream` for text
-        deltas, then read `stream.result`. Retries and the fallback model apply until the first chunk."""
-        del routing_key
-        prepared = self._core.prepare(prompt, variables or {}, label)
+        deltas, then read `stream.result`. Retries and the fallback model apply until the first chunk;
+        `routing_key` as in `generate`."""
+        prepared = self._core.prepare(prompt, variables or {}, label, routing_key=routing_key)
         return Stream(self, prepared)
 
     def _open(self, request: ModelRequest) -> tuple[ModelAnswer, Iterator[ModelAnswer]]:
