@@ -115,8 +115,7 @@ def emulator_group() -> None:
     "shell). Keys: error_rate (0..1), error_code (429|500|503), latency_ms, latency_jitter_ms, block_rate "
     "(0..1, answer blocked for safety), prompt_block_rate (0..1), thinking_tokens, cached_ratio (0..1), chunks "
     "(stream events), output_tokens (answer length in tokens), output_tokens_jitter. E.g. "
-    "'gemini-2.0-flash-001=latency_ms=40;error_rate=0.01;output_tokens=60' and "
-    "'gemini-2.5-flash-bad=latency_ms=400;error_rate=0.3;block_rate=0.2;output_tokens=300'. Parameters after "
+    "'gemini-2.5-flash-bad=error_rate=0.3;latency_ms=400;block_rate=0.2;output_tokens=300'. Parameters after "
     "';' in a call's model name override these; responses report the id as modelVersion (a catalogue id its "
     "version). Any gemini-* id is served anyway, healthy. Repeatable.",
 )
