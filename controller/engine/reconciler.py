@@ -27,7 +27,7 @@ from controller.engine.session import Session
 from controller.loader import DEFAULT_REGION, LoadResult, load
 from controller.plans.plan import Plan, ResourceChange, Sync
 from controller.ports import TelemetryPort
-from controller.rollout.events import EventKind, RolloutEvent, RolloutStatus
+from controller.rollout.events import EventKind, RolloutEvent, RolloutStatus, TargetKind
 
 log = logging.getLogger("genaiops.reconcile")
 
@@ -210,14 +210,13 @@ class Reconciler:
                 continue
             what = "rolled back" if event.kind is EventKind.ABORTED else "paused"
             log.warning(
-                "rollout of %s/%s %s: %s",
-                event.endpoint,
-                event.deployment,
+                "rollout of %s %s: %s",
+                event.name,
                 what,
                 event.detail,
                 extra={
                     "commit": commit,
-                    "resource": f"Endpoint/{event.endpoint}",
+                    "resource": f"{event.target.value}/{event.endpoint}",
                     "rollout": event.kind,
                     "deployment": event.deployment,
                     "revision": event.revision,
@@ -256,7 +255,11 @@ class Reconciler:
         if report.commit:
             telemetry.set_commit(report.commit)
         for rollout in report.rollouts:
-            telemetry.set_rollout(rollout.endpoint, rollout.state.deployment, rollout.state.phase.value, rollout.weight)
+            state = rollout.state
+            if rollout.target is TargetKind.PROMPT:
+                telemetry.set_prompt_rollout(rollout.endpoint, state.deployment, state.phase.value, rollout.weight)
+            else:
+                telemetry.set_rollout(rollout.endpoint, state.deployment, state.phase.value, rollout.weight)
         telemetry.pass_finished(report.duration_s, report.ok)
 
 

@@ -102,6 +102,18 @@ class _Metrics:
             ["endpoint", "deployment"],
             registry=registry,
         )
+        self.prompt_rollout_phase = Gauge(
+            "genaiops_prompt_rollout_phase",
+            "Rollout phase per prompt label: 1 for the current phase, 0 for the others.",
+            ["prompt", "label", "phase"],
+            registry=registry,
+        )
+        self.prompt_canary_weight = Gauge(
+            "genaiops_prompt_canary_weight_percent",
+            "Percent of a prompt label's requests routed to the candidate version.",
+            ["prompt", "label"],
+            registry=registry,
+        )
         self.commit = Gauge(
             "genaiops_applied_commit_info",
             "The git commit last applied (value is always 1).",
@@ -177,6 +189,16 @@ class Telemetry:
         self._metrics.canary_weight.labels(endpoint=endpoint, deployment=deployment).set(weight)
         with self._lock:
             self._rollouts.add((endpoint, deployment))
+
+    def set_prompt_rollout(self, prompt: str, label: str, phase: str, weight: float) -> None:
+        """The canary of `prompt` on `label` is in `phase` with `weight` percent of its requests on the candidate."""
+        if phase not in PHASES:
+            raise ValueError(f"unknown rollout phase {phase!r}; expected one of {list(PHASES)}")
+        for known in PHASES:
+            self._metrics.prompt_rollout_phase.labels(prompt=prompt, label=label, phase=known).set(
+                1.0 if known == phase else 0.0
+            )
+        self._metrics.prompt_canary_weight.labels(prompt=prompt, label=label).set(weight)
 
     def clear_rollout(self, endpoint: str, deployment: str | None = None) -> None:
         """Forget the rollout series of one deployment, or of every deployment of `endpoint`."""
