@@ -1,4 +1,4 @@
-"""What `rollout: {strategy: experiment}` accepts, and the messages for what it refuses (model/experiment.py,
+"""What `rollout: {strategy: experiment}` accepts, and the messages for what it refuses (model/experiment_settings.py,
 the Rollout and EndpointSpec checks in model/endpoint.py). The messages must say what to write instead."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from controller.model import Endpoint, Prompt, Rollout
-from controller.model.experiment import DEFAULT_TREATMENT_WEIGHT
+from controller.model.experiment_settings import DEFAULT_TREATMENT_WEIGHT
 
 ANALYSIS = {"metrics": [{"name": "error-rate", "max": 0.05}, {"name": "latency-p99", "max": "2s"}]}
 EXPERIMENT = {"strategy": "experiment", "experiment": {"duration": "24h"}, "analysis": ANALYSIS}

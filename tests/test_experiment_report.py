@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from controller.model import Metric
-from controller.model.experiment import Experiment
+from controller.model.experiment_settings import Experiment
 from controller.observed import Sample
 from controller.rollout.experiment import (
     Better,

@@ -21,7 +21,7 @@ from controller.model.common import (
     StrictInt,
     check_duration,
 )
-from controller.model.experiment import Experiment, canary_only_analysis_fields
+from controller.model.experiment_settings import Experiment, canary_only_analysis_fields
 
 MODEL_REF_RE = re.compile(r"^(?P<model>[a-z][a-z0-9-]{0,62})(?:@(?P<version>[1-9][0-9]*|[a-z][a-zA-Z0-9-]*))?$")
 

@@ -4,7 +4,7 @@ Where it sits: an experiment (`rollout: {strategy: experiment}`) holds fixed var
 duration (`rollout/assignment.py` routes a prompt's requests; an endpoint's traffic split does it for an
 endpoint). Whoever measures (the engine, or `genaiops experiment report`) reads one `Sample` per variant
 over the experiment so far, with `series` (per-interval values) for the metrics that have them, and calls
-`experiment_report`; `decision` then says what to do; `views/experiment.py` renders both.
+`experiment_report`; `decision` then says what to do; `views/experiment_report.py` renders both.
 
 How a metric is compared, each treatment against the control:
 - rates (`error-rate`, `safety-block-rate`): the difference of the two proportions with Newcombe's hybrid
@@ -41,7 +41,7 @@ from statistics import NormalDist, fmean
 from controller.model import Metric
 from controller.model.common import duration_seconds
 from controller.model.endpoint import EndpointSpec
-from controller.model.experiment import Experiment
+from controller.model.experiment_settings import Experiment
 from controller.observed import Sample
 from controller.rollout.assignment import SrmResult, srm
 from controller.rollout.judge import Classification, Direction, JudgeConfig, judge
