@@ -15,6 +15,15 @@ The alignment period is the window rounded up to whole seconds, so each query yi
 covers the whole window. Cloud Monitoring rejects periods below 60 s (`min_alignment_s`): a shorter window
 is widened backwards to the minimum, i.e. the sample then covers [end - min_alignment_s, end].
 
+A metric with a statistical `judge` also needs its per-interval values (`Sample.series`): then every query
+of the sample is aligned on shorter periods (`series_window`: about a tenth of the window, at least
+`min_alignment_s`, the window widened backwards to whole periods), the totals are the sums of the periods
+(a merged distribution for latency), and the judged metrics' series are the per-period values in time
+order: errors/requests for `error-rate` (NaN for a period without requests), the latency percentile of the
+period's distribution, and for a custom query its own aligned values (one more call, with the short
+period; the mean over its series per period). On Cloud Monitoring a judge needs an analysis interval of
+several minutes to have several values per side (ten at 10m).
+
 `sample` is a pure function of its arguments (no state, no cache); it never raises for an API failure but
 reports it in `Sample.error` (judged inconclusive), and does not retry (the next measurement is the retry).
 """
@@ -46,6 +55,7 @@ ENDPOINT_RESOURCE = "aiplatform.googleapis.com/Endpoint"
 PERCENTILES = (50, 95, 99)
 # Placeholders a custom query's filter may use to scope itself to the deployed model being judged.
 PLACEHOLDERS = ("project", "region", "endpoint_id", "deployed_model_id")
+JUDGE_INTERVALS = 10  # aligned periods per window for a judge's per-interval values (fewer at the API minimum)
 
 _Aligner = monitoring_v3.Aggregation.Aligner
 _Reducer = monitoring_v3.Aggregation.Reducer
@@ -70,6 +80,51 @@ def query_window(start: float, end: float, *, min_alignment_s: float) -> QueryWi
     length = math.ceil(round(end - start, 6))  # round first: 60.0000000001 s of float noise is still 60 s
     period = max(length, math.ceil(min_alignment_s), 1)
     return QueryWindow(end - period, end, period)
+
+
+def series_window(start: float, end: float, *, min_alignment_s: float, intervals: int = JUDGE_INTERVALS) -> QueryWindow:
+    """[start, end] cut into `intervals` alignment periods of whole seconds for a judge's per-interval values,
+    each at least `min_alignment_s` (so fewer periods for a short window); the window is widened backwards to
+    whole periods. `period_s` is the length of one period; `covering` gives the whole span as one period."""
+    whole = query_window(start, end, min_alignment_s=min_alignment_s)
+    step = max(math.ceil(whole.period_s / intervals), math.ceil(min_alignment_s), 1)
+    count = math.ceil(whole.period_s / step)
+    return QueryWindow(end - count * step, end, step)
+
+
+def covering(window: QueryWindow) -> QueryWindow:
+    """The same span as one alignment period."""
+    return QueryWindow(window.start, window.end, round(window.end - window.start))
+
+
+def by_period(series: Iterable[Any]) -> dict[float, float]:
+    """The numeric points of aligned series (raw protobuf) summed per period end (unix seconds)."""
+    out: dict[float, float] = {}
+    for ts in series:
+        for point in ts.points:
+            end = point.interval.end_time.ToNanoseconds() / 1e9
+            value = point.value.int64_value or point.value.double_value
+            out[end] = out.get(end, 0.0) + float(value)
+    return out
+
+
+def ratio_series(numerator: dict[float, float], denominator: dict[float, float]) -> tuple[float, ...]:
+    """numerator / denominator per period of the denominator, oldest first (a missing numerator is 0, a
+    period whose denominator is 0 is NaN: the judge's nanStrategy decides)."""
+    return tuple(
+        numerator.get(end, 0.0) / denominator[end] if denominator[end] else math.nan for end in sorted(denominator)
+    )
+
+
+def mean_series(series: Iterable[Any]) -> tuple[float, ...]:
+    """A custom query's values per period, oldest first: the mean over its series of each period's point."""
+    values: dict[float, list[float]] = {}
+    for ts in series:
+        for point in ts.points:
+            value = point_number(point)
+            if value is not None:
+                values.setdefault(point.interval.end_time.ToNanoseconds() / 1e9, []).append(value)
+    return tuple(math.fsum(v) / len(v) for _, v in sorted(values.items()))
 
 
 def quote(value: str) -> str:
@@ -151,15 +206,26 @@ class CloudMonitoringMetrics:
             return Sample()
         if not (math.isfinite(start) and math.isfinite(end)) or end < start:
             return Sample(error=f"invalid analysis window [{start}, {end}]")
-        window = query_window(start, end, min_alignment_s=self.min_alignment_s)
+        judged = {m.name for m in metrics if m.judge is not None}
+        if judged:
+            step = series_window(start, end, min_alignment_s=self.min_alignment_s)
+            window = covering(step)
+        else:
+            window = step = query_window(start, end, min_alignment_s=self.min_alignment_s)
         scope = ModelScope(self.project, region, endpoint_id, deployed_model_id)
         builtin = {m.name for m in metrics if m.query is None}
+        series: dict[str, tuple[float, ...]] = {}
         try:
-            requests = self._total(scope, PREDICTION_COUNT, window)
-            errors = self._total(scope, ERROR_COUNT, window) if "error-rate" in builtin else 0
-            latency = self._latencies(scope, window) if builtin & set(LATENCY_METRICS) else {}
+            requests = self._counts(scope, PREDICTION_COUNT, step)
+            errors = self._counts(scope, ERROR_COUNT, step) if "error-rate" in builtin else {}
+            latency = self._latencies(scope, step) if builtin & set(LATENCY_METRICS) else None
         except _QueryError as failed:
             return Sample(error=str(failed))
+        if "error-rate" in judged:
+            series["error-rate"] = ratio_series(errors, requests)
+        for name in sorted(judged & set(LATENCY_METRICS)):
+            assert latency is not None
+            series[name] = latency.series(int(name.rsplit("p", 1)[1]))
         custom: dict[str, float | None] = {}
         custom_errors: dict[str, str] = {}
         for metric in metrics:
@@ -167,35 +233,49 @@ class CloudMonitoringMetrics:
                 continue
             try:  # a broken custom query errors only its own metric, not the built-ins beside it
                 custom[metric.name] = self._custom(metric, scope, window)
+                if metric.name in judged:
+                    series[metric.name] = mean_series(self._custom_series(metric, scope, step))
             except _QueryError as failed:
                 custom_errors[metric.name] = str(failed)
-        return Sample(requests=requests, errors=errors, latency_ms=latency, custom=custom, custom_errors=custom_errors)
+        return Sample(
+            requests=round(math.fsum(requests.values())),
+            errors=round(math.fsum(errors.values())),
+            latency_ms=latency.percentiles() if latency is not None else {},
+            custom=custom,
+            custom_errors=custom_errors,
+            series=series,
+        )
 
     # ---- queries -----------------------------------------------------------------------------------
 
-    def _total(self, scope: ModelScope, metric_type: str, window: QueryWindow) -> int:
-        """The sum of a DELTA count over the window (0 when there is no series)."""
+    def _counts(self, scope: ModelScope, metric_type: str, window: QueryWindow) -> dict[float, float]:
+        """A DELTA count per alignment period of the window (no period when there is no series)."""
         series = self._list(
             scope.vertex_filter(metric_type), window, _Aligner.ALIGN_DELTA, _Reducer.REDUCE_SUM, what=metric_type
         )
-        total = 0.0
-        for ts in series:
-            for point in ts.points:
-                total += point.value.int64_value or point.value.double_value
-        return round(total)
+        return by_period(series)
 
-    def _latencies(self, scope: ModelScope, window: QueryWindow) -> dict[int, float | None]:
-        """p50/p95/p99 (ms) of the merged `total` latency distribution; None each without requests."""
+    def _latencies(self, scope: ModelScope, window: QueryWindow) -> Latencies:
+        """The `total` latency distribution of each alignment period of the window."""
         flt = scope.vertex_filter(PREDICTION_LATENCIES, 'metric.labels.latency_type = "total"')
         series = self._list(flt, window, _Aligner.ALIGN_DELTA, _Reducer.REDUCE_SUM, what=PREDICTION_LATENCIES)
-        dists = [
-            p.value.distribution_value for ts in series for p in ts.points if p.value.HasField("distribution_value")
-        ]
+        periods: dict[float, list[Any]] = {}
+        for ts in series:
+            for p in ts.points:
+                if p.value.HasField("distribution_value"):
+                    end = p.interval.end_time.ToNanoseconds() / 1e9
+                    periods.setdefault(end, []).append(p.value.distribution_value)
         try:
-            dist = merge_distributions(dists)
+            return Latencies({end: merge_distributions(dists) for end, dists in sorted(periods.items())})
         except ValueError as err:
             raise _QueryError(f"{PREDICTION_LATENCIES}: {err}") from err
-        return {q: percentile(dist, q) for q in PERCENTILES}
+
+    def _custom_series(self, metric: Metric, scope: ModelScope, window: QueryWindow) -> list[Any]:
+        """A custom query aligned on the window's (short) periods, for its judge."""
+        assert metric.query is not None
+        aligner, reducer = getattr(_Aligner, metric.query.aligner), getattr(_Reducer, metric.query.reducer)
+        what = f"query of metric {metric.name!r}"
+        return self._list(scope.expand(metric.query.filter), window, aligner, reducer, what=what)
 
     def _custom(self, metric: Metric, scope: ModelScope, window: QueryWindow) -> float | None:
         """The newest point's value of a custom query (None when it returns no point)."""
@@ -233,12 +313,29 @@ class CloudMonitoringMetrics:
                     self._count()
                 series.extend(monitoring_v3.ListTimeSeriesResponse.pb(page).time_series)
         except _API_ERRORS as err:
-            raise _QueryError(f"ListTimeSeries {what} failed: {_describe(err)}") from err
+            raise _QueryError(f"ListTimeSeries {what} failed: {describe_error(err)}") from err
         return series
 
     def _count(self) -> None:
         if self._on_call is not None:
             self._on_call("ListTimeSeries")
+
+
+@dataclass(frozen=True)
+class Latencies:
+    """A latency distribution (raw `google.api.Distribution`, in ms) per alignment period, oldest first."""
+
+    periods: dict[float, Any]
+
+    def percentiles(self) -> dict[int, float | None]:
+        """p50/p95/p99 of all the periods merged; None each without requests."""
+        merged = merge_distributions(list(self.periods.values()))
+        return {q: percentile(merged, q) for q in PERCENTILES}
+
+    def series(self, q: int) -> tuple[float, ...]:
+        """The q-th percentile of each period holding requests, oldest first."""
+        values = (percentile(d, q) for _, d in sorted(self.periods.items()))
+        return tuple(v for v in values if v is not None)
 
 
 def _timestamp(seconds: float) -> timestamp_pb2.Timestamp:
@@ -247,7 +344,7 @@ def _timestamp(seconds: float) -> timestamp_pb2.Timestamp:
     return ts
 
 
-def _describe(err: BaseException) -> str:
+def describe_error(err: BaseException) -> str:
     """`UNAVAILABLE: message` for an API error."""
     if isinstance(err, gexc.GoogleAPICallError):
         code = err.grpc_status_code.name if err.grpc_status_code is not None else str(err.code)
@@ -265,9 +362,13 @@ def newest_value(series: Iterable[Any]) -> float | None:
             end = point.interval.end_time.ToNanoseconds() / 1e9
             if end > best_end:
                 best, best_end = point, end
-    if best is None:
-        return None
-    value = best.value
+    return None if best is None else point_number(best)
+
+
+def point_number(point: Any) -> float | None:
+    """A point's value as a number: numbers as they are, BOOL as 0/1, a distribution as its mean (None when
+    empty); a STRING point has none."""
+    value = point.value
     which = value.WhichOneof("value")
     if which == "double_value":
         return float(value.double_value)
