@@ -274,6 +274,30 @@ def test_series_metrics_take_the_judges_hodges_lehmann_shift_and_interval() -> N
     assert comparison.p_value is not None and comparison.p_value < 0.001
 
 
+@pytest.mark.parametrize(
+    ("judge", "outcome"),
+    [
+        pytest.param(None, Outcome.BETTER, id="any significant change counts without judge settings"),
+        pytest.param({"allowedDecrease": "10%"}, Outcome.NO_DIFFERENCE, id="a 5% drop under allowedDecrease 10%"),
+        pytest.param({"allowedDecrease": "2%"}, Outcome.BETTER, id="a 5% drop over allowedDecrease 2%"),
+    ],
+)
+def test_a_metrics_judge_settings_set_the_smallest_change_that_matters(
+    judge: dict[str, Any] | None, outcome: Outcome
+) -> None:
+    metric = Metric.model_validate({"name": "latency-p99", "max": "5s", **({"judge": judge} if judge else {})})
+    got = experiment_report(
+        samples={"c": sample(latency=800.0, seed=2), "t": sample(latency=760.0, seed=3)},
+        weights={"c": 1, "t": 1},
+        control="c",
+        metrics=[metric],
+        min_requests=200,
+        duration_over=True,
+    )
+    comparison = got.metrics[0].of("t").comparison
+    assert comparison is not None and comparison.outcome is outcome
+
+
 def test_request_count_is_shown_but_never_judged() -> None:
     got = report({"control": {}, "new": {"latency": 600.0}})
     result = next(r for r in got.metrics if r.metric == "request-count")
@@ -312,6 +336,11 @@ def test_a_comparison_names_why_it_lacks_data() -> None:
         ({"name": "request-count", "min": 1}, None),
         ({"name": "conversions", "query": {"filter": 'metric.type="x"'}, "min": 0.1}, Better.HIGHER),
         ({"name": "queue-depth", "query": {"filter": 'metric.type="x"'}, "max": 10}, Better.LOWER),
+        (
+            {"name": "revenue", "query": {"filter": 'metric.type="x"'}, "judge": {"direction": "decrease"}},
+            Better.HIGHER,
+        ),
+        ({"name": "refunds", "query": {"filter": 'metric.type="x"'}, "judge": {"direction": "increase"}}, Better.LOWER),
     ],
 )
 def test_lower_is_better_except_for_feedback_and_custom_floors(metric: dict[str, Any], better: Better | None) -> None:

@@ -16,7 +16,9 @@ How a metric is compared, each treatment against the control:
   p-value, and the judge's High/Low/Pass as the verdict.
 - without series there is no interval: the metric is "not enough data" (never judged on a point value).
 - `request-count` follows the weights; it is shown, not judged (the SRM check uses it).
-Better means lower, except `feedback-score` (higher is better), and a custom query with only a `min`.
+Better means lower, except for `feedback-score`, and a custom query whose `judge` watches a decrease or
+that sets only a `min`. A metric's own `judge` settings (allowedIncrease/allowedDecrease: the smallest
+change that matters) apply; its confidence level gives way to the experiment's, one for every interval.
 
 Below `minRequests` on either side every comparison is "not enough data". A sample-ratio mismatch (the
 requests per variant do not fit the weights: `assignment.srm`) makes the whole report untrustworthy: no
@@ -39,18 +41,17 @@ from enum import StrEnum
 from statistics import NormalDist, fmean
 
 from controller.model import Metric
+from controller.model.analysis import HIGHER_IS_BETTER, RATE_METRICS, UNJUDGEABLE, JudgeDirection
 from controller.model.common import duration_seconds
 from controller.model.endpoint import EndpointSpec
 from controller.model.experiment_settings import Experiment
 from controller.observed import Sample
 from controller.rollout.assignment import SrmResult, srm
-from controller.rollout.judge import Classification, Direction, JudgeConfig, judge
+from controller.rollout.judge import Classification, Direction, EffectSizeMeasure, JudgeConfig, NanStrategy, judge
 from controller.rollout.verdicts import Bound, Breach, bounds, value_of
 
-# Names as controller/model/analysis.py spells the built-in metrics.
-PROPORTION_METRICS = ("error-rate", "safety-block-rate")  # a share of requests: compared as two proportions
-HIGHER_IS_BETTER = ("feedback-score",)
-INFORMATIONAL = ("request-count",)  # follows the weights: shown, never judged
+PROPORTION_METRICS = RATE_METRICS  # a share of requests: compared as two proportions
+INFORMATIONAL = UNJUDGEABLE  # request-count follows the weights: shown, never judged
 
 
 class Better(StrEnum):
@@ -297,12 +298,18 @@ def two_proportion_p_value(successes_a: int, trials_a: int, successes_b: int, tr
 
 
 def better_of(metric: Metric) -> Better | None:
-    """Which way the metric improves; None for an informational one. A custom query improves downwards,
-    unless the metric sets only a `min` (a floor to stay above)."""
+    """Which way the metric improves; None for an informational one. A custom query improves the way its
+    judge watches (`direction: increase` fails a rise: lower is better), else downwards unless the metric
+    sets only a `min` (a floor to stay above)."""
     if metric.query is None:
         if metric.name in INFORMATIONAL:
             return None
         return Better.HIGHER if metric.name in HIGHER_IS_BETTER else Better.LOWER
+    settings = metric.judge_settings
+    if settings is not None and settings.direction is JudgeDirection.INCREASE:
+        return Better.LOWER
+    if settings is not None and settings.direction is JudgeDirection.DECREASE:
+        return Better.HIGHER
     only_floor = metric.lower is not None and metric.upper is None and metric.increase is None
     return Better.HIGHER if only_floor else Better.LOWER
 
@@ -318,8 +325,6 @@ def method_of(metric: Metric) -> Method:
 
 def _value(metric: Metric, sample: Sample) -> float | None:
     value = value_of(metric, sample)
-    if value is None and metric.query is None:
-        value = sample.values.get(metric.name)
     if value is None and sample.series.get(metric.name):
         value = fmean(sample.series[metric.name])
     return value
@@ -367,13 +372,28 @@ def _proportions(metric: Metric, *, control: Sample, treatment: Sample, confiden
 _JUDGED = {Classification.HIGH: True, Classification.LOW: False}
 
 
+def _judge_config(metric: Metric, confidence: float) -> JudgeConfig:
+    """The judge both ways at the experiment's confidence; a metric's own judge settings lend their allowed
+    changes (fractions of the control's mean in the model, Kayenta's mean ratios here) and NaN strategy."""
+    settings = metric.judge_settings
+    if settings is None:
+        return JudgeConfig(name=metric.name, direction=Direction.EITHER, confidence_level=confidence)
+    return JudgeConfig(
+        name=metric.name,
+        direction=Direction.EITHER,
+        confidence_level=confidence,
+        effect_size_measure=EffectSizeMeasure.MEAN_RATIO,
+        allowed_increase=1.0 + settings.increase,
+        allowed_decrease=1.0 - settings.decrease,
+        nan_strategy=NanStrategy(settings.nan_strategy.value),
+    )
+
+
 def _shift(metric: Metric, *, control: Sample, treatment: Sample, confidence: float, point: float | None) -> Comparison:
     series_c, series_t = control.series.get(metric.name, ()), treatment.series.get(metric.name, ())
     if not series_c or not series_t:
         return _unjudged(Shortfall.NO_SERIES, Method.MANN_WHITNEY, point)
-    verdict = judge(
-        series_c, series_t, JudgeConfig(name=metric.name, direction=Direction.EITHER, confidence_level=confidence)
-    )
+    verdict = judge(series_c, series_t, _judge_config(metric, confidence))
     label = verdict.classification
     if label in (Classification.NODATA, Classification.NODATA_FAIL_METRIC):
         return _unjudged(Shortfall.NO_SERIES, Method.MANN_WHITNEY, point)
