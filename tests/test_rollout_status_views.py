@@ -210,6 +210,7 @@ def test_the_json_document_is_versioned_and_says_everything_the_table_does() -> 
     assert document["format_version"] == "1.0" and document["at"] == "1970-01-12T13:48:41.000+00:00"
     progressing, held = document["rollouts"]
     assert progressing == {
+        "kind": "Endpoint",
         "endpoint": "chat",
         "deployment": "primary",
         "revision": state().revision,

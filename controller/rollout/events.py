@@ -20,6 +20,12 @@ class TargetKind(StrEnum):
     PROMPT = "Prompt"
 
 
+def identity(target: TargetKind, name: str, part: str) -> str:
+    """How people and `--watch` name a rollout: `chat/primary` (endpoint/deployment) or
+    `prompt/support-answer[production]` (a prompt's label)."""
+    return f"{name}/{part}" if target is TargetKind.ENDPOINT else f"prompt/{name}[{part}]"
+
+
 class EventKind(StrEnum):
     """What happened (the audit log's and webhook's `event` is `rollout-<kind>`)."""
 
@@ -52,8 +58,8 @@ class RolloutEvent:
 
     @property
     def name(self) -> str:
-        """`support-chat`, or `Prompt support-answer[production]` for a prompt label (for people)."""
-        return self.endpoint if self.target is TargetKind.ENDPOINT else f"prompt {self.endpoint}[{self.deployment}]"
+        """`support-chat/primary`, or `prompt/support-answer[production]` for a prompt label (for people)."""
+        return identity(self.target, self.endpoint, self.deployment)
 
     def to_json(self) -> dict[str, object]:
         """The webhook / audit body (a prompt rollout adds `kind`, `prompt` and `label`)."""
@@ -110,10 +116,8 @@ class RolloutStatus:
 
     @property
     def name(self) -> str:
-        """`support-chat`, or `prompt support-answer[production]` (for people)."""
-        if self.target is TargetKind.ENDPOINT:
-            return self.endpoint
-        return f"prompt {self.endpoint}[{self.state.deployment}]"
+        """`support-chat/primary`, or `prompt/support-answer[production]` (for people)."""
+        return identity(self.target, self.endpoint, self.state.deployment)
 
     @property
     def waiting_for_human(self) -> bool:

@@ -10,6 +10,9 @@ change, JSON Lines); fields are only ever added within format 1.x:
                    "finished", "waiting_for_human", "reason": Reason.to_json() | null, "failed_revision",
                    "measurements": [{"metric", "value", "threshold", "verdict", "requests", "detail"}],
                    "window": {"start", "end"} | null, "next_analysis_at": ISO-8601 | null}]}
+
+Every rollout also has "kind" ("Endpoint" or "Prompt"); a prompt label's rollout has "prompt" and "label"
+instead of "endpoint" and "deployment" (its "revision" is the candidate version, "share" is 100).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
-from controller.rollout.events import EventKind, RolloutEvent, RolloutStatus
+from controller.rollout.events import EventKind, RolloutEvent, RolloutStatus, TargetKind
 from controller.rollout.state import Phase
 from controller.rollout.verdicts import Measurement, Shortfall, Verdict
 
@@ -65,7 +68,7 @@ def event_line(event: RolloutEvent, *, start: float | None = None) -> Text:
     )
     step = f"step {min(event.step + 1, event.steps)}/{event.steps}" if event.steps else ""
     weight = f" weight {event.weight}%" if event.weight is not None else ""
-    text = Text(f"{when} {event.endpoint}/{event.deployment} ")
+    text = Text(f"{when} {event.name} ")
     text.append(_EVENT_WORD.get(event.kind, event.kind), style=_EVENT_STYLE.get(event.kind, ""))
     text.append(f" {step}{weight}")
     if event.measurements:
@@ -109,7 +112,7 @@ def _why(status: RolloutStatus) -> str:
 
 
 def _identity(status: RolloutStatus) -> str:
-    return f"{status.endpoint}/{status.state.deployment}"
+    return status.name
 
 
 def _step(status: RolloutStatus) -> str:
@@ -156,7 +159,7 @@ def status_line(status: RolloutStatus, *, at: float) -> Text:
     """One line for `rollout status --watch` without a terminal: `12:00:03 chat/primary progressing step 1/2
     weight 20% of 100% | error-rate 0 vs max 0.05 [ok] | 87 requests | next analysis 12:00:04`."""
     state = status.state
-    text = Text(f"{_clock(at)} {status.endpoint}/{state.deployment} ")
+    text = Text(f"{_clock(at)} {status.name} ")
     text.append(state.phase.value, style=_PHASE_STYLE[state.phase])
     text.append(f" step {_step(status)}")
     if not state.phase.terminal:
@@ -212,9 +215,13 @@ def _finite(value: Any) -> Any:
 def _rollout_json(status: RolloutStatus) -> dict[str, Any]:
     state = status.state
     window = status.window
+    about = (
+        {"kind": status.target.value, "endpoint": status.endpoint, "deployment": state.deployment}
+        if status.target is TargetKind.ENDPOINT
+        else {"kind": status.target.value, "prompt": status.endpoint, "label": state.deployment}
+    )
     return {
-        "endpoint": status.endpoint,
-        "deployment": state.deployment,
+        **about,
         "revision": state.revision,
         "phase": state.phase.value,
         "step": min(state.step + 1, status.steps),
