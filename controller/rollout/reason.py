@@ -169,6 +169,17 @@ class Reason:
                     return f"> stable {increase}"
                 limit = self.baseline * (1 + self.threshold)
                 return f"> {self._number(limit)} (stable {self._number(self.baseline)} {increase})"
+            case Bound.MAX_DECREASE:
+                assert self.threshold is not None
+                decrease = f"-{self.threshold * 100:.4g}%"
+                if self.baseline is None:
+                    return f"< stable {decrease}"
+                limit = self.baseline * (1 - self.threshold)
+                return f"< {self._number(limit)} (stable {self._number(self.baseline)} {decrease})"
+            case Bound.JUDGE:
+                confidence = "" if self.threshold is None else f" at {self.threshold * 100:.4g}% confidence"
+                stable = "" if self.baseline is None else f" (stable {self._number(self.baseline)})"
+                return f"differs from the stable{confidence}{stable}"
             case None:
                 return "failed"
 
