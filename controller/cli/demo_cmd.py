@@ -20,7 +20,7 @@ import click
 from rich.console import Console
 
 from controller.cli.console import make_console, rule, unclipped
-from controller.cli.demo_runtime import EMULATED_GEMINI, runtime_part
+from controller.cli.demo_runtime import EMULATED_GEMINI, canary_part, runtime_part
 from controller.cli.options import EXIT_ERROR
 from controller.loader import load
 from controller.views.diagnostics import human_lines
@@ -61,8 +61,13 @@ def _timeline(console: Console, audit: Path) -> None:
         kind = event["event"].removeprefix("rollout-")
         weight = f" weight {event['weight']}%" if event.get("weight") is not None else ""
         detail = f" | {event['detail']}" if event.get("detail") else ""
+        who = (
+            f"prompt/{event['prompt']}[{event['label']}]"
+            if "prompt" in event
+            else f"{event['endpoint']}/{event['deployment']}"
+        )
         console.print(
-            f"+{event['at'] - start:5.1f}s {event['endpoint']}/{event['deployment']} {kind}{weight}{detail}",
+            f"+{event['at'] - start:5.1f}s {who} {kind}{weight}{detail}",
             markup=False,
             highlight=False,
             soft_wrap=True,
@@ -90,7 +95,11 @@ def demo_cmd(path: Path, traffic: float, validate_only: bool) -> None:
     with (
         tempfile.TemporaryDirectory(prefix="genaiops-demo-") as tmp,
         running(
-            traffic_rps=traffic, traffic_tick_s=0.25, min_alignment_period_s=1, gemini_models=EMULATED_GEMINI
+            traffic_rps=traffic,
+            traffic_tick_s=0.25,
+            min_alignment_period_s=1,
+            min_point_spacing_s=0.5,
+            gemini_models=EMULATED_GEMINI,
         ) as emulator,
     ):
         work = Path(tmp) / "manifests"
@@ -111,8 +120,11 @@ def demo_cmd(path: Path, traffic: float, validate_only: bool) -> None:
         rolled_back = _run(console, ["apply", str(work), "--auto-approve", "--wait", *common]) == 1
         console.print(rule("4. The next plan does not retry the failed revision"))
         _run(console, ["plan", str(work), "--emulator", emulator.grpc_target, "--prompt-store", store])
-        _timeline(console, audit)
         app_ran = runtime_part(console, step=5, manifests=work, emulator=emulator, store=store, tmp=Path(tmp), run=_run)
+        canaries = canary_part(
+            console, step=6, manifests=work, emulator=emulator, store=store, tmp=Path(tmp), common=common, run=_run
+        )
+        _timeline(console, audit)
     elapsed = time.monotonic() - started
     if not rolled_back:
         console.print("The broken canary was not rolled back: the demo failed.", style="bold red")
@@ -120,4 +132,12 @@ def demo_cmd(path: Path, traffic: float, validate_only: bool) -> None:
     if not app_ran:
         console.print("The application part failed: the demo failed.", style="bold red")
         sys.exit(EXIT_ERROR)
-    console.print(f"\nDemo complete in {elapsed:.0f}s: one canary promoted, one rolled back.", style="bold green")
+    if not canaries:
+        console.print(
+            "The prompt canaries did not promote and roll back as expected: the demo failed.", style="bold red"
+        )
+        sys.exit(EXIT_ERROR)
+    console.print(
+        f"\nDemo complete in {elapsed:.0f}s: on the endpoint and on the prompt, one canary promoted, one rolled back.",
+        style="bold green",
+    )

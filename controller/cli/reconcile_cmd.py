@@ -106,7 +106,7 @@ def _summary(report: PassReport) -> str:
     if report.waiting:
         parts.append(f"{len(report.waiting)} backing off")
     for rollout in report.rollouts:
-        parts.append(f"{rollout.endpoint}/{rollout.state.deployment} {rollout.state.phase.value} {rollout.weight}%")
+        parts.append(f"{rollout.name} {rollout.state.phase.value} {rollout.weight}%")
     return f"pass {'ok' if report.ok else 'with errors'} in {report.duration_s:.1f}s: " + ", ".join(parts)
 
 

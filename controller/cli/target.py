@@ -235,6 +235,7 @@ def open_target(spec: TargetSpec, regions: Iterable[str]) -> Iterator[Target]:
         else:
             opened = _open_cloud(spec)
         from controller.providers.monitoring import CloudMonitoringMetrics  # after the connection check: slow
+        from controller.providers.prompt_metrics import CloudMonitoringPromptMetrics
         from controller.providers.vertex import VertexProvider
 
         channel, project = opened.channel, opened.project
@@ -243,8 +244,12 @@ def open_target(spec: TargetSpec, regions: Iterable[str]) -> Iterator[Target]:
         )
         for region in wanted:
             _ = ports[region]
+        min_alignment_s = 60 if kind == "cloud" else 1
         metrics = CloudMonitoringMetrics(
-            project=project, channel=channel, min_alignment_s=60 if kind == "cloud" else 1, on_call=_counting(counts)
+            project=project, channel=channel, min_alignment_s=min_alignment_s, on_call=_counting(counts)
+        )
+        prompt_metrics = CloudMonitoringPromptMetrics(
+            project=project, channel=channel, min_alignment_s=min_alignment_s, on_call=_counting(counts)
         )
         yield Target(
             name=spec.describe(),
@@ -255,4 +260,5 @@ def open_target(spec: TargetSpec, regions: Iterable[str]) -> Iterator[Target]:
             open_prompt_store=opened.open_prompt_store,
             api_calls=counts,
             channel=channel,
+            prompt_metrics=prompt_metrics,
         )

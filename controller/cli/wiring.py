@@ -91,8 +91,8 @@ def notifier(webhook: str | None, console: Console) -> Iterator[Callable[[Rollou
         posting.close()
 
 
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'s' if count != 1 else ''}"
+def _plural(count: int, noun: str, nouns: str | None = None) -> str:
+    return f"{count} {noun if count == 1 else nouns or noun + 's'}"
 
 
 def report_apply(outcome: ApplyOutcome, console: Console, *, wait: bool) -> None:
@@ -107,7 +107,7 @@ def report_apply(outcome: ApplyOutcome, console: Console, *, wait: bool) -> None
             console.print(line, soft_wrap=True)
     for status in outcome.rolled_back:
         console.print(
-            f"Rolled back {status.endpoint}/{status.state.deployment}: {status.state.reason}",
+            f"Rolled back {status.name}: {status.state.reason}",
             style="red",
             markup=False,
             highlight=False,
@@ -115,7 +115,7 @@ def report_apply(outcome: ApplyOutcome, console: Console, *, wait: bool) -> None
         )
     for status in outcome.waiting:
         console.print(
-            f"Waiting for a person: {status.endpoint}/{status.state.deployment} ({status.state.phase.value}); "
+            f"Waiting for a person: {status.name} ({status.state.phase.value}); "
             "`genaiops rollout resume|promote|abort`",
             style="yellow",
             markup=False,
@@ -143,7 +143,7 @@ def _summary(outcome: ApplyOutcome, console: Console) -> None:
     changed = sum(1 for c in changes if c.action in (Action.UPDATE, Action.ROLLOUT))
     destroyed = sum(1 for c in changes if c.action is Action.DELETE)
     counts = f"{added} added, {changed} changed, {destroyed} destroyed"
-    rolled_back = ", ".join(f"{s.endpoint}/{s.state.deployment}" for s in outcome.rolled_back)
+    rolled_back = ", ".join(s.name for s in outcome.rolled_back)
     if not result.ok:
         click.echo(f"\nApply finished with errors: {counts}; {len(result.failed)} failed:", err=True)
         for failure in result.failed:
@@ -153,7 +153,7 @@ def _summary(outcome: ApplyOutcome, console: Console) -> None:
         click.echo("Fix the cause and run apply again: it converges from wherever this run stopped.", err=True)
     elif rolled_back:
         console.print(
-            f"\nApply finished, rolled back {_plural(len(outcome.rolled_back), 'canary')}"
+            f"\nApply finished, rolled back {_plural(len(outcome.rolled_back), 'canary', 'canaries')}"
             f" ({rolled_back}): the previous version serves all traffic. Resources: {counts}.",
             style="bold red",
             markup=False,

@@ -125,7 +125,7 @@ class RolloutDriver:
         start, end = window
         common = {"region": endpoint.spec.region, "endpoint_id": endpoint.metadata.name, "start": start, "end": end}
         canary = self.metrics.sample(deployed_model_id=state.canary_id, metrics=analysis.metrics, **common)  # type: ignore[arg-type]
-        relative = any(m.max_increase is not None for m in analysis.metrics)
+        relative = analysis.compares_with_stable  # maxIncrease, maxDecrease or a judge
         stable = (
             self.metrics.sample(deployed_model_id=state.stable_id, metrics=analysis.metrics, **common)  # type: ignore[arg-type]
             if relative

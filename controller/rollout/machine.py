@@ -142,7 +142,8 @@ def _judge(state: RolloutState, analysis: Analysis, measurements: tuple[Measurem
         analysis.consecutive_failure_limit is not None
         and counted.consecutive_failures >= analysis.consecutive_failure_limit
     )
-    if verdict is Verdict.FAILED and too_many and not analysis.dry_run:
+    critical = any(m.critical for m in measurements)  # a critical judged metric rolls back at once
+    if verdict is Verdict.FAILED and (too_many or critical) and not analysis.dry_run:
         return _rolled_back(counted, analysis_failed(measurements), measurements)
     if verdict in (Verdict.INCONCLUSIVE, Verdict.ERROR) and counted.inconclusive > analysis.inconclusive_limit:
         reason = inconclusive(

@@ -126,7 +126,7 @@ def status_table(statuses: Sequence[RolloutStatus]) -> Table:
     measured = any(s.measurements for s in statuses)
     explained = any(_why(s) for s in statuses)
     scheduled = any(s.next_at is not None for s in statuses)
-    table.add_column("rollout", no_wrap=True)
+    table.add_column("rollout", no_wrap=True, min_width=max((len(_identity(s)) for s in statuses), default=7))
     table.add_column("phase", no_wrap=True)
     table.add_column("step", no_wrap=True)
     table.add_column("canary weight")

@@ -11,12 +11,18 @@ code talks to Vertex AI, Cloud Monitoring and Firestore. Copy what you need:
 What it does: `--requests` calls from a few threads (three in four answer a question, one in four triages a
 ticket: triage is deterministic, temperature 0, so repeated tickets are answered from the response cache),
 one rating of an answer, then it closes the metrics recorder, which writes everything still in memory.
+
+`Users` simulates signed-in customers for a while (the demo runs it during a prompt canary): each asks
+`support-answer` (on both of its labels in turn) with their user id as the routing key, so a canary gives each customer one version, and
+rates the answer (5 when it carries the help-centre article's advice, 2 when it does not), so the feedback
+score tells versions apart.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -60,6 +66,54 @@ def ask(client: GenAIClient, i: int) -> Result | Exception:
         return client.generate("support-answer", variables, label="production")
     except GenaiopsError as err:  # the model failed: the app shows an apology; the client recorded it
         return err
+
+
+class Users:
+    """Simulated customers asking questions until stopped: user `u<n>` (the routing key) asks, reads the
+    answer and rates it. Runs on its own threads; `stop` returns how many requests each version served."""
+
+    def __init__(self, client: GenAIClient, feedback: FeedbackRecorder, *, users: int = 400, threads: int = 4) -> None:
+        self.client, self.feedback, self.users, self.threads = client, feedback, users, threads
+        self.served: Counter[str] = Counter()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._workers = [threading.Thread(target=self._run, args=(n,), daemon=True) for n in range(threads)]
+
+    def start(self) -> Users:
+        """Start asking."""
+        for worker in self._workers:
+            worker.start()
+        return self
+
+    def _run(self, worker: int) -> None:
+        turn = worker
+        while not self._stop.is_set():
+            user = f"u{turn % self.users}"
+            name, question, title, article = QUESTIONS[turn % len(QUESTIONS)]
+            variables = {
+                "customer_name": f"{name}-{user}",
+                "question": question,
+                "articles": [{"title": title, "body": article}],
+            }
+            turn += self.threads
+            try:
+                label = ("production", "staging")[turn // self.threads % 2]  # both labels roll out alike
+                result = self.client.generate("support-answer", variables, label=label, routing_key=user)
+            except GenaiopsError:
+                continue
+            with self._lock:
+                self.served[result.version] += 1
+            if not result.blocked and result.outcome is not Outcome.CACHE_HIT:
+                rating = 5 if article in result.text else 2
+                self.feedback.record_feedback(result.request_id, rating)
+            self._stop.wait(0.01)
+
+    def stop(self) -> Counter[str]:
+        """Stop asking; requests served per version."""
+        self._stop.set()
+        for worker in self._workers:
+            worker.join(timeout=30)
+        return self.served
 
 
 def main(argv: list[str] | None = None) -> int:

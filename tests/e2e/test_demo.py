@@ -8,7 +8,7 @@ import sys
 from tests.helpers import ROOT
 
 
-def test_the_demo_promotes_a_healthy_canary_and_rolls_back_a_broken_one() -> None:
+def test_the_demo_promotes_a_healthy_canary_and_rolls_back_a_broken_one_on_an_endpoint_and_on_a_prompt() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "controller", "demo"], cwd=ROOT, capture_output=True, text=True, timeout=180, check=False
     )
@@ -23,4 +23,13 @@ def test_the_demo_promotes_a_healthy_canary_and_rolls_back_a_broken_one() -> Non
     assert "200 requests:" in out and "1 rating recorded" in out  # the application part (demo_runtime.py)
     usage = out[out.index("$ genaiops usage") :]
     assert "CACHE" in usage and "ticket-triage" in usage and "5.00 (1)" in usage
+    canaries = out[out.index("6. support-answer moves to gemini-2.5-flash") :]
+    upgrade, worse = canaries.split("7. A shortened template", 1)
+    assert "prompt/support-answer[production] PROMOTED step 2/2 weight 100%" in upgrade
+    assert "prompt/support-answer[staging] PROMOTED step 2/2 weight 100%" in upgrade
+    assert "prompt/support-answer[production] ROLLED BACK step 1/2 weight 0% | feedback-score" in worse
+    assert "rolled back 2 canaries (prompt/support-answer[staging], prompt/support-answer[production])" in worse or (
+        "rolled back 2 canaries (prompt/support-answer[production], prompt/support-answer[staging])" in worse
+    )
+    assert "Requests served per version while the canaries ran:" in worse
     assert "Demo complete" in out
