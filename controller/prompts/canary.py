@@ -51,7 +51,12 @@ def start(index: PromptIndex | None, record: LabelRollout, *, name: str) -> Prom
     if index is None:
         raise ConflictError(f"prompt {name!r} has no index any more")
     current = index.rollouts.get(record.label)
-    if current is not None and current.state.revision == record.state.revision and not current.state.phase.terminal:
+    if (
+        current is not None
+        and current.state.revision == record.state.revision
+        and current.stable == record.stable
+        and not current.state.phase.terminal
+    ):
         return index
     if index.labels.get(record.label) != record.stable:
         raise ConflictError(
