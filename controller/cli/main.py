@@ -38,6 +38,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "resume": "controller.cli.suspend_cmd:resume_cmd",
     "usage": "controller.cli.usage_cmd:usage_cmd",
     "feedback": "controller.cli.usage_cmd:feedback_group",
+    "experiment": "controller.cli.experiment_cmd:experiment_group",
 }
 
 

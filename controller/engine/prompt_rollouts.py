@@ -26,21 +26,24 @@ from datetime import UTC, datetime
 from typing import assert_never
 
 from controller.engine.audit import AuditLog
+from controller.engine.experiments import prompt_report
 from controller.engine.rollout_driver import event_kind
 from controller.errors import ConflictError, NotFoundError
 from controller.model import Prompt
 from controller.observed import Sample
 from controller.ports import PromptMetricsPort
-from controller.prompts.canary import Published, canary_labels
+from controller.prompts.canary import Published, canary_labels, prompt_steps
 from controller.prompts.index import LabelRollout, PromptIndex, with_labels, without_rollout
 from controller.prompts.store import PromptStore
 from controller.prompts.version import Provenance
 from controller.rollout.events import EventKind, RolloutEvent, RolloutStatus, TargetKind
+from controller.rollout.experiment import DecisionKind
 from controller.rollout.machine import (
     Move,
     Transition,
     abort,
     analysis_window,
+    conclude,
     current_window,
     next_analysis_at,
     next_transition,
@@ -48,9 +51,9 @@ from controller.rollout.machine import (
 from controller.rollout.machine import pause as pause_transition
 from controller.rollout.machine import promote as promote_transition
 from controller.rollout.machine import resume as resume_transition
-from controller.rollout.reason import Reason
+from controller.rollout.reason import Kind, Reason
 from controller.rollout.state import Phase, RolloutState
-from controller.rollout.strategy import INDEFINITE, CompiledStep, compile_steps
+from controller.rollout.strategy import INDEFINITE, CompiledStep
 from controller.rollout.verdicts import Measurement, judge
 
 
@@ -98,7 +101,7 @@ class PromptRolloutDriver:
         if found is None:
             return None
         _, record = found
-        steps = compile_steps(prompt.spec.rollout)
+        steps = prompt_steps(prompt.spec.rollout)
         window = current_window(record.state, steps, self.clock())
         measured = self._measure(prompt, record.state, steps[record.state.step], window) if window else ()
         return self._status(prompt, record, steps, (), measurements=measured, window=window)
@@ -152,18 +155,53 @@ class PromptRolloutDriver:
         if found is None:
             return None
         index, record = found
-        steps = compile_steps(prompt.spec.rollout)
+        steps = prompt_steps(prompt.spec.rollout)
         if record.state.phase.terminal or not steps or prompt.spec.suspend:
             return self._status(prompt, record, steps, ())
         now = self.clock()
         window = analysis_window(record.state, steps, now)
         measured = self._measure(prompt, record.state, steps[record.state.step], window) if window else None
         transition = next_transition(record.state, steps, Published(index), measured, now)
+        if prompt.spec.rollout.strategy == "experiment" and transition.move is Move.PROMOTE:
+            transition = self._experiment_end(prompt, record, steps, now, transition)
         try:
             return self._carry_out(prompt, record, steps, transition)
         except RecordMovedError as err:  # someone else wrote first: the next pass re-reads
             self.audit.write(event="rollout-conflict", prompt=prompt.metadata.name, label=label, error=str(err))
             return self._status(prompt, record, steps, ())
+
+    def _experiment_end(
+        self,
+        prompt: Prompt,
+        record: LabelRollout,
+        steps: Sequence[CompiledStep],
+        now: float,
+        machine: Transition,
+    ) -> Transition:
+        """The machine would promote an experiment whose duration is over: the report decides instead."""
+        if machine.reason is not None and machine.reason.kind is not Kind.ALL_STEPS_PASSED:
+            return machine  # not the end of the duration (the candidate disappeared, say): as the machine says
+        report, decided = prompt_report(self.metrics, prompt, record, now=now)
+        match decided.kind:
+            case DecisionKind.PROMOTE if decided.variant == record.candidate:
+                transition = conclude(record.state, steps, now, promote=True, reason=Reason(Kind.EXPERIMENT_WON))
+            case DecisionKind.KEEP:
+                transition = conclude(record.state, steps, now, promote=False, reason=Reason(Kind.EXPERIMENT_LOST))
+            case DecisionKind.KEEP_RUNNING:
+                return Transition(Move.HOLD, record.state)
+            case _:
+                kind = Kind.SAMPLE_RATIO_MISMATCH if not report.trustworthy else Kind.EXPERIMENT_UNDECIDED
+                transition = conclude(record.state, steps, now, promote=None, reason=Reason(kind))
+        self.audit.write(
+            event="experiment-concluded",
+            prompt=prompt.metadata.name,
+            label=record.label,
+            conclusion=report.conclusion.value,
+            winner=report.winner,
+            decision=decided.kind.value,
+            requests=dict(report.requests),
+        )
+        return transition
 
     def act(self, prompt: Prompt, label: str, action: str, *, full: bool = False, attempts: int = 3) -> RolloutStatus:
         """A human's command: promote, abort, pause, resume or retry; re-read and retried on a race, then
@@ -173,7 +211,7 @@ class PromptRolloutDriver:
             if found is None:
                 raise NotFoundError(f"label {label!r} of prompt {prompt.metadata.name!r} has no rollout")
             _, record = found
-            steps = compile_steps(prompt.spec.rollout)
+            steps = prompt_steps(prompt.spec.rollout)
             now = self.clock()
             try:
                 if action == "retry":
@@ -266,7 +304,7 @@ class PromptRolloutDriver:
 
     def announce_start(self, prompt: Prompt, record: LabelRollout) -> RolloutEvent:
         """Record that apply started a label's canary (the executor's StartPromptRollout wrote the record)."""
-        steps = compile_steps(prompt.spec.rollout)
+        steps = prompt_steps(prompt.spec.rollout)
         detail = f"version {record.candidate} gets {record.weight}% of {record.label}'s requests"
         event = self._event(EventKind.STARTED, prompt, record.state, steps, record.weight, detail)
         self._emit((event,))

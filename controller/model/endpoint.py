@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, ValidatorFunctionWrapHandler, field_validator, model_validator
 
-from controller.model.analysis import Analysis
+from controller.model.analysis import PROMPT_METRICS, Analysis
 from controller.model.catalogue import accelerator_problem, machine_type_problem, vertex_catalogue
 from controller.model.common import (
     DeletionPolicy,
@@ -214,10 +214,28 @@ class EndpointSpec(Frozen):
         return next(iter(self.variant_weights), None)
 
     @model_validator(mode="after")
+    def _no_prompt_metrics(self) -> EndpointSpec:
+        analyses = [self.rollout.analysis, *(step.analysis for step in self.rollout.steps)]
+        for analysis in (a for a in analyses if a is not None):
+            for metric in analysis.metrics:
+                if metric.query is None and metric.name in PROMPT_METRICS:
+                    raise ValueError(
+                        f"metric {metric.name!r} is measured by the runtime client for prompts, not by Vertex AI "
+                        "for an endpoint: use it in a Prompt's rollout, or give a custom 'query' here"
+                    )
+        return self
+
+    @model_validator(mode="after")
     def _experiment_has_variants(self) -> EndpointSpec:
         settings = self.rollout.experiment
         if settings is None:
             return self
+        if settings.auto_promote:
+            raise ValueError(
+                "rollout.experiment.autoPromote moves a prompt's label; an Endpoint's traffic is what its manifest "
+                "says: when `genaiops experiment report` names a winner, change 'traffic' in git (remove "
+                "autoPromote)"
+            )
         if settings.weight is not None:
             raise ValueError(
                 "rollout.experiment.weight is for prompts: an Endpoint experiment's variants keep the weights "

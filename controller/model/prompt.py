@@ -150,9 +150,16 @@ class PromptSpec(Frozen):
         return self
 
     @model_validator(mode="after")
-    def _canary_needs_labels(self) -> PromptSpec:
-        if self.rollout.strategy == "canary" and not self.labels:
-            raise ValueError("a canary rollout moves labels: list the labels it applies to in 'labels'")
+    def _rollout_fits_a_prompt(self) -> PromptSpec:
+        strategy = self.rollout.strategy
+        if strategy != "direct" and not self.labels:
+            article = "an" if strategy == "experiment" else "a"
+            raise ValueError(f"{article} {strategy} rollout moves labels: list the labels it applies to in 'labels'")
+        if self.rollout.experiment is not None and self.rollout.experiment.control is not None:
+            raise ValueError(
+                "rollout.experiment.control names an Endpoint's deployment; a Prompt's control is the version its "
+                "label points at now: remove 'control'"
+            )
         return self
 
     @field_validator("variables")

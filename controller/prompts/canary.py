@@ -10,8 +10,11 @@ from dataclasses import dataclass
 
 from controller.errors import ConflictError
 from controller.model import Prompt
+from controller.model.common import duration_seconds
+from controller.model.endpoint import Rollout
 from controller.prompts.index import LabelRollout, PromptIndex, with_rollout
 from controller.rollout.state import Phase, RolloutState
+from controller.rollout.strategy import CompiledStep, compile_steps
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,16 @@ class Published:
 def canary_labels(prompt: Prompt) -> tuple[str, ...]:
     """The labels a Prompt rolls out by canary (none for a direct rollout)."""
     return prompt.spec.labels if prompt.spec.rollout.strategy != "direct" else ()
+
+
+def prompt_steps(rollout: Rollout) -> tuple[CompiledStep, ...]:
+    """A Prompt's steps: a canary's as written; an experiment is one step holding the new version at its
+    fixed weight for the whole duration, judged at the end by the experiment's report (no per-interval
+    analysis); none for a direct rollout."""
+    if rollout.strategy == "experiment" and rollout.experiment is not None:
+        settings = rollout.experiment
+        return (CompiledStep(settings.treatment_weight, duration_seconds(settings.duration), None),)
+    return compile_steps(rollout) if rollout.strategy == "canary" else ()
 
 
 def new_rollout(*, label: str, stable: str, candidate: str, weight: int, now: float) -> LabelRollout:
@@ -69,4 +82,4 @@ def start(index: PromptIndex | None, record: LabelRollout, *, name: str) -> Prom
         raise ConflictError(str(err)) from err
 
 
-__all__ = ["Published", "canary_labels", "new_rollout", "start"]
+__all__ = ["Published", "canary_labels", "new_rollout", "prompt_steps", "start"]

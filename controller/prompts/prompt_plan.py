@@ -33,12 +33,12 @@ from typing import Any
 
 from controller.plans.operations import MovePromptLabels, Operation, PublishPromptVersion, StartPromptRollout
 from controller.plans.plan import Action, FieldChange, Health, HealthState, ResourceChange, TextDiff
+from controller.prompts.canary import prompt_steps
 from controller.prompts.index import LabelRollout, PromptIndex
 from controller.prompts.source import PromptSource
 from controller.prompts.store import PromptStore
 from controller.prompts.version import PromptVersion, Provenance, version_of
 from controller.rollout.state import Phase
-from controller.rollout.strategy import compile_steps
 
 KIND = "Prompt"
 REGION = "global"  # prompts live in the prompt store, not in a Vertex region
@@ -165,7 +165,7 @@ def _canary_ops(
     rollout = source.prompt.spec.rollout
     if rollout.strategy == "direct" or index is None:
         return dict(moves), []
-    steps = compile_steps(rollout)
+    steps = prompt_steps(rollout)
     direct: dict[str, str | None] = {}
     starts: list[StartPromptRollout] = []
     for label, stable in sorted(moves.items()):

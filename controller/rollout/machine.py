@@ -229,3 +229,17 @@ def resume(state: RolloutState, now: float) -> Transition:
         return Transition(Move.HOLD, state)
     resumed = state.at_step(state.step, math.ceil(now)).evolve(phase=Phase.PROGRESSING, reason=None, last_analysis=0)
     return Transition(Move.RESUME, resumed, None, Reason(Kind.RESUMED))
+
+
+def conclude(
+    state: RolloutState, steps: Sequence[CompiledStep], now: float, *, promote: bool | None, reason: Reason
+) -> Transition:
+    """An experiment's end, as its report decided: promote the new version (True), keep the control (False:
+    rolled back, the new version recorded as failed), or wait for a person (None: paused)."""
+    if state.phase.terminal:
+        return Transition(Move.HOLD, state)
+    if promote is None:
+        return _paused(state, reason)
+    if promote:
+        return _promoted(state, steps, math.ceil(now), reason)
+    return _rolled_back(state, reason)

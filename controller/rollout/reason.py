@@ -51,6 +51,10 @@ class Kind(StrEnum):
     STEP_PROMOTED = "step-promoted-by-a-human"
     STEP_PASSED = "step-passed"
     ALL_STEPS_PASSED = "all-steps-passed"
+    EXPERIMENT_WON = "experiment-won"  # an experiment's treatment was significantly better: promoted
+    EXPERIMENT_LOST = "experiment-lost"  # the control was significantly better: the treatment is dropped
+    EXPERIMENT_UNDECIDED = "experiment-undecided"  # no significant winner (or no autoPromote): a person decides
+    SAMPLE_RATIO_MISMATCH = "sample-ratio-mismatch"  # requests per variant do not fit the weights: a person looks
 
     @property
     def inconclusive(self) -> bool:
@@ -138,6 +142,20 @@ class Reason:
                 return f"the canary deployed model {self.deployed_model or '?'} disappeared"
             case Kind.STABLE_MISSING:
                 return f"the stable deployed model {self.deployed_model or '?'} disappeared; a human must decide"
+            case Kind.EXPERIMENT_WON:
+                return "the experiment's new version was significantly better on its metrics: promoted"
+            case Kind.EXPERIMENT_LOST:
+                return "the experiment's control was significantly better: the new version is dropped"
+            case Kind.EXPERIMENT_UNDECIDED:
+                return (
+                    "the experiment ended without a winner to promote automatically — read `genaiops experiment "
+                    "report`, then `genaiops rollout promote` or `abort`"
+                )
+            case Kind.SAMPLE_RATIO_MISMATCH:
+                return (
+                    "requests per variant do not fit the weights (sample ratio mismatch): the comparison cannot be "
+                    "trusted — check which clients route the prompt (old client versions, caches), then decide"
+                )
             case _:
                 return self.kind.value.replace("-", " ")
 
