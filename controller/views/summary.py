@@ -7,12 +7,15 @@ from rich.table import Table
 
 from controller.loader import LoadResult
 from controller.model import Endpoint, Model, Prompt
+from controller.model.endpoint import Rollout
 
 
-def _rollout(endpoint: Endpoint) -> str:
-    rollout = endpoint.spec.rollout
+def _rollout(rollout: Rollout) -> str:
     if rollout.strategy == "direct":
         return "direct"
+    if rollout.experiment is not None:
+        weight = f" at {rollout.experiment.weight}%" if rollout.experiment.weight is not None else ""
+        return f"experiment{weight} for {rollout.experiment.duration}"
     if rollout.steps:
         weights = " → ".join(f"{s.weight}%" for s in rollout.steps)
         return f"canary {weights}"
@@ -33,11 +36,13 @@ def summary_table(result: LoadResult) -> Table:
         elif isinstance(manifest, Endpoint):
             traffic = ", ".join(f"{k} {v}%" for k, v in manifest.spec.traffic.items())
             deployments = ", ".join(f"{d.name}={d.model}" for d in manifest.spec.deployments)
-            what = f"{deployments}; traffic {traffic}; {_rollout(manifest)}"
+            what = f"{deployments}; traffic {traffic}; {_rollout(manifest.spec.rollout)}"
         else:
             assert isinstance(manifest, Prompt)
             spec_p = manifest.spec
             what = f"model {spec_p.model}; {len(spec_p.variables)} variables; {len(spec_p.tests)} tests"
+            if spec_p.rollout.strategy != "direct":
+                what += f"; {_rollout(spec_p.rollout)}"
         table.add_row(manifest.kind, manifest.metadata.name, what)
     return table
 
