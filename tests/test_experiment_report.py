@@ -22,7 +22,6 @@ from controller.rollout.experiment import (
     Conclusion,
     DecisionKind,
     ExperimentReport,
-    Interval,
     Method,
     Outcome,
     Shortfall,
@@ -30,11 +29,9 @@ from controller.rollout.experiment import (
     duration_over,
     endpoint_variants,
     experiment_report,
-    newcombe_interval,
     prompt_variants,
-    two_proportion_p_value,
-    wilson_interval,
 )
+from controller.rollout.proportions import Interval, newcombe_interval, two_proportion_p_value, wilson_interval
 from controller.rollout.verdicts import Bound
 from tests.builders import endpoint
 

@@ -34,11 +34,10 @@ kept (like a canary's rollback, whatever `autoPromote`); anything else waits for
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from statistics import NormalDist, fmean
+from statistics import fmean
 
 from controller.model import Metric
 from controller.model.analysis import HIGHER_IS_BETTER, RATE_METRICS, UNJUDGEABLE, JudgeDirection
@@ -48,6 +47,7 @@ from controller.model.experiment_settings import Experiment
 from controller.observed import Sample
 from controller.rollout.assignment import SrmResult, srm
 from controller.rollout.judge import Classification, Direction, EffectSizeMeasure, JudgeConfig, NanStrategy, judge
+from controller.rollout.proportions import Interval, newcombe_interval, two_proportion_p_value
 from controller.rollout.verdicts import Bound, Breach, bounds, value_of
 
 PROPORTION_METRICS = RATE_METRICS  # a share of requests: compared as two proportions
@@ -105,20 +105,6 @@ class Conclusion(StrEnum):
     NO_SIGNIFICANT_DIFFERENCE = "no-significant-difference"
     NOT_ENOUGH_DATA = "not-enough-data"
     SAMPLE_RATIO_MISMATCH = "sample-ratio-mismatch"  # requests do not fit the weights: untrustworthy
-
-
-@dataclass(frozen=True)
-class Interval:
-    """A confidence interval of a difference (treatment - control)."""
-
-    lower: float
-    upper: float
-    confidence: float
-
-    @property
-    def excludes_zero(self) -> bool:
-        """No change is outside the interval: the difference is significant."""
-        return self.lower > 0.0 or self.upper < 0.0
 
 
 @dataclass(frozen=True)
@@ -245,53 +231,6 @@ def prompt_variants(*, control: str, treatment: str, settings: Experiment) -> Va
 def duration_over(*, started_at: float, now: float, settings: Experiment) -> bool:
     """Whether an experiment that started at `started_at` (epoch seconds) has run its duration by `now`."""
     return now - started_at >= duration_seconds(settings.duration)
-
-
-# --- statistics -----------------------------------------------------------------------------------------
-
-
-def _z(confidence: float) -> float:
-    return NormalDist().inv_cdf(0.5 + confidence / 2.0)
-
-
-def wilson_interval(successes: int, trials: int, *, confidence: float) -> tuple[float, float]:
-    """Wilson's score interval of a proportion (no continuity correction); (0, 1) without trials."""
-    if not 0 <= successes <= trials:
-        raise ValueError(f"successes must be within 0..trials, got {successes} of {trials}")
-    if trials == 0:
-        return 0.0, 1.0
-    z = _z(confidence)
-    p = successes / trials
-    denominator = 1.0 + z * z / trials
-    centre = (p + z * z / (2.0 * trials)) / denominator
-    half = z / denominator * math.sqrt(p * (1.0 - p) / trials + z * z / (4.0 * trials * trials))
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
-def newcombe_interval(
-    successes_a: int, trials_a: int, successes_b: int, trials_b: int, *, confidence: float
-) -> Interval:
-    """Newcombe's hybrid score interval (1998, method 10) of the difference of proportions a - b."""
-    p_a = successes_a / trials_a
-    p_b = successes_b / trials_b
-    lower_a, upper_a = wilson_interval(successes_a, trials_a, confidence=confidence)
-    lower_b, upper_b = wilson_interval(successes_b, trials_b, confidence=confidence)
-    difference = p_a - p_b
-    return Interval(
-        lower=difference - math.sqrt((p_a - lower_a) ** 2 + (upper_b - p_b) ** 2),
-        upper=difference + math.sqrt((upper_a - p_a) ** 2 + (p_b - lower_b) ** 2),
-        confidence=confidence,
-    )
-
-
-def two_proportion_p_value(successes_a: int, trials_a: int, successes_b: int, trials_b: int) -> float:
-    """Two-sided p-value of the pooled two-proportion z-test; 1.0 when both proportions are 0 or both 1."""
-    pooled = (successes_a + successes_b) / (trials_a + trials_b)
-    se = math.sqrt(pooled * (1.0 - pooled) * (1.0 / trials_a + 1.0 / trials_b))
-    if se == 0.0:
-        return 1.0
-    z = (successes_a / trials_a - successes_b / trials_b) / se
-    return min(1.0, 2.0 * NormalDist().cdf(-abs(z)))
 
 
 # --- one metric -----------------------------------------------------------------------------------------

@@ -38,11 +38,11 @@ from controller.rollout.experiment import (
     Decision,
     DecisionKind,
     ExperimentReport,
-    Interval,
     MetricResult,
     Outcome,
     Shortfall,
 )
+from controller.rollout.proportions import Interval
 
 FORMAT_VERSION = "1.0"
 
