@@ -18,7 +18,7 @@ import itertools
 import json
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +39,8 @@ from controller.plans.plan import Action, HealthState, ResourceChange
 from controller.prompts.index import LabelRollout, PromptIndex
 from controller.prompts.prompt_plan import plan_prompts
 from controller.prompts.source import sources_of
-from controller.prompts.store import PromptStore
-from controller.prompts.version import PromptVersion
+from controller.prompts.store import PromptStore, list_version, move_label
+from controller.prompts.version import PromptVersion, Provenance
 from controller.providers.connections import plain_channel
 from controller.providers.metric_writer import CloudMonitoringWriter
 from controller.providers.prompt_metrics import CloudMonitoringPromptMetrics
@@ -509,3 +509,23 @@ def test_a_promotion_killed_at_its_write_is_either_not_done_or_done_never_half(r
     index = rig.index()
     assert index.labels[LABEL] == candidate and index.rollouts == {}
     assert stable != candidate and rig.plan().action is Action.NOOP
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known bug: the driver advances a record whose stable is no longer where the label points, and "
+    "promotes it over a person's move (PromptRolloutDriver.advance_label never compares the two)",
+)
+def test_a_pass_never_moves_a_label_that_a_person_moved_away_from_the_records_stable(rig: Rig) -> None:
+    stable, _ = rig.started()
+    prompt = rig.write(CANDIDATE)
+    old = rig.store.read_version("greet", stable)
+    assert old is not None
+    third = replace(old, template="Good day, {{ customer }}.")
+    list_version(rig.store, third)
+    move_label(rig.store, "greet", LABEL, third.id, Provenance(created="2025-01-01T00:00:00Z"))  # by hand
+    rig.serve()
+    rig.driver().advance_label(prompt, LABEL)
+    rig.serve()
+    rig.driver().advance_label(prompt, LABEL)
+    assert rig.index().labels[LABEL] == third.id  # the runtime routed all to it: the candidate was never judged
