@@ -45,15 +45,16 @@ from controller.rollout.machine import (
     analysis_window,
     conclude,
     current_window,
-    next_analysis_at,
+    hold_for,
     next_transition,
 )
 from controller.rollout.machine import pause as pause_transition
 from controller.rollout.machine import promote as promote_transition
 from controller.rollout.machine import resume as resume_transition
+from controller.rollout.progress import event_of, status_of
 from controller.rollout.reason import Kind, Reason
 from controller.rollout.state import Phase, RolloutState
-from controller.rollout.strategy import INDEFINITE, CompiledStep
+from controller.rollout.strategy import CompiledStep
 from controller.rollout.verdicts import Measurement, judge
 
 
@@ -158,16 +159,25 @@ class PromptRolloutDriver:
         steps = prompt_steps(prompt.spec.rollout)
         if record.state.phase.terminal or not steps or prompt.spec.suspend:
             return self._status(prompt, record, steps, ())
+        if index.labels.get(label) != record.stable:  # moved by hand: the runtime routes nothing to the candidate
+            moved = hold_for(record.state, Reason(Kind.LABEL_MOVED, deployed_model=record.stable))
+            return self._carried_or_conflict(prompt, record, steps, moved)
         now = self.clock()
         window = analysis_window(record.state, steps, now)
         measured = self._measure(prompt, record.state, steps[record.state.step], window) if window else None
         transition = next_transition(record.state, steps, Published(index), measured, now)
         if prompt.spec.rollout.strategy == "experiment" and transition.move is Move.PROMOTE:
             transition = self._experiment_end(prompt, record, steps, now, transition)
+        return self._carried_or_conflict(prompt, record, steps, transition)
+
+    def _carried_or_conflict(
+        self, prompt: Prompt, record: LabelRollout, steps: Sequence[CompiledStep], transition: Transition
+    ) -> RolloutStatus:
         try:
             return self._carry_out(prompt, record, steps, transition)
         except RecordMovedError as err:  # someone else wrote first: the next pass re-reads
-            self.audit.write(event="rollout-conflict", prompt=prompt.metadata.name, label=label, error=str(err))
+            audit = {"prompt": prompt.metadata.name, "label": record.label, "error": str(err)}
+            self.audit.write(event="rollout-conflict", **audit)
             return self._status(prompt, record, steps, ())
 
     def _experiment_end(
@@ -328,19 +338,17 @@ class PromptRolloutDriver:
         *,
         reason: Reason | None = None,
     ) -> RolloutEvent:
-        return RolloutEvent(
-            kind=kind,
-            endpoint=prompt.metadata.name,
-            deployment=state.deployment,
-            revision=state.revision,
+        return event_of(
+            kind,
+            target=TargetKind.PROMPT,
+            name=prompt.metadata.name,
+            state=state,
+            steps=steps,
             at=self.clock(),
-            step=min(state.step, len(steps)),
-            steps=len(steps),
             weight=weight,
             detail=detail,
             measurements=measurements,
             reason=reason,
-            target=TargetKind.PROMPT,
         )
 
     def _status(
@@ -353,26 +361,16 @@ class PromptRolloutDriver:
         measurements: tuple[Measurement, ...] = (),
         window: tuple[float, float] | None = None,
     ) -> RolloutStatus:
-        state = record.state
-        measurements = next((e.measurements for e in reversed(events) if e.measurements), measurements)
-        step = steps[state.step] if state.phase is Phase.PROGRESSING and state.step < len(steps) else None
-        indefinite = (
-            step is not None
-            and step.pause_s == INDEFINITE
-            and (step.analysis is None or state.successes >= step.analysis.success_count)
-        )
-        return RolloutStatus(
-            prompt.metadata.name,
-            state,
-            len(steps),
-            record.weight,
-            100,
-            measurements,
-            next_analysis_at(state, steps),
-            events,
-            at_indefinite_pause=indefinite,
-            window=window,
+        return status_of(
             target=TargetKind.PROMPT,
+            name=prompt.metadata.name,
+            state=record.state,
+            steps=steps,
+            weight=record.weight,
+            share=100,
+            events=events,
+            measurements=measurements,
+            window=window,
         )
 
 

@@ -18,22 +18,22 @@ from controller.errors import ConflictError, GenaiopsError, NotFoundError
 from controller.model import Endpoint
 from controller.observed import SUSPEND_LABEL, ObservedEndpoint
 from controller.ports import MetricsPort, VertexPort
-from controller.rollout.events import EventKind, RolloutEvent, RolloutStatus
+from controller.rollout.events import EventKind, RolloutEvent, RolloutStatus, TargetKind
 from controller.rollout.machine import (
     Move,
     Transition,
     abort,
     analysis_window,
     current_window,
-    next_analysis_at,
     next_transition,
 )
 from controller.rollout.machine import pause as pause_transition
 from controller.rollout.machine import promote as promote_transition
 from controller.rollout.machine import resume as resume_transition
+from controller.rollout.progress import event_of, status_of
 from controller.rollout.reason import Reason
 from controller.rollout.state import Phase, RolloutState, from_labels, to_labels, without_rollout
-from controller.rollout.strategy import INDEFINITE, CompiledStep, compile_steps, split_at
+from controller.rollout.strategy import CompiledStep, compile_steps, split_at
 from controller.rollout.verdicts import Measurement, judge
 
 
@@ -302,14 +302,13 @@ class RolloutDriver:
         *,
         reason: Reason | None = None,
     ) -> RolloutEvent:
-        return RolloutEvent(
-            kind=kind,
-            endpoint=endpoint.metadata.name,
-            deployment=state.deployment,
-            revision=state.revision,
+        return event_of(
+            kind,
+            target=TargetKind.ENDPOINT,
+            name=endpoint.metadata.name,
+            state=state,
+            steps=steps,
             at=self.clock(),
-            step=min(state.step, len(steps)),
-            steps=len(steps),
             weight=weight,
             detail=detail,
             measurements=measurements,
@@ -333,22 +332,14 @@ class RolloutDriver:
         stable = traffic.get(state.stable_id, 0) if state.stable_id else 0
         share = canary + stable
         weight = round(100 * canary / share) if share else 0
-        measurements = next((e.measurements for e in reversed(events) if e.measurements), measurements)
-        step = steps[state.step] if state.phase is Phase.PROGRESSING and state.step < len(steps) else None
-        indefinite = (
-            step is not None
-            and step.pause_s == INDEFINITE
-            and (step.analysis is None or state.successes >= step.analysis.success_count)
-        )
-        return RolloutStatus(
-            endpoint.metadata.name,
-            state,
-            len(steps),
-            weight,
-            share,
-            measurements,
-            next_analysis_at(state, steps),
-            events,
-            at_indefinite_pause=indefinite,
+        return status_of(
+            target=TargetKind.ENDPOINT,
+            name=endpoint.metadata.name,
+            state=state,
+            steps=steps,
+            weight=weight,
+            share=share,
+            events=events,
+            measurements=measurements,
             window=window,
         )

@@ -243,3 +243,11 @@ def conclude(
     if promote:
         return _promoted(state, steps, math.ceil(now), reason)
     return _rolled_back(state, reason)
+
+
+def hold_for(state: RolloutState, reason: Reason) -> Transition:
+    """Pause a progressing rollout for `reason` found outside the analysis (traffic stays; a person, or the
+    next apply, decides); any other rollout is left as it is."""
+    if state.phase is not Phase.PROGRESSING:
+        return Transition(Move.HOLD, state)
+    return _paused(state, reason)

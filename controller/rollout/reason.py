@@ -55,6 +55,7 @@ class Kind(StrEnum):
     EXPERIMENT_LOST = "experiment-lost"  # the control was significantly better: the treatment is dropped
     EXPERIMENT_UNDECIDED = "experiment-undecided"  # no significant winner (or no autoPromote): a person decides
     SAMPLE_RATIO_MISMATCH = "sample-ratio-mismatch"  # requests per variant do not fit the weights: a person looks
+    LABEL_MOVED = "label-moved"  # a prompt label was moved away from the rollout's stable version by hand
 
     @property
     def inconclusive(self) -> bool:
@@ -142,6 +143,12 @@ class Reason:
                 return f"the canary deployed model {self.deployed_model or '?'} disappeared"
             case Kind.STABLE_MISSING:
                 return f"the stable deployed model {self.deployed_model or '?'} disappeared; a human must decide"
+            case Kind.LABEL_MOVED:
+                return (
+                    f"the label was moved away from the stable version {self.deployed_model or '?'} outside the "
+                    "rollout, so the new version gets no requests: the rollout holds, and the next apply starts "
+                    "it again from where the label points"
+                )
             case Kind.EXPERIMENT_WON:
                 return "the experiment's new version was significantly better on its metrics: promoted"
             case Kind.EXPERIMENT_LOST:
