@@ -39,6 +39,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "usage": "controller.cli.usage_cmd:usage_cmd",
     "feedback": "controller.cli.usage_cmd:feedback_group",
     "experiment": "controller.cli.experiment_cmd:experiment_group",
+    "data": "controller.cli.data_cmd:data_group",
 }
 
 
