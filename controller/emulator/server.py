@@ -24,6 +24,7 @@ from controller.emulator.metrics import MetricStore
 from controller.emulator.rest import RestGateway
 from controller.emulator.rest_generate import start_gateway
 from controller.emulator.storage import StorageEmulator
+from controller.emulator.storage_model import StorageError
 from controller.emulator.traffic import TrafficGenerator
 from controller.emulator.vertex import StateStore, VertexServices
 
@@ -51,12 +52,16 @@ class Emulator:
         gemini_models: Mapping[str, str] | None = None,
         retire_models: bool = False,
         traffic_tick_s: float = 1.0,
+        tuning_duration_s: float = 5.0,
+        pipeline_duration_s: float = 5.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         """`rest_port` / `storage_port` of None leave that server out; 0 picks a free port.
         `min_point_spacing_s`: how far apart CreateTimeSeries points of one series must be (Cloud Monitoring
         documents 10 s; some pages may say 5 s). `gemini_models`: extra emulated publisher models, model id ->
-        behaviour parameters (`vertex/gemini.py`); `retire_models`: retired catalogue models answer 404."""
+        behaviour parameters (`vertex/gemini.py`); `retire_models`: retired catalogue models answer 404.
+        `tuning_duration_s` / `pipeline_duration_s`: how long, on `clock`, a tuning job / pipeline run takes
+        to finish (`vertex/tuning.py`, `vertex/pipelines.py`)."""
         for name, value in (("port", port), ("rest_port", rest_port), ("storage_port", storage_port)):
             if value is not None and not 0 <= value <= 65535:
                 raise ValueError(f"{name} must be between 0 and 65535 (0: any free port), got {value}")
@@ -73,6 +78,9 @@ class Emulator:
             generation_recorder=self.metrics,
             gemini_models=gemini_models,
             retire_models=retire_models,
+            tuning_duration_s=tuning_duration_s,
+            pipeline_duration_s=pipeline_duration_s,
+            read_object=self._read_object,
             lro_delay_s=lro_delay_s,
             seed=seed,
             real_latency=real_latency,
@@ -139,6 +147,17 @@ class Emulator:
             self._grpc.stop(grace=0.5).wait()
             self._grpc = None
 
+    def _read_object(self, bucket: str, name: str) -> bytes | None:
+        """An object of this emulator's Cloud Storage (None when absent or when storage is not running)."""
+        storage = self._storage
+        store = storage._store if storage is not None else None  # the same process: no HTTP round trip
+        if store is None:
+            return None
+        try:
+            return store.get_object(bucket, name, None).data
+        except StorageError:
+            return None
+
     def _storage_path(self) -> Path | None:
         if self.state_path is None:
             return None
@@ -146,7 +165,8 @@ class Emulator:
 
     # -- addresses ----------------------------------------------------------------------------------
     def info(self) -> dict[str, Any]:
-        """What GetInfo answers: project, location and the bound ports (0 for a server not running)."""
+        """What GetInfo answers: project, location, the bound ports (0 for a server not running) and
+        `createCalls`, how many CreateTuningJob / CreatePipelineJob calls reached the emulator."""
         self._started.wait(timeout=5.0)
         return {
             "project": self.project,
@@ -154,6 +174,7 @@ class Emulator:
             "grpcPort": self.grpc_port,
             "restPort": self.rest_port if self._rest is not None else 0,
             "storagePort": self.storage_port if self._storage is not None else 0,
+            "createCalls": self.vertex.create_calls(),
         }
 
     @property
@@ -217,6 +238,22 @@ class Emulator:
 
         return aiplatform_v1.PredictionServiceClient(transport=PredictionServiceGrpcTransport(channel=self.channel))
 
+    def tuning_client(self) -> Any:
+        """A real `aiplatform_v1.GenAiTuningServiceClient` on the shared channel."""
+        from google.cloud import aiplatform_v1
+        from google.cloud.aiplatform_v1.services.gen_ai_tuning_service.transports.grpc import (
+            GenAiTuningServiceGrpcTransport,
+        )
+
+        return aiplatform_v1.GenAiTuningServiceClient(transport=GenAiTuningServiceGrpcTransport(channel=self.channel))
+
+    def pipeline_client(self) -> Any:
+        """A real `aiplatform_v1.PipelineServiceClient` on the shared channel."""
+        from google.cloud import aiplatform_v1
+        from google.cloud.aiplatform_v1.services.pipeline_service.transports.grpc import PipelineServiceGrpcTransport
+
+        return aiplatform_v1.PipelineServiceClient(transport=PipelineServiceGrpcTransport(channel=self.channel))
+
     def metric_client(self) -> Any:
         """A real `monitoring_v3.MetricServiceClient` on the shared channel."""
         from google.cloud import monitoring_v3
@@ -257,7 +294,7 @@ def running(
 
     `options` are the other `Emulator` arguments: host, port, rest_port, storage_port (None = off),
     real_latency, min_alignment_period_s, min_point_spacing_s, gemini_models, retire_models, traffic_tick_s,
-    clock.
+    tuning_duration_s, pipeline_duration_s, clock.
     """
     emulator = Emulator(
         project=project,

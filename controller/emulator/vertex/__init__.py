@@ -1,5 +1,5 @@
 """The emulated Vertex AI: state, EndpointService, ModelService, PredictionService (Predict, and Gemini's
-GenerateContent / StreamGenerateContent), Operations.
+GenerateContent / StreamGenerateContent), GenAiTuningService, PipelineService, Operations.
 
 `VertexServices` builds them all over one `StateStore` (one lock, optional JSON file), ready to be put on
 the wire by `grpc_adapter.build_server` (and the REST gateway).
@@ -16,9 +16,11 @@ from controller.emulator.vertex.endpoints import EndpointService
 from controller.emulator.vertex.generate import GenerateService, GenerationRecorder
 from controller.emulator.vertex.models import ModelService
 from controller.emulator.vertex.operations import OperationsService
+from controller.emulator.vertex.pipelines import PipelineService
 from controller.emulator.vertex.prediction import PredictionRecorder, PredictionService, Route, Target, route_of
 from controller.emulator.vertex.state import CloudState
 from controller.emulator.vertex.store import StateStore
+from controller.emulator.vertex.tuning import DEFAULT_DURATION_S, ObjectReader, TuningService
 
 __all__ = [
     "CloudState",
@@ -27,11 +29,13 @@ __all__ = [
     "GenerationRecorder",
     "ModelService",
     "OperationsService",
+    "PipelineService",
     "PredictionRecorder",
     "PredictionService",
     "Route",
     "StateStore",
     "Target",
+    "TuningService",
     "VertexServices",
     "route_of",
 ]
@@ -51,12 +55,21 @@ class VertexServices:
         real_latency: bool = False,
         gemini_models: Mapping[str, str] | None = None,
         retire_models: bool = False,
+        tuning_duration_s: float = DEFAULT_DURATION_S,
+        pipeline_duration_s: float = DEFAULT_DURATION_S,
+        read_object: ObjectReader | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        """`tuning_duration_s` / `pipeline_duration_s`: how long a tuning job / pipeline run takes on `clock`;
+        `read_object` reads the emulator's Cloud Storage (tuning datasets are checked and read through it)."""
         self.store = StateStore(path=state_path, clock=clock, seed=seed, lro_delay_s=lro_delay_s)
         self.endpoints = EndpointService(self.store)
         self.models = ModelService(self.store)
         self.operations = OperationsService(self.store)
+        self.tuning = TuningService(
+            self.store, duration_s=tuning_duration_s, gemini_models=gemini_models, read_object=read_object
+        )
+        self.pipelines = PipelineService(self.store, duration_s=pipeline_duration_s)
         self.prediction = PredictionService(self.store, recorder, real_latency=real_latency, seed=seed + 1, clock=clock)
         self.generate = GenerateService(
             self.store,
@@ -67,9 +80,15 @@ class VertexServices:
             real_latency=real_latency,
             seed=seed + 3,
             clock=clock,
+            tuned_text=self.tuning.tuned_text,
         )
 
     def methods(self) -> Iterable[RpcMethod]:
         """Every RPC of every Vertex service."""
-        for service in (self.endpoints, self.models, self.prediction, self.generate, self.operations):
+        services = (self.endpoints, self.models, self.prediction, self.generate, self.tuning, self.pipelines)
+        for service in (*services, self.operations):
             yield from service.methods()
+
+    def create_calls(self) -> dict[str, int]:
+        """How many CreateTuningJob / CreatePipelineJob calls reached the services (refused ones included)."""
+        return {"CreateTuningJob": self.tuning.create_calls, "CreatePipelineJob": self.pipelines.create_calls}

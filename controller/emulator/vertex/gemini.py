@@ -294,8 +294,11 @@ def _header(out: Any, *, version: str, draw: Draw) -> None:
     out.create_time.FromNanoseconds(round(draw.at * 1e9))
 
 
-def answer(request: Any, behaviour: GeminiBehaviour, *, version: str, draw: Draw, stream: bool) -> list[Any]:
-    """The response (one) or stream events (several) for a raw `GenerateContentRequest` protobuf."""
+def answer(
+    request: Any, behaviour: GeminiBehaviour, *, version: str, draw: Draw, stream: bool, text: str | None = None
+) -> list[Any]:
+    """The response (one) or stream events (several) for a raw `GenerateContentRequest` protobuf; `text`
+    replaces the echo of the last user turn (what a tuned model learned), before the same limits apply."""
     prompt = prompt_tokens(request)
     cached = math.floor(prompt * behaviour.cached_ratio)
     out = RESPONSE_PB()
@@ -312,7 +315,8 @@ def answer(request: Any, behaviour: GeminiBehaviour, *, version: str, draw: Draw
     budget_off = thinking.HasField("thinking_budget") and thinking.thinking_budget == 0
     thoughts = 0 if budget_off else behaviour.thinking_tokens
     blocked = draw.blocked and _blocking_allowed(request)
-    text, finish = ("", _FINISH.SAFETY) if blocked else _limit(shaped(echo_text(request), draw.output_tokens), config)
+    said = echo_text(request) if text is None else text
+    text, finish = ("", _FINISH.SAFETY) if blocked else _limit(shaped(said, draw.output_tokens), config)
     count = max(1, config.candidate_count)
     pieces = _split(text, behaviour.chunks if stream else 1)
     events: list[Any] = []

@@ -14,6 +14,9 @@ block, answer block, answer length; each draw only when its parameter is set (la
 Publisher-model calls are recorded as Vertex AI's publisher metrics (`record_generation`); endpoint calls as
 online predictions of the endpoint (`record_prediction`), so canary analysis reads them as it reads Predict.
 The simulated latency is reported, and slept only with `real_latency`.
+
+A model a tuning job produced (`tuning.py`) answers what it learned: `tuned_text(model, request)` gives
+the answer text for a deployed model, or None to echo as other models do.
 """
 
 from __future__ import annotations
@@ -100,6 +103,7 @@ class _Target:
     behaviour: GeminiBehaviour
     version: str
     record: Callable[[float, int, list[Any]], None]  # (latency_ms, response code, events)
+    text: Callable[[Any], str | None] | None = None  # the answer to a raw request (None: echo)
 
 
 def _invalid(message: str) -> ApiError:
@@ -174,12 +178,14 @@ class GenerateService:
         real_latency: bool = False,
         seed: int = 0,
         clock: Callable[[], float] = time.time,
+        tuned_text: Callable[[str, Any], str | None] | None = None,
     ) -> None:
         """`models` adds or overrides emulated publisher models: model id (any: `gemini-2.5-flash-002`,
         `gemini-2.5-flash-bad`) -> default behaviour parameters (`"error_rate=0.2;latency_ms=400"`, see
         `gemini.py`), which a call's model name overrides; ValueError naming the model for a malformed one.
         With `retire_models`, calls to a catalogue model after its retirement date answer NOT_FOUND. `seed`
-        fixes every drawn outcome (errors, latency, blocks, answer lengths) for a given sequence of calls."""
+        fixes every drawn outcome (errors, latency, blocks, answer lengths) for a given sequence of calls.
+        `tuned_text(model name, raw request)`: what a tuned model deployed on an endpoint answers (None: echo)."""
         self.store = store
         self.recorder = recorder
         self.prediction_recorder = prediction_recorder
@@ -187,6 +193,7 @@ class GenerateService:
         self.retire_models = retire_models
         self.real_latency = real_latency
         self.clock = clock
+        self.tuned_text = tuned_text
         self._seed = seed
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
@@ -246,7 +253,8 @@ class GenerateService:
             raise ApiError(code, message)
         digest = hashlib.sha256(f"{self._seed}:{call}".encode()).digest()[:15]
         draw = Draw(prompt_blocked, blocked, base64.urlsafe_b64encode(digest).decode(), self.clock(), output_tokens)
-        events = answer(request, behaviour, version=target.version, draw=draw, stream=stream)
+        text = target.text(request) if target.text is not None else None
+        events = answer(request, behaviour, version=target.version, draw=draw, stream=stream, text=text)
         target.record(latency_ms, 200, events)
         return Reply(events, latency_ms)
 
@@ -324,4 +332,6 @@ class GenerateService:
                 route.record(self.prediction_recorder, picked, latency_ms=latency_ms, code=code, at=self.clock())
 
         version = f"{picked.model}@{picked.model_version_id}" if picked.model_version_id else picked.model
-        return _Target(behaviour, version, record)
+        tuned = self.tuned_text
+        text = None if tuned is None else (lambda request: tuned(picked.model, request))
+        return _Target(behaviour, version, record, text)
