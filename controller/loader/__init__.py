@@ -23,8 +23,9 @@ from controller.diagnostics import Diagnostic, Source, has_errors, sort_key
 from controller.loader.checks import Located, check_endpoint, check_prompt, check_set
 from controller.loader.errors import validation_diagnostics
 from controller.loader.files import FileRefusedError, manifests_root, not_regular, read_bytes
+from controller.loader.tuning_checks import check_dataset, check_pipeline, check_tuning_set
 from controller.loader.yaml_source import Document, YamlError, parse_documents
-from controller.model import API_VERSION, KINDS, Endpoint, Model, Prompt
+from controller.model import API_VERSION, KINDS, Dataset, Endpoint, Model, Pipeline, Prompt
 
 MAX_FILE_BYTES = 1024 * 1024
 SUFFIXES = (".yaml", ".yml")
@@ -211,6 +212,10 @@ def _load_and_check(paths: list[Path], root: Path) -> list[_FileResult]:
                 result.diagnostics.extend(check_endpoint(item, item.manifest))
             elif isinstance(item.manifest, Prompt):
                 result.diagnostics.extend(check_prompt(item, item.manifest))
+            elif isinstance(item.manifest, Dataset):
+                result.diagnostics.extend(check_dataset(item, item.manifest))
+            elif isinstance(item.manifest, Pipeline):
+                result.diagnostics.extend(check_pipeline(item, item.manifest))
         out.append(result)
     return out
 
@@ -239,4 +244,5 @@ def load(root: Path, *, default_region: str = DEFAULT_REGION) -> LoadResult:
         diagnostics.extend(result.diagnostics)
         invalid.extend(result.invalid)
     diagnostics.extend(check_set(items, invalid=invalid))
+    diagnostics.extend(check_tuning_set(items, invalid=invalid))
     return LoadResult(tuple(items), tuple(sorted(diagnostics, key=sort_key)), len(files))

@@ -13,7 +13,7 @@ from controller.loader.errors import format_path
 from controller.loader.files import FileRefusedError, LocalFile, read_local
 from controller.loader.templates import analyse, first_use
 from controller.loader.yaml_source import Path, Positions
-from controller.model import Endpoint, Manifest, Model, Prompt
+from controller.model import Endpoint, Manifest, Model, Prompt, TuningJob
 from controller.model.catalogue import combination_problem
 from controller.model.suggest import did_you_mean
 
@@ -181,22 +181,29 @@ def check_set(items: list[Located], *, invalid: Collection[tuple[str, str]] = ()
         seen[key] = item
         if isinstance(item.manifest, Model):
             models[item.manifest.metadata.name] = item.manifest
-    broken = {name for kind, name in invalid if kind == "Model"}
+    broken = {name for kind, name in invalid if kind in ("Model", "TuningJob", "Dataset", "Prompt")}
+    tuned = {item.manifest.metadata.name for item in items if isinstance(item.manifest, TuningJob)}
+    for name in sorted(tuned & set(models)):
+        clash = next(i for i in items if isinstance(i.manifest, TuningJob) and i.manifest.metadata.name == name)
+        yield clash.at(
+            ("metadata", "name"), f"a Model is also named {name!r}: a prompt's `model: {name}` would be ambiguous"
+        )
     for item in items:
         if isinstance(item.manifest, Endpoint):
             yield from _endpoint_refs(item, item.manifest, models, broken)
         elif isinstance(item.manifest, Prompt):
-            yield from _prompt_refs(item, item.manifest, models, broken)
+            yield from _prompt_refs(item, item.manifest, {*models, *tuned}, broken)
 
 
-def _prompt_refs(item: Located, prompt: Prompt, models: dict[str, Model], broken: set[str]) -> Iterable[Diagnostic]:
-    """`model` and `fallbackModel` name a declared Model (or a publisher model path)."""
+def _prompt_refs(item: Located, prompt: Prompt, models: set[str], broken: set[str]) -> Iterable[Diagnostic]:
+    """`model` and `fallbackModel` name a declared Model or TuningJob (or a publisher model path)."""
     for field, ref in (("model", prompt.spec.model), ("fallbackModel", prompt.spec.fallback_model)):
         if ref is None or ref.startswith("publishers/"):
             continue
         name = ref.split("@", 1)[0]
         if name not in models and name not in broken:
-            yield item.at(("spec", field), f"prompt refers to unknown Model {name!r}{did_you_mean(name, models)}")
+            hint = did_you_mean(name, models)
+            yield item.at(("spec", field), f"prompt refers to unknown Model or TuningJob {name!r}{hint}")
 
 
 def _endpoint_refs(

@@ -20,12 +20,16 @@ from controller.model.common import (
 from controller.model.endpoint import Deployment, Endpoint, EndpointSpec, Rollout, Step, split_model_ref
 from controller.model.prompt import Assertion, GenerationConfig, Prompt, PromptSpec, PromptTest, Variable
 from controller.model.registry_model import Model, ModelSpec, ServingContainer, Upload
+from controller.model.tuning import Dataset, Pipeline, TuningJob
 
-Manifest = Model | Endpoint | Prompt
-KINDS: dict[str, type[Model] | type[Endpoint] | type[Prompt]] = {
+Manifest = Model | Endpoint | Prompt | Dataset | TuningJob | Pipeline
+KINDS: dict[str, type[Manifest]] = {
     "Model": Model,
     "Endpoint": Endpoint,
     "Prompt": Prompt,
+    "Dataset": Dataset,
+    "TuningJob": TuningJob,
+    "Pipeline": Pipeline,
 }
 
 __all__ = [
@@ -37,6 +41,7 @@ __all__ = [
     "RESERVED_LABEL_PREFIX",
     "Analysis",
     "Assertion",
+    "Dataset",
     "Deployment",
     "Endpoint",
     "EndpointSpec",
@@ -47,12 +52,14 @@ __all__ = [
     "MetricQuery",
     "Model",
     "ModelSpec",
+    "Pipeline",
     "Prompt",
     "PromptSpec",
     "PromptTest",
     "Rollout",
     "ServingContainer",
     "Step",
+    "TuningJob",
     "Upload",
     "Variable",
     "check_duration",

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, TypeAdapter
 
-from controller.model import KINDS, Endpoint, Model, Prompt
+from controller.model import KINDS, Manifest
 
 SCHEMA_ID_BASE = "https://genaiops.dev/schemas/v1"
 COMBINED = "genaiops.schema.json"
@@ -31,7 +31,7 @@ def json_schemas() -> dict[str, dict[str, Any]]:
     for kind, model in KINDS.items():
         name = f"{kind.lower()}.schema.json"
         out[name] = _decorate(model.model_json_schema(by_alias=True), name=name, title=f"genaiops {kind}")
-    union = TypeAdapter(Annotated[Model | Endpoint | Prompt, Field(discriminator="kind")])
+    union = TypeAdapter(Annotated[Manifest, Field(discriminator="kind")])
     out[COMBINED] = _decorate(union.json_schema(by_alias=True), name=COMBINED, title="genaiops manifest")
     return out
 

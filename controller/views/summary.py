@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.table import Table
 
 from controller.loader import LoadResult
-from controller.model import Endpoint, Model, Prompt
+from controller.model import Dataset, Endpoint, Model, Prompt, TuningJob
 from controller.model.endpoint import Rollout
 
 
@@ -37,12 +37,22 @@ def summary_table(result: LoadResult) -> Table:
             traffic = ", ".join(f"{k} {v}%" for k, v in manifest.spec.traffic.items())
             deployments = ", ".join(f"{d.name}={d.model}" for d in manifest.spec.deployments)
             what = f"{deployments}; traffic {traffic}; {_rollout(manifest.spec.rollout)}"
-        else:
-            assert isinstance(manifest, Prompt)
+        elif isinstance(manifest, Prompt):
             spec_p = manifest.spec
             what = f"model {spec_p.model}; {len(spec_p.variables)} variables; {len(spec_p.tests)} tests"
             if spec_p.rollout.strategy != "direct":
                 what += f"; {_rollout(spec_p.rollout)}"
+        elif isinstance(manifest, Dataset):
+            what = f"{manifest.spec.format} data from {manifest.spec.source}"
+        elif isinstance(manifest, TuningJob):
+            job = manifest.spec
+            gate = "gated by an evaluation" if job.evaluation is not None else "no evaluation gate"
+            what = f"tune {job.base_model} on {job.training_dataset}; {gate}"
+        else:
+            source = manifest.spec.template or manifest.spec.function
+            what = f"Vertex AI Pipelines run of {source}" + (
+                f" on {manifest.spec.schedule}" if manifest.spec.schedule else ""
+            )
         table.add_row(manifest.kind, manifest.metadata.name, what)
     return table
 
