@@ -165,7 +165,8 @@ def _check_contents(value: object, present: bool, tally: _Tally) -> int:
         role = _check_content(content, path, tally)
         expected = "model" if previous == "user" else "user"
         flagged = role is None
-        if role is not None and role != expected:
+        judged = index == 0 or previous is not None  # after an unknown role, the order cannot be judged
+        if role is not None and judged and role != expected:
             after = f' after "{previous}"' if previous else " first"
             tally.error(f"{path}.role", f'expected "{expected}"{after}: turns alternate user, model (got "{role}")')
             flagged = True
