@@ -142,6 +142,17 @@ def test_the_tuned_endpoint_answers_the_google_genai_sdk_over_rest(env: Env) -> 
     assert response.usage_metadata.total_token_count == tokens(question) + tokens(answer)
 
 
+def test_the_tuned_model_also_learned_the_validation_examples_which_the_stats_do_not_count(env: Env) -> None:
+    env.bucket.blob("support/validation.jsonl").upload_from_string(_jsonl([("Is there a phone line?", "No.")]))
+    spec = {"validation_dataset_uri": f"gs://{BUCKET}/support/validation.jsonl"}
+    done = env.after(10, env.create(spec=spec).name)
+    assert done.tuning_data_stats.supervised_tuning_data_stats.tuning_dataset_example_count == len(EXAMPLES)
+    response = env.emulator.prediction_client().generate_content(
+        model=done.tuned_model.endpoint, contents=[{"role": "user", "parts": [{"text": " Is there a phone line? "}]}]
+    )
+    assert response.candidates[0].content.parts[0].text == "No."
+
+
 def test_a_tuned_model_of_bad_quality_answers_even_trained_prompts_wrongly(env: Env) -> None:
     endpoint = _tuned_endpoint(env, "support-tuned;quality=bad")
     question, _ = EXAMPLES[0]

@@ -70,6 +70,7 @@ _ADAPTERS = _ADAPTERS_PRO | {_ADAPTER.ADAPTER_SIZE_SIXTEEN}
 _TERMINAL = {_STATE.JOB_STATE_SUCCEEDED, _STATE.JOB_STATE_FAILED, _STATE.JOB_STATE_CANCELLED}
 _NAME = re.compile(r"^projects/[^/]+/locations/[^/]+/tuningJobs/[0-9]+$")
 _GS_JSONL = re.compile(r"^gs://([a-z0-9][a-z0-9._-]{1,221})/(.+\.jsonl)$")
+_HYPER = "tuning_job.supervised_tuning_spec.hyper_parameters"
 _MANAGED = ("name", "state", "create_time", "start_time", "end_time", "update_time", "error", "tuned_model")
 # Reads an object of the emulator's Cloud Storage: (bucket, object name) -> its bytes, None when absent.
 ObjectReader = Callable[[str, str], bytes | None]
@@ -130,10 +131,11 @@ class _Job:
 
 
 def _read_examples(datasets: list[tuple[str, bytes | None]]) -> tuple[dict[str, str], dict[str, int]]:
-    """Trained prompt -> answer from Gemini SFT JSONL, and data stats; ValueError naming the bad line."""
+    """Learned prompt -> answer from Gemini SFT JSONL (training, then validation data), and the training
+    data's stats; ValueError naming the bad line."""
     examples: dict[str, str] = {}
     count = total_tokens = 0
-    for uri, data in datasets:
+    for index, (uri, data) in enumerate(datasets):
         if data is None:
             continue
         for number, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), start=1):
@@ -147,8 +149,9 @@ def _read_examples(datasets: list[tuple[str, bytes | None]]) -> tuple[dict[str, 
                 turns = [(t.get("role", "user"), "".join(p.get("text", "") for p in t["parts"])) for t in contents]
             except (ValueError, KeyError, TypeError, AttributeError) as err:
                 raise ValueError(f"{uri} line {number} is not a valid tuning example: {err}") from None
-            count += 1
-            total_tokens += sum(tokens(text) for _, text in turns)
+            if index == 0:
+                count += 1
+                total_tokens += sum(tokens(text) for _, text in turns)
             last_model = max((i for i, (role, _) in enumerate(turns) if role == "model"), default=-1)
             users = [text for role, text in turns[:last_model] if role == "user"]
             if last_model >= 0 and users:
@@ -211,7 +214,7 @@ class TuningService:
             body.pop(key, None)
         with self.store.lock:
             now = self.store.clock()
-            with self.store.transaction(write=False):
+            with self.store.transaction(write=True):  # the id counter is part of the saved state
                 name = f"{parent}/tuningJobs/{self.store.new_id(19)}"
             record = _Job(name, body, now, self.duration_s, params, datasets, update_time=now)
             self._jobs[name] = record
@@ -235,16 +238,11 @@ class TuningService:
                 )
         hyper = spec.hyper_parameters
         if hyper.epoch_count and not 1 <= hyper.epoch_count <= 100:
+            problems.append((f"{_HYPER}.epoch_count", "epoch_count must be between 1 and 100."))
+        if not 0 <= hyper.learning_rate_multiplier <= 100:  # 0: not set
             problems.append(
                 (
-                    "tuning_job.supervised_tuning_spec.hyper_parameters.epoch_count",
-                    "epoch_count must be between 1 and 100.",
-                )
-            )
-        if hyper.learning_rate_multiplier < 0 or hyper.learning_rate_multiplier > 100:
-            problems.append(
-                (
-                    "tuning_job.supervised_tuning_spec.hyper_parameters.learning_rate_multiplier",
+                    f"{_HYPER}.learning_rate_multiplier",
                     "learning_rate_multiplier must be greater than 0 and at most 100.",
                 )
             )
@@ -439,8 +437,5 @@ class TuningService:
             stats = pb.tuning_data_stats.supervised_tuning_data_stats
             stats.tuning_dataset_example_count = job.stats["examples"]
             stats.total_billable_token_count = job.stats["tokens"]
-            stats.tuning_step_count = job.stats["examples"] * max(
-                1, int(job.body.get("supervised_tuning_spec", {}).get("hyper_parameters", {}).get("epoch_count", 1))
-            )
         message: v1.TuningJob = v1.TuningJob.wrap(pb)
         return message
