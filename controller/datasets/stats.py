@@ -19,10 +19,10 @@ OVER_LAST_BUCKET = "more"
 
 def bucket_of(tokens: int) -> str:
     """The histogram bucket of an example: the smallest bound it fits under, as text (`<=512`)."""
-    for bound in TOKEN_BUCKETS:
-        if tokens <= bound:
-            return f"<={bound}"
-    return f">{TOKEN_BUCKETS[-1]}"
+    if tokens <= TOKEN_BUCKETS[0]:
+        return f"<={TOKEN_BUCKETS[0]}"
+    bound = 1 << (tokens - 1).bit_length()  # the next power of two at or above `tokens`
+    return f"<={bound}" if bound <= TOKEN_BUCKETS[-1] else f">{TOKEN_BUCKETS[-1]}"
 
 
 @dataclass
