@@ -5,9 +5,11 @@ the emulator's clock, failure behaviour, list filters and cancellation."""
 from __future__ import annotations
 
 import copy
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -16,6 +18,8 @@ from google.api_core import exceptions
 from google.cloud import aiplatform_v1 as v1
 
 from controller.emulator.server import Emulator, running
+
+COMPILED = Path(__file__).parents[2] / "manifests" / "pipelines" / "tune_pipeline.json"  # by the real kfp compiler
 
 State = v1.PipelineState
 Task = v1.PipelineTaskDetail.State
@@ -239,3 +243,17 @@ def test_listing_filters_runs_by_label_display_name_and_state(env: Env) -> None:
     env.pipelines.cancel_pipeline_job(name=third.name)
     assert names(filter='state="PIPELINE_STATE_CANCELLED"') == ["run-c"]
     assert first.name.endswith("run-a")
+
+
+def test_a_pipeline_compiled_by_kfp_runs_and_a_failing_run_names_the_task_that_runs_first(env: Env) -> None:
+    spec = json.loads(COMPILED.read_text(encoding="utf-8"))
+    parameters = {"project": "local-project", "source_uri": "gs://data/train.jsonl", "epochs": 2}
+    ok = env.create("tune-ok", spec=spec, parameters=parameters)
+    failing = env.create("tune-fail", spec=spec, parameters=parameters, display_name="tune;pipeline=fail")
+    env.clock.now += 10
+    assert env.pipelines.get_pipeline_job(name=ok.name).state == State.PIPELINE_STATE_SUCCEEDED
+    failed = env.pipelines.get_pipeline_job(name=failing.name)
+    assert failed.error.message.endswith("The failed tasks are: [prepare].")
+    assert [t.task_name for t in failed.job_detail.task_details] == ["prepare", "tune", "evaluate", "register"]
+    with pytest.raises(exceptions.InvalidArgument, match="The pipeline parameter source_uri is required"):
+        env.create("tune-no-source", spec=spec, parameters={"project": "local-project"})

@@ -8,9 +8,10 @@ required one given, the declared type) and needs a `gs://` pipeline root (`runti
 gcs_output_directory` or the spec's `defaultPipelineRoot`). It returns the job itself, PIPELINE_STATE_PENDING.
 
 The run follows the emulator's clock: PENDING for the first tenth of `duration_s`, RUNNING (its tasks, the
-tasks of `root.dag`, running) until `duration_s` has passed, then SUCCEEDED, or FAILED when the display
-name carries the behaviour `;pipeline=fail` (`error` code 9, "The DAG failed because some tasks failed. The
-failed tasks are: [FIRST_TASK]."). CancelPipelineJob ends an unfinished run CANCELLED (`error.code` 1).
+tasks of `root.dag` in dependency order, running) until `duration_s` has passed, then SUCCEEDED, or FAILED
+when the display name carries the behaviour `;pipeline=fail` (`error` code 9, "The DAG failed because some
+tasks failed. The failed tasks are: [FIRST_TASK]."). CancelPipelineJob ends an unfinished run CANCELLED
+(`error.code` 1).
 Runs live in memory only (a restarted emulator forgets them).
 """
 
@@ -86,7 +87,21 @@ def check_ir(spec: dict[str, Any]) -> tuple[str, list[str], dict[str, Any]]:
             raise _bad_spec(f"task {task!r} refers to component {ref!r}, which components does not define.")
     assert isinstance(root, dict)
     inputs = root.get("inputDefinitions", {}).get("parameters", {})
-    return name, list(tasks), inputs if isinstance(inputs, dict) else {}
+    return name, _in_order(tasks), inputs if isinstance(inputs, dict) else {}
+
+
+def _in_order(tasks: dict[str, Any]) -> list[str]:
+    """Task names in an order that runs each after its `dependentTasks` (listed order among equals)."""
+    ordered: list[str] = []
+    waiting = dict(tasks)
+    while waiting:
+        ready = [t for t, body in waiting.items() if set(body.get("dependentTasks") or []) <= set(ordered)]
+        if not ready:
+            raise _bad_spec(f"the tasks {sorted(waiting)} depend on each other or on tasks that do not exist.")
+        ordered.extend(ready)
+        for task in ready:
+            del waiting[task]
+    return ordered
 
 
 def check_parameters(definitions: dict[str, Any], values: Any) -> None:
