@@ -124,6 +124,60 @@ class ObservedModel:
         return self.labels.get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE
 
 
+class JobState(StrEnum):
+    """Where a Vertex AI tuning or pipeline job is (the API's JobState, coarsened)."""
+
+    PENDING = "pending"  # queued or pending
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"  # cancelling or cancelled
+
+    @property
+    def finished(self) -> bool:
+        """No more progress will come."""
+        return self in (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
+
+
+TUNING_LABEL = "genaiops-tuning"  # the TuningJob manifest a job was started for
+TUNING_HASH_LABEL = "genaiops-tuning-hash"  # the hash of its spec and its datasets' content
+ATTEMPT_LABEL = "genaiops-attempt"  # 1, then one more per `genaiops retry`
+GATE_LABEL = "genaiops-gate"  # on a tuned model: passed | failed, once its gate ran
+GATE_HASH_LABEL = "genaiops-gate-hash"  # the hash of the gate that judged it (a changed gate judges again)
+
+
+@dataclass(frozen=True)
+class ObservedTuningJob:
+    """A supervised tuning job genaiops started (labels say for which manifest, spec and attempt)."""
+
+    name: str  # projects/P/locations/L/tuningJobs/ID
+    region: str
+    manifest: str
+    spec_hash: str
+    attempt: int
+    state: JobState
+    error: str = ""  # the service's error for a failed job
+    tuned_model: str = ""  # projects/P/locations/L/models/ID@1, once succeeded
+    tuned_endpoint: str = ""  # projects/P/locations/L/endpoints/ID, once succeeded
+    create_time: str = ""
+    gate: str = ""  # the tuned model's genaiops-gate label: "", passed or failed
+    gate_hash: str = ""  # the gate it was judged by
+
+
+@dataclass(frozen=True)
+class ObservedPipelineJob:
+    """A Vertex AI Pipelines run genaiops submitted (its id is the manifest name and the spec hash)."""
+
+    name: str  # projects/P/locations/L/pipelineJobs/ID
+    job_id: str
+    region: str
+    manifest: str
+    spec_hash: str
+    state: JobState
+    error: str = ""
+    create_time: str = ""
+
+
 @dataclass(frozen=True)
 class Observed:
     """Everything genaiops manages in the target, by region and resource ID."""

@@ -8,7 +8,15 @@ from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from controller.model import Metric
-from controller.observed import ContainerSpec, DeploymentSpec, ObservedEndpoint, ObservedModel, Sample
+from controller.observed import (
+    ContainerSpec,
+    DeploymentSpec,
+    ObservedEndpoint,
+    ObservedModel,
+    ObservedPipelineJob,
+    ObservedTuningJob,
+    Sample,
+)
 
 
 class VertexPort(Protocol):
@@ -124,6 +132,72 @@ class PromptMetricsPort(Protocol):
         `Sample.values` for the prompt metrics (cost-per-request, output-tokens-per-request,
         safety-block-rate, feedback-score); `Sample.series` for metrics with a judge. A query that fails
         is reported in `Sample.error` (or `custom_errors`), never raised."""
+        ...
+
+
+class TuningPort(Protocol):
+    """Tuning on Vertex AI (GenAiTuningService), Vertex AI Pipelines, the target's bucket for datasets, and
+    calls to a tuned model (for its evaluation gate)."""
+
+    def dataset_uri(self, *, name: str, digest: str) -> str:
+        """Where a dataset version lives in the target's bucket: gs://BUCKET/genaiops/datasets/NAME/DIGEST.jsonl."""
+        ...
+
+    def dataset_exists(self, uri: str) -> bool:
+        """True when the object is there."""
+        ...
+
+    def upload_dataset(self, *, path: str, uri: str) -> bool:
+        """Upload a local file to `uri` unless an object is there (never overwritten); True when uploaded."""
+        ...
+
+    def list_tuning_jobs(self, *, region: str) -> list[ObservedTuningJob]:
+        """Every tuning job genaiops started in the region (by its labels), with the gate labels of their tuned
+        models, all pages."""
+        ...
+
+    def create_tuning_job(
+        self,
+        *,
+        region: str,
+        base_model: str,
+        training_uri: str,
+        validation_uri: str | None,
+        epochs: int | None,
+        learning_rate_multiplier: float | None,
+        adapter_size: int | None,
+        display_name: str,
+        description: str,
+        labels: Mapping[str, str],
+    ) -> ObservedTuningJob:
+        """Start a supervised tuning job (the server names it)."""
+        ...
+
+    def record_gate(self, *, tuned_model: str, labels: Mapping[str, str]) -> None:
+        """Add `labels` to the tuned model (its gate verdict), keeping its other labels."""
+        ...
+
+    def generate(self, *, endpoint: str, text: str, system_instruction: str | None) -> str:
+        """One answer of a tuned model (at its endpoint) to `text`; errors as controller.errors."""
+        ...
+
+    def list_pipeline_jobs(self, *, region: str) -> list[ObservedPipelineJob]:
+        """Every pipeline run genaiops submitted in the region (by its labels)."""
+        ...
+
+    def create_pipeline_job(
+        self,
+        *,
+        region: str,
+        job_id: str,
+        display_name: str,
+        pipeline_spec: Mapping[str, object],
+        parameters: Mapping[str, object],
+        pipeline_root: str | None,
+        service_account: str | None,
+        labels: Mapping[str, str],
+    ) -> ObservedPipelineJob:
+        """Submit a run with this id; AlreadyExistsError when one has it."""
         ...
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from controller.errors import UserError
-from controller.ports import LockPort, MetricsPort, PromptMetricsPort, VertexPort
+from controller.ports import LockPort, MetricsPort, PromptMetricsPort, TuningPort, VertexPort
 from controller.prompts.store import PromptStore
 
 if TYPE_CHECKING:
@@ -61,6 +61,7 @@ class Target:
     api_calls: dict[str, int] = field(default_factory=dict)
     channel: Channel | None = None  # the emulator's gRPC channel; None on Vertex AI (the clients' default)
     prompt_metrics: PromptMetricsPort | None = None  # the runtime client's metrics (prompt canaries)
+    tuning: TuningPort | None = None  # tuning jobs, pipelines and the datasets' bucket
 
 
 @dataclass(frozen=True)
@@ -154,6 +155,7 @@ class _Opened:
     project: str
     lock: LockPort
     open_prompt_store: Callable[[], PromptStore]
+    storage: Any = None  # the Cloud Storage client of the target's bucket (None: the local target)
 
 
 def _open_local(spec: TargetSpec, stack: ExitStack) -> _Opened:
@@ -200,6 +202,7 @@ def _open_emulator(spec: TargetSpec, stack: ExitStack) -> _Opened:
         project=project,
         lock=lease(client, bucket=spec.bucket, project=project, target=spec.describe()),
         open_prompt_store=lambda: open_store(url, client=client),
+        storage=client,
     )
 
 
@@ -216,6 +219,7 @@ def _open_cloud(spec: TargetSpec) -> _Opened:
         project=project,
         lock=lease(client, bucket=spec.bucket, project=project),
         open_prompt_store=lambda: open_store(url),
+        storage=client,
     )
 
 
@@ -237,6 +241,7 @@ def open_target(spec: TargetSpec, regions: Iterable[str]) -> Iterator[Target]:
         from controller.providers.monitoring import CloudMonitoringMetrics  # after the connection check: slow
         from controller.providers.prompt_metrics import CloudMonitoringPromptMetrics
         from controller.providers.vertex import VertexProvider
+        from controller.providers.vertex_tuning import VertexTuning
 
         channel, project = opened.channel, opened.project
         ports = RegionPorts(
@@ -261,4 +266,12 @@ def open_target(spec: TargetSpec, regions: Iterable[str]) -> Iterator[Target]:
             api_calls=counts,
             channel=channel,
             prompt_metrics=prompt_metrics,
+            tuning=VertexTuning(
+                project=project,
+                channel=channel,
+                storage_client=opened.storage,
+                bucket=spec.bucket,
+                local_bucket=spec.state_dir / "buckets" if kind == "local" else None,
+                on_call=_counting(counts),
+            ),
         )

@@ -35,6 +35,7 @@ def session_of(target: Target) -> Session:
         lock=target.lock,
         open_prompts=target.open_prompt_store,
         prompt_metrics=target.prompt_metrics,
+        tuning=target.tuning,
     )
 
 

@@ -209,7 +209,7 @@ def _execute(
     def replan(change: ResourceChange) -> ResourceChange | None:
         if result is None:  # a saved plan is applied exactly as reviewed, or not at all
             return None
-        regions = [] if change.kind == PROMPT_KIND else [change.region]
+        regions = [change.region] if change.kind in ("Endpoint", "Model") else []
         fresh = plan_load(session, result, prune=options.prune, regions=regions, prompts_only=options.prompts_only)
         return next((c for c in fresh.changes if c.address == change.address), None)
 
@@ -226,6 +226,8 @@ def _execute(
         clock=session.clock,
         prompts=prompts,
         author=options.author,
+        tuning=session.tuning,
+        report_dir=audit.path.parent / "reports" if audit.path is not None else None,
     )
     outcome = executor.apply(replace(the_plan, changes=tuple(todo)))
     audit.write(

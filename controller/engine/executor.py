@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from controller.engine.steps import Context, run_operation
 from controller.errors import ConflictError, GenaiopsError, PermanentError
 from controller.plans.operations import DeployModel, Operation, describe
 from controller.plans.plan import Action, Plan, ResourceChange
-from controller.ports import VertexPort
+from controller.ports import TuningPort, VertexPort
 from controller.prompts.store import PromptStore
 
 MAX_REPLANS = 3
@@ -87,6 +88,8 @@ class Executor:
         clock: Callable[[], float] = time.time,
         prompts: PromptStore | None = None,
         author: str = "",
+        tuning: TuningPort | None = None,
+        report_dir: Path | None = None,
     ) -> None:
         self.ports = ports
         self.audit = audit
@@ -99,6 +102,8 @@ class Executor:
         self.clock = clock  # the loop's one clock: rollout records and prompt provenance use it
         self.prompts = prompts
         self.author = author
+        self.tuning = tuning
+        self.report_dir = report_dir
 
     def apply(self, plan: Plan) -> ApplyResult:
         """Carry out every actionable change; returns per-resource results (never raises for API errors)."""
@@ -137,6 +142,8 @@ class Executor:
                 commit=self.commit,
                 prompts=self.prompts,
                 author=self.author,
+                tuning=self.tuning,
+                report_dir=self.report_dir,
             )
             try:
                 for op in current.operations:

@@ -10,9 +10,10 @@ from dataclasses import replace
 from controller.diagnostics import Source
 from controller.engine.observe import observe
 from controller.engine.session import Session
+from controller.engine.tuning_facts import Tuned, plan_tuning, tuned_sources
 from controller.errors import UserError
 from controller.loader import LoadResult
-from controller.model import Endpoint, Manifest, Prompt
+from controller.model import Endpoint, Manifest, Pipeline, Prompt, TuningJob
 from controller.plans.plan import Plan
 from controller.plans.planner import plan as make_plan
 from controller.prompts.prompt_plan import KIND as PROMPT_KIND
@@ -50,6 +51,7 @@ def plan_load(
     prune: bool,
     regions: Iterable[str] | None = None,
     prompts_only: bool = False,
+    retry: frozenset[str] = frozenset(),
 ) -> Plan:
     """Observe the target and the prompt store and plan every manifest of `result`, prompts included
     (only prompts with `prompts_only`). Refuses a load with errors: a partial load must never decide what
@@ -62,14 +64,22 @@ def plan_load(
     else:
         observed = observe(session.ports, manifests, regions=regions)
         vertex = make_plan(manifests, observed, prune=prune, sources=sources(result), target=session.name)
-    prompt_sources = sources_of(result.manifests)
+    tuned = Tuned()
+    if not prompts_only and session.tuning is not None:
+        job_regions = sorted({m.spec.region for m in manifests if isinstance(m, TuningJob | Pipeline)})
+        tuned = plan_tuning(
+            session.tuning, result, regions=job_regions, retry=retry, compiler=session.compile_pipeline
+        )
+    prompt_sources, waiting = tuned_sources(sources_of(result.manifests), manifests, tuned)
     prompts, prompt_prints = (
         plan_prompts_with_fingerprints(prompt_sources, session.prompts()) if prompt_sources else ((), {})
     )
     fingerprint = {**vertex.fingerprint, **prompt_prints}
     return replace(
         vertex,
-        changes=(*vertex.changes, *prompts),
+        changes=(*vertex.changes, *tuned.changes, *prompts),
+        notes=(*vertex.notes, *waiting),
+        diagnostics=(*vertex.diagnostics, *tuned.diagnostics),
         fingerprint=fingerprint,
         endpoints=() if prompts_only else canary_endpoints(manifests),
         prompts=canary_prompts(manifests),
@@ -78,7 +88,7 @@ def plan_load(
 
 def stale(session: Session, saved: Plan) -> list[str]:
     """Addresses whose live state changed since the saved plan was made (re-observed now)."""
-    regions = {c.region for c in saved.changes if c.kind != PROMPT_KIND}
+    regions = {c.region for c in saved.changes if c.kind in ("Endpoint", "Model")}
     live = dict(observe(session.ports, [], regions=regions).fingerprint()) if regions else {}
     names = [c.name for c in saved.actionable if c.kind == PROMPT_KIND]
     if names:

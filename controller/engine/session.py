@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
 from dataclasses import dataclass
 
 from controller.errors import UserError
-from controller.ports import LockPort, MetricsPort, PromptMetricsPort, VertexPort
+from controller.ports import LockPort, MetricsPort, PromptMetricsPort, TuningPort, VertexPort
 from controller.prompts.store import PromptStore
 
 
@@ -25,6 +27,8 @@ class Session:
     open_prompts: Callable[[], PromptStore] | None = None
     clock: Callable[[], float] = time.time
     prompt_metrics: PromptMetricsPort | None = None  # the runtime client's metrics, for prompt canaries
+    tuning: TuningPort | None = None  # tuning jobs, pipelines and the datasets' bucket
+    compile_pipeline: Callable[[str, Path], dict[str, Any]] | None = None  # only with --allow-code
     _prompts: PromptStore | None = None
 
     def prompts(self) -> PromptStore:

@@ -19,8 +19,10 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import assert_never
 
+from controller.engine import tuning_steps
 from controller.errors import AlreadyExistsError, ConflictError, NotFoundError, PermanentError
 from controller.observed import COMMIT_LABEL, ObservedEndpoint
 from controller.plans.operations import (
@@ -30,6 +32,7 @@ from controller.plans.operations import (
     DeleteEndpoint,
     DeleteModel,
     DeployModel,
+    EvaluateTunedModel,
     MergeAliases,
     MovePromptLabels,
     MutateDeployedModel,
@@ -38,11 +41,14 @@ from controller.plans.operations import (
     SetTraffic,
     StartPromptRollout,
     StartRollout,
+    StartTuningJob,
+    SubmitPipelineJob,
     UndeployModel,
     UpdateModel,
+    UploadDataset,
     UploadModel,
 )
-from controller.ports import VertexPort
+from controller.ports import TuningPort, VertexPort
 from controller.prompts.canary import new_rollout, start
 from controller.prompts.prompt_plan import version_from
 from controller.prompts.store import PromptStore, list_version, point_labels
@@ -64,6 +70,8 @@ class Context:
     commit: str | None = None  # recorded as the genaiops-commit label on everything this apply writes
     prompts: PromptStore | None = None
     author: str = ""  # who applies, recorded on prompt versions and label moves
+    tuning: TuningPort | None = None  # tuning jobs, pipelines and the datasets' bucket
+    report_dir: Path | None = None  # where evaluation gate reports are written
 
     @property
     def port(self) -> VertexPort:
@@ -349,5 +357,16 @@ def run_operation(op: Operation, ctx: Context, *, retrying: bool = False) -> str
             return _move_labels(op, ctx)
         case StartPromptRollout():
             return _start_prompt_rollout(op, ctx)
+        case UploadDataset():
+            return tuning_steps.upload_dataset(op, tuning_steps.require(ctx.tuning))
+        case StartTuningJob():
+            return tuning_steps.start_tuning_job(op, tuning_steps.require(ctx.tuning))
+        case EvaluateTunedModel():
+            result, _ = tuning_steps.evaluate_tuned_model(
+                op, tuning_steps.require(ctx.tuning), report_dir=ctx.report_dir
+            )
+            return result
+        case SubmitPipelineJob():
+            return tuning_steps.submit_pipeline_job(op, tuning_steps.require(ctx.tuning))
         case _:
             assert_never(op)

@@ -193,6 +193,82 @@ class StartPromptRollout:
     weight: int
 
 
+@dataclass(frozen=True)
+class UploadDataset:
+    """Upload a dataset version to the target's bucket under its content hash, unless it is there already
+    (never overwritten: a changed file is another object)."""
+
+    name: str
+    digest: str
+    path: str  # the local file, as resolved when planning
+    uri: str
+
+
+@dataclass(frozen=True)
+class StartTuningJob:
+    """Start one supervised tuning job for a TuningJob's spec (`spec_hash`: its spec and its datasets'
+    content) and `attempt`. Vertex AI names jobs itself, so the step first lists the jobs labelled with this
+    hash and attempt: a retried, re-run or raced start finds the job instead of starting another."""
+
+    name: str
+    region: str
+    spec_hash: str
+    attempt: int
+    base_model: str
+    training_uri: str
+    validation_uri: str | None
+    epochs: int | None
+    learning_rate_multiplier: float | None
+    adapter_size: int | None
+    display_name: str
+    description: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+    estimated_tokens: int | None = None  # training tokens: examples x tokens x epochs (an estimate)
+
+
+@dataclass(frozen=True)
+class GateCase:
+    """One call of the evaluation gate: the input sent to the tuned model, and what its answer is held to
+    (the expected answer for the gate's metrics, or a prompt test's assertions as JSON)."""
+
+    source: str  # `dataset:<name>:<line>` or `prompt:<name>/<test>`
+    text: str
+    system_instruction: str | None = None
+    expected: str | None = None
+    assertions: tuple[Mapping[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class EvaluateTunedModel:
+    """Run the gate on a succeeded job's tuned model: every case against its endpoint, the metrics (name,
+    scorer, min) over the dataset cases, the prompt tests' assertions; record passed or failed on the tuned
+    model (labels) and in the audit log and a report."""
+
+    name: str
+    job: str
+    tuned_model: str
+    endpoint: str
+    gate_hash: str
+    cases: tuple[GateCase, ...]
+    metrics: tuple[Mapping[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class SubmitPipelineJob:
+    """Submit one Vertex AI Pipelines run with the id `job_id` (the manifest name and its spec hash): an
+    existing run with that id means it was submitted already."""
+
+    name: str
+    region: str
+    job_id: str
+    spec_hash: str
+    pipeline_spec: Mapping[str, Any]
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    pipeline_root: str | None = None
+    service_account: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
 Operation = (
     UploadModel
     | UpdateModel
@@ -208,6 +284,10 @@ Operation = (
     | PublishPromptVersion
     | MovePromptLabels
     | StartPromptRollout
+    | UploadDataset
+    | StartTuningJob
+    | EvaluateTunedModel
+    | SubmitPipelineJob
 )
 _TYPES: dict[str, type[Any]] = {
     t.__name__: t
@@ -226,6 +306,10 @@ _TYPES: dict[str, type[Any]] = {
         PublishPromptVersion,
         MovePromptLabels,
         StartPromptRollout,
+        UploadDataset,
+        StartTuningJob,
+        EvaluateTunedModel,
+        SubmitPipelineJob,
     )
 }
 
@@ -270,6 +354,22 @@ def describe(op: Operation) -> str:
         case MovePromptLabels():
             plural = "s" if len(op.labels) != 1 else ""
             return f"point label{plural} {', '.join(op.labels)} of prompt {op.name} at {op.version_id}"
+        case UploadDataset():
+            return f"upload version {op.digest[:12]} of dataset {op.name} to {op.uri}"
+        case StartTuningJob():
+            tokens = f", about {op.estimated_tokens:,} training tokens" if op.estimated_tokens else ""
+            again = f" (attempt {op.attempt})" if op.attempt > 1 else ""
+            return f"start tuning job {op.name}{again}: {op.base_model} on {op.training_uri}{tokens}"
+        case EvaluateTunedModel():
+            tests = sum(1 for c in op.cases if c.expected is None)
+            examples = len(op.cases) - tests
+            metrics = ", ".join(f"{m['name']} >= {m['min']}" for m in op.metrics)
+            held = f" ({metrics})" if metrics else ""
+            return (
+                f"evaluate the tuned model of {op.name}: {examples} dataset examples{held}, {tests} prompt tests"
+            )
+        case SubmitPipelineJob():
+            return f"submit pipeline run {op.job_id} of {op.name}"
         case StartPromptRollout():
             return (
                 f"start canary of prompt {op.name} on label {op.label}: {op.weight}% of its requests to "
@@ -343,6 +443,11 @@ def from_json(data: Mapping[str, Any]) -> Operation:
         fields["add"], fields["remove"] = tuple(fields["add"]), tuple(fields.get("remove", ()))
     if kind is MovePromptLabels:
         fields["labels"] = tuple(fields["labels"])
+    if kind is EvaluateTunedModel:
+        fields["cases"] = tuple(
+            GateCase(**{**c, "assertions": tuple(c.get("assertions", ()))}) for c in fields.get("cases", ())
+        )
+        fields["metrics"] = tuple(fields.get("metrics", ()))
     try:
         op: Operation = _deploy_from_json(fields) if kind is DeployModel else kind(**fields)
     except (TypeError, KeyError) as err:
