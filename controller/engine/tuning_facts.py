@@ -252,7 +252,7 @@ def tuned_sources(
 
 def _with_model(source: PromptSource, endpoint: str) -> PromptSource:
     relative = endpoint.split("/", 2)[2] if endpoint.startswith("projects/") else endpoint
-    return replace(source, vertex_model=relative)
+    return replace(source, vertex_model=relative, tuned=True)
 
 
 __all__ = ["KINDS", "Tuned", "compiled_pipeline", "dataset_facts", "gate_plans", "plan_tuning", "tuned_sources"]

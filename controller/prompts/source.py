@@ -36,6 +36,7 @@ class PromptSource:
     located: Located | None = None
     vertex_model: str = ""  # the Vertex AI model the manifests resolve `spec.model` to (`models.py`)
     fallback_vertex_model: str = ""  # the same for `spec.fallbackModel` ("" when there is none)
+    tuned: bool = False  # `vertex_model` is a tuned Gemini model's endpoint: called with GenerateContent
 
     @property
     def name(self) -> str:

@@ -168,4 +168,6 @@ def _runtime_of(source: PromptSource) -> dict[str, Any]:
     )
     if source.fallback_vertex_model and source.fallback_vertex_model != spec.fallback_model:
         runtime["fallbackVertexModel"] = source.fallback_vertex_model
+    if source.tuned:
+        runtime["endpointApi"] = "generateContent"  # a tuned Gemini endpoint answers GenerateContent, not Predict
     return runtime

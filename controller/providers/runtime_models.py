@@ -40,10 +40,11 @@ class VertexModels:
         self._gemini_endpoints = frozenset(gemini_endpoints)
         self._aliases = dict(aliases or {})
 
-    def model_for(self, name: str) -> TextModel:
-        """The adapter for `name` (PermanentError when none is configured for its kind)."""
+    def model_for(self, name: str, *, generate_content: bool = False) -> TextModel:
+        """The adapter for `name` (PermanentError when none is configured for its kind); with
+        `generate_content` an endpoint is a tuned Gemini model's (the prompt version recorded it so)."""
         name = self._aliases.get(name, name)
-        if "/endpoints/" in name and name not in self._gemini_endpoints:
+        if "/endpoints/" in name and name not in self._gemini_endpoints and not generate_content:
             if self._endpoints is None:
                 raise PermanentError(f"no Endpoint Predict adapter configured for {name}")
             return self._endpoints

@@ -26,6 +26,7 @@ class ModelRequest:
     generation_config: Mapping[str, Any] = field(default_factory=dict)  # camelCase, as in the manifest
     safety_settings: tuple[Mapping[str, str], ...] = ()  # [{category, threshold, method?}]
     timeout_s: float = 30.0
+    generate_content: bool = False  # an endpoint that answers GenerateContent (a tuned Gemini model)
 
 
 @dataclass(frozen=True)
@@ -78,4 +79,6 @@ class AsyncModel(Protocol):
 class ModelRouter(Protocol):
     """Which adapter serves a model name (`controller.providers.runtime_models.VertexModels`)."""
 
-    def model_for(self, name: str) -> TextModel: ...
+    def model_for(self, name: str, *, generate_content: bool = False) -> TextModel:
+        """The adapter for `name`; `generate_content`: an endpoint name is a tuned Gemini model."""
+        ...

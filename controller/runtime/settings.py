@@ -24,6 +24,7 @@ class RuntimeSettings:
     rules: Rules = field(default_factory=Rules)
     safety_settings: tuple[Mapping[str, str], ...] = ()
     fallback_model: str | None = None  # the Vertex name when the version recorded one, else the manifest's
+    generate_content: bool = False  # the model is a tuned Gemini endpoint: GenerateContent, not Predict
 
     def cacheable(self, generation_config: Mapping[str, Any]) -> bool:
         """Whether an answer to this config may be served from (and stored in) the response cache:
@@ -55,4 +56,5 @@ def settings_of(version: PromptVersion) -> RuntimeSettings:
         rules=Rules.of(safety),
         safety_settings=settings,
         fallback_model=str(fallback) if fallback else None,
+        generate_content=runtime.get("endpointApi") == "generateContent",
     )
