@@ -51,6 +51,12 @@ def fail(message: str) -> None:
 @click.option("--wait-timeout", type=click.FloatRange(1), default=3600.0, show_default=True, help="Seconds.")
 @click.option("--webhook", envvar="GENAIOPS_WEBHOOK_URL", help="POST rollout events as JSON to this URL.")
 @click.option(
+    "--retry",
+    multiple=True,
+    metavar="TUNINGJOB",
+    help="Start a failed or cancelled TuningJob again (its next attempt), though its spec did not change.",
+)
+@click.option(
     "--traffic", type=click.FloatRange(0), default=0.0, help="Local target: synthetic requests/s per endpoint."
 )
 def apply_cmd(
@@ -64,6 +70,7 @@ def apply_cmd(
     wait_timeout: float,
     webhook: str | None,
     traffic: float,
+    retry: tuple[str, ...],
     **flags: Any,
 ) -> None:
     """Change Vertex AI to match the manifests under SOURCE, or carry out a plan saved by `plan --out`.
@@ -78,6 +85,7 @@ def apply_cmd(
         lock_timeout_s=lock_timeout,
         author=author(),
         owner=owner(),
+        retry=frozenset(retry),
     )
     try:
         saved = load_plan(source) if _is_planfile(source) else None
@@ -86,7 +94,7 @@ def apply_cmd(
         if saved is not None and saved.plan.target != spec.describe():
             raise UserError(f"the saved plan is for {saved.plan.target}, not {spec.describe()}")
         if saved is not None:
-            regions = {c.region for c in saved.plan.changes if c.kind != "Prompt"}
+            regions = {c.region for c in saved.plan.changes if c.kind in ("Endpoint", "Model")}
         else:
             assert result is not None
             regions = regions_of(manifests_of(result))
@@ -122,3 +130,14 @@ def force_unlock_cmd(lock_id: str, **flags: Any) -> None:
         fail(str(err))
         return
     click.echo(f"Lock {lock_id} removed.")
+
+
+@click.command("retry", context_settings={"ignore_unknown_options": True})
+@click.argument("name")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.pass_context
+def retry_cmd(ctx: click.Context, name: str, args: tuple[str, ...]) -> None:
+    """Start a failed or cancelled TuningJob NAME again (its next attempt): `genaiops apply --retry NAME`,
+    with the rest of the arguments as for apply (the manifests, the target, --auto-approve...)."""
+    apply_cmd.main(args=["--retry", name, *args], prog_name="genaiops apply", standalone_mode=True)
+    del ctx

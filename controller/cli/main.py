@@ -30,6 +30,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "status": "controller.cli.plan_cmds:status_cmd",
     "apply": "controller.cli.apply_cmd:apply_cmd",
     "force-unlock": "controller.cli.apply_cmd:force_unlock_cmd",
+    "retry": "controller.cli.apply_cmd:retry_cmd",
     "rollout": "controller.cli.rollout_cmds:rollout_group",
     "demo": "controller.cli.demo_cmd:demo_cmd",
     "prompts": "controller.cli.prompts_cmd:prompts_group",

@@ -51,6 +51,7 @@ class ApplyOptions:
     owner: str = ""  # who holds the lock, for "locked by" messages
     prompts_only: bool = False  # `prompts publish`: plan and apply the Prompt manifests, nothing on Vertex AI
     partial: bool = False  # apply what could be planned despite diagnostics for others (the reconcile loop)
+    retry: frozenset[str] = frozenset()  # TuningJobs whose failed job starts again (`apply --retry`)
 
 
 class Hooks(Protocol):
@@ -182,7 +183,9 @@ def _apply_locked(
         result: LoadResult | None = None
     else:
         result = source
-        the_plan = plan_load(session, source, prune=options.prune, prompts_only=options.prompts_only)
+        the_plan = plan_load(
+            session, source, prune=options.prune, prompts_only=options.prompts_only, retry=options.retry
+        )
     hooks.planned(the_plan)
     if the_plan.diagnostics and not options.partial:
         raise UserError("the plan has errors; nothing was applied")

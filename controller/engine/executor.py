@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import threading
 import time
-from pathlib import Path
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from controller.engine.audit import AuditLog
 from controller.engine.retry import DEFAULT_RETRY, RetryPolicy

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from dataclasses import dataclass
 
 from controller.errors import UserError
 from controller.ports import LockPort, MetricsPort, PromptMetricsPort, TuningPort, VertexPort
