@@ -67,9 +67,7 @@ def plan_load(
     tuned = Tuned()
     if not prompts_only and session.tuning is not None:
         job_regions = sorted({m.spec.region for m in manifests if isinstance(m, TuningJob | Pipeline)})
-        tuned = plan_tuning(
-            session.tuning, result, regions=job_regions, retry=retry, compiler=session.compile_pipeline
-        )
+        tuned = plan_tuning(session.tuning, result, regions=job_regions, retry=retry, compiler=session.compile_pipeline)
     prompt_sources, waiting = tuned_sources(sources_of(result.manifests), manifests, tuned)
     prompts, prompt_prints = (
         plan_prompts_with_fingerprints(prompt_sources, session.prompts()) if prompt_sources else ((), {})

@@ -365,9 +365,7 @@ def describe(op: Operation) -> str:
             examples = len(op.cases) - tests
             metrics = ", ".join(f"{m['name']} >= {m['min']}" for m in op.metrics)
             held = f" ({metrics})" if metrics else ""
-            return (
-                f"evaluate the tuned model of {op.name}: {examples} dataset examples{held}, {tests} prompt tests"
-            )
+            return f"evaluate the tuned model of {op.name}: {examples} dataset examples{held}, {tests} prompt tests"
         case SubmitPipelineJob():
             return f"submit pipeline run {op.job_id} of {op.name}"
         case StartPromptRollout():
