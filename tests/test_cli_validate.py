@@ -59,7 +59,8 @@ def test_validate_lists_every_problem_one_line_each(tmp_path: Path) -> None:
     assert lines[-1].startswith("3 errors")
     assert lines[0].startswith(f"{tmp_path}/a.yaml:3:18 metadata.name: invalid name 'Bad_Name'")
     assert lines[1].startswith(f"{tmp_path}/b.yml:1:1 apiVersion: apiVersion must be 'genaiops/v1' (missing)")
-    assert lines[2].startswith(f"{tmp_path}/b.yml:1:7 kind: kind must be one of Model, Endpoint, Prompt, Dataset, TuningJob, Pipeline (got 'Gadget')")
+    kinds = "Model, Endpoint, Prompt, Dataset, TuningJob, Pipeline"
+    assert lines[2].startswith(f"{tmp_path}/b.yml:1:7 kind: kind must be one of {kinds} (got 'Gadget')")
 
 
 def test_a_usage_error_exits_1_not_2() -> None:
