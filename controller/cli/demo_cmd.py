@@ -14,6 +14,7 @@ import shutil
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import click
@@ -21,6 +22,7 @@ from rich.console import Console
 
 from controller.cli.console import make_console, rule, unclipped
 from controller.cli.demo_runtime import EMULATED_GEMINI, canary_part, runtime_part
+from controller.cli.demo_tuning import tuning_part
 from controller.cli.options import EXIT_ERROR
 from controller.loader import load
 from controller.views.diagnostics import human_lines
@@ -29,6 +31,7 @@ from controller.views.summary import summary_table
 HEALTHY = "gs://emulator-models/support-llm/v2?latency_ms=90&latency_jitter_ms=20"
 BROKEN = "gs://emulator-models/support-llm/v3?error_rate=0.35&latency_ms=85"
 ORIGINAL = "gs://emulator-models/support-llm/v1?latency_ms=80&latency_jitter_ms=20"
+TUNING_S = 2.0  # how long an emulated tuning job runs
 
 
 def _run(console: Console, args: list[str]) -> int:
@@ -100,6 +103,7 @@ def demo_cmd(path: Path, traffic: float, validate_only: bool) -> None:
             min_alignment_period_s=1,
             min_point_spacing_s=0.5,
             gemini_models=EMULATED_GEMINI,
+            tuning_duration_s=TUNING_S,
         ) as emulator,
     ):
         work = Path(tmp) / "manifests"
@@ -121,8 +125,17 @@ def demo_cmd(path: Path, traffic: float, validate_only: bool) -> None:
         console.print(rule("4. The next plan does not retry the failed revision"))
         _run(console, ["plan", str(work), "--emulator", emulator.grpc_target, "--prompt-store", store])
         app_ran = runtime_part(console, step=5, manifests=work, emulator=emulator, store=store, tmp=Path(tmp), run=_run)
+        tuned = partial(tuning_part, console, step=8, manifests=work, common=common, run=_run, tuning_s=TUNING_S + 1)
         canaries = canary_part(
-            console, step=6, manifests=work, emulator=emulator, store=store, tmp=Path(tmp), common=common, run=_run
+            console,
+            step=6,
+            manifests=work,
+            emulator=emulator,
+            store=store,
+            tmp=Path(tmp),
+            common=common,
+            run=_run,
+            then=tuned,
         )
         _timeline(console, audit)
     elapsed = time.monotonic() - started

@@ -102,9 +102,11 @@ def canary_part(
     tmp: Path,
     common: list[str],
     run: Callable[[Console, list[str]], int],
+    then: Callable[[], bool] | None = None,
 ) -> bool:
-    """The two prompt canaries, with simulated customers on the runtime client throughout; True when the
-    upgrade was promoted and the worse template rolled back."""
+    """The two prompt canaries, with simulated customers on the runtime client throughout (and `then`, the
+    next part, while they still ask); True when the upgrade was promoted, the worse template rolled back and
+    `then` succeeded."""
     from controller.prompts.client import PromptClient
     from controller.providers.prompt_store import open_store
     from controller.providers.runtime_models import vertex_models
@@ -137,10 +139,12 @@ def canary_part(
         _replace(manifests / "prompts" / "support-answer.j2", ARTICLES, ARTICLE_COUNT)
         rolled_back = run(console, ["apply", str(manifests), "--auto-approve", "--wait", *common]) == 1
         run(console, ["rollout", "status", "support-answer", "-f", str(manifests), *common])
+        _replace(manifests / "prompts" / "support-answer.j2", ARTICLE_COUNT, ARTICLES)  # back to the good one
+        later = then() if then is not None else True
     finally:
         served = users.stop()
         client.close()
         metrics.close()
     shares = ", ".join(f"{version}: {n}" for version, n in served.most_common())
     console.print(f"Requests served per version while the canaries ran: {shares}", highlight=False)
-    return promoted and rolled_back
+    return promoted and rolled_back and later

@@ -10,7 +10,7 @@ from tests.helpers import ROOT
 
 def test_the_demo_promotes_a_healthy_canary_and_rolls_back_a_broken_one_on_an_endpoint_and_on_a_prompt() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "controller", "demo"], cwd=ROOT, capture_output=True, text=True, timeout=180, check=False
+        [sys.executable, "-m", "controller", "demo"], cwd=ROOT, capture_output=True, text=True, timeout=240, check=False
     )
     out = done.stdout
     assert done.returncode == 0, out + done.stderr
@@ -32,4 +32,12 @@ def test_the_demo_promotes_a_healthy_canary_and_rolls_back_a_broken_one_on_an_en
         "rolled back 2 canaries (prompt/support-answer[production], prompt/support-answer[staging])" in worse
     )
     assert "Requests served per version while the canaries ran:" in worse
+    tuning = out[out.index("8. Data -> tune -> evaluate -> roll out") :]
+    tuned, broken = tuning.split("9. A broken dataset stops at validation", 1)
+    broken, failing = broken.split("10. A tuned model that fails its gate", 1)
+    assert "start tuning job support-tuned" in tuned and "evaluate the tuned model of support-tuned" in tuned
+    assert "prompt/support-answer[production] PROMOTED" in tuned and "endpoints/" in tuned
+    assert 'contents[0].role: expected "user" first' in broken and "dataset support-train has 1 problem" in broken
+    assert "TuningJob/us-central1/support-tuned" in failing and "failed its" in failing
+    assert "publish version" not in failing  # the prompt never moved to the failing model
     assert "Demo complete" in out
