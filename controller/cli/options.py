@@ -45,6 +45,13 @@ def target_options(fn: F) -> F:
         ),
         click.option("--lock-bucket", envvar="GENAIOPS_LOCK_BUCKET", help="Bucket for the apply lease (cloud)."),
         click.option(
+            "--allow-code",
+            is_flag=True,
+            envvar="GENAIOPS_ALLOW_CODE",
+            help="Compile Pipelines given as `function: module:function` with kfp: runs code from the manifests' "
+            "repository (in a child process without credentials variables).",
+        ),
+        click.option(
             "--prompt-store",
             envvar="GENAIOPS_PROMPT_STORE",
             callback=check_store_url,

@@ -62,6 +62,7 @@ class Target:
     channel: Channel | None = None  # the emulator's gRPC channel; None on Vertex AI (the clients' default)
     prompt_metrics: PromptMetricsPort | None = None  # the runtime client's metrics (prompt canaries)
     tuning: TuningPort | None = None  # tuning jobs, pipelines and the datasets' bucket
+    compile_pipeline: Callable[[str, Path], dict[str, Any]] | None = None  # with --allow-code only
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ class TargetSpec:
     state_dir: Path
     traffic_rps: float = 0.0  # local target only: synthetic prediction traffic
     prompt_store: str | None = None
+    allow_code: bool = False  # compile `function:` Pipelines with kfp (code from the repository)
 
     def prompt_store_url(self) -> str:
         """Where prompts are published: the flag, else the target's default."""
@@ -120,6 +122,7 @@ def spec_from_flags(
     traffic_rps: float = 0.0,
     prompt_store: str | None = None,
     region: str | None = None,
+    allow_code: bool = False,
 ) -> TargetSpec:
     """Resolve flags and environment (GOOGLE_CLOUD_PROJECT, GENAIOPS_EMULATOR, GENAIOPS_LOCK_BUCKET).
     `region` is the default for manifests without one; the loader applies it (see `load_or_exit`)."""
@@ -137,6 +140,7 @@ def spec_from_flags(
         state_dir=state_dir or LOCAL_DIR,
         traffic_rps=traffic_rps,
         prompt_store=prompt_store,
+        allow_code=allow_code,
     )
 
 
@@ -223,6 +227,12 @@ def _open_cloud(spec: TargetSpec) -> _Opened:
     )
 
 
+def _kfp_compiler() -> Callable[[str, Path], dict[str, Any]]:
+    from controller.providers.kfp_compile import compile_function
+
+    return compile_function
+
+
 @contextmanager
 def open_target(spec: TargetSpec, regions: Iterable[str]) -> Iterator[Target]:
     """Open providers for `regions` (at least one), the lock and the prompt store; close everything on exit.
@@ -274,4 +284,5 @@ def open_target(spec: TargetSpec, regions: Iterable[str]) -> Iterator[Target]:
                 local_bucket=spec.state_dir / "buckets" if kind == "local" else None,
                 on_call=_counting(counts),
             ),
+            compile_pipeline=_kfp_compiler() if spec.allow_code else None,
         )

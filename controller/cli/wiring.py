@@ -36,6 +36,7 @@ def session_of(target: Target) -> Session:
         open_prompts=target.open_prompt_store,
         prompt_metrics=target.prompt_metrics,
         tuning=target.tuning,
+        compile_pipeline=target.compile_pipeline,
     )
 
 

@@ -222,7 +222,9 @@ def plan_tuning(
         try:
             compiled.append((pipeline, compiled_pipeline(item, pipeline, compiler=compiler)))
         except GenaiopsError as err:
-            problems.append(Diagnostic(str(err), Source(item.file), "spec"))
+            field = "template" if pipeline.spec.template is not None else "function"
+            where = Source(item.file, *item.positions.of_value(("spec", field)))
+            problems.append(Diagnostic(str(err), where, f"spec.{field}"))
     runs = [run for region in {p.spec.region for p, _ in compiled} for run in port.list_pipeline_jobs(region=region)]
     pipelines = plan_pipelines(compiled, jobs=runs)
     return Tuned((*datasets, *tuning.changes, *pipelines), tuning.accepted, tuning.waiting, tuple(problems))

@@ -190,7 +190,7 @@ def check_set(items: list[Located], *, invalid: Collection[tuple[str, str]] = ()
         )
     for item in items:
         if isinstance(item.manifest, Endpoint):
-            yield from _endpoint_refs(item, item.manifest, models, broken)
+            yield from _endpoint_refs(item, item.manifest, models, broken, tuned)
         elif isinstance(item.manifest, Prompt):
             yield from _prompt_refs(item, item.manifest, {*models, *tuned}, broken)
 
@@ -207,13 +207,20 @@ def _prompt_refs(item: Located, prompt: Prompt, models: set[str], broken: set[st
 
 
 def _endpoint_refs(
-    item: Located, endpoint: Endpoint, models: dict[str, Model], broken: set[str]
+    item: Located, endpoint: Endpoint, models: dict[str, Model], broken: set[str], tuned: set[str]
 ) -> Iterable[Diagnostic]:
     for index, deployment in enumerate(endpoint.spec.deployments):
         path: Path = ("spec", "deployments", index, "model")
         model = models.get(deployment.model_name)
         if model is None and deployment.model_name in broken:
             continue  # declared, but invalid: its own diagnostics say why
+        if model is None and deployment.model_name in tuned:
+            yield item.at(
+                path,
+                f"{deployment.model_name!r} is a TuningJob: Vertex AI serves a tuned Gemini model on its own "
+                "endpoint, not on yours; name the TuningJob as a Prompt's model instead",
+            )
+            continue
         if model is None:
             registry = [name for name, m in models.items() if not m.spec.is_publisher]
             yield item.at(
