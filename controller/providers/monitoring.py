@@ -162,8 +162,8 @@ class ModelScope:
         return out
 
 
-class CloudMonitoringMetrics:
-    """`MetricsPort` over Cloud Monitoring (or any server speaking `google.monitoring.v3.MetricService`)."""
+class MonitoringReader:
+    """A Cloud Monitoring reader's connection and limits (shared by the endpoint and prompt metrics)."""
 
     def __init__(
         self,
@@ -188,6 +188,10 @@ class CloudMonitoringMetrics:
             self._client = monitoring_v3.MetricServiceClient(transport=MetricServiceGrpcTransport(channel=channel))
         else:
             self._client = monitoring_v3.MetricServiceClient()
+
+
+class CloudMonitoringMetrics(MonitoringReader):
+    """`MetricsPort` over Cloud Monitoring (or any server speaking `google.monitoring.v3.MetricService`)."""
 
     def sample(
         self,

@@ -36,7 +36,7 @@ simply no data.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,7 +44,6 @@ import grpc
 from google.api_core import exceptions as gexc
 from google.auth import exceptions as auth_exceptions
 from google.cloud import monitoring_v3
-from google.cloud.monitoring_v3.services.metric_service.transports.grpc import MetricServiceGrpcTransport
 
 from controller.model import Metric
 from controller.model.analysis import LATENCY_METRICS
@@ -52,6 +51,7 @@ from controller.observed import Sample
 from controller.providers.metric_reader import list_series, point_value, runtime_filter, series_request
 from controller.providers.monitoring import (
     PERCENTILES,
+    MonitoringReader,
     QueryWindow,
     covering,
     describe_error,
@@ -169,32 +169,8 @@ def _per_request(amount: float, requests: float) -> float | None:
     return amount / requests if requests else None
 
 
-class CloudMonitoringPromptMetrics:
+class CloudMonitoringPromptMetrics(MonitoringReader):
     """`PromptMetricsPort` over Cloud Monitoring (or any server speaking `google.monitoring.v3.MetricService`)."""
-
-    def __init__(
-        self,
-        *,
-        project: str,
-        channel: grpc.Channel | None = None,
-        min_alignment_s: float = 60,
-        timeout_s: float = 30,
-        on_call: Callable[[str], None] | None = None,
-    ) -> None:
-        """With `channel`, talk to that server (the emulator); otherwise to monitoring.googleapis.com with
-        Application Default Credentials. `min_alignment_s` is the API's smallest alignment period (60 s on
-        Cloud Monitoring). `timeout_s` bounds each call; `on_call` is told "ListTimeSeries" for every call
-        (each page is a call)."""
-        if min_alignment_s <= 0 or timeout_s <= 0:
-            raise ValueError("min_alignment_s and timeout_s must be positive")
-        self.project = project
-        self.min_alignment_s = min_alignment_s
-        self.timeout_s = timeout_s
-        self._on_call = on_call
-        if channel is not None:
-            self._client = monitoring_v3.MetricServiceClient(transport=MetricServiceGrpcTransport(channel=channel))
-        else:
-            self._client = monitoring_v3.MetricServiceClient()
 
     def sample_prompt(
         self,
