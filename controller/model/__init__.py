@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from controller.model.analysis import Analysis, Metric, MetricQuery
+from controller.model.budget import Budget
 from controller.model.common import (
     API_VERSION,
     MANAGED_BY_LABEL,
@@ -22,7 +23,7 @@ from controller.model.prompt import Assertion, GenerationConfig, Prompt, PromptS
 from controller.model.registry_model import Model, ModelSpec, ServingContainer, Upload
 from controller.model.tuning import Dataset, Pipeline, TuningJob
 
-Manifest = Model | Endpoint | Prompt | Dataset | TuningJob | Pipeline
+Manifest = Model | Endpoint | Prompt | Dataset | TuningJob | Pipeline | Budget
 KINDS: dict[str, type[Manifest]] = {
     "Model": Model,
     "Endpoint": Endpoint,
@@ -30,6 +31,7 @@ KINDS: dict[str, type[Manifest]] = {
     "Dataset": Dataset,
     "TuningJob": TuningJob,
     "Pipeline": Pipeline,
+    "Budget": Budget,
 }
 
 __all__ = [
@@ -41,6 +43,7 @@ __all__ = [
     "RESERVED_LABEL_PREFIX",
     "Analysis",
     "Assertion",
+    "Budget",
     "Dataset",
     "Deployment",
     "Endpoint",

@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.table import Table
 
 from controller.loader import LoadResult
-from controller.model import Dataset, Endpoint, Model, Prompt, TuningJob
+from controller.model import Budget, Dataset, Endpoint, Model, Prompt, TuningJob
 from controller.model.endpoint import Rollout
 
 
@@ -20,6 +20,22 @@ def _rollout(rollout: Rollout) -> str:
         weights = " → ".join(f"{s.weight}%" for s in rollout.steps)
         return f"canary {weights}"
     return f"canary +{rollout.step_weight}% to {rollout.max_weight or 100}%"
+
+
+def _budget(budget: Budget) -> str:
+    limits = budget.spec.limits
+    parts = [
+        f"{name} ${amount:,.2f}{unit}"
+        for name, amount, unit in (
+            ("serving", limits.serving, "/month"),
+            ("tuning", limits.tuning, "/month"),
+            ("prompts", None if limits.per_request is None else limits.per_request * 1000, " per 1,000 requests"),
+        )
+        if amount is not None
+    ]
+    override = budget.spec.override
+    until = f"; override until {override.until.isoformat()}" if override is not None else ""
+    return "limits " + ", ".join(parts) + until
 
 
 def summary_table(result: LoadResult) -> Table:
@@ -48,6 +64,8 @@ def summary_table(result: LoadResult) -> Table:
             job = manifest.spec
             gate = "gated by an evaluation" if job.evaluation is not None else "no evaluation gate"
             what = f"tune {job.base_model} on {job.training_dataset}; {gate}"
+        elif isinstance(manifest, Budget):
+            what = _budget(manifest)
         else:
             source = manifest.spec.template or manifest.spec.function
             what = f"Vertex AI Pipelines run of {source}" + (
