@@ -78,7 +78,7 @@ def _gate_results(workspace: Workspace) -> list[str]:
 def test_two_controllers_applying_at_once_from_different_directories_start_exactly_one_tuning_job(
     tuning: Workspace, tmp_path: Path
 ) -> None:
-    tuning.emulator.faults.add("CreateTuningJob:hold_ms=1500")  # the first holds the lease a while
+    tuning.emulator.faults.add("CreateTuningJob:hold_ms=3000")  # the starter holds the lease a while
     children = {}
     for name in ("one", "two"):
         directory = tmp_path / name
@@ -93,7 +93,10 @@ def test_two_controllers_applying_at_once_from_different_directories_start_exact
             tuning.emulator.grpc_target,
         )
         children[name] = (genaiops(directory, *argv, log=tmp_path / f"{name}.out"), tmp_path / f"{name}.out")
+    wait_until(lambda: len(tuning_jobs(tuning)) == 1, timeout_s=60, what="the tuning job to be created")
+    alive = {name: child.poll() is None for name, (child, _) in children.items()}
     codes = {name: child.wait(timeout=90) for name, (child, _) in children.items()}
+    assert alive == {"one": True, "two": True}, "the applies did not overlap: one ended before the job was started"
     outputs = {name: log.read_text(encoding="utf-8") for name, (_, log) in children.items()}
 
     assert codes == {"one": 0, "two": 0}, outputs
