@@ -16,6 +16,7 @@ from typing import Any
 
 from controller.diagnostics import Diagnostic
 from controller.model import Endpoint, Prompt
+from controller.plans.costs import PlanCost
 from controller.plans.operations import Operation, SetTraffic
 
 
@@ -175,6 +176,7 @@ class Plan:
     target: str = ""
     endpoints: tuple[Endpoint, ...] = ()  # canary Endpoint manifests: a saved plan drives its rollouts too
     prompts: tuple[Prompt, ...] = ()  # canary Prompt manifests, likewise
+    cost: PlanCost | None = None  # what the changes cost before and after (plans/pricing.py), when priced
 
     @property
     def drifted(self) -> tuple[ResourceChange, ...]:

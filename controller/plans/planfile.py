@@ -2,7 +2,8 @@
 
 A planfile is a versioned JSON document (format `genaiops-plan`, version 1) holding the whole Plan value:
 every resource change with its ordered operations, the fingerprint of the live state it was computed
-from (so that apply can refuse a stale plan), the target, notes and diagnostics, plus the digest of the
+from (so that apply can refuse a stale plan), the target, notes and diagnostics, the cost it was reviewed
+with (`cost`, only when priced: older files without it still load), plus the digest of the
 manifests it was planned from. A SHA-256 checksum over the plan body catches a file edited or damaged
 after it was written: apply runs the operations in the file, so it must run exactly what was reviewed.
 
@@ -30,6 +31,7 @@ from controller import __version__
 from controller.diagnostics import Diagnostic, Severity, Source
 from controller.errors import UserError
 from controller.model import Endpoint, Prompt
+from controller.plans.costs import cost_from_json, cost_to_json
 from controller.plans.operations import from_json, to_json
 from controller.plans.plan import Action, FieldChange, Health, HealthState, Plan, ResourceChange, TextDiff
 
@@ -96,6 +98,7 @@ def plan_body(plan: Plan) -> dict[str, Any]:
         "diagnostics": [d.to_json() for d in plan.diagnostics],
         "endpoints": [e.model_dump(mode="json", by_alias=True, exclude_none=True) for e in plan.endpoints],
         **({"prompts": [_prompt_json(p) for p in plan.prompts]} if plan.prompts else {}),
+        **({"cost": cost_to_json(plan.cost)} if plan.cost is not None else {}),
     }
 
 
@@ -197,6 +200,7 @@ def plan_from_body(body: Mapping[str, Any]) -> Plan:
         target=str(body["target"]),
         endpoints=tuple(Endpoint.model_validate(e) for e in body.get("endpoints", ())),
         prompts=tuple(Prompt.model_validate(p) for p in body.get("prompts", ())),
+        cost=cost_from_json(body["cost"]) if body.get("cost") is not None else None,
     )
 
 

@@ -1,0 +1,307 @@
+"""Pricing a Plan, purely: what each changed resource costs before and after, from the plan's own values
+and a price table (`controller.cost`, passed in), so a saved plan carries the cost it was reviewed with.
+
+- An Endpoint costs, per month, the sum over its deployments of (node hour of its machine type + accelerator
+  hours) x min replicas x 730 h; the same at max replicas is the top of the range. Before is the live
+  endpoint, after the manifest; a created endpoint costs nothing before, a deleted one nothing after.
+- A TuningJob the plan starts costs, once, its estimated training tokens (examples x tokens x epochs,
+  `StartTuningJob.estimated_tokens`) at the base model's tuning price.
+- A Prompt's cost per 1,000 requests is estimated from its text: ceil(characters / 4) input tokens for the
+  template and system instruction (variables come on top), and `maxOutputTokens` (or
+  `DEFAULT_OUTPUT_TOKENS`) output tokens, at its model's token prices. Measured token counts from the
+  runtime client's metrics are not used yet.
+
+A resource without a price (an unknown machine type, a registry model's tokens) is marked unpriced and left
+out of the totals, with a note; a price the table marks unconfirmed is used, with a note. `priced` attaches
+the cost to the plan and checks the budgets (`plans/budgets.py`): the one call the engine makes.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date
+from typing import Any, Literal, Protocol
+
+from controller.diagnostics import Source
+from controller.model import Budget
+from controller.plans.budgets import check_budgets
+from controller.plans.costs import HOURS_PER_MONTH, CostKind, PlanCost, ResourceCost
+from controller.plans.operations import StartTuningJob
+from controller.plans.plan import Action, Plan, ResourceChange
+
+CHARS_PER_TOKEN = 4  # the usual estimate for English text; the runtime measures the real counts
+DEFAULT_OUTPUT_TOKENS = 1024  # when a prompt sets no maxOutputTokens
+_PUBLISHER = re.compile(r"^(?:projects/[^/]+/locations/[^/]+/)?publishers/[^/]+/models/")
+_ACCELERATOR = re.compile(r"^(?P<type>[A-Z0-9_]+) x(?P<count>[0-9]+)$")  # as plans/views_of.deployment_view writes
+
+
+class PriceLike(Protocol):
+    """What pricing reads of a price (`controller.cost.prices.Price`)."""
+
+    @property
+    def usd(self) -> float: ...
+
+    @property
+    def confirmed(self) -> bool: ...
+
+
+class Prices(Protocol):
+    """What pricing asks of a price table (`controller.cost.prices.PriceTable`)."""
+
+    @property
+    def as_of(self) -> str: ...
+
+    def node_hour(self, *, region: str, machine_type: str) -> PriceLike | None: ...
+
+    def accelerator_hour(self, *, region: str, accelerator: str) -> PriceLike | None: ...
+
+    def tokens(
+        self, *, model: str, kind: Literal["input", "output", "cached"], prompt_tokens: int = 0
+    ) -> PriceLike | None: ...
+
+    def tuning_tokens(self, *, base_model: str) -> PriceLike | None: ...
+
+
+@dataclass
+class _Lookup:
+    """Price look-ups memoised for one plan (a thousand endpoints share a handful of machine types)."""
+
+    prices: Prices
+    hourly: dict[tuple[str, str, str], PriceLike | None] = field(default_factory=dict)
+
+    def node(self, region: str, machine_type: str) -> PriceLike | None:
+        key = ("node", region, machine_type)
+        if key not in self.hourly:
+            self.hourly[key] = self.prices.node_hour(region=region, machine_type=machine_type)
+        return self.hourly[key]
+
+    def accelerator(self, region: str, accelerator: str) -> PriceLike | None:
+        key = ("accelerator", region, accelerator)
+        if key not in self.hourly:
+            self.hourly[key] = self.prices.accelerator_hour(region=region, accelerator=accelerator)
+        return self.hourly[key]
+
+
+def _unconfirmed(what: str, price: PriceLike) -> list[str]:
+    return [] if price.confirmed else [f"the price of {what} is not confirmed"]
+
+
+def _deployment_hour(region: str, view: Mapping[str, Any], lookup: _Lookup, notes: list[str]) -> float | None:
+    """What one replica of a deployment costs per hour; None (and a note) when a price is missing."""
+    machine = str(view.get("machineType", ""))
+    node = lookup.node(region, machine)
+    if node is None:
+        notes.append(f"no price for machine type {machine} in {region}")
+        return None
+    notes += _unconfirmed(f"{machine} in {region}", node)
+    hourly = node.usd
+    accelerator = view.get("accelerator")
+    if accelerator is not None:
+        match = _ACCELERATOR.match(str(accelerator))
+        price = lookup.accelerator(region, match["type"]) if match else None
+        if match is None or price is None:
+            notes.append(f"no price for accelerator {accelerator} in {region}")
+            return None
+        notes += _unconfirmed(f"{match['type']} in {region}", price)
+        hourly += price.usd * int(match["count"])
+    return hourly
+
+
+def _endpoint_month(
+    region: str, view: Mapping[str, Any] | None, lookup: _Lookup, notes: list[str]
+) -> tuple[float | None, float | None]:
+    """(monthly at min replicas, monthly at max replicas) of an endpoint view; zero when there is none."""
+    if view is None:
+        return 0.0, 0.0
+    low = high = 0.0
+    for deployment in dict(view.get("deployments") or {}).values():
+        hourly = _deployment_hour(region, deployment, lookup, notes)
+        if hourly is None:
+            return None, None
+        low += hourly * int(deployment.get("minReplicas", 0)) * HOURS_PER_MONTH
+        high += hourly * int(deployment.get("maxReplicas", deployment.get("minReplicas", 0))) * HOURS_PER_MONTH
+    return low, high
+
+
+def _endpoint_cost(change: ResourceChange, lookup: _Lookup) -> ResourceCost:
+    notes: list[str] = []
+    before, before_max = _endpoint_month(change.region, change.before, lookup, notes)
+    after, after_max = _endpoint_month(
+        change.region, None if change.action is Action.DELETE else change.after, lookup, notes
+    )
+    return ResourceCost(
+        address=change.address,
+        kind=CostKind.SERVING,
+        changed=change.action is not Action.NOOP,
+        monthly_before=before,
+        monthly_after=after,
+        monthly_max_before=before_max,
+        monthly_max_after=after_max,
+        notes=tuple(dict.fromkeys(notes)),
+    )
+
+
+def endpoint_cost(change: ResourceChange, prices: Prices) -> ResourceCost:
+    """Monthly cost of an Endpoint before and after, at min and at max replicas."""
+    return _endpoint_cost(change, _Lookup(prices))
+
+
+def model_id(model: str) -> str:
+    """`gemini-2.0-flash` from `publishers/google/models/gemini-2.0-flash` (or its project-qualified form)."""
+    return _PUBLISHER.sub("", model)
+
+
+def tuning_cost(change: ResourceChange, prices: Prices) -> ResourceCost | None:
+    """The one-off training cost of the tuning job a change starts; None when it starts none."""
+    start = next((op for op in change.operations if isinstance(op, StartTuningJob)), None)
+    if start is None:
+        return None
+    base = model_id(start.base_model)
+    price = prices.tuning_tokens(base_model=base)
+    notes: list[str] = []
+    one_off: float | None = None
+    if start.estimated_tokens is None:
+        notes.append("training tokens unknown (the dataset was not counted)")
+    elif price is None:
+        notes.append(f"no tuning price for {base}")
+    else:
+        one_off = start.estimated_tokens / 1e6 * price.usd
+        notes.append(f"estimated {start.estimated_tokens:,} training tokens (examples x tokens x epochs)")
+        notes += _unconfirmed(f"tuning {base}", price)
+    return ResourceCost(address=change.address, kind=CostKind.TUNING, changed=True, one_off=one_off, notes=tuple(notes))
+
+
+@dataclass(frozen=True)
+class PromptEstimate:
+    """The tokens one request of a prompt version is estimated to use, and its model."""
+
+    model: str
+    input_tokens: int
+    output_tokens: int
+
+
+def prompt_estimate(view: Mapping[str, Any]) -> PromptEstimate:
+    """Tokens of one request of a prompt version (a Prompt change's before or after)."""
+    text = str(view.get("template") or "") + str(view.get("systemInstruction") or "")
+    config = view.get("generationConfig") or {}
+    output = config.get("maxOutputTokens") if isinstance(config, Mapping) else None
+    model = str(view.get("vertexModel") or view.get("model") or "")
+    return PromptEstimate(
+        model=model_id(model),
+        input_tokens=math.ceil(len(text) / CHARS_PER_TOKEN),
+        output_tokens=int(output)
+        if isinstance(output, int) and not isinstance(output, bool)
+        else DEFAULT_OUTPUT_TOKENS,
+    )
+
+
+def _per_1k(view: Mapping[str, Any] | None, prices: Prices, notes: list[str]) -> float | None:
+    if view is None:
+        return None
+    estimate = prompt_estimate(view)
+    given: tuple[tuple[Literal["input", "output"], int], ...] = (
+        ("input", estimate.input_tokens),
+        ("output", estimate.output_tokens),
+    )
+    total = 0.0
+    for kind, tokens in given:
+        price = prices.tokens(model=estimate.model, kind=kind, prompt_tokens=estimate.input_tokens)
+        if price is None:
+            notes.append(f"no {kind} token price for model {estimate.model}")
+            return None
+        notes += _unconfirmed(f"{kind} tokens of {estimate.model}", price)
+        total += tokens / 1e6 * price.usd * 1000
+    return total
+
+
+def prompt_cost(change: ResourceChange, prices: Prices) -> ResourceCost:
+    """The cost per 1,000 requests of a Prompt's current and planned versions (an estimate from text)."""
+    notes: list[str] = []
+    before = _per_1k(change.before, prices, notes)
+    after = _per_1k(change.after, prices, notes)
+    if change.after is not None:
+        estimate = prompt_estimate(change.after)
+        notes.append(
+            f"estimated {estimate.input_tokens:,} input tokens (template, without variables) and "
+            f"{estimate.output_tokens:,} output tokens per request"
+        )
+    return ResourceCost(
+        address=change.address,
+        kind=CostKind.PROMPT,
+        changed=change.action is not Action.NOOP,
+        per_1k_requests_before=before,
+        per_1k_requests_after=after,
+        notes=tuple(dict.fromkeys(notes)),
+    )
+
+
+def resource_costs(changes: Iterable[ResourceChange], prices: Prices) -> tuple[ResourceCost, ...]:
+    """One ResourceCost per Endpoint and Prompt, and per TuningJob that starts a job, in plan order."""
+    lookup = _Lookup(prices)
+    lines: list[ResourceCost] = []
+    for change in changes:
+        match change.kind:
+            case "Endpoint":
+                lines.append(_endpoint_cost(change, lookup))
+            case "Prompt":
+                lines.append(prompt_cost(change, prices))
+            case "TuningJob":
+                line = tuning_cost(change, prices)
+                if line is not None:
+                    lines.append(line)
+            case _:
+                pass  # Models, Datasets and Pipelines are not priced (storage and pipeline runs: later)
+    return tuple(lines)
+
+
+def plan_cost(plan: Plan, prices: Prices) -> PlanCost:
+    """The cost of `plan`: every line and the totals of the priced ones."""
+    lines = resource_costs(plan.changes, prices)
+    priced = [line for line in lines if line.priced]
+    return PlanCost(
+        lines=lines,
+        total_monthly_delta=sum(line.monthly_delta for line in priced),
+        total_one_off=sum(line.one_off or 0.0 for line in priced),
+        as_of=prices.as_of,
+        total_monthly_max_delta=sum(line.monthly_max_delta for line in priced),
+    )
+
+
+def priced(
+    plan: Plan,
+    prices: Prices,
+    *,
+    budgets: Iterable[Budget] = (),
+    today: date,
+    sources: Mapping[str, Source] | None = None,
+) -> Plan:
+    """`plan` with its cost attached, and the budgets checked: an exceeded limit is an error diagnostic, an
+    override in force or a cost over a limit already is a note."""
+    cost = plan_cost(plan, prices)
+    verdict = check_budgets(cost, budgets, today=today, sources=sources)
+    return replace(
+        plan,
+        cost=cost,
+        diagnostics=(*plan.diagnostics, *verdict.diagnostics),
+        notes=(*plan.notes, *verdict.notes),
+    )
+
+
+__all__ = [
+    "CHARS_PER_TOKEN",
+    "DEFAULT_OUTPUT_TOKENS",
+    "PriceLike",
+    "Prices",
+    "PromptEstimate",
+    "endpoint_cost",
+    "model_id",
+    "plan_cost",
+    "priced",
+    "prompt_cost",
+    "prompt_estimate",
+    "resource_costs",
+    "tuning_cost",
+]

@@ -1,0 +1,1 @@
+"""Tests of the pure plan layer: pricing a plan and checking budgets."""
