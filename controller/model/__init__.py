@@ -19,11 +19,12 @@ from controller.model.common import (
     is_reserved_label,
 )
 from controller.model.endpoint import Deployment, Endpoint, EndpointSpec, Rollout, Step, split_model_ref
+from controller.model.price_book import PriceBook
 from controller.model.prompt import Assertion, GenerationConfig, Prompt, PromptSpec, PromptTest, Variable
 from controller.model.registry_model import Model, ModelSpec, ServingContainer, Upload
 from controller.model.tuning import Dataset, Pipeline, TuningJob
 
-Manifest = Model | Endpoint | Prompt | Dataset | TuningJob | Pipeline | Budget
+Manifest = Model | Endpoint | Prompt | Dataset | TuningJob | Pipeline | Budget | PriceBook
 KINDS: dict[str, type[Manifest]] = {
     "Model": Model,
     "Endpoint": Endpoint,
@@ -32,6 +33,7 @@ KINDS: dict[str, type[Manifest]] = {
     "TuningJob": TuningJob,
     "Pipeline": Pipeline,
     "Budget": Budget,
+    "PriceBook": PriceBook,
 }
 
 __all__ = [
@@ -56,6 +58,7 @@ __all__ = [
     "Model",
     "ModelSpec",
     "Pipeline",
+    "PriceBook",
     "Prompt",
     "PromptSpec",
     "PromptTest",

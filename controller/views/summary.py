@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.table import Table
 
 from controller.loader import LoadResult
-from controller.model import Budget, Dataset, Endpoint, Model, Prompt, TuningJob
+from controller.model import Budget, Dataset, Endpoint, Model, PriceBook, Prompt, TuningJob
 from controller.model.endpoint import Rollout
 
 
@@ -66,6 +66,9 @@ def summary_table(result: LoadResult) -> Table:
             what = f"tune {job.base_model} on {job.training_dataset}; {gate}"
         elif isinstance(manifest, Budget):
             what = _budget(manifest)
+        elif isinstance(manifest, PriceBook):
+            dates = sorted({row.as_of.isoformat() for row in manifest.spec.prices})
+            what = f"{len(manifest.spec.prices)} prices overriding the bundled table (as of {', '.join(dates)})"
         else:
             source = manifest.spec.template or manifest.spec.function
             what = f"Vertex AI Pipelines run of {source}" + (

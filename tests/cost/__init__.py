@@ -1,0 +1,1 @@
+"""Tests of the bundled price table and PriceBook overrides."""
