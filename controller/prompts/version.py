@@ -28,7 +28,7 @@ SCHEMA = "genaiops.dev/prompt-version/v1"
 ID_LENGTH = 16
 # What the runtime client reads (controller/runtime); hashed like vertexModel: only when set, so versions
 # that set none keep their ids. fallbackVertexModel is fallbackModel resolved like vertexModel.
-RUNTIME_KEYS = ("fallbackModel", "fallbackVertexModel", "safetySettings", "cache", "safety")
+RUNTIME_KEYS = ("fallbackModel", "fallbackVertexModel", "safetySettings", "cache", "safety", "endpointApi")
 
 
 @dataclass(frozen=True)

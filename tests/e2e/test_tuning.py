@@ -203,13 +203,6 @@ def test_a_tuned_model_that_passes_its_gate_reaches_the_prompt_as_a_new_version_
     assert creates(tuning) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="controller/prompts/version.py:31 RUNTIME_KEYS lacks 'endpointApi': version_of sets "
-    "runtime['endpointApi'] = 'generateContent' for a tuned source (line 172), but content()/to_json (line 69) "
-    "and from_json (line 115) keep only RUNTIME_KEYS, so the published version has runtime {} and the runtime "
-    "client (controller/runtime/settings.py:59) calls the tuned endpoint with Predict",
-)
 def test_the_published_version_on_a_tuned_model_tells_the_runtime_to_call_generate_content(
     tuning: Workspace, clock: Clock
 ) -> None:
