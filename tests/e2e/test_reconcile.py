@@ -232,7 +232,9 @@ def test_sigterm_in_the_middle_of_a_pass_leaves_consistent_state_and_releases_th
         ctl.terminate()  # chat-1's deploy has just started: it takes lro_s
         signalled, signalled_wall = time.monotonic(), time.time()
         assert ctl.wait(10) == 0, ctl.output()
-        assert time.monotonic() - signalled < lro_s + 2.0, "did not stop after the operation in flight"
+        # A guard against hanging, not a timing test (a loaded CI machine is slow): what proves the stop came
+        # right after the operation in flight are the audit records below.
+        assert time.monotonic() - signalled < lro_s + 8.0, "did not stop after the operation in flight"
         assert ctl.messages("SIGTERM received"), ctl.output()
         assert ctl.messages("released the lease"), ctl.output()
         # The deploy in flight finished; nothing was started after the signal.
