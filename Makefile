@@ -32,7 +32,7 @@ test: $(STAMP) services
 	$(BIN)/ruff format --check controller tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=15
 
 lint: $(STAMP)
 	$(BIN)/ruff check controller tests benchmarks
