@@ -1,21 +1,26 @@
 """Planning a load against a session: observe Vertex AI (list calls), read the prompt store, run the pure
 planner and the prompt planner, and say which parts of a saved plan went stale. Used by the apply routine,
-`plan`, `status` and the re-plan after a conflict."""
+`plan`, `status` and the re-plan after a conflict. Every plan is priced (the bundled price table under the
+manifests' PriceBooks) and checked against their Budgets on the session clock's day."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
+from datetime import UTC, datetime
+from functools import reduce
 
+from controller.cost import bundled
 from controller.diagnostics import Source
 from controller.engine.observe import observe
 from controller.engine.session import Session
 from controller.engine.tuning_facts import Tuned, plan_tuning, tuned_sources
 from controller.errors import UserError
 from controller.loader import LoadResult
-from controller.model import Endpoint, Manifest, Pipeline, Prompt, TuningJob
+from controller.model import Budget, Endpoint, Manifest, Pipeline, PriceBook, Prompt, TuningJob
 from controller.plans.plan import Plan
 from controller.plans.planner import plan as make_plan
+from controller.plans.pricing import priced
 from controller.prompts.prompt_plan import KIND as PROMPT_KIND
 from controller.prompts.prompt_plan import plan_prompts_with_fingerprints, prompt_fingerprints
 from controller.prompts.source import sources_of
@@ -73,7 +78,7 @@ def plan_load(
         plan_prompts_with_fingerprints(prompt_sources, session.prompts()) if prompt_sources else ((), {})
     )
     fingerprint = {**vertex.fingerprint, **prompt_prints}
-    return replace(
+    whole = replace(
         vertex,
         changes=(*vertex.changes, *tuned.changes, *prompts),
         notes=(*vertex.notes, *waiting),
@@ -81,6 +86,15 @@ def plan_load(
         fingerprint=fingerprint,
         endpoints=() if prompts_only else canary_endpoints(manifests),
         prompts=canary_prompts(manifests),
+    )
+    return priced(
+        whole,
+        reduce(
+            lambda table, book: table.with_book(book), (m for m in manifests if isinstance(m, PriceBook)), bundled()
+        ),
+        budgets=[m for m in manifests if isinstance(m, Budget)],
+        today=datetime.fromtimestamp(session.clock(), UTC).date(),
+        sources=sources(result),
     )
 
 

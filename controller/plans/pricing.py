@@ -85,18 +85,36 @@ class _Lookup:
         return self.hourly[key]
 
 
-def _unconfirmed(what: str, price: PriceLike) -> list[str]:
-    return [] if price.confirmed else [f"the price of {what} is not confirmed"]
+@dataclass
+class _Notes:
+    """What a reviewer should know about one resource's figures: missing prices and estimates as said, and
+    the prices their source did not confirm gathered into one note."""
+
+    said: list[str] = field(default_factory=list)
+    unconfirmed: list[str] = field(default_factory=list)
+
+    def append(self, text: str) -> None:
+        self.said.append(text)
+
+    def check(self, what: str, price: PriceLike) -> None:
+        if not price.confirmed:
+            self.unconfirmed.append(what)
+
+    def done(self) -> tuple[str, ...]:
+        out = list(dict.fromkeys(self.said))
+        if self.unconfirmed:
+            out.append("prices not confirmed by their source: " + ", ".join(dict.fromkeys(self.unconfirmed)))
+        return tuple(out)
 
 
-def _deployment_hour(region: str, view: Mapping[str, Any], lookup: _Lookup, notes: list[str]) -> float | None:
+def _deployment_hour(region: str, view: Mapping[str, Any], lookup: _Lookup, notes: _Notes) -> float | None:
     """What one replica of a deployment costs per hour; None (and a note) when a price is missing."""
     machine = str(view.get("machineType", ""))
     node = lookup.node(region, machine)
     if node is None:
         notes.append(f"no price for machine type {machine} in {region}")
         return None
-    notes += _unconfirmed(f"{machine} in {region}", node)
+    notes.check(f"{machine} in {region}", node)
     hourly = node.usd
     accelerator = view.get("accelerator")
     if accelerator is not None:
@@ -105,13 +123,13 @@ def _deployment_hour(region: str, view: Mapping[str, Any], lookup: _Lookup, note
         if match is None or price is None:
             notes.append(f"no price for accelerator {accelerator} in {region}")
             return None
-        notes += _unconfirmed(f"{match['type']} in {region}", price)
+        notes.check(f"{match['type']} in {region}", price)
         hourly += price.usd * int(match["count"])
     return hourly
 
 
 def _endpoint_month(
-    region: str, view: Mapping[str, Any] | None, lookup: _Lookup, notes: list[str]
+    region: str, view: Mapping[str, Any] | None, lookup: _Lookup, notes: _Notes
 ) -> tuple[float | None, float | None]:
     """(monthly at min replicas, monthly at max replicas) of an endpoint view; zero when there is none."""
     if view is None:
@@ -127,7 +145,7 @@ def _endpoint_month(
 
 
 def _endpoint_cost(change: ResourceChange, lookup: _Lookup) -> ResourceCost:
-    notes: list[str] = []
+    notes = _Notes()
     before, before_max = _endpoint_month(change.region, change.before, lookup, notes)
     after, after_max = _endpoint_month(
         change.region, None if change.action is Action.DELETE else change.after, lookup, notes
@@ -140,7 +158,7 @@ def _endpoint_cost(change: ResourceChange, lookup: _Lookup) -> ResourceCost:
         monthly_after=after,
         monthly_max_before=before_max,
         monthly_max_after=after_max,
-        notes=tuple(dict.fromkeys(notes)),
+        notes=notes.done(),
     )
 
 
@@ -161,7 +179,7 @@ def tuning_cost(change: ResourceChange, prices: Prices) -> ResourceCost | None:
         return None
     base = model_id(start.base_model)
     price = prices.tuning_tokens(base_model=base)
-    notes: list[str] = []
+    notes = _Notes()
     one_off: float | None = None
     if start.estimated_tokens is None:
         notes.append("training tokens unknown (the dataset was not counted)")
@@ -170,8 +188,8 @@ def tuning_cost(change: ResourceChange, prices: Prices) -> ResourceCost | None:
     else:
         one_off = start.estimated_tokens / 1e6 * price.usd
         notes.append(f"estimated {start.estimated_tokens:,} training tokens (examples x tokens x epochs)")
-        notes += _unconfirmed(f"tuning {base}", price)
-    return ResourceCost(address=change.address, kind=CostKind.TUNING, changed=True, one_off=one_off, notes=tuple(notes))
+        notes.check(f"tuning {base}", price)
+    return ResourceCost(address=change.address, kind=CostKind.TUNING, changed=True, one_off=one_off, notes=notes.done())
 
 
 @dataclass(frozen=True)
@@ -198,7 +216,7 @@ def prompt_estimate(view: Mapping[str, Any]) -> PromptEstimate:
     )
 
 
-def _per_1k(view: Mapping[str, Any] | None, prices: Prices, notes: list[str]) -> float | None:
+def _per_1k(view: Mapping[str, Any] | None, prices: Prices, notes: _Notes) -> float | None:
     if view is None:
         return None
     estimate = prompt_estimate(view)
@@ -212,14 +230,14 @@ def _per_1k(view: Mapping[str, Any] | None, prices: Prices, notes: list[str]) ->
         if price is None:
             notes.append(f"no {kind} token price for model {estimate.model}")
             return None
-        notes += _unconfirmed(f"{kind} tokens of {estimate.model}", price)
+        notes.check(f"{kind} tokens of {estimate.model}", price)
         total += tokens / 1e6 * price.usd * 1000
     return total
 
 
 def prompt_cost(change: ResourceChange, prices: Prices) -> ResourceCost:
     """The cost per 1,000 requests of a Prompt's current and planned versions (an estimate from text)."""
-    notes: list[str] = []
+    notes = _Notes()
     before = _per_1k(change.before, prices, notes)
     after = _per_1k(change.after, prices, notes)
     if change.after is not None:
@@ -234,7 +252,7 @@ def prompt_cost(change: ResourceChange, prices: Prices) -> ResourceCost:
         changed=change.action is not Action.NOOP,
         per_1k_requests_before=before,
         per_1k_requests_after=after,
-        notes=tuple(dict.fromkeys(notes)),
+        notes=notes.done(),
     )
 
 

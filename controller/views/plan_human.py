@@ -3,8 +3,9 @@ line saying what will happen, the symbol block with field-level changes, the ord
 reasons, and a closing summary line. Colour comes from rich styles, so rich decides: ANSI on a terminal,
 plain text in a pipe or a CI log.
 
-The line model (`field_lines`, `format_value`, `phrase`, `summary_line`) is shared with the Markdown view,
-so both say the same thing in the same words.
+The line model (`field_lines`, `format_value`, `phrase`, `summary_line`, `cost_rows`, `cost_total_line`) is
+shared with the Markdown view, so both say the same thing in the same words. A priced plan gets a cost
+section (each changed resource before -> after, and the total change) before its notes and problems.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from rich.console import Console
 from rich.text import Text
 
 from controller.diagnostics import Severity
+from controller.plans.costs import CostKind, PlanCost, ResourceCost, per_1k_usd, signed_usd, usd
 from controller.plans.operations import describe
 from controller.plans.plan import UNKNOWN, Action, Plan, ResourceChange
 
@@ -110,6 +112,69 @@ def field_lines(change: ResourceChange) -> list[Line]:
     return lines
 
 
+@dataclass(frozen=True)
+class CostRow:
+    """One changed resource's cost as text: before, after and the change (`?` when it is not priced)."""
+
+    address: str
+    before: str
+    after: str
+    change: str
+    notes: tuple[str, ...] = ()
+
+
+def _cost_row(line: ResourceCost) -> CostRow:
+    if not line.priced:
+        return CostRow(line.address, "", "not priced", "?", line.notes)
+    match line.kind:
+        case CostKind.SERVING:
+            top = line.monthly_max_after or 0.0
+            after = usd(line.monthly_after or 0.0) + "/month"
+            if round(top, 2) != round(line.monthly_after or 0.0, 2):
+                after += f" (up to {usd(top)} at max replicas)"
+            return CostRow(
+                line.address,
+                usd(line.monthly_before or 0.0) + "/month",
+                after,
+                signed_usd(line.monthly_delta) + "/month",
+                line.notes,
+            )
+        case CostKind.TUNING:
+            one_off = line.one_off or 0.0
+            return CostRow(
+                line.address, "", f"{usd(one_off)} once (training)", signed_usd(one_off) + " once", line.notes
+            )
+        case CostKind.PROMPT:
+            before = line.per_1k_requests_before
+            return CostRow(
+                line.address,
+                "" if before is None else f"{per_1k_usd(before)} per 1,000 requests",
+                f"{per_1k_usd(line.per_1k_requests_after or 0.0)} per 1,000 requests",
+                f"{per_1k_usd(line.per_1k_delta or 0.0, signed=True)} per 1,000 requests",
+                line.notes,
+            )
+        case _:
+            assert_never(line.kind)
+
+
+def cost_rows(cost: PlanCost) -> list[CostRow]:
+    """One row per changed resource that has a cost."""
+    return [_cost_row(line) for line in cost.changed]
+
+
+def cost_total_line(cost: PlanCost) -> str:
+    """`Cost: +$1,022.00/month (up to +$1,898.00 at max replicas), $6.00 once; 1 resource not priced.`"""
+    text = f"Cost: {signed_usd(cost.total_monthly_delta)}/month"
+    if round(cost.total_monthly_max_delta, 2) != round(cost.total_monthly_delta, 2):
+        text += f" (up to {signed_usd(cost.total_monthly_max_delta)} at max replicas)"
+    if cost.total_one_off:
+        text += f", {usd(cost.total_one_off)} once"
+    unpriced = len(cost.unpriced)
+    if unpriced:
+        text += f"; {unpriced} resource{'s' if unpriced != 1 else ''} not priced"
+    return text + "."
+
+
 def summary_line(plan: Plan) -> str:
     """The closing line: Terraform's `Plan: ...` count, or why there is nothing to do."""
     summary = plan.summary()
@@ -194,6 +259,8 @@ def plan_lines(plan: Plan, *, show_noop: bool = False) -> Iterator[Text]:
         for change in plan.attention:
             yield Text(f"  {change.address}: {change.health.state.value}: {change.health.reason}")
         yield Text("")
+    if plan.cost is not None and plan.cost.changed:
+        yield from _cost_lines(plan.cost)
     for note in plan.notes:
         yield Text.assemble(("Note: ", "bold yellow"), note)
     for diagnostic in plan.diagnostics:
@@ -206,6 +273,17 @@ def plan_lines(plan: Plan, *, show_noop: bool = False) -> Iterator[Text]:
     if plan.notes or plan.diagnostics:
         yield Text("")
     yield Text(summary_line(plan), style="bold")
+
+
+def _cost_lines(cost: PlanCost) -> Iterator[Text]:
+    yield Text(f"Cost (USD, prices as of {cost.as_of}):", style="bold")
+    for row in cost_rows(cost):
+        before = f"{row.before} -> " if row.before else ""
+        yield Text(f"  {row.address}: {before}{row.after}: {row.change}")
+        for note in row.notes:
+            yield Text(f"    {note}", style="dim")
+    yield Text(cost_total_line(cost), style="bold")
+    yield Text("")
 
 
 _BATCH = 500  # lines per console.print: one call per line is ~3x slower on plans of thousands of resources
@@ -223,4 +301,16 @@ def render_plan(plan: Plan, console: Console, *, show_noop: bool = False) -> Non
         console.print(Text("\n").join(batch), soft_wrap=True, highlight=False)
 
 
-__all__ = ["NO_CHANGES", "Line", "field_lines", "format_value", "phrase", "plan_lines", "render_plan", "summary_line"]
+__all__ = [
+    "NO_CHANGES",
+    "CostRow",
+    "Line",
+    "cost_rows",
+    "cost_total_line",
+    "field_lines",
+    "format_value",
+    "phrase",
+    "plan_lines",
+    "render_plan",
+    "summary_line",
+]

@@ -6,7 +6,13 @@ order is fixed so that two runs over the same state print byte-identical documen
      "changes": [{"address", "kind", "name", "region", "action", "before", "after",
                   "changes": [{"path", "before", "after"}], "operations": [...], "reasons": [...],
                   "drift", "sync", "suspended", "health": {"state", "reason"}, "text_diffs": [{"path", "unified"}]}],
-     "notes": [...], "diagnostics": [...], "fingerprint": {...}}
+     "notes": [...], "diagnostics": [...], "fingerprint": {...},
+     "cost": {"as_of", "total_monthly_delta", "total_monthly_max_delta", "total_one_off", "unpriced": [...],
+              "lines": [{"address", "kind", "changed", "monthly_before", "monthly_after", "monthly_max_before",
+                         "monthly_max_after", "one_off", "per_1k_requests_before", "per_1k_requests_after",
+                         "notes"}], "line"}}
+
+`cost` is there when the plan was priced (amounts in USD; null where no price was found).
 """
 
 from __future__ import annotations
@@ -14,9 +20,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from controller.plans.costs import cost_to_json
 from controller.plans.plan import Plan
 from controller.plans.planfile import change_to_json
-from controller.views.plan_human import summary_line
+from controller.views.plan_human import cost_total_line, summary_line
 
 FORMAT_VERSION = "1.0"
 
@@ -58,6 +65,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "notes": list(plan.notes),
         "diagnostics": [d.to_json() for d in plan.diagnostics],
         "fingerprint": dict(sorted(plan.fingerprint.items())),
+        **({"cost": {**cost_to_json(plan.cost), "line": cost_total_line(plan.cost)}} if plan.cost is not None else {}),
     }
 
 

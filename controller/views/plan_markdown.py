@@ -1,8 +1,9 @@
 """`genaiops plan --output markdown`: the plan as a pull-request comment.
 
 Layout: a title naming the target, the summary line, problems, a table of the resources that change
-(symbol, address, action, short reason), notes, then one collapsible `<details>` per changed resource with
-a ```diff block and its operations. GitHub rejects comments over 65,536 characters, so the text is kept
+(symbol, address, action, short reason), the cost (a table of each changed resource's cost before and
+after, then the total change) when the plan was priced, notes, then one collapsible `<details>` per changed
+resource with a ```diff block and its operations. GitHub rejects comments over 65,536 characters, so the text is kept
 under `limit`: sections are filled in that order, item by item, and whatever does not fit is left out
 (details first, then table rows) with a closing note saying so. The summary line is always kept.
 """
@@ -14,9 +15,10 @@ import re
 from collections.abc import Iterable
 
 from controller.diagnostics import Severity
+from controller.plans.costs import PlanCost
 from controller.plans.operations import describe
 from controller.plans.plan import Plan, ResourceChange
-from controller.views.plan_human import field_lines, format_value, phrase, summary_line
+from controller.views.plan_human import cost_rows, cost_total_line, field_lines, format_value, phrase, summary_line
 
 DEFAULT_LIMIT = 60_000
 _REASON_CHARS = 100
@@ -134,6 +136,8 @@ def render_markdown(plan: Plan, *, limit: int = DEFAULT_LIMIT) -> str:
     unchanged = len(plan.changes) - len(changed)
     if changed and unchanged:
         writer.add_all([f"{unchanged} resource{'s' if unchanged != 1 else ''} unchanged.\n\n"])
+    if plan.cost is not None and plan.cost.changed:
+        _cost(writer, plan.cost)
     notes = [f"- {_cell(n)}\n" for n in plan.notes]
     shown_notes = _section(writer, "#### Notes\n\n", notes)
     details = writer.add_all([_details(c) for c in changed[:rows]])
@@ -142,6 +146,27 @@ def render_markdown(plan: Plan, *, limit: int = DEFAULT_LIMIT) -> str:
     writer.add_all(_truncation_notes(rows=rows, details=details, total=len(changed), left_out=left_out))
     text = "".join(writer.parts).rstrip("\n") + "\n"
     return text if len(text) <= limit else text[:limit]  # only when `limit` cannot even hold the summary
+
+
+def _cost(writer: _Writer, cost: PlanCost) -> None:
+    """The cost table and the total line (rows that do not fit are left out; the total is kept if it fits)."""
+    heading = (
+        f"#### Cost (USD, prices as of {_cell(cost.as_of)})\n\n"
+        "| Resource | Before | After | Change |\n|---|---|---|---|\n"
+    )
+    rows = cost_rows(cost)
+    items = [f"| `{r.address}` | {_cell(r.before) or 'none'} | {_cell(r.after)} | {_cell(r.change)} |\n" for r in rows]
+    if not writer.fits(heading + items[0]):
+        return
+    writer.add(heading)
+    shown = writer.add_all(items)
+    writer.add("\n")
+    if shown < len(items):
+        writer.add_all([f"_{len(items) - shown} more cost rows left out._\n\n"])
+    notes = [f"- `{r.address}`: {_cell(n)}\n" for r in rows[:shown] for n in r.notes]
+    if notes:
+        writer.add_all(["<details><summary>How these were estimated</summary>\n\n", *notes, "\n</details>\n\n"])
+    writer.add_all([f"**{cost_total_line(cost)}**\n\n"])
 
 
 def _truncation_notes(*, rows: int, details: int, total: int, left_out: tuple[int, int]) -> list[str]:

@@ -111,7 +111,7 @@ ENDPOINT_CASES = [
         endpoint_view(("primary", "g2-standard-8", 1, 1)),
         (0.0, 730.0),
         (0.0, 730.0),
-        ("the price of g2-standard-8 in us-central1 is not confirmed",),
+        ("prices not confirmed by their source: g2-standard-8 in us-central1",),
     ),
 ]
 
