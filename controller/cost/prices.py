@@ -338,4 +338,5 @@ def prices_text() -> str:
 @functools.cache
 def bundled() -> PriceTable:
     """The table shipped with genaiops (read once per process)."""
-    return parse(yaml.safe_load(prices_text()))
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: the 150 KB table loads ~10x faster
+    return parse(yaml.load(prices_text(), Loader=loader))  # noqa: S506 - a safe loader

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from controller.cost import Price, PriceTable, PriceTableError, bundled, parse, prices_text, unpriced
 from controller.model import KINDS, PriceBook
 from controller.model.catalogue import vertex_catalogue
-from controller.runtime.prices import bundled_prices
+from controller.runtime.token_prices import bundled_prices
 
 CASES = yaml.safe_load((Path(__file__).parent / "cases.yaml").read_text(encoding="utf-8"))
 DOCUMENT = yaml.safe_load(prices_text())

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from controller.runtime.prices import ModelPrice, PriceTable, bundled_prices, model_key
+from controller.runtime.token_prices import ModelPrice, PriceTable, bundled_prices, model_key
 from controller.runtime.records import Usage
 
 CASES: list[dict[str, Any]] = yaml.safe_load((Path(__file__).parent / "cost_cases.yaml").read_text(encoding="utf-8"))
