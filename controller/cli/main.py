@@ -38,6 +38,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "suspend": "controller.cli.suspend_cmd:suspend_cmd",
     "resume": "controller.cli.suspend_cmd:resume_cmd",
     "usage": "controller.cli.usage_cmd:usage_cmd",
+    "cost": "controller.cli.cost_cmd:cost_cmd",
     "feedback": "controller.cli.usage_cmd:feedback_group",
     "experiment": "controller.cli.experiment_cmd:experiment_group",
     "data": "controller.cli.data_cmd:data_group",

@@ -15,7 +15,9 @@ GenerateContent calls `record_generation` for every publisher-model (Gemini) cal
 `publisher/online_serving/{model_invocation_count, model_invocation_latencies, first_token_latencies,
 token_count}` on `aiplatform.googleapis.com/PublisherModel` (labels resource_container, location, publisher,
 model_user_id, model_version_id). Events are summed into one-second DELTA points, kept for `retention_s`
-seconds behind the newest recorded time (so a simulated clock works too).
+seconds behind the newest recorded time (so a simulated clock works too). With `track_replicas(source)`
+(the composed emulator passes its deployments), Vertex AI's `prediction/online/replicas` and
+`target_replicas` GAUGEs are sampled every 60 s of `clock`, lazily before each read (`metrics_replicas.py`).
 
 Users write their own metrics with CreateMetricDescriptor and CreateTimeSeries (GAUGE and CUMULATIVE; BOOL,
 INT64, DOUBLE and DISTRIBUTION values; checked as the API checks them, with partial success: see
@@ -28,7 +30,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import grpc
@@ -54,6 +56,7 @@ from controller.emulator.metrics_descriptors import (
 )
 from controller.emulator.metrics_filter import Filter, Lookup, Selector, parse_filter
 from controller.emulator.metrics_query import CUMULATIVE, RawPoint, SeriesKey, run_query
+from controller.emulator.metrics_replicas import Deployed, ReplicaSampler
 from controller.emulator.metrics_rpc import (
     PageCursor,
     aggregation_of,
@@ -112,6 +115,23 @@ class MetricStore:
         self._custom: dict[tuple[str, str], MetricInfo] = {}
         self._newest = -math.inf
         self._pruned_at = -math.inf
+        self._replicas: ReplicaSampler | None = None
+
+    def track_replicas(self, source: Callable[[], Iterable[Deployed]]) -> None:
+        """Sample the replica gauges of the models `source` says are deployed (see metrics_replicas.py)."""
+        self._replicas = ReplicaSampler(source, retention_s=self._retention)
+
+    def _sample_replicas(self) -> None:
+        if self._replicas is None:
+            return
+        now = self._clock()
+        points = self._replicas.due(now)  # reads the Vertex state under its own lock, not this one
+        if not points:
+            return
+        with self._lock:
+            for key, point in points:
+                self._series.setdefault(key, {})[point.end] = point
+            self._advance(now)
 
     # ---- recording -------------------------------------------------------------------------------
 
@@ -254,6 +274,7 @@ class MetricStore:
         return BUILTIN.get(metric_type) or self._custom.get((project, metric_type))
 
     def _list(self, request: monitoring_v3.ListTimeSeriesRequest) -> monitoring_v3.ListTimeSeriesResponse:
+        self._sample_replicas()
         pb = monitoring_v3.ListTimeSeriesRequest.pb(request)
         project = project_of(pb.name)
         flt = parse_filter(pb.filter)

@@ -1,5 +1,5 @@
 """Metric descriptors known to the emulated Cloud Monitoring: Vertex AI's online-prediction metrics and its
-publisher-model (Gemini) serving metrics.
+publisher-model (Gemini) serving metrics, and its replica-count gauges.
 
 Part of the local emulator (controller/emulator). The metric store (`metrics.py`) answers
 ListMetricDescriptors / GetMetricDescriptor from these, checks that a ListTimeSeries filter names a known
@@ -15,7 +15,8 @@ from typing import Any
 
 from google.api import label_pb2, launch_stage_pb2, metric_pb2
 
-from controller.emulator.metrics_query import DELTA, DISTRIBUTION, INT64
+from controller.emulator.metrics_query import DELTA, DISTRIBUTION, GAUGE, INT64
+from controller.emulator.metrics_replicas import REPLICAS, TARGET_REPLICAS
 
 ENDPOINT_RESOURCE = "aiplatform.googleapis.com/Endpoint"
 ENDPOINT_RESOURCE_LABELS = ("resource_container", "location", "endpoint_id")
@@ -120,6 +121,27 @@ BUILTIN: dict[str, MetricInfo] = {
             "Prediction latencies",
             "Online prediction latency of the deployed model.",
             (*_COMMON_LABELS, ("latency_type", 'One of "prediction", "model" or "total".')),
+            (ENDPOINT_RESOURCE,),
+        ),
+        # Replica gauges (metrics_replicas.py): names, kinds and labels from Google's metric list.
+        MetricInfo(
+            REPLICAS,
+            GAUGE,
+            INT64,
+            "1",
+            "Replica count",
+            "Number of active replicas used by the deployed model. Sampled every 60 seconds.",
+            _COMMON_LABELS,
+            (ENDPOINT_RESOURCE,),
+        ),
+        MetricInfo(
+            TARGET_REPLICAS,
+            GAUGE,
+            INT64,
+            "1",
+            "Replica target",
+            "Target number of active replicas needed for the deployed model. Sampled every 60 seconds.",
+            _COMMON_LABELS,
             (ENDPOINT_RESOURCE,),
         ),
         # Publisher-model metrics: names and the labels response_code / error_category / type are from

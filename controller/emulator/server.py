@@ -21,6 +21,7 @@ from controller.emulator.faults import FaultAdmin, FaultInjector
 from controller.emulator.grpc_adapter import build_server
 from controller.emulator.info import EmulatorInfo
 from controller.emulator.metrics import MetricStore
+from controller.emulator.metrics_replicas import deployments
 from controller.emulator.rest import RestGateway
 from controller.emulator.rest_generate import start_gateway
 from controller.emulator.storage import StorageEmulator
@@ -86,6 +87,7 @@ class Emulator:
             real_latency=real_latency,
             clock=clock,
         )
+        self.metrics.track_replicas(lambda: deployments(self.vertex.store))  # the replica-count gauges
         self.traffic = TrafficGenerator(
             self.vertex.store, self.metrics, rps=traffic_rps, seed=seed + 2, tick_s=traffic_tick_s, clock=clock
         )
