@@ -106,7 +106,11 @@ def test_cost_prices_an_hour_of_two_replicas_and_each_prompts_tokens(served: Wor
     node = bundled().node_hour(region="us-central1", machine_type="n1-standard-4")
     assert node is not None
     (serving,) = [i for i in document["items"] if i["kind"] == "serving"]
-    assert (serving["endpoint"], serving["model"], serving["detail"]["machine_type"]) == ("chat", "llm", "n1-standard-4")
+    assert (serving["endpoint"], serving["model"], serving["detail"]["machine_type"]) == (
+        "chat",
+        "llm",
+        "n1-standard-4",
+    )
     assert serving["quantity"] == pytest.approx(2.0, abs=2 * 2 / 60)  # 2 replicas x ~60 one-minute samples
     assert serving["detail"]["mean_replicas"] == pytest.approx(2.0)
     assert serving["usd"] == pytest.approx(serving["quantity"] * node.usd)
