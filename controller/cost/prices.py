@@ -339,4 +339,4 @@ def prices_text() -> str:
 def bundled() -> PriceTable:
     """The table shipped with genaiops (read once per process)."""
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: the 150 KB table loads ~10x faster
-    return parse(yaml.load(prices_text(), Loader=loader))  # noqa: S506 - a safe loader
+    return parse(yaml.load(prices_text(), Loader=loader))

@@ -13,10 +13,10 @@ from controller.runtime.failures import ModelCallError, ModelTimeoutError, NotSt
 from controller.runtime.genai_client import GenAIClient, Stream
 from controller.runtime.model import ModelAnswer, ModelRequest, ModelRouter, SafetyRating, TextModel
 from controller.runtime.pii import redact, redact_text
-from controller.runtime.token_prices import ModelPrice, PriceTable, bundled_prices
 from controller.runtime.records import Feedback, FeedbackStore, Outcome, Recorder, RequestRecord, Usage
 from controller.runtime.result import Result
 from controller.runtime.safety import Verdict
+from controller.runtime.token_prices import ModelPrice, PriceTable, bundled_prices
 
 __all__ = [
     "AsyncGenAIClient",

@@ -32,11 +32,11 @@ from controller.runtime.cache import CachedAnswer, CacheStats, GuardedCache, Mem
 from controller.runtime.failures import ModelCallError, outcome_of
 from controller.runtime.model import ModelAnswer, ModelRequest, ModelRouter
 from controller.runtime.pii import preview, redact, redact_text
-from controller.runtime.token_prices import ModelPrice, PriceTable, bundled_prices
 from controller.runtime.records import Feedback, Outcome, Recorder, RequestRecord, Usage
 from controller.runtime.result import Result
 from controller.runtime.safety import Verdict, blocked, check_input, check_output
 from controller.runtime.settings import RuntimeSettings, settings_of
+from controller.runtime.token_prices import ModelPrice, PriceTable, bundled_prices
 from controller.runtime.tokens import usage_or_estimate
 
 REQUEST_LOGGER = "controller.runtime.requests"

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from controller.runtime.token_prices import ModelPrice, PriceTable, bundled_prices, model_key
 from controller.runtime.records import Usage
+from controller.runtime.token_prices import ModelPrice, PriceTable, bundled_prices, model_key
 
 CASES: list[dict[str, Any]] = yaml.safe_load((Path(__file__).parent / "cost_cases.yaml").read_text(encoding="utf-8"))
 
