@@ -81,7 +81,13 @@ def test_a_prompt_metric_threshold_that_cannot_mean_what_it_says_is_refused(
 
 
 def test_the_prompt_only_metrics_are_built_ins_named_in_one_constant() -> None:
-    assert PROMPT_METRICS == ("cost-per-request", "output-tokens-per-request", "safety-block-rate", "feedback-score")
+    assert PROMPT_METRICS == (
+        "cost-per-request",
+        "input-tokens-per-request",
+        "output-tokens-per-request",
+        "safety-block-rate",
+        "feedback-score",
+    )
     assert set(PROMPT_METRICS) < set(BUILTIN_METRICS)
     assert not set(PROMPT_METRICS) & {"error-rate", "latency-p50", "latency-p95", "latency-p99", "request-count"}
 

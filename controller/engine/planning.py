@@ -17,10 +17,10 @@ from controller.engine.session import Session
 from controller.engine.tuning_facts import Tuned, plan_tuning, tuned_sources
 from controller.errors import UserError
 from controller.loader import LoadResult
-from controller.model import Budget, Endpoint, Manifest, Pipeline, PriceBook, Prompt, TuningJob
-from controller.plans.plan import Plan
+from controller.model import Budget, Endpoint, Manifest, Metric, Pipeline, PriceBook, Prompt, TuningJob
+from controller.plans.plan import Action, Plan, ResourceChange
 from controller.plans.planner import plan as make_plan
-from controller.plans.pricing import priced
+from controller.plans.pricing import MeasuredTokens, priced
 from controller.prompts.prompt_plan import KIND as PROMPT_KIND
 from controller.prompts.prompt_plan import plan_prompts_with_fingerprints, prompt_fingerprints
 from controller.prompts.source import sources_of
@@ -95,7 +95,37 @@ def plan_load(
         budgets=[m for m in manifests if isinstance(m, Budget)],
         today=datetime.fromtimestamp(session.clock(), UTC).date(),
         sources=sources(result),
+        measured=measured_tokens(session, whole.changes),
     )
+
+
+MEASURED_WINDOW_S = 7 * 24 * 3600.0
+_TOKENS = (Metric(name="input-tokens-per-request", min=0), Metric(name="output-tokens-per-request", min=0))
+
+
+def measured_tokens(session: Session, changes: Iterable[ResourceChange]) -> dict[str, MeasuredTokens]:
+    """For each changed Prompt, what the runtime measured for its current version over the last week (under
+    the first label that serves it): tokens per request a model answered. Nothing when the target has no
+    runtime metrics, or the version served no request; a failed read is left out (the plan estimates)."""
+    if session.prompt_metrics is None:
+        return {}
+    now = session.clock()
+    found: dict[str, MeasuredTokens] = {}
+    for change in changes:
+        if change.kind != PROMPT_KIND or change.action is Action.NOOP or not change.before:
+            continue
+        version = str(change.before.get("version", ""))
+        labels = change.before.get("labels") or {}
+        label = next((lb for lb, v in sorted(labels.items()) if v == version), None)
+        if not version or label is None:
+            continue
+        sample = session.prompt_metrics.sample_prompt(
+            prompt=change.name, label=label, version=version, start=now - MEASURED_WINDOW_S, end=now, metrics=_TOKENS
+        )
+        tokens_in, tokens_out = (sample.values.get(m.name) for m in _TOKENS)
+        if sample.error is None and sample.requests and tokens_in is not None and tokens_out is not None:
+            found[change.name] = MeasuredTokens(tokens_in, tokens_out, sample.requests)
+    return found
 
 
 def stale(session: Session, saved: Plan) -> list[str]:

@@ -38,11 +38,17 @@ from pydantic import (
 from controller.model.common import Duration, Frozen, Interval, StrictBool, StrictFloat, StrictInt
 
 # The runtime client's metrics of a prompt version (controller/runtime/aggregate.py); no endpoint has them.
-PROMPT_METRICS = ("cost-per-request", "output-tokens-per-request", "safety-block-rate", "feedback-score")
+PROMPT_METRICS = (
+    "cost-per-request",
+    "input-tokens-per-request",
+    "output-tokens-per-request",
+    "safety-block-rate",
+    "feedback-score",
+)
 BUILTIN_METRICS = ("error-rate", "latency-p50", "latency-p95", "latency-p99", "request-count", *PROMPT_METRICS)
 LATENCY_METRICS = ("latency-p50", "latency-p95", "latency-p99")
 RATE_METRICS = ("error-rate", "safety-block-rate")
-NUMBER_METRICS = ("request-count", "cost-per-request", "output-tokens-per-request")
+NUMBER_METRICS = ("request-count", "cost-per-request", "input-tokens-per-request", "output-tokens-per-request")
 RATING_METRICS = ("feedback-score",)
 RATING_RANGE = (1.0, 5.0)  # a feedback rating, and so their mean
 HIGHER_IS_BETTER = ("feedback-score",)  # a judge watches these for a decrease, other built-ins for an increase

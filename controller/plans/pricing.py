@@ -216,17 +216,26 @@ def prompt_estimate(view: Mapping[str, Any]) -> PromptEstimate:
     )
 
 
-def _per_1k(view: Mapping[str, Any] | None, prices: Prices, notes: _Notes) -> float | None:
+@dataclass(frozen=True)
+class MeasuredTokens:
+    """What the runtime measured for a prompt's current version: tokens per request a model answered."""
+
+    input_tokens: float
+    output_tokens: float
+    requests: int
+
+
+def _per_1k(
+    view: Mapping[str, Any] | None, prices: Prices, notes: _Notes, measured: tuple[float, float] | None = None
+) -> float | None:
     if view is None:
         return None
     estimate = prompt_estimate(view)
-    given: tuple[tuple[Literal["input", "output"], int], ...] = (
-        ("input", estimate.input_tokens),
-        ("output", estimate.output_tokens),
-    )
+    given_in, given_out = measured if measured is not None else (estimate.input_tokens, estimate.output_tokens)
+    given: tuple[tuple[Literal["input", "output"], float], ...] = (("input", given_in), ("output", given_out))
     total = 0.0
     for kind, tokens in given:
-        price = prices.tokens(model=estimate.model, kind=kind, prompt_tokens=estimate.input_tokens)
+        price = prices.tokens(model=estimate.model, kind=kind, prompt_tokens=math.ceil(given_in))
         if price is None:
             notes.append(f"no {kind} token price for model {estimate.model}")
             return None
@@ -235,17 +244,43 @@ def _per_1k(view: Mapping[str, Any] | None, prices: Prices, notes: _Notes) -> fl
     return total
 
 
-def prompt_cost(change: ResourceChange, prices: Prices) -> ResourceCost:
-    """The cost per 1,000 requests of a Prompt's current and planned versions (an estimate from text)."""
+def _after_tokens(before: Mapping[str, Any], after: Mapping[str, Any], measured: MeasuredTokens) -> tuple[float, float]:
+    """The planned version's tokens from the current one's measured ones: input moves by the template's
+    length change, output is capped by the new maxOutputTokens."""
+    old, new = prompt_estimate(before), prompt_estimate(after)
+    input_tokens = max(0.0, measured.input_tokens + new.input_tokens - old.input_tokens)
+    config = after.get("generationConfig") or {}
+    cap = config.get("maxOutputTokens") if isinstance(config, Mapping) else None
+    output = (
+        min(measured.output_tokens, float(cap))
+        if isinstance(cap, int) and not isinstance(cap, bool)
+        else measured.output_tokens
+    )
+    return input_tokens, output
+
+
+def prompt_cost(change: ResourceChange, prices: Prices, measured: MeasuredTokens | None = None) -> ResourceCost:
+    """The cost per 1,000 requests of a Prompt's current and planned versions: from the runtime's measured
+    tokens of the current version when there are any (the planned one moved by its template's length and
+    capped by its maxOutputTokens), else an estimate from the text."""
     notes = _Notes()
-    before = _per_1k(change.before, prices, notes)
-    after = _per_1k(change.after, prices, notes)
-    if change.after is not None:
-        estimate = prompt_estimate(change.after)
+    if measured is not None and change.before is not None:
+        before = _per_1k(change.before, prices, notes, (measured.input_tokens, measured.output_tokens))
+        tokens = _after_tokens(change.before, change.after, measured) if change.after is not None else None
+        after = _per_1k(change.after, prices, notes, tokens)
         notes.append(
-            f"estimated {estimate.input_tokens:,} input tokens (template, without variables) and "
-            f"{estimate.output_tokens:,} output tokens per request"
+            f"measured {measured.input_tokens:,.0f} input and {measured.output_tokens:,.0f} output tokens per "
+            f"request of the current version over {measured.requests:,} requests"
         )
+    else:
+        before = _per_1k(change.before, prices, notes)
+        after = _per_1k(change.after, prices, notes)
+        if change.after is not None:
+            estimate = prompt_estimate(change.after)
+            notes.append(
+                f"estimated {estimate.input_tokens:,} input tokens (template, without variables) and "
+                f"{estimate.output_tokens:,} output tokens per request"
+            )
     return ResourceCost(
         address=change.address,
         kind=CostKind.PROMPT,
@@ -256,7 +291,9 @@ def prompt_cost(change: ResourceChange, prices: Prices) -> ResourceCost:
     )
 
 
-def resource_costs(changes: Iterable[ResourceChange], prices: Prices) -> tuple[ResourceCost, ...]:
+def resource_costs(
+    changes: Iterable[ResourceChange], prices: Prices, measured: Mapping[str, MeasuredTokens] | None = None
+) -> tuple[ResourceCost, ...]:
     """One ResourceCost per Endpoint and Prompt, and per TuningJob that starts a job, in plan order."""
     lookup = _Lookup(prices)
     lines: list[ResourceCost] = []
@@ -265,7 +302,7 @@ def resource_costs(changes: Iterable[ResourceChange], prices: Prices) -> tuple[R
             case "Endpoint":
                 lines.append(_endpoint_cost(change, lookup))
             case "Prompt":
-                lines.append(prompt_cost(change, prices))
+                lines.append(prompt_cost(change, prices, (measured or {}).get(change.name)))
             case "TuningJob":
                 line = tuning_cost(change, prices)
                 if line is not None:
@@ -275,9 +312,10 @@ def resource_costs(changes: Iterable[ResourceChange], prices: Prices) -> tuple[R
     return tuple(lines)
 
 
-def plan_cost(plan: Plan, prices: Prices) -> PlanCost:
-    """The cost of `plan`: every line and the totals of the priced ones."""
-    lines = resource_costs(plan.changes, prices)
+def plan_cost(plan: Plan, prices: Prices, measured: Mapping[str, MeasuredTokens] | None = None) -> PlanCost:
+    """The cost of `plan`: every line and the totals of the priced ones (`measured`: prompt name -> the
+    runtime's tokens for its current version)."""
+    lines = resource_costs(plan.changes, prices, measured)
     priced = [line for line in lines if line.priced]
     return PlanCost(
         lines=lines,
@@ -295,10 +333,11 @@ def priced(
     budgets: Iterable[Budget] = (),
     today: date,
     sources: Mapping[str, Source] | None = None,
+    measured: Mapping[str, MeasuredTokens] | None = None,
 ) -> Plan:
     """`plan` with its cost attached, and the budgets checked: an exceeded limit is an error diagnostic, an
     override in force or a cost over a limit already is a note."""
-    cost = plan_cost(plan, prices)
+    cost = plan_cost(plan, prices, measured)
     verdict = check_budgets(cost, budgets, today=today, sources=sources)
     return replace(
         plan,
@@ -311,6 +350,7 @@ def priced(
 __all__ = [
     "CHARS_PER_TOKEN",
     "DEFAULT_OUTPUT_TOKENS",
+    "MeasuredTokens",
     "PriceLike",
     "Prices",
     "PromptEstimate",

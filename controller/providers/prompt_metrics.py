@@ -66,6 +66,7 @@ from controller.runtime.aggregate import (
     COST,
     ERRORS,
     FEEDBACK_SCORE,
+    INPUT_TOKENS,
     LATENCY,
     OUTPUT_TOKENS,
     REQUESTS,
@@ -88,6 +89,7 @@ _READS: dict[str, MetricDef] = {
     "error-rate": ERRORS,
     **dict.fromkeys(LATENCY_METRICS, LATENCY),
     "cost-per-request": COST,
+    "input-tokens-per-request": INPUT_TOKENS,
     "output-tokens-per-request": OUTPUT_TOKENS,
     "safety-block-rate": SAFETY_BLOCKS,
     "feedback-score": FEEDBACK_SCORE,
@@ -303,7 +305,7 @@ def _assemble(
         elif needed is FEEDBACK_SCORE:
             merged = read.merged()
             values[name] = merged.mean if merged is not None and merged.count else None
-        elif needed is OUTPUT_TOKENS:
+        elif needed in (INPUT_TOKENS, OUTPUT_TOKENS):
             values[name] = _per_request(read.total, math.fsum(requests.answered().values()))
         else:  # cost, safety blocks: per request of any outcome
             values[name] = _per_request(read.total, total)
@@ -327,6 +329,6 @@ def _series(name: str, read: _Periods, requests: _Periods) -> tuple[float, ...]:
         return tuple(v for v in values if v is not None)
     if name == "feedback-score":
         return tuple(read.dists[end].mean for end in sorted(read.dists) if read.dists[end].count)
-    if name == "output-tokens-per-request":
+    if name in ("input-tokens-per-request", "output-tokens-per-request"):
         return ratio_series(read.numbers, requests.answered())
     return ratio_series(read.numbers, requests.numbers)

@@ -326,3 +326,12 @@ def test_the_judge_flags_the_slower_version_and_passes_an_equal_one(
     assert "mann-whitney High" in slower.describe()
     assert equal.verdict is Verdict.SUCCESSFUL
     assert equal.judgement is not None and equal.judgement.classification is Classification.PASS
+
+
+@pytest.mark.usefixtures("two_versions")
+def test_input_tokens_per_request_count_the_requests_a_model_answered(reader: CloudMonitoringPromptMetrics) -> None:
+    metric = Metric(name="input-tokens-per-request", min=0)
+    # every record the fixture wrote carries 10 input tokens; the denominator is the requests a model answered
+    # (ok, fallback, blocked output): version 1 has 100 records, 90 answered; version 2 100 records, 80 answered
+    assert sample(reader, "1", (metric,)).values[metric.name] == pytest.approx(1000 / 90)
+    assert sample(reader, "2", (metric,)).values[metric.name] == pytest.approx(1000 / 80)
