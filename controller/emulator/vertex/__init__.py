@@ -1,5 +1,5 @@
 """The emulated Vertex AI: state, EndpointService, ModelService, PredictionService (Predict, and Gemini's
-GenerateContent / StreamGenerateContent), GenAiTuningService, PipelineService, Operations.
+GenerateContent / StreamGenerateContent), GenAiTuningService, PipelineService, ScheduleService, Operations.
 
 `VertexServices` builds them all over one `StateStore` (one lock, optional JSON file), ready to be put on
 the wire by `grpc_adapter.build_server` (and the REST gateway).
@@ -18,6 +18,7 @@ from controller.emulator.vertex.models import ModelService
 from controller.emulator.vertex.operations import OperationsService
 from controller.emulator.vertex.pipelines import PipelineService
 from controller.emulator.vertex.prediction import PredictionRecorder, PredictionService, Route, Target, route_of
+from controller.emulator.vertex.schedules import ScheduleService
 from controller.emulator.vertex.state import CloudState
 from controller.emulator.vertex.store import StateStore
 from controller.emulator.vertex.tuning import DEFAULT_DURATION_S, ObjectReader, TuningService
@@ -33,6 +34,7 @@ __all__ = [
     "PredictionRecorder",
     "PredictionService",
     "Route",
+    "ScheduleService",
     "StateStore",
     "Target",
     "TuningService",
@@ -70,6 +72,7 @@ class VertexServices:
             self.store, duration_s=tuning_duration_s, gemini_models=gemini_models, read_object=read_object
         )
         self.pipelines = PipelineService(self.store, duration_s=pipeline_duration_s)
+        self.schedules = ScheduleService(self.store)
         self.prediction = PredictionService(self.store, recorder, real_latency=real_latency, seed=seed + 1, clock=clock)
         self.generate = GenerateService(
             self.store,
@@ -86,9 +89,14 @@ class VertexServices:
     def methods(self) -> Iterable[RpcMethod]:
         """Every RPC of every Vertex service."""
         services = (self.endpoints, self.models, self.prediction, self.generate, self.tuning, self.pipelines)
-        for service in (*services, self.operations):
+        for service in (*services, self.schedules, self.operations):
             yield from service.methods()
 
     def create_calls(self) -> dict[str, int]:
-        """How many CreateTuningJob / CreatePipelineJob calls reached the services (refused ones included)."""
-        return {"CreateTuningJob": self.tuning.create_calls, "CreatePipelineJob": self.pipelines.create_calls}
+        """How many CreateTuningJob / CreatePipelineJob / CreateSchedule calls reached the services (refused ones
+        included)."""
+        return {
+            "CreateTuningJob": self.tuning.create_calls,
+            "CreatePipelineJob": self.pipelines.create_calls,
+            "CreateSchedule": self.schedules.create_calls,
+        }
