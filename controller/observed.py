@@ -178,6 +178,30 @@ class ObservedPipelineJob:
     create_time: str = ""
 
 
+class ScheduleState(StrEnum):
+    """Where a Vertex AI schedule is (the API's Schedule.State)."""
+
+    ACTIVE = "active"
+    PAUSED = "paused"
+    COMPLETED = "completed"  # its end time or run count reached: it starts no more runs
+
+
+@dataclass(frozen=True)
+class ObservedSchedule:
+    """A Vertex AI Pipelines schedule genaiops created for a Pipeline with `schedule`. Schedules carry no
+    labels: their display name is `<manifest>-<spec hash>`, and the pipeline job they create carries the
+    Pipeline's labels (managed-by, manifest, spec hash)."""
+
+    name: str  # projects/P/locations/L/schedules/ID (server-assigned)
+    region: str
+    manifest: str
+    spec_hash: str
+    cron: str
+    state: ScheduleState
+    display_name: str = ""
+    create_time: str = ""
+
+
 @dataclass(frozen=True)
 class Observed:
     """Everything genaiops manages in the target, by region and resource ID."""

@@ -14,6 +14,7 @@ from controller.observed import (
     ObservedEndpoint,
     ObservedModel,
     ObservedPipelineJob,
+    ObservedSchedule,
     ObservedTuningJob,
     Sample,
 )
@@ -198,6 +199,29 @@ class TuningPort(Protocol):
         labels: Mapping[str, str],
     ) -> ObservedPipelineJob:
         """Submit a run with this id; AlreadyExistsError when one has it."""
+        ...
+
+    def list_schedules(self, *, region: str) -> list[ObservedSchedule]:
+        """Every pipeline schedule genaiops created in the region (by its pipeline job's labels), all pages."""
+        ...
+
+    def create_schedule(
+        self,
+        *,
+        region: str,
+        display_name: str,
+        cron: str,
+        pipeline_spec: Mapping[str, object],
+        parameters: Mapping[str, object],
+        pipeline_root: str | None,
+        service_account: str | None,
+        labels: Mapping[str, str],
+    ) -> ObservedSchedule:
+        """Create a schedule (the server names it) that runs the pipeline on `cron`, one run at a time."""
+        ...
+
+    def delete_schedule(self, name: str) -> None:
+        """Delete a schedule (waits for the operation); NotFoundError when it is gone."""
         ...
 
 

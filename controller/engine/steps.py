@@ -29,8 +29,10 @@ from controller.plans.operations import (
     NEW_DEPLOYED_PREFIX,
     NEW_VERSION,
     CreateEndpoint,
+    CreatePipelineSchedule,
     DeleteEndpoint,
     DeleteModel,
+    DeletePipelineSchedule,
     DeployModel,
     EvaluateTunedModel,
     MergeAliases,
@@ -368,5 +370,9 @@ def run_operation(op: Operation, ctx: Context, *, retrying: bool = False) -> str
             return result
         case SubmitPipelineJob():
             return tuning_steps.submit_pipeline_job(op, tuning_steps.require(ctx.tuning))
+        case CreatePipelineSchedule():
+            return tuning_steps.create_pipeline_schedule(op, tuning_steps.require(ctx.tuning))
+        case DeletePipelineSchedule():
+            return tuning_steps.delete_pipeline_schedule(op, tuning_steps.require(ctx.tuning))
         case _:
             assert_never(op)

@@ -225,8 +225,10 @@ def plan_tuning(
             field = "template" if pipeline.spec.template is not None else "function"
             where = Source(item.file, *item.positions.of_value(("spec", field)))
             problems.append(Diagnostic(str(err), where, f"spec.{field}"))
-    runs = [run for region in {p.spec.region for p, _ in compiled} for run in port.list_pipeline_jobs(region=region)]
-    pipelines = plan_pipelines(compiled, jobs=runs)
+    regions = sorted({p.spec.region for p, _ in compiled})
+    runs = [run for region in regions for run in port.list_pipeline_jobs(region=region)]
+    schedules = [s for region in regions for s in port.list_schedules(region=region)]
+    pipelines = plan_pipelines(compiled, jobs=runs, schedules=schedules)
     return Tuned((*datasets, *tuning.changes, *pipelines), tuning.accepted, tuning.waiting, tuple(problems))
 
 

@@ -11,6 +11,11 @@
   and writes the report. Killed before the record, the rerun evaluates again; after it, the plan sees the
   verdict and does nothing.
 - SubmitPipelineJob: the run's id is fixed by the spec hash; an existing run means it was submitted.
+- CreatePipelineSchedule: Vertex AI names schedules itself, so the step first lists the region's schedules:
+  one with this display name (manifest and spec hash) means it was created already. Then it deletes the
+  schedules of the manifest's older specs. Kill points: before the create (the rerun creates it), after it
+  (the rerun's plan sees the new schedule and only deletes the old ones), after the deletes (nothing left).
+- DeletePipelineSchedule: one already gone is fine.
 """
 
 from __future__ import annotations
@@ -19,12 +24,20 @@ import json
 from pathlib import Path
 from typing import Any
 
-from controller.errors import AlreadyExistsError, GenaiopsError, PermanentError
+from controller.errors import AlreadyExistsError, GenaiopsError, NotFoundError, PermanentError
 from controller.evaluation.gate import score
 from controller.model import Assertion
 from controller.model.tuning import GateMetric
 from controller.observed import ATTEMPT_LABEL, GATE_HASH_LABEL, GATE_LABEL, TUNING_HASH_LABEL, TUNING_LABEL
-from controller.plans.operations import EvaluateTunedModel, GateCase, StartTuningJob, SubmitPipelineJob, UploadDataset
+from controller.plans.operations import (
+    CreatePipelineSchedule,
+    DeletePipelineSchedule,
+    EvaluateTunedModel,
+    GateCase,
+    StartTuningJob,
+    SubmitPipelineJob,
+    UploadDataset,
+)
 from controller.ports import TuningPort
 from controller.prompts.assertions import check
 
@@ -132,6 +145,42 @@ def submit_pipeline_job(op: SubmitPipelineJob, port: TuningPort) -> str:
     return job.name
 
 
+def create_pipeline_schedule(op: CreatePipelineSchedule, port: TuningPort) -> str:
+    """Create the schedule unless one with its display name exists, then delete the ones it replaces."""
+    existing = [s for s in port.list_schedules(region=op.region) if s.display_name == op.display_name]
+    if existing:
+        result = f"{existing[0].name} (already created)"
+    else:
+        created = port.create_schedule(
+            region=op.region,
+            display_name=op.display_name,
+            cron=op.cron,
+            pipeline_spec=op.pipeline_spec,
+            parameters=op.parameters,
+            pipeline_root=op.pipeline_root,
+            service_account=op.service_account,
+            labels=op.labels,
+        )
+        result = created.name
+    for old in op.replaces:
+        _delete_schedule(port, old)
+    replaced = f", replaced {len(op.replaces)}" if op.replaces else ""
+    return f"{result}{replaced}"
+
+
+def _delete_schedule(port: TuningPort, name: str) -> bool:
+    try:
+        port.delete_schedule(name)
+    except NotFoundError:
+        return False
+    return True
+
+
+def delete_pipeline_schedule(op: DeletePipelineSchedule, port: TuningPort) -> str:
+    """Delete the schedule; `already gone` when it is."""
+    return "deleted" if _delete_schedule(port, op.schedule) else "already gone"
+
+
 def require(port: TuningPort | None) -> TuningPort:
     """The tuning port; PermanentError when the target has none."""
     if port is None:
@@ -139,4 +188,12 @@ def require(port: TuningPort | None) -> TuningPort:
     return port
 
 
-__all__ = ["evaluate_tuned_model", "require", "start_tuning_job", "submit_pipeline_job", "upload_dataset"]
+__all__ = [
+    "create_pipeline_schedule",
+    "delete_pipeline_schedule",
+    "evaluate_tuned_model",
+    "require",
+    "start_tuning_job",
+    "submit_pipeline_job",
+    "upload_dataset",
+]

@@ -269,6 +269,36 @@ class SubmitPipelineJob:
     labels: Mapping[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class CreatePipelineSchedule:
+    """Create one Vertex AI schedule (ScheduleService) that submits the Pipeline's run on `cron`, named by
+    the server and found again by its `display_name` (the manifest name and its spec hash); then delete
+    `replaces`, the schedules of this manifest's older specs. The step lists first: an existing schedule
+    with this display name means it was created already (a lost reply, a re-run after a kill)."""
+
+    name: str
+    region: str
+    display_name: str
+    spec_hash: str
+    cron: str
+    pipeline_spec: Mapping[str, Any]
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    pipeline_root: str | None = None
+    service_account: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    replaces: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DeletePipelineSchedule:
+    """Delete a schedule of an older spec of a Pipeline (or of a Pipeline that no longer has `schedule`);
+    one already gone is fine."""
+
+    name: str
+    region: str
+    schedule: str  # projects/P/locations/L/schedules/ID
+
+
 Operation = (
     UploadModel
     | UpdateModel
@@ -288,6 +318,8 @@ Operation = (
     | StartTuningJob
     | EvaluateTunedModel
     | SubmitPipelineJob
+    | CreatePipelineSchedule
+    | DeletePipelineSchedule
 )
 _TYPES: dict[str, type[Any]] = {
     t.__name__: t
@@ -310,6 +342,8 @@ _TYPES: dict[str, type[Any]] = {
         StartTuningJob,
         EvaluateTunedModel,
         SubmitPipelineJob,
+        CreatePipelineSchedule,
+        DeletePipelineSchedule,
     )
 }
 
@@ -368,6 +402,12 @@ def describe(op: Operation) -> str:
             return f"evaluate the tuned model of {op.name}: {examples} dataset examples{held}, {tests} prompt tests"
         case SubmitPipelineJob():
             return f"submit pipeline run {op.job_id} of {op.name}"
+        case CreatePipelineSchedule():
+            old = len(op.replaces)
+            then = f", then delete {old} older schedule{'s' if old != 1 else ''}" if old else ""
+            return f"schedule pipeline runs of {op.name} on cron {op.cron!r} ({op.display_name}){then}"
+        case DeletePipelineSchedule():
+            return f"delete pipeline schedule {op.schedule} of {op.name}"
         case StartPromptRollout():
             return (
                 f"start canary of prompt {op.name} on label {op.label}: {op.weight}% of its requests to "
@@ -441,6 +481,8 @@ def from_json(data: Mapping[str, Any]) -> Operation:
         fields["add"], fields["remove"] = tuple(fields["add"]), tuple(fields.get("remove", ()))
     if kind is MovePromptLabels:
         fields["labels"] = tuple(fields["labels"])
+    if kind is CreatePipelineSchedule:
+        fields["replaces"] = tuple(fields.get("replaces", ()))
     if kind is EvaluateTunedModel:
         fields["cases"] = tuple(
             GateCase(**{**c, "assertions": tuple(c.get("assertions", ()))}) for c in fields.get("cases", ())

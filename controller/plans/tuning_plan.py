@@ -14,6 +14,11 @@ bucket hold. The engine reads the files and the cloud (`engine/tuning.py`) and h
   through the prompt's own rollout.
 - A Pipeline run's id is the manifest name and the hash of its spec and compiled pipeline: a changed spec
   submits one run (`SubmitPipelineJob`), an unchanged one never another.
+- A Pipeline with `schedule` (cron) runs through a Vertex AI schedule instead of a one-off run: no schedule
+  of its current spec hash (display name `<manifest>-<hash>`) plans `CreatePipelineSchedule`, which then
+  deletes the manifest's older schedules; one there plans nothing (healthy while ACTIVE, paused when PAUSED,
+  degraded when COMPLETED) except deleting older schedules a killed apply left behind. A Pipeline that drops
+  `schedule` deletes its schedules and submits a run.
 """
 
 from __future__ import annotations
@@ -31,9 +36,13 @@ from controller.observed import (
     TUNING_LABEL,
     JobState,
     ObservedPipelineJob,
+    ObservedSchedule,
     ObservedTuningJob,
+    ScheduleState,
 )
 from controller.plans.operations import (
+    CreatePipelineSchedule,
+    DeletePipelineSchedule,
     EvaluateTunedModel,
     GateCase,
     Operation,
@@ -296,48 +305,147 @@ def pipeline_job_id(pipeline: Pipeline, compiled: Mapping[str, Any]) -> tuple[st
 
 
 def plan_pipelines(
-    manifests: Iterable[tuple[Pipeline, Mapping[str, Any]]], *, jobs: Sequence[ObservedPipelineJob]
+    manifests: Iterable[tuple[Pipeline, Mapping[str, Any]]],
+    *,
+    jobs: Sequence[ObservedPipelineJob],
+    schedules: Sequence[ObservedSchedule] = (),
 ) -> tuple[ResourceChange, ...]:
-    """One change per Pipeline: submit a run for its current spec, or report the run's state."""
+    """One change per Pipeline: submit a run for its current spec, or report the run's state; with a
+    `schedule`, keep one schedule of its current spec (see the module docstring)."""
     changes = []
     for pipeline, compiled in manifests:
         name, spec = pipeline.metadata.name, pipeline.spec
         job_id, spec_hash = pipeline_job_id(pipeline, compiled)
-        run = next((j for j in jobs if j.job_id == job_id), None)
+        mine = [s for s in schedules if s.manifest == name and s.region == spec.region]
         base = ("Pipeline", name, spec.region)
-        after = {"jobId": job_id, "specHash": spec_hash}
         if spec.suspend:
+            after = {"jobId": job_id, "specHash": spec_hash}
             changes.append(_change(*base, action=Action.NOOP, before=None, after=after, suspended=True))
             continue
-        if run is None:
-            labels = {**pipeline.metadata.labels, PIPELINE_LABEL: name, PIPELINE_HASH_LABEL: spec_hash}
-            submit = SubmitPipelineJob(
-                name,
-                spec.region,
-                job_id,
-                spec_hash,
-                compiled,
-                spec.parameters,
-                spec.pipeline_root,
-                spec.service_account,
-                labels,
-            )
-            action = Action.CREATE if not any(j.manifest == name for j in jobs) else Action.UPDATE
-            changes.append(
-                _change(
-                    *base, action=action, before=None, after=after, operations=(submit,), reasons=(f"run {job_id}",)
-                )
-            )
+        if spec.schedule is not None:
+            changes.append(_plan_schedule(pipeline, compiled, job_id, spec_hash, mine))
             continue
-        health = Health()
-        if run.state in (JobState.PENDING, JobState.RUNNING):
-            health = Health(HealthState.PROGRESSING, f"run {job_id} is {run.state.value}")
-        elif run.state in (JobState.FAILED, JobState.CANCELLED):
-            error = f": {run.error}" if run.error else ""
-            health = Health(HealthState.DEGRADED, f"run {job_id} {run.state.value}{error}")
-        before = {"jobId": job_id, "state": run.state.value}
-        changes.append(_change(*base, action=Action.NOOP, before=before, after=after, health=health))
+        changes.append(_plan_run(pipeline, compiled, job_id, spec_hash, jobs, mine))
     return tuple(changes)
+
+
+def _labels(pipeline: Pipeline, spec_hash: str) -> dict[str, str]:
+    name = pipeline.metadata.name
+    return {**pipeline.metadata.labels, PIPELINE_LABEL: name, PIPELINE_HASH_LABEL: spec_hash}
+
+
+def _deletes(pipeline: Pipeline, old: Sequence[ObservedSchedule]) -> tuple[Operation, ...]:
+    name, region = pipeline.metadata.name, pipeline.spec.region
+    return tuple(DeletePipelineSchedule(name, region, s.name) for s in sorted(old, key=lambda s: s.name))
+
+
+def _plan_run(
+    pipeline: Pipeline,
+    compiled: Mapping[str, Any],
+    job_id: str,
+    spec_hash: str,
+    jobs: Sequence[ObservedPipelineJob],
+    schedules: Sequence[ObservedSchedule],
+) -> ResourceChange:
+    name, spec = pipeline.metadata.name, pipeline.spec
+    base = ("Pipeline", name, spec.region)
+    after = {"jobId": job_id, "specHash": spec_hash}
+    run = next((j for j in jobs if j.job_id == job_id), None)
+    unscheduled = _deletes(pipeline, schedules)
+    if run is None:
+        submit = SubmitPipelineJob(
+            name,
+            spec.region,
+            job_id,
+            spec_hash,
+            compiled,
+            spec.parameters,
+            spec.pipeline_root,
+            spec.service_account,
+            _labels(pipeline, spec_hash),
+        )
+        action = Action.CREATE if not any(j.manifest == name for j in jobs) and not schedules else Action.UPDATE
+        reasons = (f"run {job_id}",) + (("schedule removed",) if schedules else ())
+        return _change(
+            *base, action=action, before=None, after=after, operations=(*unscheduled, submit), reasons=reasons
+        )
+    health = Health()
+    if run.state in (JobState.PENDING, JobState.RUNNING):
+        health = Health(HealthState.PROGRESSING, f"run {job_id} is {run.state.value}")
+    elif run.state in (JobState.FAILED, JobState.CANCELLED):
+        error = f": {run.error}" if run.error else ""
+        health = Health(HealthState.DEGRADED, f"run {job_id} {run.state.value}{error}")
+    before = {"jobId": job_id, "state": run.state.value}
+    if unscheduled:
+        return _change(
+            *base,
+            action=Action.UPDATE,
+            before=before,
+            after=after,
+            operations=unscheduled,
+            reasons=("schedule removed",),
+            health=health,
+        )
+    return _change(*base, action=Action.NOOP, before=before, after=after, health=health)
+
+
+def _plan_schedule(
+    pipeline: Pipeline,
+    compiled: Mapping[str, Any],
+    display_name: str,
+    spec_hash: str,
+    schedules: Sequence[ObservedSchedule],
+) -> ResourceChange:
+    name, spec = pipeline.metadata.name, pipeline.spec
+    assert spec.schedule is not None
+    base = ("Pipeline", name, spec.region)
+    after = {"schedule": display_name, "cron": spec.schedule, "specHash": spec_hash}
+    current = next((s for s in schedules if s.display_name == display_name), None)
+    older = [s for s in schedules if s is not current]
+    if current is None:
+        create = CreatePipelineSchedule(
+            name=name,
+            region=spec.region,
+            display_name=display_name,
+            spec_hash=spec_hash,
+            cron=spec.schedule,
+            pipeline_spec=compiled,
+            parameters=spec.parameters,
+            pipeline_root=spec.pipeline_root,
+            service_account=spec.service_account,
+            labels=_labels(pipeline, spec_hash),
+            replaces=tuple(sorted(s.name for s in older)),
+        )
+        replaced: dict[str, Any] | None = {"schedules": sorted(s.display_name for s in older)} if older else None
+        reason = f"schedule {display_name} on {spec.schedule!r}"
+        return _change(
+            *base,
+            action=Action.UPDATE if older else Action.CREATE,
+            before=replaced,
+            after=after,
+            operations=(create,),
+            reasons=(reason if not older else f"{reason}, replacing {len(older)}",),
+        )
+    before = {"schedule": current.display_name, "cron": current.cron, "state": current.state.value}
+    health = Health()
+    match current.state:
+        case ScheduleState.ACTIVE:
+            pass
+        case ScheduleState.PAUSED:
+            health = Health(HealthState.PAUSED, f"schedule {current.name} is paused")
+        case ScheduleState.COMPLETED:
+            health = Health(HealthState.DEGRADED, f"schedule {current.name} is completed: it starts no more runs")
+    if older:
+        return _change(
+            *base,
+            action=Action.UPDATE,
+            before=before,
+            after=after,
+            operations=_deletes(pipeline, older),
+            reasons=(f"delete {len(older)} schedule(s) of older specs",),
+            health=health,
+        )
+    return _change(*base, action=Action.NOOP, before=before, after=after, health=health)
 
 
 __all__ = [

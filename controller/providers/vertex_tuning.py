@@ -1,6 +1,7 @@
 """The tuning provider: implements `TuningPort` on the aiplatform_v1 gapic clients (GenAiTuningService,
-PipelineService, ModelService for the gate's labels, PredictionService.GenerateContent for the gate's calls)
-and on Cloud Storage for the datasets, against Vertex AI or the emulator (one gRPC channel for all).
+PipelineService, ScheduleService for Pipelines with a cron `schedule`, ModelService for the gate's labels,
+PredictionService.GenerateContent for the gate's calls) and on Cloud Storage for the datasets, against Vertex
+AI or the emulator (one gRPC channel for all).
 
 Datasets live content-addressed in the target's bucket, `gs://BUCKET/genaiops/datasets/NAME/SHA256.jsonl`,
 created with ifGenerationMatch=0 (never overwritten; a concurrent or retried upload finds it there). On a
@@ -8,7 +9,9 @@ target without Cloud Storage (the embedded local emulator) a directory stands in
 URIs name it; the emulator accepts them without reading.
 
 Jobs are found by their labels (`genaiops-tuning`, `-hash`, `-attempt`), one paginated List per region;
-the gate's verdict lives in the tuned model's labels, read with one GetModel per succeeded job.
+the gate's verdict lives in the tuned model's labels, read with one GetModel per succeeded job. Schedules
+have no labels: they are found by the labels of the pipeline job they create (managed-by, manifest, spec
+hash), and their display name is `<manifest>-<spec hash>`.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from google.cloud.aiplatform_v1.services.gen_ai_tuning_service.transports.grpc i
 from google.cloud.aiplatform_v1.services.model_service.transports.grpc import ModelServiceGrpcTransport
 from google.cloud.aiplatform_v1.services.pipeline_service.transports.grpc import PipelineServiceGrpcTransport
 from google.cloud.aiplatform_v1.services.prediction_service.transports.grpc import PredictionServiceGrpcTransport
+from google.cloud.aiplatform_v1.services.schedule_service.transports.grpc import ScheduleServiceGrpcTransport
 from google.protobuf import field_mask_pb2, json_format, struct_pb2
 
 from controller.errors import NotFoundError, PermanentError
@@ -38,7 +42,9 @@ from controller.observed import (
     TUNING_LABEL,
     JobState,
     ObservedPipelineJob,
+    ObservedSchedule,
     ObservedTuningJob,
+    ScheduleState,
 )
 from controller.providers.google_errors import call, translated
 
@@ -71,12 +77,45 @@ _STATES = {
 }
 
 
+_SCHEDULE_STATES = {
+    v1.Schedule.State.ACTIVE: ScheduleState.ACTIVE,
+    v1.Schedule.State.PAUSED: ScheduleState.PAUSED,
+    v1.Schedule.State.COMPLETED: ScheduleState.COMPLETED,
+}
+
+
 def _state(value: Any) -> JobState:
     return _STATES.get(v1.JobState(value), JobState.PENDING)
 
 
 def _error(status: Any) -> str:
     return f"{status.message} (code {status.code})" if status and status.code else ""
+
+
+def _pipeline_job(
+    display_name: str,
+    pipeline_spec: Mapping[str, object],
+    parameters: Mapping[str, object],
+    pipeline_root: str | None,
+    service_account: str | None,
+    labels: Mapping[str, str],
+) -> v1.PipelineJob:
+    spec = struct_pb2.Struct()
+    json_format.ParseDict(dict(pipeline_spec), spec)
+    values = struct_pb2.Struct()
+    json_format.ParseDict(dict(parameters), values)
+    runtime = v1.PipelineJob.RuntimeConfig(
+        gcs_output_directory=pipeline_root or "", parameter_values=dict(values.fields)
+    )
+    job = v1.PipelineJob(
+        display_name=display_name,
+        pipeline_spec=spec,
+        runtime_config=runtime,
+        labels={**labels, MANAGED_BY_LABEL: MANAGED_BY_VALUE},
+    )
+    if service_account:
+        job.service_account = service_account
+    return job
 
 
 def _attempt(labels: Mapping[str, str]) -> int:
@@ -114,6 +153,7 @@ class VertexTuning:
                 "pipelines": (v1.PipelineServiceClient, PipelineServiceGrpcTransport),
                 "models": (v1.ModelServiceClient, ModelServiceGrpcTransport),
                 "prediction": (v1.PredictionServiceClient, PredictionServiceGrpcTransport),
+                "schedules": (v1.ScheduleServiceClient, ScheduleServiceGrpcTransport),
             }
             client_class, transport = classes[kind]
             if self._channel is not None:
@@ -322,21 +362,7 @@ class VertexTuning:
         labels: Mapping[str, str],
     ) -> ObservedPipelineJob:
         """CreatePipelineJob with the fixed id (AlreadyExistsError when it exists)."""
-        spec = struct_pb2.Struct()
-        json_format.ParseDict(dict(pipeline_spec), spec)
-        values = struct_pb2.Struct()
-        json_format.ParseDict(dict(parameters), values)
-        runtime = v1.PipelineJob.RuntimeConfig(
-            gcs_output_directory=pipeline_root or "", parameter_values=dict(values.fields)
-        )
-        job = v1.PipelineJob(
-            display_name=display_name,
-            pipeline_spec=spec,
-            runtime_config=runtime,
-            labels={**labels, MANAGED_BY_LABEL: MANAGED_BY_VALUE},
-        )
-        if service_account:
-            job.service_account = service_account
+        job = _pipeline_job(display_name, pipeline_spec, parameters, pipeline_root, service_account, labels)
         client = self._client("pipelines", region)
         self._on_call("CreatePipelineJob")
         created = call(
@@ -351,3 +377,68 @@ class VertexTuning:
             spec_hash=labels.get(PIPELINE_HASH_LABEL, ""),
             state=_state(created.state),
         )
+
+    # -- schedules -----------------------------------------------------------------------------------
+    def _schedule(self, schedule: Any, region: str) -> ObservedSchedule:
+        labels = schedule.create_pipeline_job_request.pipeline_job.labels
+        return ObservedSchedule(
+            name=schedule.name,
+            region=region,
+            manifest=labels.get(PIPELINE_LABEL, ""),
+            spec_hash=labels.get(PIPELINE_HASH_LABEL, ""),
+            cron=schedule.cron,
+            state=_SCHEDULE_STATES.get(schedule.state, ScheduleState.ACTIVE),
+            display_name=schedule.display_name,
+            create_time=schedule.create_time.isoformat() if schedule.create_time else "",
+        )
+
+    def list_schedules(self, *, region: str) -> list[ObservedSchedule]:
+        """Every pipeline schedule genaiops created in the region: those whose pipeline job carries the
+        managed-by and manifest labels (schedules themselves have no labels)."""
+        client = self._client("schedules", region)
+        request = v1.ListSchedulesRequest(parent=self._parent(region))
+        self._on_call("ListSchedules")
+        found = call(f"listing pipeline schedules in {region}", lambda: list(client.list_schedules(request=request)))
+        mine = []
+        for schedule in found:
+            labels = schedule.create_pipeline_job_request.pipeline_job.labels
+            if labels.get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE and PIPELINE_LABEL in labels:
+                mine.append(self._schedule(schedule, region))
+        return mine
+
+    def create_schedule(
+        self,
+        *,
+        region: str,
+        display_name: str,
+        cron: str,
+        pipeline_spec: Mapping[str, object],
+        parameters: Mapping[str, object],
+        pipeline_root: str | None,
+        service_account: str | None,
+        labels: Mapping[str, str],
+    ) -> ObservedSchedule:
+        """CreateSchedule of a CreatePipelineJobRequest on `cron`, one run at a time (the server names it)."""
+        job = _pipeline_job(display_name, pipeline_spec, parameters, pipeline_root, service_account, labels)
+        schedule = v1.Schedule(
+            display_name=display_name,
+            cron=cron,
+            max_concurrent_run_count=1,
+            create_pipeline_job_request=v1.CreatePipelineJobRequest(parent=self._parent(region), pipeline_job=job),
+        )
+        client = self._client("schedules", region)
+        self._on_call("CreateSchedule")
+        created = call(
+            f"creating pipeline schedule {display_name}",
+            lambda: client.create_schedule(parent=self._parent(region), schedule=schedule),
+        )
+        return self._schedule(created, region)
+
+    def delete_schedule(self, name: str) -> None:
+        """DeleteSchedule and wait for its operation; NotFoundError when it is gone."""
+        parts = name.split("/")
+        if len(parts) != 6 or parts[4] != "schedules":
+            raise PermanentError(f"not a schedule name: {name!r}")
+        client = self._client("schedules", parts[3])
+        self._on_call("DeleteSchedule")
+        call(f"deleting pipeline schedule {name}", lambda: client.delete_schedule(name=name).result(timeout=300))
