@@ -129,7 +129,7 @@ def test_a_second_run_with_the_same_id_already_exists_and_is_counted(env: Env) -
     with pytest.raises(exceptions.AlreadyExists, match="train-run-1 already exists"):
         env.create()
     assert len(list(env.pipelines.list_pipeline_jobs(parent=env.emulator.parent))) == 1
-    assert env.emulator.info()["createCalls"] == {"CreateTuningJob": 0, "CreatePipelineJob": 2}
+    assert env.emulator.info()["createCalls"] == {"CreateTuningJob": 0, "CreatePipelineJob": 2, "CreateSchedule": 0}
 
 
 def test_a_run_without_an_id_gets_a_generated_one(env: Env) -> None:
