@@ -271,5 +271,5 @@ def test_get_info_counts_every_create_call_that_reached_the_emulator(env: Env) -
         response_deserializer=struct_pb2.Struct.FromString,
     )
     info = get_info(struct_pb2.Struct())
-    assert dict(info["createCalls"]) == {"CreateTuningJob": 2, "CreatePipelineJob": 0}
+    assert dict(info["createCalls"]) == {"CreateTuningJob": 2, "CreatePipelineJob": 0, "CreateSchedule": 0}
     assert env.emulator.vertex.create_calls()["CreateTuningJob"] == 2
