@@ -8,8 +8,10 @@ resolves `model: <TuningJob>` in prompts to the accepted tuned endpoint.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -17,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from controller.datasets.scan import scan_file
+from controller.datasets.scan import ScanReport, scan_file
 from controller.diagnostics import Diagnostic, Source
 from controller.errors import GenaiopsError, UserError
 from controller.evaluation.examples import examples_of
@@ -60,6 +62,19 @@ def _local(item: Located, relative: str) -> Path:
         raise UserError(f"{item.file}: file {relative!r} {err.reason}") from err
 
 
+def _scanned(path: str, display_name: str) -> ScanReport:
+    """One streaming pass over a dataset file, remembered while the file is unchanged (same size and
+    modification time): the reconcile loop plans every pass, and a large file takes seconds to read."""
+    stat = os.stat(path)
+    return _scan(path, display_name, stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _scan(path: str, display_name: str, size: int, mtime_ns: int) -> ScanReport:
+    del size, mtime_ns  # the cache key: a changed file is read again
+    return scan_file(Path(path), display_name=display_name, max_problems=1)
+
+
 def dataset_facts(port: TuningPort, items: Iterable[Located]) -> tuple[dict[str, DatasetFacts], list[Diagnostic]]:
     """Every Dataset's version (content hash), size and whether that version is in the bucket."""
     facts: dict[str, DatasetFacts] = {}
@@ -75,7 +90,7 @@ def dataset_facts(port: TuningPort, items: Iterable[Located]) -> tuple[dict[str,
             continue
         path = _local(item, source)
         try:
-            report = scan_file(path, display_name=source, max_problems=1)
+            report = _scanned(str(path), source)
         except OSError as err:
             problems.append(Diagnostic(f"cannot read dataset {name}: {err}", Source(item.file), "spec.source"))
             continue

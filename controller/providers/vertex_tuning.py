@@ -216,13 +216,23 @@ class VertexTuning:
         )
         self._on_call("ListTuningJobs")
         jobs = call(f"listing tuning jobs in {region}", lambda: list(client.list_tuning_jobs(request=request)))
+        ours = [job for job in jobs if TUNING_LABEL in job.labels]
+        # The gate matters only for the newest succeeded attempt of each spec: one GetModel each, not one
+        # per job genaiops ever ran.
+        newest: dict[tuple[str, str], Any] = {}
+        for job in ours:
+            if _state(job.state) is JobState.SUCCEEDED:
+                key = (job.labels[TUNING_LABEL], job.labels.get(TUNING_HASH_LABEL, ""))
+                if key not in newest or (_attempt(job.labels), job.create_time) > (
+                    _attempt(newest[key].labels),
+                    newest[key].create_time,
+                ):
+                    newest[key] = job
+        judged = {job.name for job in newest.values()}
         found = []
-        for job in jobs:
+        for job in ours:
             labels = dict(job.labels)
-            if TUNING_LABEL not in labels:
-                continue
-            state = _state(job.state)
-            gate = self._gate(region, job.tuned_model.model) if state is JobState.SUCCEEDED else {}
+            gate = self._gate(region, job.tuned_model.model) if job.name in judged else {}
             found.append(
                 ObservedTuningJob(
                     name=job.name,
@@ -230,7 +240,7 @@ class VertexTuning:
                     manifest=labels[TUNING_LABEL],
                     spec_hash=labels.get(TUNING_HASH_LABEL, ""),
                     attempt=_attempt(labels),
-                    state=state,
+                    state=_state(job.state),
                     error=_error(job.error),
                     tuned_model=job.tuned_model.model,
                     tuned_endpoint=job.tuned_model.endpoint,

@@ -511,6 +511,29 @@ def test_a_promotion_killed_at_its_write_is_either_not_done_or_done_never_half(r
     assert stable != candidate and rig.plan().action is Action.NOOP
 
 
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_a_rollback_killed_at_its_write_is_either_not_done_or_done_and_the_rerun_never_routes_to_the_candidate(
+    rig: Rig, when: str
+) -> None:
+    stable, candidate = rig.started()
+    prompt = rig.write(CANDIDATE)
+    rig.serve(candidate_errors=0.5)
+    with pytest.raises(Killed):
+        rig.driver(Dying(rig.new_store(), when)).advance_label(prompt, LABEL)
+    record = rig.record()
+    assert record is not None
+    assert (record.weight, record.state.phase) == ((20, Phase.PROGRESSING) if when == "before" else (0, Phase.DEGRADED))
+
+    rig.clock.advance(1)
+    rerun = rig.driver().advance_label(prompt, LABEL)
+    if when == "before":  # the lost decision is measured again, never skipped
+        assert kinds(rerun) == [EventKind.MEASURED, EventKind.ABORTED]
+    record = rig.record()
+    assert record is not None and (record.weight, record.state.failed_revision) == (0, candidate)
+    assert rig.index().labels[LABEL] == stable
+    assert rig.plan().action is Action.NOOP  # not retried until the content changes
+
+
 def test_a_pass_never_moves_a_label_that_a_person_moved_away_from_the_records_stable(rig: Rig) -> None:
     stable, _ = rig.started()
     prompt = rig.write(CANDIDATE)
