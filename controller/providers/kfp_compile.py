@@ -4,7 +4,8 @@
 This runs code from the repository the manifests come from, so it runs only when the operator asked for it
 (--allow-code), in a child process (the controller's own memory and state stay out of reach), with the
 manifests root first on its module path, Google credentials variables removed from its environment, and a
-time limit. The module must lie inside the manifests root.
+time limit. The module must lie inside the manifests root (symlinks resolved), checked before any of its
+code runs.
 """
 
 from __future__ import annotations
@@ -27,8 +28,14 @@ from kfp import compiler
 root, spec, out = sys.argv[1], sys.argv[2], sys.argv[3]
 sys.path.insert(0, root)
 module_name, _, attr = spec.partition(":")
+import importlib.util, os
+top = importlib.util.find_spec(module_name.split(".")[0])  # located, not run
+origin = os.path.realpath((top.origin or "") if top else "") if top and top.origin else ""
+places = [os.path.realpath(p) for p in (top.submodule_search_locations or [])] if top else []
+if not any(p == root or p.startswith(root + os.sep) for p in [origin, *places] if p):
+    sys.exit(f"module {module_name} is not inside the manifests root {root}")
 module = importlib.import_module(module_name)
-if not (getattr(module, "__file__", "") or "").startswith(root):
+if not os.path.realpath(getattr(module, "__file__", "") or "").startswith(root + os.sep):
     sys.exit(f"module {module_name} is not inside the manifests root {root}")
 compiler.Compiler().compile(getattr(module, attr), out)
 """
