@@ -6,6 +6,7 @@ prompt rollout driver.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from controller.errors import ConflictError
@@ -50,7 +51,7 @@ def new_rollout(*, label: str, stable: str, candidate: str, weight: int, now: fl
         revision=candidate,
         phase=Phase.PROGRESSING,
         step=0,
-        step_started=int(now),
+        step_started=math.ceil(now),  # rounded up, as the machine starts a step: the initial delay never shrinks
         canary_id=candidate,
         stable_id=stable,
     )

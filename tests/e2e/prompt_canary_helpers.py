@@ -59,7 +59,7 @@ spec:
     steps: {steps}
     analysis:
       interval: 1s
-      initialDelay: 1s
+      initialDelay: 2s
       minRequests: 5
       failureLimit: 0
       inconclusiveLimit: 20
