@@ -27,6 +27,26 @@ SUSPEND_LABEL = "genaiops-suspended"  # `genaiops suspend NAME`: reconciliation 
 
 
 @dataclass(frozen=True)
+class ReservationAffinity:
+    """`machineSpec.reservationAffinity`: type any | specific | none, and for specific the key and values."""
+
+    type: str
+    key: str = ""
+    values: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ExplanationParameters:
+    """`explanationSpec.parameters` of a deployed model: method sampled-shapley | integrated-gradients | xrai
+    with its path or step count, and top k (0: not set)."""
+
+    method: str
+    path_count: int = 0
+    step_count: int = 0
+    top_k: int = 0
+
+
+@dataclass(frozen=True)
 class DeploymentSpec:
     """One deployment's shape: which model version it serves, on which machines. `name` is the manifest's
     deployment name (the DeployedModel's display name). `version` is a version id; in a planned
@@ -42,12 +62,27 @@ class DeploymentSpec:
     accelerator_count: int = 0
     disable_container_logging: bool = False
     service_account: str | None = None
+    # (API metric name, target) pairs, sorted: `dedicatedResources.autoscalingMetricSpecs` (changed in place)
+    autoscaling: tuple[tuple[str, int], ...] = ()
+    spot: bool = False  # set at deploy only
+    reservation: ReservationAffinity | None = None  # set at deploy only
+    explanation: ExplanationParameters | None = None  # set at deploy only
 
     def identity(self) -> tuple[object, ...]:
         """What makes a deployed model another one rather than the same one resized: model, version,
-        machine and accelerator, service account (replica counts change in place)."""
+        machine and accelerator, service account, and what only DeployModel sets (Spot, reservation,
+        explanation). Replica counts and autoscaling targets change in place."""
         accelerator = (self.accelerator_type, self.accelerator_count) if self.accelerator_type else (None, 0)
-        return (self.model_id, self.version, self.machine_type, accelerator, self.service_account or None)
+        return (
+            self.model_id,
+            self.version,
+            self.machine_type,
+            accelerator,
+            self.service_account or None,
+            self.spot,
+            self.reservation,
+            self.explanation,
+        )
 
 
 @dataclass(frozen=True)
@@ -56,6 +91,39 @@ class ObservedDeployedModel:
 
     id: str
     spec: DeploymentSpec
+
+
+@dataclass(frozen=True)
+class RequestLogging:
+    """`predictRequestResponseLoggingConfig`: enabled, sampling rate, BigQuery output URI ("" when unset)."""
+
+    enabled: bool
+    sampling_rate: float
+    bigquery_table: str = ""
+
+
+@dataclass(frozen=True)
+class EndpointSettings:
+    """An endpoint's serving settings beyond deployments and traffic. `logging` changes in place
+    (UpdateEndpoint); the rest is set by CreateEndpoint only."""
+
+    logging: RequestLogging | None = None
+    dedicated: bool = False
+    network: str = ""
+    private_service_connect: bool = False
+    psc_project_allowlist: tuple[str, ...] = ()
+    kms_key_name: str = ""
+    dedicated_dns: str = ""  # output only: the dedicated endpoint's DNS name, once created
+
+    def create_only(self) -> tuple[object, ...]:
+        """What only CreateEndpoint sets: a difference here cannot be applied to a live endpoint."""
+        return (
+            self.dedicated,
+            self.network,
+            self.private_service_connect,
+            tuple(sorted(self.psc_project_allowlist)),
+            self.kms_key_name,
+        )
 
 
 @dataclass(frozen=True)
@@ -71,6 +139,7 @@ class ObservedEndpoint:
     traffic_split: Mapping[str, int]  # deployed model id -> percent
     etag: str
     update_time: str
+    settings: EndpointSettings = field(default_factory=EndpointSettings)
 
     @property
     def managed(self) -> bool:

@@ -38,7 +38,17 @@ def test_schema_check_flag_fails_on_a_stale_copy(tmp_path: Path) -> None:
 def test_combined_schema_dispatches_on_kind() -> None:
     combined = json_schemas()[COMBINED]
     mapping = combined["discriminator"]["mapping"]
-    assert set(mapping) == {"Model", "Endpoint", "Prompt", "Dataset", "TuningJob", "Pipeline", "Budget", "PriceBook"}
+    assert set(mapping) == {
+        "Model",
+        "Endpoint",
+        "Prompt",
+        "Dataset",
+        "TuningJob",
+        "Pipeline",
+        "Budget",
+        "PriceBook",
+        "Environment",
+    }
 
 
 def test_example_manifests_are_valid_against_the_schema() -> None:

@@ -25,7 +25,7 @@ from controller.loader.errors import validation_diagnostics
 from controller.loader.files import FileRefusedError, manifests_root, not_regular, read_bytes
 from controller.loader.tuning_checks import check_dataset, check_pipeline, check_tuning_set
 from controller.loader.yaml_source import Document, YamlError, parse_documents
-from controller.model import API_VERSION, KINDS, Dataset, Endpoint, Model, Pipeline, Prompt
+from controller.model import API_VERSION, KINDS, Dataset, Endpoint, Environment, Model, Override, Pipeline, Prompt
 
 MAX_FILE_BYTES = 1024 * 1024
 SUFFIXES = (".yaml", ".yml")
@@ -38,6 +38,9 @@ class LoadResult:
     manifests: tuple[Located, ...]
     diagnostics: tuple[Diagnostic, ...]
     files: int
+    environment: Environment | None = None  # the one `--env` selected (its patches are merged in)
+    environments: tuple[Environment, ...] = ()  # every Environment under the root (never planned themselves)
+    overrides: tuple[Override, ...] = ()  # the values the selected environment set, with their origin
 
     @property
     def ok(self) -> bool:

@@ -12,7 +12,7 @@ from pydantic_core import ErrorDetails
 
 from controller.diagnostics import Diagnostic, Source
 from controller.loader.yaml_source import Path, Positions
-from controller.model.common import NAME_PATTERN
+from controller.model.common import NAME_OR_ID_PATTERN, NAME_PATTERN
 
 
 def format_path(path: Path) -> str:
@@ -126,7 +126,7 @@ def _message(error: ErrorDetails) -> str:
         return f"missing required field {str(loc[-1])!r}" if loc else "missing required field"
     if kind == "literal_error":
         return f"expected {ctx.get('expected', '?')} (got {_short(error['input'])})"
-    if kind == "string_pattern_mismatch" and ctx.get("pattern") == NAME_PATTERN:
+    if kind == "string_pattern_mismatch" and ctx.get("pattern") in (NAME_PATTERN, NAME_OR_ID_PATTERN):
         return _name_problem(error["input"])
     if kind == "string_pattern_mismatch":
         return f"{_short(error['input'])} does not match the pattern {ctx.get('pattern', '?')}"

@@ -41,6 +41,19 @@ class Positions:
 
     values: dict[Path, tuple[int, int]] = field(default_factory=dict)
     keys: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    # Paths whose value came from another file (an environment's patch merged over this document): the
+    # path -> that file. Every path under one of them is from that file too.
+    files: dict[Path, str] = field(default_factory=dict)
+
+    def file_of(self, path: Path, default: str) -> str:
+        """The file the value at `path` came from: `default` (the document's file) unless an overlay set it
+        or one of its ancestors."""
+        if self.files:
+            for end in range(len(path), -1, -1):
+                found = self.files.get(path[:end])
+                if found is not None:
+                    return found
+        return default
 
     def of_value(self, path: Path) -> tuple[int, int]:
         """Position of the value at `path`, or of its nearest ancestor that has one."""

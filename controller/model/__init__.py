@@ -19,12 +19,13 @@ from controller.model.common import (
     is_reserved_label,
 )
 from controller.model.endpoint import Deployment, Endpoint, EndpointSpec, Rollout, Step, split_model_ref
+from controller.model.environment import Environment, Override
 from controller.model.price_book import PriceBook
 from controller.model.prompt import Assertion, GenerationConfig, Prompt, PromptSpec, PromptTest, Variable
 from controller.model.registry_model import Model, ModelSpec, ServingContainer, Upload
 from controller.model.tuning import Dataset, Pipeline, TuningJob
 
-Manifest = Model | Endpoint | Prompt | Dataset | TuningJob | Pipeline | Budget | PriceBook
+Manifest = Model | Endpoint | Prompt | Dataset | TuningJob | Pipeline | Budget | PriceBook | Environment
 KINDS: dict[str, type[Manifest]] = {
     "Model": Model,
     "Endpoint": Endpoint,
@@ -34,6 +35,7 @@ KINDS: dict[str, type[Manifest]] = {
     "Pipeline": Pipeline,
     "Budget": Budget,
     "PriceBook": PriceBook,
+    "Environment": Environment,
 }
 
 __all__ = [
@@ -50,6 +52,7 @@ __all__ = [
     "Deployment",
     "Endpoint",
     "EndpointSpec",
+    "Environment",
     "GenerationConfig",
     "Manifest",
     "Metadata",
@@ -57,6 +60,7 @@ __all__ = [
     "MetricQuery",
     "Model",
     "ModelSpec",
+    "Override",
     "Pipeline",
     "PriceBook",
     "Prompt",

@@ -30,6 +30,11 @@ StrictFloat = Annotated[float, Strict()]  # strict floats still accept integers 
 StrictBool = Annotated[bool, Strict()]
 
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,62}$"
+# A resource ID Vertex AI generated (an endpoint or model made outside genaiops, then imported): only an
+# Endpoint or a Model manifest may carry one as its name (the loader checks), and only for a resource that
+# exists (the planner refuses to create one: Vertex AI does not take 19-digit IDs from callers).
+GENERATED_ID_PATTERN = r"^[1-9][0-9]{0,18}$"
+NAME_OR_ID_PATTERN = r"^(?:[a-z][a-z0-9-]{0,62}|[1-9][0-9]{0,18})$"  # what metadata.name takes
 _DURATION_RE = re.compile(r"^(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?$")
 _LABEL_KEY_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _LABEL_VALUE_RE = re.compile(r"^[a-z0-9_-]{0,63}$")
@@ -109,9 +114,10 @@ Interval = Annotated[
 ResourceName = Annotated[
     str,
     Field(
-        pattern=NAME_PATTERN,
+        pattern=NAME_OR_ID_PATTERN,
         description="Lowercase letters, digits and '-', starting with a letter, at most 63 characters. "
-        "Becomes the Vertex AI resource ID.",
+        "Becomes the Vertex AI resource ID. An imported Endpoint or Model may instead carry the numeric ID "
+        "Vertex AI generated for it.",
     ),
 ]
 

@@ -22,8 +22,20 @@ from controller.model.common import (
     check_duration,
 )
 from controller.model.experiment_settings import Experiment, canary_only_analysis_fields
+from controller.model.serving import (
+    NETWORK_PATTERN,
+    Autoscaling,
+    Encryption,
+    Explanation,
+    PrivateServiceConnect,
+    RequestResponseLogging,
+    Reservation,
+)
 
-MODEL_REF_RE = re.compile(r"^(?P<model>[a-z][a-z0-9-]{0,62})(?:@(?P<version>[1-9][0-9]*|[a-z][a-zA-Z0-9-]*))?$")
+# A Model manifest's name (or the numeric ID of an imported model), then optionally @version or @alias.
+MODEL_REF_RE = re.compile(
+    r"^(?P<model>[a-z][a-z0-9-]{0,62}|[1-9][0-9]{0,18})(?:@(?P<version>[1-9][0-9]*|[a-z][a-zA-Z0-9-]*))?$"
+)
 
 
 def split_model_ref(ref: str) -> tuple[str, str | None]:
@@ -75,6 +87,18 @@ class Deployment(Frozen):
     max_replicas: StrictInt | None = Field(default=None, ge=1, le=1000)
     disable_container_logging: StrictBool = False
     service_account: str | None = None
+    autoscaling: Autoscaling | None = Field(
+        default=None, description="Autoscaling targets (changed in place, no new revision)."
+    )
+    spot: StrictBool = Field(
+        default=False, description="Run the replicas on Spot VMs (dedicatedResources.spot; set at deploy only)."
+    )
+    reservation: Reservation | None = Field(
+        default=None, description="Reservation affinity of the replicas (set at deploy only)."
+    )
+    explanation: Explanation | None = Field(
+        default=None, description="Explanation parameters of this deployment (set at deploy only)."
+    )
 
     @field_validator("machine_type")
     @classmethod
@@ -192,6 +216,24 @@ class EndpointSpec(Frozen):
         description="Percent of traffic per deployment name; integers summing to 100."
     )
     rollout: Rollout = Field(default_factory=Rollout)
+    request_response_logging: RequestResponseLogging | None = Field(
+        default=None, description="Log sampled requests and responses to BigQuery (changed in place)."
+    )
+    dedicated: StrictBool = Field(
+        default=False,
+        description="A dedicated endpoint (dedicatedEndpointEnabled: its own DNS name, no shared front end; "
+        "set at create only).",
+    )
+    network: str | None = Field(
+        default=None,
+        pattern=NETWORK_PATTERN,
+        description="A VPC network peered with Vertex AI (projects/NUMBER/global/networks/NAME; set at create "
+        "only): the endpoint is then private to it.",
+    )
+    private_service_connect: PrivateServiceConnect | None = Field(
+        default=None, description="Serve through Private Service Connect (set at create only)."
+    )
+    encryption: Encryption | None = Field(default=None, description="CMEK for the endpoint (set at create only).")
     deletion_policy: DeletionPolicy = "delete"
     suspend: StrictBool = Field(
         default=False, description="Pause reconciliation of this resource (plan and apply skip it)."
@@ -212,6 +254,15 @@ class EndpointSpec(Frozen):
         if settings.control is not None:
             return settings.control
         return next(iter(self.variant_weights), None)
+
+    @model_validator(mode="after")
+    def _one_private_path(self) -> EndpointSpec:
+        if self.network is not None and self.private_service_connect is not None:
+            raise ValueError(
+                "give either 'network' (VPC peering) or 'privateServiceConnect', not both: an endpoint is private "
+                "through one of them"
+            )
+        return self
 
     @model_validator(mode="after")
     def _no_prompt_metrics(self) -> EndpointSpec:

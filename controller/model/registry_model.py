@@ -64,8 +64,23 @@ class Upload(Frozen):
         return aliases
 
 
+class OpenModelDeploy(Frozen):
+    """Serve an open model from Model Garden (`publishers/meta/models/...`) on your own endpoints: genaiops
+    registers it in the Model Registry with the serving container and artifact its publisher model's deploy
+    action names (ModelGardenService.GetPublisherModel), then Endpoint deployments serve it like any
+    registry model, canaries included."""
+
+    accept_eula: StrictBool = Field(
+        default=False, description="Accept the model's licence (required by publishers that gate their models)."
+    )
+    env: dict[str, str] = Field(
+        default_factory=dict, description="Environment variables added to the publisher's serving container."
+    )
+
+
 class ModelSpec(Frozen):
-    """What a `Model` declares: exactly one of `upload` or `publisher`."""
+    """What a `Model` declares: exactly one of `upload` or `publisher` (with `deploy` for an open model
+    served on your endpoints)."""
 
     region: Region = "us-central1"
     display_name: str | None = Field(default=None, max_length=128)
@@ -74,7 +89,12 @@ class ModelSpec(Frozen):
     publisher: str | None = Field(
         default=None,
         pattern=r"^publishers/[a-z0-9-]+/models/[a-zA-Z0-9._@-]+$",
-        description="A publisher model, e.g. publishers/google/models/gemini-2.0-flash.",
+        description="A publisher model, e.g. publishers/google/models/gemini-2.0-flash, or an open model such "
+        "as publishers/meta/models/llama3-1@llama-3.1-8b-instruct (with `deploy`).",
+    )
+    deploy: OpenModelDeploy | None = Field(
+        default=None,
+        description="Register this open publisher model in the Model Registry so Endpoints can deploy it.",
     )
     deletion_policy: DeletionPolicy = "delete"
     suspend: StrictBool = Field(
@@ -85,12 +105,25 @@ class ModelSpec(Frozen):
     def _exactly_one_source(self) -> ModelSpec:
         if (self.upload is None) == (self.publisher is None):
             raise ValueError("a Model needs exactly one of 'upload' (a registry model) or 'publisher'")
+        if self.deploy is not None and self.publisher is None:
+            raise ValueError("'deploy' registers an open publisher model: give 'publisher' (not 'upload') with it")
+        if self.deploy is not None and self.publisher is not None and self.publisher.startswith("publishers/google/"):
+            raise ValueError(
+                "Google serves its own models (no deployment needed): 'deploy' is for open models from Model Garden "
+                "such as publishers/meta/models/..."
+            )
         return self
 
     @property
     def is_publisher(self) -> bool:
-        """Publisher models are served by Google: no upload, no deployment, no traffic split."""
-        return self.publisher is not None
+        """Publisher models served by Google: no upload, no deployment, no traffic split. An open model with
+        `deploy` is not one: it is registered and deployed like an upload."""
+        return self.publisher is not None and self.deploy is None
+
+    @property
+    def is_open_model(self) -> bool:
+        """An open Model Garden model registered (and deployed) from its publisher's deploy action."""
+        return self.publisher is not None and self.deploy is not None
 
 
 class Model(Frozen):

@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.table import Table
 
 from controller.loader import LoadResult
-from controller.model import Budget, Dataset, Endpoint, Model, PriceBook, Prompt, TuningJob
+from controller.model import Budget, Dataset, Endpoint, Environment, Model, PriceBook, Prompt, TuningJob
 from controller.model.endpoint import Rollout
 
 
@@ -69,6 +69,10 @@ def summary_table(result: LoadResult) -> Table:
         elif isinstance(manifest, PriceBook):
             dates = sorted({row.as_of.isoformat() for row in manifest.spec.prices})
             what = f"{len(manifest.spec.prices)} prices overriding the bundled table (as of {', '.join(dates)})"
+        elif isinstance(manifest, Environment):
+            env = manifest.spec
+            where = ", ".join(x for x in (env.project, env.region) if x) or "the flags' target"
+            what = f"environment on {where}; {len(env.patches)} patch(es) over the base"
         else:
             source = manifest.spec.template or manifest.spec.function
             what = f"Vertex AI Pipelines run of {source}" + (
