@@ -6,6 +6,7 @@ as the proto's JSON form (`spec`) and restored verbatim, so nothing a client set
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from typing import Any
 
@@ -67,8 +68,29 @@ def spec_of(message: Message, managed: Iterable[str]) -> dict[str, Any]:
 
 
 def endpoint_spec(endpoint: v1.Endpoint) -> dict[str, Any]:
-    """Unmanaged fields of a client-sent Endpoint."""
-    return spec_of(v1.Endpoint.pb(endpoint), _ENDPOINT_MANAGED)
+    """Unmanaged fields of a client-sent Endpoint, without the output-only ones nested in them
+    (`private_service_connect_config.service_attachment`: "Output only", types/service_networking.py)."""
+    spec = spec_of(v1.Endpoint.pb(endpoint), _ENDPOINT_MANAGED)
+    spec.get("private_service_connect_config", {}).pop("service_attachment", None)
+    return spec
+
+
+def project_number(project: str) -> str:
+    """The emulated project's number: the project itself when numeric, else 12 digits derived from its id
+    (stable across restarts, so names that embed it do not change)."""
+    if project.isdigit():
+        return project
+    digest = hashlib.sha256(project.encode()).digest()
+    return str(10**11 + int.from_bytes(digest[:8], "big") % (9 * 10**11))
+
+
+def dedicated_endpoint_dns(name: str) -> str:
+    """`Endpoint.dedicated_endpoint_dns` of a dedicated endpoint: `{endpoint_id}.{region}-{project_number}.
+    prediction.vertexai.goog` (the v1 docstring's "https://{endpoint_id}.{region}-{uid}.prediction.vertexai.goog"
+    with the project number as uid, as Google's Terraform resource documents it; the field holds the host
+    only: Google's SDK builds `https://{dedicated_endpoint_dns}/v1/...:predict` from it)."""
+    _, project, _, region, _, endpoint_id = name.split("/")
+    return f"{endpoint_id}.{region}-{project_number(project)}.prediction.vertexai.goog"
 
 
 def deployed_model_spec(deployed: v1.DeployedModel) -> dict[str, Any]:
@@ -121,6 +143,8 @@ def _build_endpoint_proto(record: EndpointRecord) -> v1.Endpoint:
     pb.create_time.CopyFrom(timestamp(record.create_time))
     pb.update_time.CopyFrom(timestamp(record.update_time))
     pb.deployed_models.extend(deployed_model_pb(d) for d in record.deployed_models)
+    if pb.dedicated_endpoint_enabled:
+        pb.dedicated_endpoint_dns = dedicated_endpoint_dns(record.name)
     message: v1.Endpoint = v1.Endpoint.wrap(pb)
     return message
 

@@ -17,6 +17,7 @@ from google.protobuf import empty_pb2, field_mask_pb2, json_format
 
 from controller.emulator.api import ApiError, RpcMethod
 from controller.emulator.vertex import common as c
+from controller.emulator.vertex import serving_checks as checks
 from controller.emulator.vertex.convert import (
     deployed_model_pb,
     deployed_model_spec,
@@ -27,7 +28,6 @@ from controller.emulator.vertex.convert import (
 from controller.emulator.vertex.models import resolve_version
 from controller.emulator.vertex.state import CloudState, DeployedModelRecord, EndpointRecord
 from controller.emulator.vertex.store import StateStore
-from controller.model.catalogue import machine_spec_problem
 
 SERVICE = "google.cloud.aiplatform.v1.EndpointService"
 _UPDATABLE = {"display_name", "description", "labels", "traffic_split"}
@@ -65,40 +65,22 @@ def _find(state: CloudState, name: str) -> EndpointRecord:
     return endpoint
 
 
+def _merged_spec(endpoint: EndpointRecord, new: v1.Endpoint, paths: list[str]) -> dict[str, Any]:
+    """The Endpoint's unmanaged fields with the masked logging-config paths taken from `new`, validated.
+    A path in the mask replaces that field (AIP-134): a config left out of `new` is removed."""
+    current = json_format.ParseDict(endpoint.spec, v1.Endpoint.pb(v1.Endpoint()))
+    mask = field_mask_pb2.FieldMask(paths=paths)
+    mask.MergeMessage(v1.Endpoint.pb(new), current, replace_message_field=True, replace_repeated_field=True)
+    if current.HasField(checks.LOGGING_CONFIG):
+        checks.check_logging_config(current.predict_request_response_logging_config, "endpoint")
+    return endpoint_spec(v1.Endpoint.wrap(current))
+
+
 def _deployed(endpoint: EndpointRecord, deployed_model_id: str) -> DeployedModelRecord:
     deployed = endpoint.deployed(deployed_model_id)
     if deployed is None:
         raise c.not_found("DeployedModel", f"{deployed_model_id} of Endpoint {endpoint.name}")
     return deployed
-
-
-def _check_machine_spec(spec: Any) -> None:
-    """The cloud refuses a machine type, accelerator or combination prediction does not offer; the emulator
-    judges by the same bundled catalogue as `genaiops validate`, so the two cannot disagree."""
-    accelerator: str | None = None
-    if spec.accelerator_type:
-        try:
-            accelerator = v1.AcceleratorType(spec.accelerator_type).name
-        except ValueError:  # a value newer than these client libraries
-            accelerator = f"AcceleratorType({spec.accelerator_type})"
-    problem = machine_spec_problem(spec.machine_type, accelerator, spec.accelerator_count)
-    if problem is not None:
-        raise c.invalid(f"Invalid deployed_model.dedicated_resources.machine_spec: {problem}.")
-
-
-def _check_resources(dm: Any) -> None:
-    if dm.HasField("dedicated_resources"):
-        res = dm.dedicated_resources
-        if res.min_replica_count < 1:
-            raise c.invalid("deployed_model.dedicated_resources.min_replica_count must be at least 1.")
-        if res.max_replica_count and res.max_replica_count < res.min_replica_count:
-            raise c.invalid("max_replica_count must not be smaller than min_replica_count.")
-        res.max_replica_count = res.max_replica_count or res.min_replica_count
-        if not res.machine_spec.machine_type:
-            raise c.invalid("deployed_model.dedicated_resources.machine_spec.machine_type is required.")
-        _check_machine_spec(res.machine_spec)
-    elif not dm.HasField("automatic_resources"):
-        raise c.invalid("deployed_model needs dedicated_resources (or automatic_resources).")
 
 
 class EndpointService:
@@ -144,6 +126,8 @@ class EndpointService:
             raise c.invalid("endpoint.display_name is required.")
         c.check_labels(request.endpoint.labels)
         check_split(request.endpoint.traffic_split, ())
+        sent = v1.Endpoint.pb(request.endpoint)
+        checks.check_endpoint(sent, location=parent.split("/")[3])
         with self.store.transaction(write=True) as state:
             name = f"{parent}/endpoints/{endpoint_id or self.store.new_id(19)}"
             pending = any(
@@ -152,7 +136,7 @@ class EndpointService:
             )
             if name in state.endpoints or pending:
                 raise ApiError(grpc.StatusCode.ALREADY_EXISTS, f"Endpoint {name} already exists.")
-            body = json_format.MessageToDict(v1.Endpoint.pb(request.endpoint), preserving_proto_field_name=True)
+            body = json_format.MessageToDict(sent, preserving_proto_field_name=True)
             return self.store.start_operation(
                 state, parent=name, method="CreateEndpoint", request={"name": name, "endpoint": body}
             )
@@ -214,6 +198,7 @@ class EndpointService:
         paths = c.mask_paths(request.update_mask.paths)
         if not paths:
             raise c.invalid("update_mask is required.")
+        logging_paths, paths = checks.split_update_paths(paths)
         unsupported = sorted(set(paths) - _UPDATABLE)
         if unsupported:
             raise c.invalid(f"update_mask paths not updatable: {unsupported}.")
@@ -230,6 +215,8 @@ class EndpointService:
             labels = c.check_labels(new.labels) if "labels" in paths else endpoint.labels
             ids = [d.id for d in endpoint.deployed_models]
             split = check_split(new.traffic_split, ids) if "traffic_split" in paths else endpoint.traffic_split
+            if logging_paths:
+                endpoint.spec = _merged_spec(endpoint, new, logging_paths)
             if "display_name" in paths:
                 endpoint.display_name = new.display_name
             if "description" in paths:
@@ -262,7 +249,7 @@ class EndpointService:
     def deploy_model(self, request: v1.DeployModelRequest) -> operations_pb2.Operation:
         """DeployModel: the "0" key of traffic_split means the model being deployed."""
         dm = v1.DeployedModel.pb(request.deployed_model)
-        _check_resources(dm)
+        checks.check_deployed_model(dm)
         if dm.id and not c.DEPLOYED_MODEL_ID.match(dm.id):
             raise c.invalid(f"Invalid deployed_model.id {dm.id!r}: 1 to 10 digits.")
         with self.store.transaction(write=True) as state:
@@ -363,11 +350,19 @@ class EndpointService:
         record = _deployed(endpoint, payload["deployed_model"].get("id", ""))
         current = deployed_model_pb(record)
         source = v1.DeployedModel.pb(from_json(v1.DeployedModel, payload["deployed_model"]))
-        field_mask_pb2.FieldMask(paths=payload["paths"]).MergeMessage(source, current)
+        kind = current.WhichOneof("prediction_resources")
+        for path in payload["paths"]:
+            named = path.split(".", 1)[0]
+            if named in ("dedicated_resources", "automatic_resources") and named != kind:
+                raise c.invalid(f"deployed_model.{path}: DeployedModel {record.id} is deployed with {kind}.")
+        # A masked field is replaced, a list included (autoscaling_metric_specs), never appended to.
+        mask = field_mask_pb2.FieldMask(paths=payload["paths"])
+        mask.MergeMessage(source, current, replace_message_field=True, replace_repeated_field=True)
         if current.HasField("dedicated_resources"):
             res = current.dedicated_resources
             if res.min_replica_count < 1 or (res.max_replica_count and res.max_replica_count < res.min_replica_count):
                 raise c.invalid("Replica counts need 1 <= min_replica_count <= max_replica_count.")
+            checks.check_autoscaling(res, "deployed_model.dedicated_resources")
         return endpoint, record, current
 
     def _apply_mutate(self, state: CloudState, payload: dict[str, Any]) -> Any:
