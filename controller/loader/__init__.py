@@ -14,13 +14,22 @@ its directory when it is a single file.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from controller.diagnostics import Diagnostic, Source, has_errors, sort_key
-from controller.loader.checks import Located, check_endpoint, check_prompt, check_set
+from controller.loader.checks import Located, check_endpoint, check_generated_name, check_prompt, check_set
+from controller.loader.environments import (
+    Declared,
+    FileDocument,
+    apply_environment,
+    budget_of,
+    duplicate_environments,
+    region_override,
+    select,
+)
 from controller.loader.errors import validation_diagnostics
 from controller.loader.files import FileRefusedError, manifests_root, not_regular, read_bytes
 from controller.loader.tuning_checks import check_dataset, check_pipeline, check_tuning_set
@@ -155,16 +164,6 @@ def _validate(document: Document, file: str, root: str) -> tuple[Located | None,
     return Located(manifest, file, positions, root), []
 
 
-@dataclass
-class _FileResult:
-    """One file's valid manifests, its diagnostics, and (kind, name) of the manifests it declares that
-    failed validation (so references to them are not reported again as unknown)."""
-
-    located: list[Located]
-    diagnostics: list[Diagnostic]
-    invalid: list[tuple[str, str]]
-
-
 def _declared(document: Document) -> tuple[str, str] | None:
     """(kind, metadata.name) of a document that names both, valid or not."""
     value = document.value
@@ -174,53 +173,113 @@ def _declared(document: Document) -> tuple[str, str] | None:
     return (kind, name) if isinstance(kind, str) and isinstance(name, str) else None
 
 
-def _load_file(path: Path, *, root: Path | None = None) -> _FileResult:
+@dataclass(frozen=True)
+class _Parsed:
+    """Phase 1 of a load: every file read and parsed once; the Environments validated and set apart."""
+
+    files: int
+    problems: tuple[Diagnostic, ...]  # discovery, reading, YAML, and the Environments' own
+    documents: tuple[FileDocument, ...]  # every other document, in file order
+    environments: tuple[Declared, ...]  # the Environments that validated
+    invalid_environments: frozenset[str]  # names of those that did not
+    root: Path  # the manifests root
+
+
+def _parse_file(path: Path, *, root: str, parsed: _Parsing) -> None:
     text, problem = _read(path)
     if problem is not None or text is None:
-        return _FileResult([], [problem] if problem else [], [])
+        parsed.problems.extend([problem] if problem else [])
+        return
     file = str(path)
-    result = _FileResult([], [], [])
+    before = len(parsed.problems)
     count = 0
     try:
         for document in parse_documents(text):
             count += 1
-            item, found = _validate(document, file, str(root if root is not None else path.parent))
-            result.diagnostics.extend(found)
-            if item is not None:
-                result.located.append(item)
-            elif (declared := _declared(document)) is not None:
-                result.invalid.append(declared)
+            declared = _declared(document)
+            if isinstance(document.value, dict) and document.value.get("kind") == "Environment":
+                item, found = _validate(document, file, root)
+                parsed.problems.extend(found)
+                if item is not None:
+                    parsed.problems.extend(check_generated_name(item))
+                    parsed.environments.append(Declared(item, document))
+                elif declared is not None:
+                    parsed.invalid_environments.add(declared[1])
+            else:
+                parsed.documents.append(FileDocument(file, document))
     except YamlError as err:
-        result.diagnostics.append(Diagnostic(err.message, Source(file, err.line, err.column)))
-    if count == 0 and not result.diagnostics:
-        result.diagnostics.append(Diagnostic("file is empty: it declares no manifest", Source(file, 1, 1)))
-    return result
+        parsed.problems.append(Diagnostic(err.message, Source(file, err.line, err.column)))
+    if count == 0 and len(parsed.problems) == before:
+        parsed.problems.append(Diagnostic("file is empty: it declares no manifest", Source(file, 1, 1)))
+
+
+@dataclass
+class _Parsing:
+    problems: list[Diagnostic]
+    documents: list[FileDocument]
+    environments: list[Declared]
+    invalid_environments: set[str]
+
+
+def _parse(root: Path) -> _Parsed:
+    files, problems = discover(root)
+    parsing = _Parsing(problems, [], [], set())
+    directory = manifests_root(root)
+    for path in files:
+        _parse_file(path, root=str(directory), parsed=parsing)
+    problems.extend(duplicate_environments(parsing.environments))
+    return _Parsed(
+        files=len(files),
+        problems=tuple(problems),
+        documents=tuple(parsing.documents),
+        environments=tuple(parsing.environments),
+        invalid_environments=frozenset(parsing.invalid_environments),
+        root=root,
+    )
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """One document validated and checked alone; `declared` is (kind, name) of an invalid manifest (so
+    references to it are not reported again as unknown)."""
+
+    located: Located | None
+    diagnostics: tuple[Diagnostic, ...]
+    declared: tuple[str, str] | None
+
+
+def _check_document(doc: FileDocument, *, root: str) -> _Checked:
+    """Validate one document and run the checks that need one manifest at a time. (Spreading this over
+    processes was measured: pickling the results back costs more than the second core saves.)"""
+    item, found = _validate(doc.document, doc.file, root)
+    if item is None:
+        return _Checked(None, tuple(found), _declared(doc.document))
+    manifest = item.manifest
+    found.extend(check_generated_name(item))
+    if isinstance(manifest, Endpoint):
+        found.extend(check_endpoint(item, manifest))
+    elif isinstance(manifest, Prompt):
+        found.extend(check_prompt(item, manifest))
+    elif isinstance(manifest, Dataset):
+        found.extend(check_dataset(item, manifest))
+    elif isinstance(manifest, Pipeline):
+        found.extend(check_pipeline(item, manifest))
+    return _Checked(item, tuple(found), None)
 
 
 def load_file(path: Path, *, root: Path | None = None) -> tuple[list[Located], list[Diagnostic]]:
     """Parse and validate every document in one file (no cross-file checks). Files its manifests name
     must stay inside `root` (default: the file's directory)."""
-    result = _load_file(path, root=root)
-    return result.located, result.diagnostics
-
-
-def _load_and_check(paths: list[Path], root: Path) -> list[_FileResult]:
-    """Load files and run the checks that need one manifest at a time. (Spreading this over processes was
-    measured: pickling the results back costs more than the second core saves.)"""
-    out: list[_FileResult] = []
-    for path in paths:
-        result = _load_file(path, root=root)
-        for item in result.located:
-            if isinstance(item.manifest, Endpoint):
-                result.diagnostics.extend(check_endpoint(item, item.manifest))
-            elif isinstance(item.manifest, Prompt):
-                result.diagnostics.extend(check_prompt(item, item.manifest))
-            elif isinstance(item.manifest, Dataset):
-                result.diagnostics.extend(check_dataset(item, item.manifest))
-            elif isinstance(item.manifest, Pipeline):
-                result.diagnostics.extend(check_pipeline(item, item.manifest))
-        out.append(result)
-    return out
+    parsing = _Parsing([], [], [], set())
+    _parse_file(path, root=str(root if root is not None else path.parent), parsed=parsing)
+    located = [env.located for env in parsing.environments]
+    diagnostics = list(parsing.problems)
+    for doc in parsing.documents:
+        item, found = _validate(doc.document, doc.file, str(root if root is not None else path.parent))
+        diagnostics.extend(found)
+        if item is not None:
+            located.append(item)
+    return located, diagnostics
 
 
 DEFAULT_REGION = "us-central1"
@@ -235,17 +294,111 @@ def _in_region(item: Located, region: str) -> Located:
     return item
 
 
-def load(root: Path, *, default_region: str = DEFAULT_REGION) -> LoadResult:
-    """Load, validate and cross-check every manifest under `root`; manifests without a region get
-    `default_region` (the `--region` flag or GOOGLE_CLOUD_REGION). Template and response files must lie
-    inside `root` (a directory), or inside the directory of `root` when it is a single file."""
-    files, diagnostics = discover(root)
+def _assemble(
+    parsed: _Parsed, *, default_region: str, env: str | None, cache: dict[int, _Checked] | None = None
+) -> LoadResult:
+    """Phase 2: merge the selected environment (if any), validate, check each manifest and the whole set.
+    `cache` keeps the results of the base documents (by index) for loading several environments."""
+    diagnostics = list(parsed.problems)
+    documents = parsed.documents
+    selected: Declared | None = None
+    overrides: list[Override] = []
+    if env is not None:
+        selected, found = select(parsed.environments, env, root=str(parsed.root), invalid=parsed.invalid_environments)
+        diagnostics.extend(found)
+        if selected is not None:
+            merged = apply_environment(selected, documents)
+            documents = merged.documents
+            overrides.extend(merged.overrides)
+            diagnostics.extend(merged.problems)
+    env_region = selected.environment.spec.region if selected is not None else None
+    region = env_region or default_region
     items: list[Located] = []
     invalid: list[tuple[str, str]] = []
-    for result in _load_and_check(files, manifests_root(root)):
-        items.extend(_in_region(item, default_region) for item in result.located)
-        diagnostics.extend(result.diagnostics)
-        invalid.extend(result.invalid)
+    root = str(manifests_root(parsed.root))
+    for index, doc in enumerate(documents):
+        is_base = doc is parsed.documents[index]
+        checked = cache.get(index) if cache is not None and is_base else None
+        if checked is None:
+            checked = _check_document(doc, root=root)
+            if cache is not None and is_base:
+                cache[index] = checked
+        diagnostics.extend(checked.diagnostics)
+        if checked.located is not None:
+            item = _in_region(checked.located, region)
+            if env_region is not None and selected is not None and item is not checked.located:
+                manifest = item.manifest
+                overrides.append(region_override(selected, kind=manifest.kind, name=manifest.metadata.name))
+            items.append(item)
+        elif checked.declared is not None:
+            invalid.append(checked.declared)
+    budget = budget_of(selected) if selected is not None else None
+    if budget is not None:
+        items.append(budget)
     diagnostics.extend(check_set(items, invalid=invalid))
     diagnostics.extend(check_tuning_set(items, invalid=invalid))
-    return LoadResult(tuple(items), tuple(sorted(diagnostics, key=sort_key)), len(files))
+    return LoadResult(
+        tuple(items),
+        tuple(sorted(diagnostics, key=sort_key)),
+        parsed.files,
+        environment=selected.environment if selected is not None else None,
+        environments=tuple(e.environment for e in parsed.environments),
+        overrides=tuple(overrides),
+    )
+
+
+def load(root: Path, *, default_region: str = DEFAULT_REGION, env: str | None = None) -> LoadResult:
+    """Load, validate and cross-check every manifest under `root`; manifests without a region get
+    `default_region` (the `--region` flag or GOOGLE_CLOUD_REGION). Template and response files must lie
+    inside `root` (a directory), or inside the directory of `root` when it is a single file.
+
+    `env` selects an Environment (`--env NAME`): its labels and patches are merged over the manifests
+    before they are validated, its region replaces `default_region` and its budget becomes a Budget
+    manifest; `LoadResult.overrides` says where each value it set came from. Environments are never
+    manifests themselves: they are in `LoadResult.environments`."""
+    return _assemble(_parse(root), default_region=default_region, env=env)
+
+
+@dataclass(frozen=True)
+class EnvironmentsReport:
+    """`validate` over the base and each environment: the base load, the environments checked, and every
+    problem (the base's, then those only an environment has, prefixed `environment NAME: `)."""
+
+    base: LoadResult
+    checked: tuple[str, ...]
+    diagnostics: tuple[Diagnostic, ...]
+
+    @property
+    def ok(self) -> bool:
+        """True when there is no error (warnings allowed)."""
+        return not has_errors(self.diagnostics)
+
+
+def validate_environments(
+    root: Path, *, default_region: str = DEFAULT_REGION, env: str | None = None
+) -> EnvironmentsReport:
+    """Load the base once and then each environment (or only `env`), from one parse of the files; a
+    document no environment changes is validated once. Problems the base has too are not repeated."""
+    parsed = _parse(root)
+    cache: dict[int, _Checked] = {}
+    base = _assemble(parsed, default_region=default_region, env=None, cache=cache)
+    known = {_identity(d) for d in base.diagnostics}
+    names = [env] if env is not None else list(dict.fromkeys(e.name for e in parsed.environments))
+    extra: list[Diagnostic] = []
+    checked: list[str] = []
+    for name in names:
+        result = _assemble(parsed, default_region=default_region, env=name, cache=cache)
+        prefix = "" if result.environment is None else f"environment {name}: "
+        seen = set(known)
+        for diagnostic in result.diagnostics:
+            if _identity(diagnostic) not in seen:
+                seen.add(_identity(diagnostic))
+                extra.append(replace(diagnostic, summary=prefix + diagnostic.summary))
+        if result.environment is not None:
+            checked.append(name)
+    return EnvironmentsReport(base, tuple(checked), (*base.diagnostics, *sorted(extra, key=sort_key)))
+
+
+def _identity(diagnostic: Diagnostic) -> tuple[object, ...]:
+    """What makes two diagnostics the same problem (a field path may differ by a shifted list index)."""
+    return (diagnostic.severity, diagnostic.source, diagnostic.summary)

@@ -4,6 +4,7 @@ whole set (duplicate names, dangling references, regions). Pure: reads template 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path as FsPath
@@ -15,10 +16,12 @@ from controller.loader.templates import analyse, first_use
 from controller.loader.yaml_source import Path, Positions
 from controller.model import Endpoint, Manifest, Model, Prompt, TuningJob
 from controller.model.catalogue import combination_problem
+from controller.model.common import GENERATED_ID_PATTERN
 from controller.model.suggest import did_you_mean
 
 MAX_TEMPLATE_BYTES = 256 * 1024
 MAX_RESPONSE_BYTES = 1024 * 1024
+_GENERATED_ID = re.compile(GENERATED_ID_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -42,12 +45,27 @@ class Located:
     def at(self, path: Path, summary: str, *, key: bool = False, severity: Severity = Severity.ERROR) -> Diagnostic:
         """A diagnostic positioned at a field of this manifest."""
         line, col = self.positions.of_key(path) if key else self.positions.of_value(path)
-        return Diagnostic(summary, Source(self.file, line, col), format_path(path), severity)
+        return Diagnostic(
+            summary, Source(self.positions.file_of(path, self.file), line, col), format_path(path), severity
+        )
 
     @property
     def label(self) -> str:
         """`Endpoint/support-chat` for messages."""
         return f"{self.manifest.kind}/{self.manifest.metadata.name}"
+
+
+def check_generated_name(item: Located) -> Iterable[Diagnostic]:
+    """A numeric name is the ID Vertex AI generated for an Endpoint or a Model made outside genaiops (an
+    import); no other kind has one."""
+    manifest = item.manifest
+    name = manifest.metadata.name
+    if _GENERATED_ID.match(name) and not isinstance(manifest, Endpoint | Model):
+        yield item.at(
+            ("metadata", "name"),
+            f"{manifest.kind} name {name!r} is a number: only an imported Endpoint or Model may be named by the "
+            "ID Vertex AI generated for it; use lowercase letters, digits and '-', starting with a letter",
+        )
 
 
 def check_endpoint(item: Located, endpoint: Endpoint) -> Iterable[Diagnostic]:

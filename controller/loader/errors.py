@@ -207,7 +207,8 @@ def validation_diagnostics(err: ValidationError, *, file: str, positions: Positi
             union_at[loc] = len(out)
         line, col = positions.of_key(loc) if error["type"] == "extra_forbidden" else positions.of_value(loc)
         path = loc[:-1] if error["type"] == "missing" else loc
-        out.append((Diagnostic(message, Source(file, line, col), format_path(path)), [message]))
+        source = Source(positions.file_of(loc, file), line, col)
+        out.append((Diagnostic(message, source, format_path(path)), [message]))
     return [
         diagnostic
         if len(alternatives) == 1
