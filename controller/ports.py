@@ -263,3 +263,28 @@ class TelemetryPort(Protocol):
     def set_leader(self, leader: bool) -> None: ...
 
     def set_ready(self, ready: bool) -> None: ...
+
+
+class InventoryPort(Protocol):
+    """Everything Vertex AI holds in one (project, region), owned by genaiops or not, for `genaiops import`;
+    and the one write import makes: the ownership label, added to a resource whose imported manifest
+    plans to no changes."""
+
+    @property
+    def region(self) -> str: ...
+
+    def all_endpoints(self) -> list[ObservedEndpoint]:
+        """Every endpoint of the region (no label filter), all pages."""
+        ...
+
+    def all_models(self) -> list[ObservedModel]:
+        """Every registry model of the region with its default version (no label filter), all pages."""
+        ...
+
+    def adopt_endpoint(self, *, endpoint_id: str, etag: str, labels: Mapping[str, str]) -> ObservedEndpoint:
+        """One UpdateEndpoint of `labels` only, guarded by `etag` (ConflictError when it changed since read)."""
+        ...
+
+    def adopt_model(self, *, model_id: str, labels: Mapping[str, str]) -> None:
+        """One UpdateModel of `labels` only."""
+        ...

@@ -8,11 +8,13 @@ away from it, and every split sent names only deployed models and sums to 100.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from controller.diagnostics import Diagnostic, Source
 from controller.model import Endpoint, Manifest, Model
+from controller.model.common import GENERATED_ID_PATTERN
 from controller.observed import (
     RETAIN_LABEL,
     SPEC_LABEL,
@@ -174,7 +176,19 @@ def plan(
         )
         for m in foreign
     ]
-    everything = [m for m in declared if m not in foreign]
+    gone = [m for m in declared if m not in foreign and _imported_but_gone(m, observed)]
+    diagnostics += [
+        Diagnostic(
+            f"{m.kind} {m.metadata.name} was imported from a resource that no longer exists in "
+            f"{_address(m).split('/')[1]}: its name is an ID Vertex AI generated, and Vertex AI does not take "
+            "generated IDs from callers, so genaiops cannot create it again",
+            (sources or {}).get(f"{m.kind}/{m.metadata.name}", Source("<manifests>")),
+            "metadata.name",
+            detail="remove the manifest, or give it a name (lowercase letters, digits and '-') to create a new one",
+        )
+        for m in gone
+    ]
+    everything = [m for m in declared if m not in foreign and m not in gone]
     suspended = [m for m in everything if _suspended(m, observed)]
     manifests = [m for m in everything if m not in suspended]
     models = {m.metadata.name: m for m in manifests if isinstance(m, Model) and m.spec.upload is not None}
@@ -227,6 +241,18 @@ def _address(m: Manifest) -> str:
 
 
 SUSPENDED = "suspended: not reconciled"
+_GENERATED_ID = re.compile(GENERATED_ID_PATTERN)
+
+
+def _imported_but_gone(manifest: Manifest, observed: Observed) -> bool:
+    """An Endpoint or registry Model named by a numeric ID Vertex AI generated (written by `genaiops import`)
+    that is not there: planning it would create it, and Vertex AI takes no such ID from a caller."""
+    if not _GENERATED_ID.match(manifest.metadata.name):
+        return False
+    key = (str(getattr(manifest.spec, "region", "")), manifest.metadata.name)
+    if isinstance(manifest, Endpoint):
+        return key not in observed.endpoints
+    return isinstance(manifest, Model) and not manifest.spec.is_publisher and key not in observed.models
 
 
 def _suspended(manifest: Manifest, observed: Observed) -> bool:
