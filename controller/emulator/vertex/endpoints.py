@@ -2,7 +2,9 @@
 
 Requests are validated when they arrive (errors reach the caller directly, as in the cloud); mutations
 that are long-running in Vertex AI become operations whose effect is applied when they complete
-(`StateStore.start_operation`), re-validated then against the state of that moment.
+(`StateStore.start_operation`), re-validated then against the state of that moment. The serving spec's
+field rules (autoscaling, reservations, explanations, logging, network, PSC, CMEK, create-only fields) live in
+`serving_checks.py`.
 """
 
 from __future__ import annotations
