@@ -4,8 +4,9 @@ tokens and tuning tokens, each answered as a `Price` that carries its source and
 Beside the model layer, pure: it reads its own package data once and never the network. A project's
 `PriceBook` manifest overrides rows (`PriceTable.with_book`); a book's row wins over the table's. A price
 no source gave is not in the table (the lookup answers None), never guessed. How a node-hour is found
-(Compute Engine price x the Vertex AI factor, a region multiplier where the source lacks a region) is
-described at the top of `prices.yaml`; every derived Price says so in its `source` and is unconfirmed.
+(Vertex AI's own listed price where a copy of its prediction table gives one, else Compute Engine price x
+the Vertex AI factor; a region multiplier where the source lacks a region) is described at the top of
+`prices.yaml`; every Price says where it came from in its `source`, and an unconfirmed one says so.
 """
 
 from __future__ import annotations
@@ -80,8 +81,38 @@ class TokenPrices:
 
 
 @dataclass(frozen=True)
+class ListedPrices:
+    """Prices read as they are listed (no factor applied), USD per unit by name and region, from one source."""
+
+    by_name: Mapping[str, Mapping[str, float]]
+    source: str
+    as_of: str
+    confirmed: bool
+
+
+NO_LISTED_PRICES = ListedPrices({}, "", "", False)
+
+
+def _in_region(
+    name: str, by_region: Mapping[str, float], region: str, multipliers: Mapping[str, float]
+) -> tuple[float, str] | None:
+    """The price of `name` in `region` and where it is from: the source's price there, else its price in the
+    first region it has scaled by the region multipliers; None when neither is possible."""
+    if not by_region or (region not in multipliers and region not in by_region):
+        return None
+    if region in by_region:
+        return by_region[region], f"{name} in {region}"
+    first = next(iter(by_region))
+    if first not in multipliers:
+        return None
+    scale = multipliers[region] / multipliers[first]
+    return by_region[first] * scale, f"{name} in {first} x region multiplier {scale:.6f} ({region})"
+
+
+@dataclass(frozen=True)
 class NodeHours:
-    """Compute Engine prices by machine type and region, and the rule that turns them into Vertex AI's."""
+    """Compute Engine prices by machine type and region, and the rule that turns them into Vertex AI's; and
+    the machine types whose Vertex AI price is listed as such (`listed`, used first, no factor applied)."""
 
     machine_types: Mapping[str, Mapping[str, float]]
     region_multipliers: Mapping[str, float]
@@ -91,6 +122,7 @@ class NodeHours:
     as_of: str
     factor_source: str
     confirmed: bool
+    listed: ListedPrices = NO_LISTED_PRICES
 
 
 def model_key(model: str) -> str:
@@ -105,9 +137,10 @@ class PriceTable:
 
     as_of: str  # the table's date
     node_hours: NodeHours
-    included_accelerators: Mapping[str, str]  # accelerator -> what its node-hour source says
+    included_accelerators: Mapping[str, Price]  # accelerator -> its 0 USD price, naming the node-hour source
     token_models: Mapping[str, TokenPrices]
     tuning: Mapping[str, Price]
+    accelerator_prices: ListedPrices = NO_LISTED_PRICES  # per accelerator-hour, as listed by Vertex AI
     overrides: Mapping[tuple[str, str, str | None], Price] = field(default_factory=dict)
 
     def _override(self, kind: str, name: str, region: str | None = None) -> Price | None:
@@ -119,20 +152,18 @@ class PriceTable:
         if book is not None:
             return book
         nodes = self.node_hours
-        by_region = nodes.machine_types.get(machine_type)
-        if not by_region or (region not in nodes.region_multipliers and region not in by_region):
+        listed = nodes.listed
+        found = _in_region(machine_type, listed.by_name.get(machine_type, {}), region, nodes.region_multipliers)
+        if found is not None:
+            usd, how = found
+            source = f"Vertex AI prediction price of {how}, as listed ({listed.source}); no factor applied"
+            return Price(round(usd, 9), "node-hour", source, listed.as_of, listed.confirmed)
+        found = _in_region(machine_type, nodes.machine_types.get(machine_type, {}), region, nodes.region_multipliers)
+        if found is None:
             return None
-        how = f"Compute Engine {machine_type} in {region}"
-        usd = by_region.get(region)
-        if usd is None:
-            first = next(iter(by_region))
-            if first not in nodes.region_multipliers:
-                return None
-            scale = nodes.region_multipliers[region] / nodes.region_multipliers[first]
-            usd = by_region[first] * scale
-            how = f"Compute Engine {machine_type} in {first} x region multiplier {scale:.6f} ({region})"
+        usd, how = found
         source = (
-            f"{how} ({nodes.source}) x Vertex AI factor {nodes.vertex_factor} ({nodes.factor_source}); "
+            f"Compute Engine {how} ({nodes.source}) x Vertex AI factor {nodes.vertex_factor} ({nodes.factor_source}); "
             "derived, not read from the Vertex AI prediction table"
         )
         return Price(round(usd * nodes.vertex_factor, 9), "node-hour", source, nodes.as_of, nodes.confirmed)
@@ -143,10 +174,17 @@ class PriceTable:
         book = self._override("accelerator-hour", accelerator, region)
         if book is not None:
             return book
+        multipliers = self.node_hours.region_multipliers
         included = self.included_accelerators.get(accelerator)
-        if included is None or region not in self.node_hours.region_multipliers:
+        if included is not None:
+            return included if region in multipliers else None
+        listed = self.accelerator_prices
+        found = _in_region(accelerator, listed.by_name.get(accelerator, {}), region, multipliers)
+        if found is None:
             return None
-        return Price(0.0, "accelerator-hour", included, self.node_hours.as_of, self.node_hours.confirmed)
+        usd, how = found
+        source = f"Vertex AI prediction price of {how}, as listed ({listed.source}); no factor applied"
+        return Price(round(usd, 9), "accelerator-hour", source, listed.as_of, listed.confirmed)
 
     def tokens(self, *, model: str, kind: TokenKind, prompt_tokens: int = 0) -> Price | None:
         """The price of 1M tokens of `kind` on `model` for a prompt of `prompt_tokens` (its context tier).
@@ -192,7 +230,13 @@ class PriceTable:
         for row in book.spec.prices:
             merged[row.key] = _book_price(row, book.metadata.name)
         return PriceTable(
-            self.as_of, self.node_hours, self.included_accelerators, self.token_models, self.tuning, merged
+            self.as_of,
+            self.node_hours,
+            self.included_accelerators,
+            self.token_models,
+            self.tuning,
+            self.accelerator_prices,
+            merged,
         )
 
 
@@ -233,6 +277,22 @@ def _source(row: Mapping[str, Any], where: str, sources: Mapping[str, str]) -> s
     return f"{key}: {sources[key]}" if key in sources else key
 
 
+def _listed(data: Any, where: str, sources: Mapping[str, str]) -> ListedPrices:
+    """A `listed` block: {source, asOf, confirmed, prices: {name: {region: usd}}}; absent: no listed prices."""
+    if data is None:
+        return NO_LISTED_PRICES
+    block = _mapping(data, where)
+    prices: dict[str, dict[str, float]] = {}
+    for name, by_region in _mapping(block.get("prices"), f"{where}.prices").items():
+        prices[str(name)] = {
+            str(r): _usd(v, f"{where}.prices.{name}.{r}")
+            for r, v in _mapping(by_region, f"{where}.prices.{name}").items()
+        }
+    return ListedPrices(
+        prices, _source(block, where, sources), _date(block.get("asOf"), where), bool(block.get("confirmed", False))
+    )
+
+
 def _node_hours(data: Mapping[str, Any], sources: Mapping[str, str]) -> NodeHours:
     where = "nodeHours"
     factor = _mapping(data.get("vertexFactor"), f"{where}.vertexFactor")
@@ -255,6 +315,7 @@ def _node_hours(data: Mapping[str, Any], sources: Mapping[str, str]) -> NodeHour
         as_of=_date(data.get("asOf"), where),
         factor_source=_source(factor, f"{where}.vertexFactor", sources),
         confirmed=bool(data.get("confirmed", False)),
+        listed=_listed(data.get("listed"), f"{where}.listed", sources),
     )
 
 
@@ -295,12 +356,17 @@ def parse(document: Any) -> PriceTable:
         sources[str(key)] = f"{str(s['ref']).strip()} ({_date(s.get('asOf'), f'sources.{key}')})"
     node_hours = _node_hours(_mapping(top.get("nodeHours"), "nodeHours"), sources)
     accelerators = _mapping(top.get("accelerators"), "accelerators")
-    included: dict[str, str] = {}
+    included: dict[str, Price] = {}
     for name, spec in _mapping(accelerators.get("includedInNodeHour", {}), "accelerators").items():
-        row = _mapping(spec, f"accelerators.includedInNodeHour.{name}")
         where = f"accelerators.includedInNodeHour.{name}"
-        _date(row.get("asOf"), where)
-        included[str(name)] = f"included in the node-hour of {row.get('machineTypes')} ({_source(row, where, sources)})"
+        row = _mapping(spec, where)
+        included[str(name)] = Price(
+            0.0,
+            "accelerator-hour",
+            f"included in the node-hour of {row.get('machineTypes')} ({_source(row, where, sources)})",
+            _date(row.get("asOf"), where),
+            bool(row.get("confirmed", False)),
+        )
     tokens = _mapping(top.get("tokens"), "tokens")
     models = {
         str(name): _token_prices(str(name), _mapping(row, f"tokens.models.{name}"), sources)
@@ -317,7 +383,8 @@ def parse(document: Any) -> PriceTable:
             _date(row.get("asOf"), where),
             bool(row.get("confirmed", True)),
         )
-    return PriceTable(_date(top.get("asOf"), "the table"), node_hours, included, models, tuning)
+    listed = _listed(accelerators.get("listed"), "accelerators.listed", sources)
+    return PriceTable(_date(top.get("asOf"), "the table"), node_hours, included, models, tuning, listed)
 
 
 def unpriced(document: Any) -> dict[str, dict[str, str]]:

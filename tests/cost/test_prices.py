@@ -80,13 +80,53 @@ def test_every_catalogue_accelerator_has_a_price_in_every_catalogue_region_or_a_
 
 def test_an_accelerator_counted_in_its_node_hour_only_comes_with_machine_types_that_are_priced() -> None:
     cat, table = vertex_catalogue(), bundled()
+    rows = DOCUMENT["accelerators"]["includedInNodeHour"]
     for accelerator in table.included_accelerators:
         families = cat.families_taking(accelerator)
         assert families, accelerator
         for machine in cat.machine_types.values():
             if accelerator in machine.accelerators:
-                assert machine.accelerator_required, f"{machine.name} may run without {accelerator}"
+                # An optional accelerator is free only when the table says the node-hour includes it anyway
+                # (TPU chips of a TPU machine type); an optional N1 GPU is billed on top and must not be here.
+                assert machine.accelerator_required or rows[accelerator].get("evenWhenNotNamed") is True, (
+                    f"{machine.name} may run without {accelerator}"
+                )
                 assert table.node_hour(region="us-central1", machine_type=machine.name) is not None
+
+
+def test_a_name_is_priced_or_unpriced_never_both_and_every_priced_name_is_in_the_catalogue() -> None:
+    cat, gaps = vertex_catalogue(), unpriced(DOCUMENT)
+    nodes, accelerators = DOCUMENT["nodeHours"], DOCUMENT["accelerators"]
+    listed_machines = set(nodes["listed"]["prices"])
+    assert listed_machines <= set(cat.machine_types)
+    assert not listed_machines & set(nodes["machineTypes"]), "a machine type priced twice"
+    assert not (listed_machines | set(nodes["machineTypes"])) & set(gaps["machineTypes"])
+    listed_accelerators = set(accelerators["listed"]["prices"])
+    included = set(accelerators["includedInNodeHour"])
+    assert listed_accelerators <= set(cat.accelerators) and included <= set(cat.accelerators)
+    assert not listed_accelerators & included, "an accelerator billed on top and included at once"
+    assert not (listed_accelerators | included) & set(gaps["accelerators"])
+    assert not set(DOCUMENT["tuning"]["baseModels"]) & set(gaps["tuning"])
+    for kind in ("machineTypes", "accelerators", "tuning"):
+        assert all(why.strip() for why in gaps[kind].values()), kind
+    for block in (nodes["listed"], accelerators["listed"]):
+        for name, by_region in block["prices"].items():
+            assert set(by_region) <= set(cat.regions), name
+
+
+def test_every_listed_or_secondary_price_is_unconfirmed_and_names_its_copy() -> None:
+    table = bundled()
+    tpu = table.node_hour(region="europe-west4", machine_type="ct5lp-hightpu-1t")
+    gpu = table.accelerator_hour(region="asia-east1", accelerator="NVIDIA_TESLA_P100")
+    assert tpu is not None and gpu is not None
+    assert (tpu.usd, gpu.usd) == (1.794, 1.84)
+    for price in (tpu, gpu):
+        assert price.confirmed is False
+        assert "will-olson/CompeteAI@" in price.source and "https://cloud.google.com/vertex-ai/pricing" in price.source
+    tuning = table.tuning_tokens(base_model="gemini-2.5-flash-lite")
+    assert tuning is not None and tuning.usd == 1.5 and tuning.confirmed is False
+    for needle in ("Oded-Ben-Yair/hey-seven@", "Vvren2022/finetune-gemini-vertex-ai@"):
+        assert needle in tuning.source
 
 
 @pytest.mark.parametrize("case", CASES["lookups"], ids=[c["name"] for c in CASES["lookups"]])
