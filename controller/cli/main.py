@@ -7,6 +7,7 @@ Exit codes follow DESIGN.md: 0 success, 1 error (bad input or usage included), 2
 from __future__ import annotations
 
 import importlib
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import click
 from controller import __version__
 from controller.cli.paths import OutputDir
 from controller.diagnostics import Severity
-from controller.loader import load
+from controller.loader import validate_environments
 from controller.model.schema import json_schemas, render
 from controller.views.diagnostics import as_json, human_lines
 
@@ -42,6 +43,8 @@ LAZY_COMMANDS: dict[str, str] = {
     "feedback": "controller.cli.usage_cmd:feedback_group",
     "experiment": "controller.cli.experiment_cmd:experiment_group",
     "data": "controller.cli.data_cmd:data_group",
+    "env": "controller.cli.env_cmd:env_group",
+    "import": "controller.cli.import_cmd:import_cmd",
 }
 
 
@@ -74,17 +77,25 @@ def _echo_diagnostic_line(line: str, *, is_error: bool) -> None:
 @cli.command()
 @click.argument("path", type=click.Path(path_type=Path), default=Path("manifests"))
 @click.option("--output", "-o", type=click.Choice(["human", "json"]), default="human", show_default=True)
-def validate(path: Path, output: str) -> None:
-    """Check the manifests under PATH (default: manifests/) and report every problem."""
-    result = load(path)
+@click.option("--env", "env", metavar="NAME", default=None, help="Check only this environment (default: every one).")
+def validate(path: Path, output: str, env: str | None) -> None:
+    """Check the manifests under PATH (default: manifests/) and each environment's merge of them, and report
+    every problem."""
+    report = validate_environments(path, env=env)
+    result, diagnostics = report.base, report.diagnostics
+    checked = len(report.checked)
     if output == "json":
-        click.echo(as_json(result.diagnostics, files=result.files, manifests=len(result.manifests)))
+        document = json.loads(as_json(diagnostics, files=result.files, manifests=len(result.manifests)))
+        click.echo(json.dumps({**document, "environments": list(report.checked)}, indent=2))
     else:
-        lines = human_lines(result.diagnostics, files=result.files)
-        for diagnostic, line in zip(result.diagnostics, lines, strict=False):
+        lines = human_lines(diagnostics, files=result.files)
+        for diagnostic, line in zip(diagnostics, lines, strict=False):
             _echo_diagnostic_line(line, is_error=diagnostic.severity is Severity.ERROR)
+        if checked:
+            noun = "environment" if checked == 1 else "environments"
+            lines[-1] = f"{lines[-1].removesuffix('.')}; {checked} {noun} checked ({', '.join(report.checked)})."
         click.echo(lines[-1])
-    sys.exit(EXIT_OK if result.ok else EXIT_ERROR)
+    sys.exit(EXIT_OK if report.ok else EXIT_ERROR)
 
 
 @cli.command()

@@ -246,11 +246,18 @@ def _endpoint_refs(
                 f"deployment refers to unknown Model {deployment.model_name!r}"
                 f"{did_you_mean(deployment.model_name, registry)}",
             )
-        elif model.spec.is_publisher:
+        elif model.spec.is_publisher and str(model.spec.publisher).startswith("publishers/google/models/gemini"):
             yield item.at(
                 path,
                 f"Model {deployment.model_name!r} is a publisher model: Google serves it, "
                 "it cannot be deployed to an endpoint",
+            )
+        elif model.spec.is_publisher:
+            yield item.at(
+                path,
+                f"Model {deployment.model_name!r} refers to publisher model {model.spec.publisher} without "
+                "`deploy`: give it `deploy: {acceptEula: true}` (once you accept its licence) to register the open "
+                "model so that endpoints can serve it",
             )
         elif model.spec.region != endpoint.spec.region:
             yield item.at(
