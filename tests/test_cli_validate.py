@@ -16,7 +16,7 @@ from tests.helpers import MANIFESTS, ROOT, run_cli
 def test_validate_accepts_the_example_manifests() -> None:
     result = run_cli(cli, ["validate", str(MANIFESTS)])
     assert result.exit_code == 0, result.output
-    assert "All manifests valid: 3 files." in result.output
+    assert "All manifests valid: 5 files" in result.output  # 3 of manifests, 2 of environments
 
 
 def test_validate_defaults_to_the_manifests_directory(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,9 +15,9 @@ from typing import Any
 import click
 
 from controller.cli.console import make_console
-from controller.cli.options import EXIT_ERROR, load_or_exit, target_options
+from controller.cli.options import EXIT_ERROR, load_or_exit, target_options, target_spec
 from controller.cli.paths import OutputFile, prepare_output_file
-from controller.cli.target import open_target, spec_from_flags
+from controller.cli.target import open_target
 from controller.cli.wiring import ConsoleHooks, author, notifier, owner, report_apply, session_of
 from controller.engine.apply import ApplyOptions, apply_changes
 from controller.engine.audit import AuditLog
@@ -90,7 +90,7 @@ def apply_cmd(
     try:
         saved = load_plan(source) if _is_planfile(source) else None
         result = None if saved is not None else load_or_exit(source)
-        spec = spec_from_flags(**flags, traffic_rps=traffic)
+        spec = target_spec(**flags, traffic_rps=traffic)
         if saved is not None and saved.plan.target != spec.describe():
             raise UserError(f"the saved plan is for {saved.plan.target}, not {spec.describe()}")
         if saved is not None:
@@ -123,7 +123,7 @@ def apply_cmd(
 def force_unlock_cmd(lock_id: str, **flags: Any) -> None:
     """Remove the apply lock LOCK_ID left behind by a process that died."""
     try:
-        spec = spec_from_flags(**flags)
+        spec = target_spec(**flags)
         with open_target(spec, []) as opened:
             opened.lock.force_unlock(lock_id)
     except GenaiopsError as err:

@@ -19,8 +19,8 @@ import click
 
 from controller.cli.apply_cmd import fail
 from controller.cli.console import make_console, unclipped
-from controller.cli.options import EXIT_OK, load_or_exit, target_options
-from controller.cli.target import open_target, spec_from_flags
+from controller.cli.options import EXIT_OK, current_region, load_or_exit, target_options, target_spec
+from controller.cli.target import open_target
 from controller.cli.usage_cmd import Since, output_option
 from controller.cost.prices import PriceTable, bundled
 from controller.cost.report import GROUPINGS, cost_report, serving_items, token_items, tuning_items
@@ -57,9 +57,9 @@ def cost_cmd(since: float, by: str, manifests: Path | None, output: str, **flags
     prices = _prices(manifests)
     end = time.time()
     start = end - since
-    region = str(flags.get("region") or "us-central1")
     try:
-        spec = spec_from_flags(**flags)
+        spec = target_spec(**flags, manifests=manifests)
+        region = current_region()
         with open_target(spec, [region]) as target:
             reader = CostReader(
                 project=target.project, channel=target.channel, min_alignment_s=60 if spec.kind == "cloud" else 1

@@ -16,8 +16,8 @@ from pathlib import Path
 import click
 
 from controller.cli.console import make_console
-from controller.cli.options import EXIT_ERROR, load_or_exit, target_options
-from controller.cli.target import open_target, spec_from_flags
+from controller.cli.options import EXIT_ERROR, load_or_exit, target_options, target_spec
+from controller.cli.target import open_target
 from controller.engine.experiments import endpoint_report, prompt_report
 from controller.errors import GenaiopsError, NotFoundError, UserError
 from controller.model import Endpoint, Prompt, check_duration, duration_seconds
@@ -72,7 +72,7 @@ def report_cmd(name: str, label: str | None, since: float | None, output: str, p
             raise UserError(
                 f"no experiment named {name!r} in {path} (experiments: {listed}){did_you_mean(name, known)}"
             )
-        spec = spec_from_flags(**flags)  # type: ignore[arg-type]
+        spec = target_spec(**flags)
         regions = {endpoint.spec.region} if endpoint is not None else set()
         with open_target(spec, regions) as opened:
             now = time.time()

@@ -18,9 +18,9 @@ import click
 
 from controller.cli.apply_cmd import fail
 from controller.cli.console import make_console, unclipped
-from controller.cli.options import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, load_or_exit, target_options
+from controller.cli.options import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, load_or_exit, target_options, target_spec
 from controller.cli.paths import OutputFile
-from controller.cli.target import open_target, spec_from_flags
+from controller.cli.target import open_target
 from controller.cli.wiring import session_of
 from controller.engine.observe import regions_of
 from controller.engine.planning import manifests_of, plan_load
@@ -41,7 +41,7 @@ def _digest(result: LoadResult) -> str:
 
 def _plan(path: Path, prune: bool, flags: dict[str, Any]) -> tuple[LoadResult, Plan]:
     result = load_or_exit(path)
-    spec = spec_from_flags(**flags)
+    spec = target_spec(**flags)
     with open_target(spec, regions_of(manifests_of(result))) as opened:
         return result, plan_load(session_of(opened), result, prune=prune)
 

@@ -23,9 +23,9 @@ from typing import Any
 import click
 
 from controller.cli.console import make_console
-from controller.cli.options import EXIT_ERROR, EXIT_OK, target_options
+from controller.cli.options import EXIT_ERROR, EXIT_OK, current_region, target_options, target_spec
 from controller.cli.paths import OutputDir, OutputFile
-from controller.cli.target import Target, open_target, spec_from_flags
+from controller.cli.target import Target, open_target
 from controller.cli.wiring import notifier, session_of
 from controller.engine.audit import AuditLog
 from controller.engine.observe import regions_of
@@ -85,10 +85,10 @@ def _source(
     return fetch, source.describe()
 
 
-def _regions(path: Path, git_url: str | None, region: str) -> set[str]:
+def _regions(path: Path, git_url: str | None, region: str, env: str | None) -> set[str]:
     if git_url is not None:
         return {region}  # a git source is read each pass; its manifests are expected in the default region
-    result = load(path, default_region=region)
+    result = load(path, default_region=region, env=env) if env else load(path, default_region=region)
     return regions_of([i.manifest for i in result.manifests]) if result.ok else set()
 
 
@@ -168,13 +168,18 @@ def reconcile_cmd(
         log.info("serving /metrics, /healthz and /readyz on %s", server.url)
     try:
         fetch, described = _source(path, git_url, branch, git_path, cache_dir)
-        spec = spec_from_flags(**flags, traffic_rps=traffic)
-        with open_target(spec, _regions(path, git_url, flags["region"])) as opened:
+        env = flags.get("env") or None
+        # The environment file names the target: from a git source, read it from the first checkout.
+        root = fetch().manifests if env and git_url is not None else path
+        spec = target_spec(**flags, manifests=root, traffic_rps=traffic)
+        region = current_region()
+        with open_target(spec, _regions(path, git_url, region, env)) as opened:
             log.info("reconciling %s into %s", described, opened.name)
             code = _run(
                 opened,
                 fetch,
-                default_region=flags["region"],
+                default_region=region,
+                environment=env,
                 stop=stop,
                 watch=watch,
                 every=every,
@@ -208,6 +213,7 @@ def _run(
     audit_log: Path,
     webhook: str | None,
     default_region: str,
+    environment: str | None = None,
 ) -> int:
     audit = AuditLog(audit_log)
     lock = opened.lock
@@ -229,6 +235,7 @@ def _run(
             telemetry=telemetry,
             interrupted=interrupted,
             default_region=default_region,
+            environment=environment,
         )
         return _loop(reconciler, opened, stop=stop, watch=watch, every=every, telemetry=telemetry)
 

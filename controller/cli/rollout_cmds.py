@@ -13,9 +13,9 @@ from rich.console import Console, RenderableType
 from rich.live import Live
 
 from controller.cli.console import interactive, make_console, unclipped
-from controller.cli.options import EXIT_ERROR, load_or_exit, target_options
+from controller.cli.options import EXIT_ERROR, load_or_exit, target_options, target_spec
 from controller.cli.paths import OutputFile
-from controller.cli.target import Target, open_target, spec_from_flags
+from controller.cli.target import Target, open_target
 from controller.cli.wiring import author, notifier
 from controller.engine.audit import AuditLog
 from controller.engine.planning import canary_endpoints, canary_prompts
@@ -77,7 +77,7 @@ def _with_rollouts(
     try:
         manifests = [i.manifest for i in load_or_exit(path).manifests]
         regions = {e.spec.region for e in canary_endpoints(manifests)}
-        spec = spec_from_flags(**flags)  # type: ignore[arg-type]
+        spec = target_spec(**flags)
         with (
             open_target(spec, regions) as opened,
             notifier(webhook if isinstance(webhook, str) else None, console) as notify,

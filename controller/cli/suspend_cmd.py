@@ -11,8 +11,8 @@ from pathlib import Path
 
 import click
 
-from controller.cli.options import EXIT_ERROR, load_or_exit, target_options
-from controller.cli.target import open_target, spec_from_flags
+from controller.cli.options import EXIT_ERROR, load_or_exit, target_options, target_spec
+from controller.cli.target import open_target
 from controller.engine.retry import DEFAULT_RETRY
 from controller.errors import GenaiopsError, NotFoundError, UserError
 from controller.model import Endpoint, Model
@@ -28,7 +28,7 @@ def _mark(name: str, path: Path, suspend: bool, flags: dict[str, object]) -> Non
     ]
     if not found:
         raise UserError(f"no Endpoint or Model named {name!r} in {path}")
-    spec = spec_from_flags(**flags)  # type: ignore[arg-type]
+    spec = target_spec(**flags)
     with open_target(spec, {m.spec.region for m in found}) as opened:
         for manifest in found:
             port = opened.ports[manifest.spec.region]

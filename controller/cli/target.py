@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from controller.errors import UserError
-from controller.ports import LockPort, MetricsPort, PromptMetricsPort, TuningPort, VertexPort
+from controller.ports import LockPort, MetricsPort, ModelGardenPort, PromptMetricsPort, TuningPort, VertexPort
 from controller.prompts.store import PromptStore
 
 if TYPE_CHECKING:
@@ -63,6 +63,7 @@ class Target:
     prompt_metrics: PromptMetricsPort | None = None  # the runtime client's metrics (prompt canaries)
     tuning: TuningPort | None = None  # tuning jobs, pipelines and the datasets' bucket
     compile_pipeline: Callable[[str, Path], dict[str, Any]] | None = None  # with --allow-code only
+    model_garden: ModelGardenPort | None = None  # open models' deploy actions (GetPublisherModel)
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ class TargetSpec:
     traffic_rps: float = 0.0  # local target only: synthetic prediction traffic
     prompt_store: str | None = None
     allow_code: bool = False  # compile `function:` Pipelines with kfp (code from the repository)
+    environment: str | None = None  # the `--env` whose project, bucket and prompt store these are
 
     def prompt_store_url(self) -> str:
         """Where prompts are published: the flag, else the target's default."""
@@ -103,13 +105,16 @@ class TargetSpec:
         return "local"
 
     def describe(self) -> str:
-        """A stable name, recorded in saved plans and compared on apply."""
+        """A stable name, recorded in saved plans and compared on apply (so a plan made for one environment
+        is never applied to another)."""
         kind = self.kind
         if kind == "emulator":
-            return f"emulator {self.emulator} (project {self.project or LOCAL_PROJECT})"
-        if kind == "local":
-            return f"local emulator ({self.state_dir / 'state.json'})"
-        return f"Vertex AI project {self.project}"
+            name = f"emulator {self.emulator} (project {self.project or LOCAL_PROJECT})"
+        elif kind == "local":
+            name = f"local emulator ({self.state_dir / 'state.json'})"
+        else:
+            name = f"Vertex AI project {self.project}"
+        return f"{name}, environment {self.environment}" if self.environment else name
 
 
 def spec_from_flags(
@@ -123,6 +128,7 @@ def spec_from_flags(
     prompt_store: str | None = None,
     region: str | None = None,
     allow_code: bool = False,
+    environment: str | None = None,
 ) -> TargetSpec:
     """Resolve flags and environment (GOOGLE_CLOUD_PROJECT, GENAIOPS_EMULATOR, GENAIOPS_LOCK_BUCKET).
     `region` is the default for manifests without one; the loader applies it (see `load_or_exit`)."""
@@ -141,6 +147,7 @@ def spec_from_flags(
         traffic_rps=traffic_rps,
         prompt_store=prompt_store,
         allow_code=allow_code,
+        environment=environment,
     )
 
 
@@ -248,6 +255,7 @@ def open_target(spec: TargetSpec, regions: Iterable[str]) -> Iterator[Target]:
             opened = _open_emulator(spec, stack)
         else:
             opened = _open_cloud(spec)
+        from controller.providers.model_garden import ModelGardenProvider
         from controller.providers.monitoring import CloudMonitoringMetrics  # after the connection check: slow
         from controller.providers.prompt_metrics import CloudMonitoringPromptMetrics
         from controller.providers.vertex import VertexProvider
@@ -285,4 +293,5 @@ def open_target(spec: TargetSpec, regions: Iterable[str]) -> Iterator[Target]:
                 on_call=_counting(counts),
             ),
             compile_pipeline=_kfp_compiler() if spec.allow_code else None,
+            model_garden=ModelGardenProvider(channel=channel, on_call=_counting(counts)),
         )

@@ -21,8 +21,8 @@ import click
 
 from controller.cli.apply_cmd import fail
 from controller.cli.console import make_console, unclipped
-from controller.cli.options import EXIT_OK, target_options
-from controller.cli.target import open_target, spec_from_flags
+from controller.cli.options import EXIT_OK, current_region, target_options, target_spec
+from controller.cli.target import open_target
 from controller.errors import GenaiopsError
 from controller.runtime.usage import GROUPINGS, feedback_rows, usage_rows
 from controller.views.usage_table import feedback_json, feedback_table, usage_json, usage_table
@@ -66,8 +66,8 @@ def usage_cmd(since: float, by: str, output: str, **flags: Any) -> None:
     end = time.time()
     start = end - since
     try:
-        spec = spec_from_flags(**flags)
-        with open_target(spec, [str(flags.get("region") or "us-central1")]) as target:
+        spec = target_spec(**flags)
+        with open_target(spec, [current_region()]) as target:
             reader = CloudMonitoringUsage(
                 project=target.project, channel=target.channel, min_alignment_s=60 if spec.kind == "cloud" else 1
             )

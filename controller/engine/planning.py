@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
 from functools import reduce
+from typing import Any
 
 from controller.cost import bundled
 from controller.diagnostics import Source
@@ -86,6 +87,7 @@ def plan_load(
         fingerprint=fingerprint,
         endpoints=() if prompts_only else canary_endpoints(manifests),
         prompts=canary_prompts(manifests),
+        **environment_of(result),
     )
     return priced(
         whole,
@@ -97,6 +99,37 @@ def plan_load(
         sources=sources(result),
         measured=measured_tokens(session, whole.changes),
     )
+
+
+def environment_of(result: LoadResult) -> dict[str, Any]:
+    """The Plan fields naming the environment `--env` merged in (none without one): its name, file, the
+    target settings it gave and the values it set, with their origin."""
+    environment = result.environment
+    if environment is None:
+        return {}
+    spec = environment.spec
+    settings = {
+        "project": spec.project,
+        "region": spec.region,
+        "lockBucket": spec.lock_bucket,
+        "promptStore": spec.prompt_store,
+    }
+    return {
+        "environment": environment.metadata.name,
+        "environment_file": environment_file(result),
+        "environment_settings": {k: v for k, v in settings.items() if v},
+        "overrides": result.overrides,
+    }
+
+
+def environment_file(result: LoadResult) -> str:
+    """The file of the selected environment, as its overrides or its budget name it ("" when it set no value
+    and has no budget)."""
+    if result.environment is None:
+        return ""
+    budget = f"{result.environment.metadata.name}-budget"
+    found = (i.file for i in result.manifests if isinstance(i.manifest, Budget) and i.manifest.metadata.name == budget)
+    return next((o.file for o in result.overrides), next(found, ""))
 
 
 MEASURED_WINDOW_S = 7 * 24 * 3600.0

@@ -81,6 +81,7 @@ class Reconciler:
     telemetry: TelemetryPort | None = None
     interrupted: Callable[[], str | None] = lambda: None
     default_region: str = DEFAULT_REGION
+    environment: str | None = None  # the `--env` merged over each commit's manifests
     backoff_base_s: float = 10.0
     backoff_max_s: float = 600.0
     _last_good: tuple[LoadResult, str | None] | None = None
@@ -96,7 +97,11 @@ class Reconciler:
     def _source(self) -> tuple[LoadResult | None, str | None, bool]:
         """The manifests to reconcile: this commit's if valid, else the last good ones."""
         checkout = self.fetch()
-        result = load(checkout.manifests, default_region=self.default_region)
+        result = (
+            load(checkout.manifests, default_region=self.default_region, env=self.environment)
+            if self.environment
+            else load(checkout.manifests, default_region=self.default_region)
+        )
         if result.ok:
             if checkout.commit != (self._last_good[1] if self._last_good else None):
                 log.info(

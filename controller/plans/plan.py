@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from controller.diagnostics import Diagnostic
-from controller.model import Endpoint, Prompt
+from controller.model import Endpoint, Override, Prompt
 from controller.plans.costs import PlanCost
 from controller.plans.operations import Operation, SetTraffic
 
@@ -177,6 +177,10 @@ class Plan:
     endpoints: tuple[Endpoint, ...] = ()  # canary Endpoint manifests: a saved plan drives its rollouts too
     prompts: tuple[Prompt, ...] = ()  # canary Prompt manifests, likewise
     cost: PlanCost | None = None  # what the changes cost before and after (plans/pricing.py), when priced
+    environment: str = ""  # the `--env` the manifests were merged for ("" without one)
+    environment_file: str = ""  # its file (`manifests/environments/prod.yaml`)
+    environment_settings: Mapping[str, str] = field(default_factory=dict)  # project, region... it set
+    overrides: tuple[Override, ...] = ()  # the values the environment set, with their origin
 
     @property
     def drifted(self) -> tuple[ResourceChange, ...]:

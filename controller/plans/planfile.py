@@ -3,9 +3,11 @@
 A planfile is a versioned JSON document (format `genaiops-plan`, version 1) holding the whole Plan value:
 every resource change with its ordered operations, the fingerprint of the live state it was computed
 from (so that apply can refuse a stale plan), the target, notes and diagnostics, the cost it was reviewed
-with (`cost`, only when priced: older files without it still load), plus the digest of the
-manifests it was planned from. A SHA-256 checksum over the plan body catches a file edited or damaged
-after it was written: apply runs the operations in the file, so it must run exactly what was reviewed.
+with (`cost`, only when priced: older files without it still load), the environment it was made for
+(`environment`, only with `--env`: its name, file, settings and the values it set with their origin),
+plus the digest of the manifests it was planned from. A SHA-256 checksum over the plan body catches a
+file edited or damaged after it was written: apply runs the operations in the file, so it must run exactly
+what was reviewed.
 
 Loading never lets a Python exception escape for a bad file: a missing, unreadable, corrupt, tampered or
 unknown-version file raises `UserError` with a message that says what to do. Reading is bounded: a file
@@ -30,7 +32,7 @@ from typing import Any
 from controller import __version__
 from controller.diagnostics import Diagnostic, Severity, Source
 from controller.errors import UserError
-from controller.model import Endpoint, Prompt
+from controller.model import Endpoint, Override, Prompt
 from controller.plans.costs import cost_from_json, cost_to_json
 from controller.plans.operations import from_json, to_json
 from controller.plans.plan import Action, FieldChange, Health, HealthState, Plan, ResourceChange, TextDiff
@@ -99,7 +101,44 @@ def plan_body(plan: Plan) -> dict[str, Any]:
         "endpoints": [e.model_dump(mode="json", by_alias=True, exclude_none=True) for e in plan.endpoints],
         **({"prompts": [_prompt_json(p) for p in plan.prompts]} if plan.prompts else {}),
         **({"cost": cost_to_json(plan.cost)} if plan.cost is not None else {}),
+        **({"environment": environment_to_json(plan)} if plan.environment else {}),
     }
+
+
+def override_to_json(override: Override) -> dict[str, Any]:
+    """One value an environment set, as plain JSON data."""
+    return {
+        "kind": override.kind,
+        "name": override.name,
+        "path": override.path,
+        "value": _json_value(override.value),
+        "file": override.file,
+        "line": override.line,
+        "column": override.column,
+        "origin": override.origin,
+    }
+
+
+def environment_to_json(plan: Plan) -> dict[str, Any]:
+    """The environment a plan was made for: its name, file, settings and the values it set."""
+    return {
+        "name": plan.environment,
+        "file": plan.environment_file,
+        "settings": dict(plan.environment_settings),
+        "overrides": [override_to_json(o) for o in plan.overrides],
+    }
+
+
+def _override_from_json(data: Mapping[str, Any]) -> Override:
+    return Override(
+        kind=str(data["kind"]),
+        name=str(data["name"]),
+        path=str(data["path"]),
+        value=data["value"],
+        file=str(data["file"]),
+        line=int(data["line"]),
+        column=int(data["column"]),
+    )
 
 
 def _prompt_json(prompt: Prompt) -> dict[str, Any]:
@@ -121,6 +160,16 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     return value
+
+
+def _json_value(value: Any) -> Any:
+    """A YAML value as JSON data: a YAML timestamp (JSON has no such type) becomes its text."""
+    value = _plain(value)
+    if isinstance(value, dict):
+        return {k: _json_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_value(v) for v in value]
+    return value if value is None or isinstance(value, str | int | float | bool) else str(value)
 
 
 def _checksum(body: Mapping[str, Any]) -> str:
@@ -201,7 +250,22 @@ def plan_from_body(body: Mapping[str, Any]) -> Plan:
         endpoints=tuple(Endpoint.model_validate(e) for e in body.get("endpoints", ())),
         prompts=tuple(Prompt.model_validate(p) for p in body.get("prompts", ())),
         cost=cost_from_json(body["cost"]) if body.get("cost") is not None else None,
+        **_environment_from_json(body.get("environment")),
     )
+
+
+def _environment_from_json(data: Any) -> dict[str, Any]:
+    """Plan fields of the `environment` object (none for a plan made without `--env`)."""
+    if data is None:
+        return {}
+    if not isinstance(data, dict) or not isinstance(data.get("settings", {}), dict):
+        raise TypeError("environment must be an object with settings as an object")
+    return {
+        "environment": str(data["name"]),
+        "environment_file": str(data.get("file", "")),
+        "environment_settings": {str(k): str(v) for k, v in data.get("settings", {}).items()},
+        "overrides": tuple(_override_from_json(o) for o in data.get("overrides", ())),
+    }
 
 
 def _read_bytes(target: Path) -> bytes:
@@ -317,7 +381,9 @@ __all__ = [
     "PLANFILE_VERSION",
     "SavedPlan",
     "change_to_json",
+    "environment_to_json",
     "load_plan",
+    "override_to_json",
     "plan_body",
     "plan_from_body",
     "save_plan",

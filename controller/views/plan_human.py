@@ -3,9 +3,11 @@ line saying what will happen, the symbol block with field-level changes, the ord
 reasons, and a closing summary line. Colour comes from rich styles, so rich decides: ANSI on a terminal,
 plain text in a pipe or a CI log.
 
-The line model (`field_lines`, `format_value`, `phrase`, `summary_line`, `cost_rows`, `cost_total_line`) is
-shared with the Markdown view, so both say the same thing in the same words. A priced plan gets a cost
-section (each changed resource before -> after, and the total change) before its notes and problems.
+The line model (`field_lines`, `format_value`, `phrase`, `summary_line`, `cost_rows`, `cost_total_line`,
+`environment_line`, `overrides_by_resource`) is shared with the Markdown view, so both say the same thing in
+the same words. A priced plan gets a cost section (each changed resource before -> after, and the total
+change) before its notes and problems; a plan made with `--env` names the environment under the target, and
+each value it set with its origin (`file:line:col`); every other value is from base.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from rich.console import Console
 from rich.text import Text
 
 from controller.diagnostics import Severity
+from controller.model import Override
 from controller.plans.costs import CostKind, PlanCost, ResourceCost, per_1k_usd, signed_usd, usd
 from controller.plans.operations import describe
 from controller.plans.plan import UNKNOWN, Action, Plan, ResourceChange
@@ -230,10 +233,46 @@ def _legend(plan: Plan) -> Iterator[Text]:
     yield Text("")
 
 
+_SETTING_NAMES = {"project": "project", "region": "region", "lockBucket": "lock bucket", "promptStore": "prompt store"}
+
+
+def environment_line(plan: Plan) -> str:
+    """`Environment prod (manifests/environments/prod.yaml): project acme-genai-prod, region europe-west4`."""
+    where = f" ({plan.environment_file})" if plan.environment_file else ""
+    settings = ", ".join(f"{_SETTING_NAMES.get(k, k)} {v}" for k, v in plan.environment_settings.items())
+    return f"Environment {plan.environment}{where}" + (f": {settings}" if settings else "")
+
+
+def overrides_by_resource(plan: Plan) -> list[tuple[str, list[Override]]]:
+    """The values the environment set, grouped by the address of their resource (in the plan's order;
+    `Kind/name` for a manifest the plan has no change for, such as a Budget)."""
+    addresses = {(c.kind, c.name): c.address for c in plan.changes}
+    groups: dict[str, list[Override]] = {}
+    for override in plan.overrides:
+        address = addresses.get((override.kind, override.name), f"{override.kind}/{override.name}")
+        groups.setdefault(address, []).append(override)
+    return list(groups.items())
+
+
+def _environment_lines(plan: Plan) -> Iterator[Text]:
+    yield Text(environment_line(plan), style="bold")
+    for address, overrides in overrides_by_resource(plan):
+        yield Text(f"  {address}:")
+        texts = [f"{o.path} = {format_value(o.value)}" for o in overrides]
+        width = max(len(t) for t in texts)
+        for text, override in zip(texts, overrides, strict=True):
+            yield Text.assemble(f"    {text.ljust(width)}   ", ("← " + override.origin, "cyan"))
+    what = "every other value" if plan.overrides else "it sets no manifest value: every value"
+    yield Text(f"  ({what} is from base, the manifests' own files)", style="dim")
+    yield Text("")
+
+
 def plan_lines(plan: Plan, *, show_noop: bool = False) -> Iterator[Text]:
     """Every line of the human view, styled."""
     yield Text.assemble(("Target: ", "bold"), plan.target or "(not set)")
     yield Text("")
+    if plan.environment:
+        yield from _environment_lines(plan)
     shown = [c for c in plan.changes if show_noop or c.action is not Action.NOOP]
     if plan.actionable:
         yield from _legend(plan)
@@ -307,8 +346,10 @@ __all__ = [
     "Line",
     "cost_rows",
     "cost_total_line",
+    "environment_line",
     "field_lines",
     "format_value",
+    "overrides_by_resource",
     "phrase",
     "plan_lines",
     "render_plan",

@@ -12,7 +12,14 @@ order is fixed so that two runs over the same state print byte-identical documen
                          "monthly_max_after", "one_off", "per_1k_requests_before", "per_1k_requests_after",
                          "notes"}], "line"}}
 
-`cost` is there when the plan was priced (amounts in USD; null where no price was found).
+`cost` is there when the plan was priced (amounts in USD; null where no price was found). `environment` is
+there when the plan was made with `--env`:
+
+     "environment": {"name", "file", "settings": {"project", "region", "lockBucket", "promptStore"},
+                     "overrides": [{"address", "column", "file", "kind", "line", "name", "origin", "path",
+                                    "value"}], "line"}
+
+Every value an override does not name is from base (the manifests' own files).
 """
 
 from __future__ import annotations
@@ -22,8 +29,8 @@ from typing import Any
 
 from controller.plans.costs import cost_to_json
 from controller.plans.plan import Plan
-from controller.plans.planfile import change_to_json
-from controller.views.plan_human import cost_total_line, summary_line
+from controller.plans.planfile import change_to_json, environment_to_json
+from controller.views.plan_human import cost_total_line, environment_line, overrides_by_resource, summary_line
 
 FORMAT_VERSION = "1.0"
 
@@ -66,7 +73,20 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "diagnostics": [d.to_json() for d in plan.diagnostics],
         "fingerprint": dict(sorted(plan.fingerprint.items())),
         **({"cost": {**cost_to_json(plan.cost), "line": cost_total_line(plan.cost)}} if plan.cost is not None else {}),
+        **({"environment": _environment(plan)} if plan.environment else {}),
     }
+
+
+def _environment(plan: Plan) -> dict[str, Any]:
+    """The environment object: each override also names its resource's address (as `changes` do)."""
+    document = environment_to_json(plan)
+    addresses = {id(o): address for address, group in overrides_by_resource(plan) for o in group}
+    document["overrides"] = [
+        {"address": addresses[id(o)], **_sorted_keys(data)}
+        for o, data in zip(plan.overrides, document["overrides"], strict=True)
+    ]
+    document["line"] = environment_line(plan)
+    return document
 
 
 def render_json(plan: Plan) -> str:

@@ -1,11 +1,13 @@
 """`genaiops plan --output markdown`: the plan as a pull-request comment.
 
-Layout: a title naming the target, the summary line, problems, a table of the resources that change
-(symbol, address, action, short reason), the cost (a table of each changed resource's cost before and
-after, then the total change) when the plan was priced, notes, then one collapsible `<details>` per changed
-resource with a ```diff block and its operations. GitHub rejects comments over 65,536 characters, so the text is kept
-under `limit`: sections are filled in that order, item by item, and whatever does not fit is left out
-(details first, then table rows) with a closing note saying so. The summary line is always kept.
+Layout: a title naming the target, the summary line, with `--env` a collapsed table of the values the
+environment set and their origin (`file:line:col`; every other value is from base), problems, a table of
+the resources that change (symbol, address, action, short reason), the cost (a table of each changed
+resource's cost before and after, then the total change) when the plan was priced, notes, then one
+collapsible `<details>` per changed resource with a ```diff block and its operations. GitHub rejects
+comments over 65,536 characters, so the text is kept under `limit`: sections are filled in that order, item
+by item, and whatever does not fit is left out (details first, then table rows) with a closing note saying
+so. The summary line is always kept.
 """
 
 from __future__ import annotations
@@ -18,7 +20,16 @@ from controller.diagnostics import Severity
 from controller.plans.costs import PlanCost
 from controller.plans.operations import describe
 from controller.plans.plan import Plan, ResourceChange
-from controller.views.plan_human import cost_rows, cost_total_line, field_lines, format_value, phrase, summary_line
+from controller.views.plan_human import (
+    cost_rows,
+    cost_total_line,
+    environment_line,
+    field_lines,
+    format_value,
+    overrides_by_resource,
+    phrase,
+    summary_line,
+)
 
 DEFAULT_LIMIT = 60_000
 _REASON_CHARS = 100
@@ -128,6 +139,8 @@ def render_markdown(plan: Plan, *, limit: int = DEFAULT_LIMIT) -> str:
     changed = plan.actionable
     writer = _Writer(max(limit - _RESERVE, 0))
     writer.add(f"### genaiops plan for `{plan.target or 'the default target'}`\n\n**{summary_line(plan)}**\n\n")
+    if plan.environment:
+        _environment(writer, plan)
     problems = _problems(plan)
     shown_problems = _section(writer, "#### Problems\n\n", problems)
     health = [f"- `{c.address}`: **{c.health.state.value}**: {_cell(c.health.reason)}\n" for c in plan.attention]
@@ -167,6 +180,35 @@ def _cost(writer: _Writer, cost: PlanCost) -> None:
     if notes:
         writer.add_all(["<details><summary>How these were estimated</summary>\n\n", *notes, "\n</details>\n\n"])
     writer.add_all([f"**{cost_total_line(cost)}**\n\n"])
+
+
+def _environment(writer: _Writer, plan: Plan) -> None:
+    """A collapsed table of the values the environment set, with their origin (rows that do not fit are left
+    out, and the closing line says how many)."""
+    count = len(plan.overrides)
+    source = f" from {plan.environment_file}" if plan.environment_file else ""
+    head = (
+        f"<details><summary>Environment <code>{html.escape(plan.environment)}</code>: "
+        f"{count} value{'s' if count != 1 else ''}{html.escape(source)}</summary>\n\n"
+        f"{_cell(environment_line(plan))}. Every other value is from base (the manifests' own files).\n\n"
+    )
+    rows = [
+        f"| `{address}` | `{_cell(o.path)}` | `{_cell(format_value(o.value))}` | `{_cell(o.origin)}` |\n"
+        for address, group in overrides_by_resource(plan)
+        for o in group
+    ]
+    tail = "\n</details>\n\n"
+    if not writer.fits(head + tail):
+        return
+    writer.add(head)
+    if rows:
+        writer.add("| Resource | Field | Value | Origin |\n|---|---|---|---|\n")
+        writer.limit -= len(tail)
+        shown = writer.add_all(rows)
+        writer.limit += len(tail)
+        if shown < len(rows):
+            writer.add_all([f"\n_{len(rows) - shown} more values left out._\n"])
+    writer.add(tail)
 
 
 def _truncation_notes(*, rows: int, details: int, total: int, left_out: tuple[int, int]) -> list[str]:
