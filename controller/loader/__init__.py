@@ -13,7 +13,6 @@ its directory when it is a single file.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from pydantic import ValidationError
 
 from controller.diagnostics import Diagnostic, Source, has_errors, sort_key
 from controller.loader.checks import Located, check_endpoint, check_generated_name, check_prompt, check_set
+from controller.loader.discovery import MAX_FILE_BYTES, SUFFIXES, discover, read_manifest
 from controller.loader.environments import (
     Declared,
     FileDocument,
@@ -31,13 +31,10 @@ from controller.loader.environments import (
     select,
 )
 from controller.loader.errors import validation_diagnostics
-from controller.loader.files import FileRefusedError, manifests_root, not_regular, read_bytes
+from controller.loader.files import manifests_root
 from controller.loader.tuning_checks import check_dataset, check_pipeline, check_tuning_set
 from controller.loader.yaml_source import Document, YamlError, parse_documents
 from controller.model import API_VERSION, KINDS, Dataset, Endpoint, Environment, Model, Override, Pipeline, Prompt
-
-MAX_FILE_BYTES = 1024 * 1024
-SUFFIXES = (".yaml", ".yml")
 
 
 @dataclass(frozen=True)
@@ -55,86 +52,6 @@ class LoadResult:
     def ok(self) -> bool:
         """True when there is no error (warnings allowed)."""
         return not has_errors(self.diagnostics)
-
-
-def discover(root: Path) -> tuple[list[Path], list[Diagnostic]]:
-    """Manifest files under `root` (or `root` itself), sorted; hidden files and directories are skipped.
-
-    An entry named `*.yaml` / `*.yml` that cannot be read as a manifest (a FIFO, a device, a directory, a
-    dangling symlink) and a symlinked directory (never followed) are errors, not silently skipped: what
-    they may declare would be missing from the load, and `--prune` would delete it. Nothing but a regular
-    file is ever opened (opening a FIFO would block)."""
-    problem = not_regular(root)
-    if problem is None:
-        return [root], []
-    if root.is_dir():
-        files, problems = _walk(root)
-        if not files and not problems:
-            problems.append(Diagnostic(f"no *.yaml or *.yml files under {root}", Source(str(root))))
-        return files, problems
-    if problem == "does not exist":
-        return [], [Diagnostic(f"no such file or directory: {root}", Source(str(root)))]
-    return [], [Diagnostic(f"it {problem}; give a manifest file or a directory of them", Source(str(root), 1, 1))]
-
-
-def _walk(root: Path) -> tuple[list[Path], list[Diagnostic]]:
-    files: list[Path] = []
-    problems: list[Diagnostic] = []
-
-    def refuse(path: Path, reason: str) -> None:
-        problems.append(Diagnostic(reason, Source(str(path), 1, 1)))
-
-    def unlistable(err: OSError) -> None:
-        refuse(Path(err.filename or root), f"not loaded: cannot list this directory: {err.strerror or err}")
-
-    for current, dirs, names in os.walk(root, onerror=unlistable):
-        here = Path(current)
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in list(dirs):
-            path = here / name
-            if path.is_symlink():  # os.walk never follows it: what it holds would be silently left out
-                dirs.remove(name)
-                refuse(
-                    path,
-                    "not loaded: it is a symlink to a directory, and genaiops does not follow those; move the "
-                    "manifests here or run genaiops on that directory",
-                )
-            elif name.endswith(SUFFIXES):
-                refuse(path, "a directory named like a manifest file; rename it (the files inside it are loaded)")
-        for name in sorted(names):
-            if name.startswith(".") or not name.endswith(SUFFIXES):
-                continue
-            path = here / name
-            problem = not_regular(path)
-            if problem is None:
-                files.append(path)
-            else:
-                refuse(path, f"not loaded: it {problem}; manifest files must be regular files")
-    return sorted(files), problems
-
-
-def _read(path: Path) -> tuple[str | None, Diagnostic | None]:
-    name = str(path)
-    try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            return None, Diagnostic(
-                f"file is {size / 1024 / 1024:.1f} MiB; manifests are limited to {MAX_FILE_BYTES // 1024} KiB",
-                Source(name, 1, 1),
-            )
-        data = read_bytes(path, limit=MAX_FILE_BYTES)
-    except OSError as err:
-        return None, Diagnostic(f"cannot read file: {err.strerror or err}", Source(name))
-    except FileRefusedError as err:
-        return None, Diagnostic(f"cannot read file: it {err.reason}", Source(name))
-    if b"\x00" in data:
-        return None, Diagnostic("binary file: manifests must be UTF-8 text", Source(name, 1, 1))
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        line = data[: err.start].count(b"\n") + 1
-        return None, Diagnostic(f"not UTF-8 text (byte {err.start})", Source(name, line, 1))
-    return text, None
 
 
 def _validate(document: Document, file: str, root: str) -> tuple[Located | None, list[Diagnostic]]:
@@ -186,7 +103,7 @@ class _Parsed:
 
 
 def _parse_file(path: Path, *, root: str, parsed: _Parsing) -> None:
-    text, problem = _read(path)
+    text, problem = read_manifest(path)
     if problem is not None or text is None:
         parsed.problems.extend([problem] if problem else [])
         return
@@ -270,16 +187,12 @@ def _check_document(doc: FileDocument, *, root: str) -> _Checked:
 def load_file(path: Path, *, root: Path | None = None) -> tuple[list[Located], list[Diagnostic]]:
     """Parse and validate every document in one file (no cross-file checks). Files its manifests name
     must stay inside `root` (default: the file's directory)."""
+    directory = str(root if root is not None else path.parent)
     parsing = _Parsing([], [], [], set())
-    _parse_file(path, root=str(root if root is not None else path.parent), parsed=parsing)
-    located = [env.located for env in parsing.environments]
-    diagnostics = list(parsing.problems)
-    for doc in parsing.documents:
-        item, found = _validate(doc.document, doc.file, str(root if root is not None else path.parent))
-        diagnostics.extend(found)
-        if item is not None:
-            located.append(item)
-    return located, diagnostics
+    _parse_file(path, root=directory, parsed=parsing)
+    checked = [_validate(doc.document, doc.file, directory) for doc in parsing.documents]
+    located = [env.located for env in parsing.environments] + [item for item, _ in checked if item is not None]
+    return located, [*parsing.problems, *(d for _, found in checked for d in found)]
 
 
 DEFAULT_REGION = "us-central1"
@@ -292,6 +205,23 @@ def _in_region(item: Located, region: str) -> Located:
         spec = manifest.spec.model_copy(update={"region": region})
         return Located(manifest.model_copy(update={"spec": spec}), item.file, item.positions, item.root)
     return item
+
+
+def _validated(
+    parsed: _Parsed, documents: tuple[FileDocument, ...], cache: dict[int, _Checked] | None
+) -> list[_Checked]:
+    """Each document validated and checked alone; a base document's result comes from (or goes to) `cache`."""
+    root = str(manifests_root(parsed.root))
+    out: list[_Checked] = []
+    for index, doc in enumerate(documents):
+        is_base = doc is parsed.documents[index]
+        checked = cache.get(index) if cache is not None and is_base else None
+        if checked is None:
+            checked = _check_document(doc, root=root)
+            if cache is not None and is_base:
+                cache[index] = checked
+        out.append(checked)
+    return out
 
 
 def _assemble(
@@ -315,14 +245,7 @@ def _assemble(
     region = env_region or default_region
     items: list[Located] = []
     invalid: list[tuple[str, str]] = []
-    root = str(manifests_root(parsed.root))
-    for index, doc in enumerate(documents):
-        is_base = doc is parsed.documents[index]
-        checked = cache.get(index) if cache is not None and is_base else None
-        if checked is None:
-            checked = _check_document(doc, root=root)
-            if cache is not None and is_base:
-                cache[index] = checked
+    for checked in _validated(parsed, documents, cache):
         diagnostics.extend(checked.diagnostics)
         if checked.located is not None:
             item = _in_region(checked.located, region)
@@ -402,3 +325,16 @@ def validate_environments(
 def _identity(diagnostic: Diagnostic) -> tuple[object, ...]:
     """What makes two diagnostics the same problem (a field path may differ by a shifted list index)."""
     return (diagnostic.severity, diagnostic.source, diagnostic.summary)
+
+
+__all__ = [
+    "DEFAULT_REGION",
+    "MAX_FILE_BYTES",
+    "SUFFIXES",
+    "EnvironmentsReport",
+    "LoadResult",
+    "discover",
+    "load",
+    "load_file",
+    "validate_environments",
+]
