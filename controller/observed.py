@@ -10,6 +10,7 @@ records so that `apply PLANFILE` can refuse to act on a world that changed since
   `DeployModel` operation, `VertexPort.deploy_model` and the plan's comparison of the two.
 - `Sample`: what the metrics port saw of one deployed model over a window (the analysis judges it).
 - `Phase`: where a rollout is, as recorded in the endpoint's labels (telemetry reports it).
+- `OpenModelSource`: what Model Garden's deploy action says of an open model (the planner uploads it).
 """
 
 from __future__ import annotations
@@ -165,6 +166,29 @@ class ContainerSpec:
 
 
 @dataclass(frozen=True)
+class OpenModelSource:
+    """What Model Garden says of an open publisher model (ModelGardenService.GetPublisherModel): its name
+    (`publishers/P/models/M`) and version id, and its deploy action (`supportedActions.deploy`): the serving
+    container and artifact a registry model is uploaded with, and the machines Model Garden deploys it on.
+    `container` is None when the model has no deploy action for your own endpoints (Google serves it)."""
+
+    name: str
+    version_id: str
+    container: ContainerSpec | None
+    artifact_uri: str = ""
+    eula_required: bool = False  # the model card asks to accept a licence first (`supportedActions.requestAccess`)
+    model_display_name: str = ""
+    machine_type: str = ""  # `deploy.dedicatedResources.machineSpec`: Model Garden's default machines
+    accelerator_type: str = ""
+    accelerator_count: int = 0
+
+    @property
+    def reference(self) -> str:
+        """`publishers/P/models/M@VERSION`."""
+        return f"{self.name}@{self.version_id}" if self.version_id else self.name
+
+
+@dataclass(frozen=True)
 class ObservedModelVersion:
     """One version of a registry model."""
 
@@ -281,6 +305,8 @@ class Observed:
     versions: Mapping[tuple[str, str, str], str] = field(default_factory=dict)
     # addresses of resources the manifests declare that exist but belong to someone else (no managed-by)
     unmanaged: frozenset[str] = frozenset()
+    # (region, `publisher` of an open Model) -> what Model Garden says of it; None: it has no such model
+    open_models: Mapping[tuple[str, str], OpenModelSource | None] = field(default_factory=dict)
 
     def fingerprint(self) -> dict[str, str]:
         """Resource address -> the etag or update time that must still hold when a saved plan is applied."""

@@ -16,6 +16,7 @@ from controller.observed import (
     ObservedPipelineJob,
     ObservedSchedule,
     ObservedTuningJob,
+    OpenModelSource,
     Sample,
 )
 
@@ -95,6 +96,15 @@ class VertexPort(Protocol):
         ...
 
     def delete_model(self, model_id: str) -> None: ...
+
+
+class ModelGardenPort(Protocol):
+    """Model Garden (ModelGardenService): what an open model's deploy action says, read at plan time."""
+
+    def get_open_model(self, *, region: str, publisher_model: str) -> OpenModelSource | None:
+        """GetPublisherModel of `publisher_model` (`publishers/P/models/M[@VERSION]`) in `region`; None when
+        Model Garden has no such model."""
+        ...
 
 
 class MetricsPort(Protocol):

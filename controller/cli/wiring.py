@@ -37,6 +37,7 @@ def session_of(target: Target) -> Session:
         prompt_metrics=target.prompt_metrics,
         tuning=target.tuning,
         compile_pipeline=target.compile_pipeline,
+        model_garden=target.model_garden,
     )
 
 

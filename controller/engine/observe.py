@@ -3,7 +3,9 @@
 One paginated ListEndpoints and one ListModels per region, filtered by the ownership label, whatever the
 number of resources; plus one GetModel per distinct `model@alias` reference that neither the manifests nor
 the default versions answer (rare), and one Get per declared resource the lists did not return (one that
-plan would create): if it exists without the ownership label, the plan reports the clash instead.
+plan would create): if it exists without the ownership label, the plan reports the clash instead. An open
+Model (`publisher` with `deploy`) costs one GetPublisherModel per distinct (region, publisher model): its
+deploy action is what the plan uploads.
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from controller.engine.retry import DEFAULT_RETRY, RetryPolicy
 from controller.model import Endpoint, Manifest, Model
-from controller.observed import Observed, ObservedEndpoint, ObservedModel, address
-from controller.ports import VertexPort
+from controller.observed import Observed, ObservedEndpoint, ObservedModel, OpenModelSource, address
+from controller.ports import ModelGardenPort, VertexPort
 
 
 def regions_of(manifests: Iterable[Manifest]) -> set[str]:
@@ -54,7 +56,11 @@ def _unmanaged(
         m
         for m in manifests
         if (isinstance(m, Endpoint) and (m.spec.region, m.metadata.name) not in endpoints)
-        or (isinstance(m, Model) and m.spec.upload is not None and (m.spec.region, m.metadata.name) not in models)
+        or (
+            isinstance(m, Model)
+            and (m.spec.upload is not None or m.spec.is_open_model)
+            and (m.spec.region, m.metadata.name) not in models
+        )
     ]
 
     def foreign(m: Endpoint | Model) -> bool:
@@ -69,15 +75,39 @@ def _unmanaged(
     return frozenset(address(m.kind, m.spec.region, m.metadata.name) for m, f in zip(missing, flags, strict=True) if f)
 
 
+def _open_models(
+    model_garden: ModelGardenPort | None, manifests: list[Manifest], retry: RetryPolicy
+) -> dict[tuple[str, str], OpenModelSource | None]:
+    """What Model Garden says of each open Model's publisher model, one GetPublisherModel per distinct
+    (region, publisher); nothing without a Model Garden port (the plan says why it cannot plan them)."""
+    wanted = sorted(
+        {
+            (m.spec.region, m.spec.publisher)
+            for m in manifests
+            if isinstance(m, Model) and m.spec.publisher and m.spec.deploy
+        }
+    )
+    if model_garden is None or not wanted:
+        return {}
+
+    def read(key: tuple[str, str]) -> OpenModelSource | None:
+        region, name = key
+        return retry.call(lambda: model_garden.get_open_model(region=region, publisher_model=name))
+
+    with ThreadPoolExecutor(max_workers=min(8, len(wanted))) as pool:
+        return dict(zip(wanted, pool.map(read, wanted), strict=True))
+
+
 def observe(
     ports: Mapping[str, VertexPort],
     manifests: Iterable[Manifest],
     *,
     regions: Iterable[str] | None = None,
     retry: RetryPolicy = DEFAULT_RETRY,
+    model_garden: ModelGardenPort | None = None,
 ) -> Observed:
     """Live managed state in `regions` (default: every region of `ports` and of the manifests), read in
-    parallel, transient errors retried."""
+    parallel, transient errors retried; with `model_garden`, the deploy actions of the open Models."""
     wanted = list(manifests)
 
     def read(region: str) -> tuple[list[ObservedEndpoint], list[ObservedModel]]:
@@ -98,4 +128,5 @@ def observe(
         found = retry.call(lambda: port.resolve_version(model_id, ref))  # noqa: B023 (called at once)
         if found is not None:
             versions[(region, model_id, ref)] = found
-    return Observed(endpoints=endpoints, models=models, versions=versions, unmanaged=unmanaged)
+    open_models = _open_models(model_garden, wanted, retry)
+    return Observed(endpoints=endpoints, models=models, versions=versions, unmanaged=unmanaged, open_models=open_models)

@@ -68,7 +68,7 @@ def plan_load(
     if prompts_only:
         vertex = Plan((), target=session.name)
     else:
-        observed = observe(session.ports, manifests, regions=regions)
+        observed = observe(session.ports, manifests, regions=regions, model_garden=session.model_garden)
         vertex = make_plan(manifests, observed, prune=prune, sources=sources(result), target=session.name)
     tuned = Tuned()
     if not prompts_only and session.tuning is not None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from controller.errors import UserError
-from controller.ports import LockPort, MetricsPort, PromptMetricsPort, TuningPort, VertexPort
+from controller.ports import LockPort, MetricsPort, ModelGardenPort, PromptMetricsPort, TuningPort, VertexPort
 from controller.prompts.store import PromptStore
 
 
@@ -29,6 +29,7 @@ class Session:
     prompt_metrics: PromptMetricsPort | None = None  # the runtime client's metrics, for prompt canaries
     tuning: TuningPort | None = None  # tuning jobs, pipelines and the datasets' bucket
     compile_pipeline: Callable[[str, Path], dict[str, Any]] | None = None  # only with --allow-code
+    model_garden: ModelGardenPort | None = None  # open models' deploy actions (Model.deploy)
     _prompts: PromptStore | None = None
 
     def prompts(self) -> PromptStore:

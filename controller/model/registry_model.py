@@ -10,6 +10,7 @@ from pydantic import Field, field_validator, model_validator
 from controller.model.common import DeletionPolicy, Frozen, Metadata, Region, StrictBool, StrictInt
 
 ALIAS_PATTERN = r"^[a-z][a-zA-Z0-9-]{0,126}[a-z0-9]$"
+_GEMINI = "publishers/google/models/gemini"  # served by Google; Google's open models (Gemma) can be deployed
 
 
 class Port(Frozen):
@@ -88,9 +89,9 @@ class ModelSpec(Frozen):
     upload: Upload | None = None
     publisher: str | None = Field(
         default=None,
-        pattern=r"^publishers/[a-z0-9-]+/models/[a-zA-Z0-9._@-]+$",
+        pattern=r"^publishers/[a-z0-9-]+/models/[a-zA-Z0-9._-]+(@[a-zA-Z0-9._-]+)?$",
         description="A publisher model, e.g. publishers/google/models/gemini-2.0-flash, or an open model such "
-        "as publishers/meta/models/llama3-1@llama-3.1-8b-instruct (with `deploy`).",
+        "as publishers/meta/models/llama3_1@llama-3.1-8b-instruct (with `deploy`).",
     )
     deploy: OpenModelDeploy | None = Field(
         default=None,
@@ -107,10 +108,10 @@ class ModelSpec(Frozen):
             raise ValueError("a Model needs exactly one of 'upload' (a registry model) or 'publisher'")
         if self.deploy is not None and self.publisher is None:
             raise ValueError("'deploy' registers an open publisher model: give 'publisher' (not 'upload') with it")
-        if self.deploy is not None and self.publisher is not None and self.publisher.startswith("publishers/google/"):
+        if self.deploy is not None and self.publisher is not None and self.publisher.startswith(_GEMINI):
             raise ValueError(
-                "Google serves its own models (no deployment needed): 'deploy' is for open models from Model Garden "
-                "such as publishers/meta/models/..."
+                "Google serves Gemini (no deployment needed): 'deploy' is for open models from Model Garden "
+                "such as publishers/meta/models/llama3_1@llama-3.1-8b-instruct or publishers/google/models/gemma2@..."
             )
         return self
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from controller.model import RESERVED_LABEL_PREFIX, Endpoint, Model
 from controller.model.endpoint import Deployment
-from controller.observed import RETAIN_LABEL, SPEC_LABEL, ObservedDeployedModel, ObservedEndpoint
+from controller.observed import RETAIN_LABEL, SPEC_LABEL, ObservedDeployedModel, ObservedEndpoint, OpenModelSource
 from controller.plans.diff import field_changes
 from controller.plans.operations import (
     NEW_VERSION,
@@ -30,14 +30,23 @@ from controller.plans.operations import (
     new_deployed,
 )
 from controller.plans.plan import Action, Health, HealthState, ResourceChange
-from controller.plans.views_of import comparable, deployment_spec, desired_endpoint_view, observed_endpoint_view
+from controller.plans.views_of import (
+    comparable,
+    deployment_spec,
+    desired_endpoint_view,
+    observed_endpoint_view,
+    open_model_fingerprint,
+)
 from controller.rollout.state import PREFIX as ROLLOUT_PREFIX
 from controller.rollout.state import Phase, RolloutState, from_labels
 from controller.rollout.strategy import INDEFINITE, compile_steps
 
 
-def model_fingerprint(model: Model | None) -> str:
-    """What of a Model makes the deployments that serve it a new revision: its artifact and container."""
+def model_fingerprint(model: Model | None, source: OpenModelSource | None = None) -> str:
+    """What of a Model makes the deployments that serve it a new revision: its artifact and container (for
+    an open model, those of its publisher's deploy action, `source`, with the manifest's env)."""
+    if model is not None and model.spec.is_open_model and source is not None and source.container is not None:
+        return open_model_fingerprint(model, source)
     upload = model.spec.upload if model is not None else None
     if upload is None:
         return ""

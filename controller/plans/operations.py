@@ -353,7 +353,7 @@ def describe(op: Operation) -> str:
     match op:
         case UploadModel():
             what = "new version of" if op.parent_exists else "model"
-            return f"upload {what} {op.model_id} from {op.artifact_uri}"
+            return f"upload {what} {op.model_id} from {op.artifact_uri or op.container.image_uri}"  # open: no artifact
         case UpdateModel():
             return f"update model {op.model_id} metadata"
         case MergeAliases():

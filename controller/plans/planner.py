@@ -22,10 +22,12 @@ from controller.observed import (
     Observed,
     ObservedEndpoint,
     ObservedModel,
+    OpenModelSource,
     address,
 )
 from controller.plans.diff import field_changes
 from controller.plans.endpoint_plan import endpoint_health, model_fingerprint, plan_endpoint, revision_of
+from controller.plans.open_model_plan import machine_notes, resolve_open_models, unplannable_deployments
 from controller.plans.operations import (
     NEW_VERSION,
     DeleteEndpoint,
@@ -54,20 +56,20 @@ class _ModelPlan:
     new_version: bool  # this plan uploads a new default version
 
 
-def plan_model(model: Model, live: ObservedModel | None) -> _ModelPlan:
-    """Create, new version, metadata or alias changes for one registry model."""
+def plan_model(model: Model, live: ObservedModel | None, source: OpenModelSource | None = None) -> _ModelPlan:
+    """Create, new version, metadata or alias changes for one registry model (for an open model, registered
+    from its publisher's deploy action, `source`)."""
     spec = model.spec
-    assert spec.upload is not None
-    after = desired_model_view(model)
+    after = desired_model_view(model, source)
     name, region = model.metadata.name, spec.region
     upload = UploadModel(
         model_id=name,
         display_name=after["displayName"],
         description=after["description"],
         labels=after["labels"],
-        artifact_uri=spec.upload.artifact_uri,
-        container=container_of(model),
-        aliases=tuple(sorted(spec.upload.version_aliases)),
+        artifact_uri=after["artifactUri"],
+        container=container_of(model, source),
+        aliases=tuple(after["aliases"]),
         parent_exists=live is not None,
     )
     if live is None:
@@ -191,21 +193,27 @@ def plan(
     everything = [m for m in declared if m not in foreign and m not in gone]
     suspended = [m for m in everything if _suspended(m, observed)]
     manifests = [m for m in everything if m not in suspended]
-    models = {m.metadata.name: m for m in manifests if isinstance(m, Model) and m.spec.upload is not None}
+    models = {m.metadata.name: m for m in manifests if isinstance(m, Model) and _registered(m)}
     for m in everything:  # a suspended model is still what its endpoints deploy
-        if isinstance(m, Model) and m.spec.upload is not None and m.metadata.name not in models:
+        if isinstance(m, Model) and _registered(m) and m.metadata.name not in models:
             models[m.metadata.name] = m
+    opened = resolve_open_models(models.values(), observed, sources)
+    diagnostics += opened.diagnostics
+    models = {name: m for name, m in models.items() if name not in opened.broken}
     endpoints = [m for m in manifests if isinstance(m, Endpoint)]
     changes: list[ResourceChange] = []
+    open_notes: list[str] = []
     model_plans = {
-        name: plan_model(m, observed.models.get((m.spec.region, name)))
+        name: plan_model(m, observed.models.get((m.spec.region, name)), opened.sources.get(name))
         for name, m in sorted(models.items())
         if m in manifests
     }
     changes += [p.change for p in model_plans.values()]
-    fingerprints = {name: model_fingerprint(m) for name, m in models.items()}
+    fingerprints = {name: model_fingerprint(m, opened.sources.get(name)) for name, m in models.items()}
     for endpoint in sorted(endpoints, key=lambda e: e.metadata.name):
         versions, problems = _resolve_versions(endpoint, models, model_plans, observed)
+        problems += unplannable_deployments(endpoint, opened.broken)
+        open_notes += machine_notes(endpoint, opened.sources)
         where = (sources or {}).get(f"Endpoint/{endpoint.metadata.name}", Source("<manifests>"))
         diagnostics += [Diagnostic(p, where, "spec.deployments") for p in problems]
         revisions = {
@@ -217,6 +225,7 @@ def plan(
             change = plan_endpoint(endpoint, live, versions, revisions)
             changes.append(replace(change, health=endpoint_health(endpoint, live, revisions)))
     notes, deletions = _orphans(everything, observed, prune=prune)
+    notes = [*opened.notes, *open_notes, *notes]
     changes += [  # suspended resources stay in the plan, as no-ops saying why
         ResourceChange(
             m.kind,
@@ -234,6 +243,11 @@ def plan(
     notes = [f"{c.address}: {r}" for c in changes if c.action is Action.NOOP for r in c.reasons] + notes
     changes = [replace(c, drift=True) if _is_drift(c) else c for c in changes]
     return Plan(tuple(changes + deletions), observed.fingerprint(), tuple(notes), tuple(diagnostics), target)
+
+
+def _registered(model: Model) -> bool:
+    """A Model genaiops keeps in the registry: an upload, or an open model registered from Model Garden."""
+    return model.spec.upload is not None or model.spec.is_open_model
 
 
 def _address(m: Manifest) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from controller.model import MANAGED_BY_LABEL, RESERVED_LABEL_PREFIX, Deployment, Endpoint, Model
@@ -16,6 +17,7 @@ from controller.observed import (
     DeploymentSpec,
     ObservedEndpoint,
     ObservedModel,
+    OpenModelSource,
 )
 from controller.plans.operations import NEW_VERSION
 from controller.plans.plan import UNKNOWN
@@ -61,9 +63,15 @@ def compared_labels(labels: Mapping[str, str]) -> dict[str, str]:
     )
 
 
-def container_of(model: Model) -> ContainerSpec:
-    """The container spec a Model manifest uploads with."""
-    assert model.spec.upload is not None
+def container_of(model: Model, source: OpenModelSource | None = None) -> ContainerSpec:
+    """The container spec a Model manifest uploads with: its own, or for an open model the one its
+    publisher's deploy action names (`source`), with the manifest's `deploy.env` added (a variable set in
+    both takes the manifest's value)."""
+    if model.spec.upload is None:
+        assert source is not None and source.container is not None, "an open model needs its deploy action"
+        extra = model.spec.deploy.env if model.spec.deploy is not None else {}
+        env = dict(source.container.env) | dict(extra)
+        return replace(source.container, env=tuple(sorted(env.items())))
     c = model.spec.upload.serving_container
     return ContainerSpec(
         image_uri=c.image_uri,
@@ -91,17 +99,31 @@ def _container_view(container: ContainerSpec) -> dict[str, Any]:
     return view
 
 
-def desired_model_view(model: Model) -> dict[str, Any]:
-    """What the manifest asks of a registry model."""
+def open_model_fingerprint(model: Model, source: OpenModelSource) -> str:
+    """What an open model serves: the container (env included) and artifact of its deploy action."""
+    container = container_of(model, source)
+    return json.dumps({"artifact": source.artifact_uri, "container": _container_view(container)}, sort_keys=True)
+
+
+def desired_model_view(model: Model, source: OpenModelSource | None = None) -> dict[str, Any]:
+    """What the manifest asks of a registry model; for an open model, registered from `source` (its
+    deploy action, part of the spec hash: a deploy action Model Garden changed is a change, not drift)."""
     spec = model.spec
-    assert spec.upload is not None
+    if spec.upload is not None:
+        artifact, aliases, extra = spec.upload.artifact_uri, sorted(spec.upload.version_aliases), None
+    else:
+        assert source is not None, "an open model needs its deploy action"
+        artifact, aliases, extra = source.artifact_uri, [], {"deployAction": open_model_fingerprint(model, source)}
+    labels = desired_labels(
+        model.metadata.labels, retain=spec.deletion_policy == "retain", spec=spec_hash(model, extra)
+    )
     return {
         "displayName": spec.display_name or model.metadata.name,
         "description": spec.description or "",
-        "labels": desired_labels(model.metadata.labels, retain=spec.deletion_policy == "retain", spec=spec_hash(model)),
-        "artifactUri": spec.upload.artifact_uri,
-        "container": _container_view(container_of(model)),
-        "aliases": sorted(spec.upload.version_aliases),
+        "labels": labels,
+        "artifactUri": artifact,
+        "container": _container_view(container_of(model, source)),
+        "aliases": aliases,
     }
 
 

@@ -1,5 +1,6 @@
 """The emulated Vertex AI: state, EndpointService, ModelService, PredictionService (Predict, and Gemini's
-GenerateContent / StreamGenerateContent), GenAiTuningService, PipelineService, ScheduleService, Operations.
+GenerateContent / StreamGenerateContent), GenAiTuningService, PipelineService, ScheduleService,
+ModelGardenService (GetPublisherModel), Operations.
 
 `VertexServices` builds them all over one `StateStore` (one lock, optional JSON file), ready to be put on
 the wire by `grpc_adapter.build_server` (and the REST gateway).
@@ -14,6 +15,7 @@ from pathlib import Path
 from controller.emulator.api import RpcMethod
 from controller.emulator.vertex.endpoints import EndpointService
 from controller.emulator.vertex.generate import GenerateService, GenerationRecorder
+from controller.emulator.vertex.model_garden import ModelGardenService
 from controller.emulator.vertex.models import ModelService
 from controller.emulator.vertex.operations import OperationsService
 from controller.emulator.vertex.pipelines import PipelineService
@@ -28,6 +30,7 @@ __all__ = [
     "EndpointService",
     "GenerateService",
     "GenerationRecorder",
+    "ModelGardenService",
     "ModelService",
     "OperationsService",
     "PipelineService",
@@ -73,6 +76,7 @@ class VertexServices:
         )
         self.pipelines = PipelineService(self.store, duration_s=pipeline_duration_s)
         self.schedules = ScheduleService(self.store)
+        self.model_garden = ModelGardenService()
         self.prediction = PredictionService(self.store, recorder, real_latency=real_latency, seed=seed + 1, clock=clock)
         self.generate = GenerateService(
             self.store,
@@ -89,7 +93,7 @@ class VertexServices:
     def methods(self) -> Iterable[RpcMethod]:
         """Every RPC of every Vertex service."""
         services = (self.endpoints, self.models, self.prediction, self.generate, self.tuning, self.pipelines)
-        for service in (*services, self.schedules, self.operations):
+        for service in (*services, self.schedules, self.model_garden, self.operations):
             yield from service.methods()
 
     def create_calls(self) -> dict[str, int]:
