@@ -5,7 +5,9 @@ with the real clients); the next plan is empty, and a new publisher version roll
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Callable
 
+from tests.e2e.canary_helpers import TRAFFIC, canary_yaml, rollout_events, served
 from tests.e2e.conftest import Workspace, endpoint_yaml
 
 GPU = "[{name: primary, model: llama, machineType: g2-standard-12, accelerator: {type: NVIDIA_L4}}]"
@@ -93,3 +95,20 @@ def test_an_unknown_publisher_model_stops_the_plan_with_a_diagnostic(workspace: 
     planned = workspace.plan()
     assert planned.exit_code == 1, planned.output
     assert "Model Garden has no model publishers/meta/models/llama3_1@llama-3.1-800b" in planned.output
+
+
+def test_a_new_publisher_version_is_canaried_and_promoted_like_any_model(
+    make_workspace: Callable[..., Workspace],
+) -> None:
+    workspace = make_workspace(**TRAFFIC)
+    endpoint = canary_yaml().replace("[{name: primary, model: llm}]", GPU)
+    workspace.write(models=open_model_yaml("publishers/meta/models/llama3-2@llama-3.2-1b-instruct"), endpoints=endpoint)
+    assert workspace.apply().exit_code == 0
+    workspace.write(models=open_model_yaml("publishers/meta/models/llama3-2@llama-3.2-3b-instruct"), endpoints=endpoint)
+    result = workspace.apply("--wait")
+    assert result.exit_code == 0, result.output
+    moves = [e["event"] for e in rollout_events(workspace.root / "audit.log", "started", "promoted", "aborted")]
+    assert moves == ["rollout-started", "rollout-promoted"]
+    live = workspace.endpoint()
+    assert served(live) == {"2": 100}
+    assert workspace.plan("--detailed-exitcode").exit_code == 0
