@@ -11,12 +11,14 @@ from controller.model import Metric
 from controller.observed import (
     ContainerSpec,
     DeploymentSpec,
+    EndpointSettings,
     ObservedEndpoint,
     ObservedModel,
     ObservedPipelineJob,
     ObservedSchedule,
     ObservedTuningJob,
     OpenModelSource,
+    RequestLogging,
     Sample,
 )
 
@@ -44,8 +46,16 @@ class VertexPort(Protocol):
         ...
 
     def create_endpoint(
-        self, *, endpoint_id: str, display_name: str, description: str, labels: Mapping[str, str]
-    ) -> ObservedEndpoint: ...
+        self,
+        *,
+        endpoint_id: str,
+        display_name: str,
+        description: str,
+        labels: Mapping[str, str],
+        settings: EndpointSettings | None = None,
+    ) -> ObservedEndpoint:
+        """Create with the serving settings (None: none); the create-only ones can never change later."""
+        ...
 
     def update_endpoint(
         self,
@@ -62,9 +72,22 @@ class VertexPort(Protocol):
         """Deploy `spec` (its `version` a version id) with no traffic; returns the deployed model id."""
         ...
 
+    def update_request_logging(self, endpoint_id: str, logging: RequestLogging | None) -> ObservedEndpoint:
+        """Set the endpoint's request-response logging alone (None: off); the split and labels stay."""
+        ...
+
     def mutate_deployed_model(
-        self, *, endpoint_id: str, deployed_model_id: str, min_replicas: int, max_replicas: int
-    ) -> None: ...
+        self,
+        *,
+        endpoint_id: str,
+        deployed_model_id: str,
+        min_replicas: int,
+        max_replicas: int,
+        autoscaling: tuple[tuple[str, int], ...] | None = None,
+        disable_container_logging: bool | None = None,
+    ) -> None:
+        """Change replica counts in place, and the autoscaling targets and container logging unless None."""
+        ...
 
     def undeploy_model(self, *, endpoint_id: str, deployed_model_id: str) -> None: ...
 

@@ -14,9 +14,22 @@ import pytest
 from controller import __version__
 from controller.diagnostics import Diagnostic, Severity, Source
 from controller.errors import UserError
-from controller.observed import DeploymentSpec
+from controller.observed import (
+    DeploymentSpec,
+    EndpointSettings,
+    ExplanationParameters,
+    RequestLogging,
+    ReservationAffinity,
+)
 from controller.plans import planfile
-from controller.plans.operations import DeployModel, from_json, to_json
+from controller.plans.operations import (
+    CreateEndpoint,
+    DeployModel,
+    MutateDeployedModel,
+    SetRequestLogging,
+    from_json,
+    to_json,
+)
 from controller.plans.plan import Plan
 from controller.plans.planfile import PLANFILE_FORMAT, PLANFILE_VERSION, SavedPlan, load_plan, save_plan
 from tests.test_plan_views import (
@@ -245,3 +258,59 @@ def test_a_fifo_given_as_a_plan_file_is_refused_without_blocking(tmp_path: Path)
     os.mkfifo(path)
     with pytest.raises(UserError, match="not a regular file"):
         load_plan(path)  # opened non-blocking: no writer needed
+
+
+def test_the_serving_spec_operations_round_trip_through_a_plan_file(tmp_path: Path) -> None:
+    logging = RequestLogging(True, 0.25, "bq://acme-prod.serving.logs")
+    settings = EndpointSettings(
+        logging=logging,
+        dedicated=True,
+        private_service_connect=True,
+        psc_project_allowlist=("a-proj", "b-proj"),
+        kms_key_name="projects/p/locations/us-central1/keyRings/r/cryptoKeys/k",
+    )
+    spec = DeploymentSpec(
+        "primary",
+        "llm",
+        "@new",
+        "g2-standard-8",
+        1,
+        3,
+        "NVIDIA_L4",
+        1,
+        autoscaling=(("aiplatform.googleapis.com/prediction/online/cpu/utilization", 70),),
+        spot=True,
+        reservation=ReservationAffinity("specific", "compute.googleapis.com/reservation-name", ("r1", "r2")),
+        explanation=ExplanationParameters("sampled-shapley", path_count=10, top_k=2),
+    )
+    ops = (
+        CreateEndpoint("chat", "chat", "", {"managed-by": "genaiops"}, settings),
+        DeployModel("chat", spec),
+        SetRequestLogging("chat", logging),
+        SetRequestLogging("chat", None),
+        MutateDeployedModel("chat", "7", 1, 2, "primary", (), disable_container_logging=True),
+        MutateDeployedModel("chat", "7", 1, 2, "primary", spec.autoscaling),
+    )
+    for op in ops:
+        assert from_json(json.loads(json.dumps(to_json(op)))) == op
+    change = dataclasses.replace(create_plan().changes[1], operations=ops)
+    plan = dataclasses.replace(create_plan(), changes=(change,))
+    assert saved(plan, tmp_path / "plan.json").plan == plan
+
+
+def test_serving_fields_at_their_defaults_are_not_written_and_an_older_file_reads_them_back_as_defaults() -> None:
+    create = CreateEndpoint("chat", "chat", "", {})
+    mutate = MutateDeployedModel("chat", "7", 1, 2, "primary")
+    assert to_json(create) == {
+        "op": "CreateEndpoint",
+        "endpoint_id": "chat",
+        "display_name": "chat",
+        "description": "",
+        "labels": {},
+    }
+    assert "autoscaling" not in to_json(mutate) and "disable_container_logging" not in to_json(mutate)
+    assert from_json(to_json(create)) == create and from_json(to_json(mutate)) == mutate
+    only_logging = CreateEndpoint("chat", "chat", "", {}, EndpointSettings(logging=RequestLogging(True, 1.0, "")))
+    assert to_json(only_logging)["settings"] == {
+        "logging": {"enabled": True, "sampling_rate": 1.0, "bigquery_table": ""}
+    }

@@ -7,6 +7,9 @@ that make a retried or resumed apply converge without duplicates.
 - A traffic update checks the live split is still the one planned against (else: conflict, re-plan), and
   that every model it routes to is deployed.
 - An undeploy is refused while the deployed model carries traffic.
+- Request-response logging is set by one UpdateEndpoint of its config alone; setting it again is harmless,
+  so its kill points (before the call lands, after it landed but before the reply) both converge on a
+  rerun: the next plan sees the live config and sets it, or finds nothing to do.
 - Prompt versions are content-addressed (created only if absent) and labels move by compare-and-swap of
   the prompt's index, so a retried publish or label move writes nothing twice.
 """
@@ -40,6 +43,7 @@ from controller.plans.operations import (
     MutateDeployedModel,
     Operation,
     PublishPromptVersion,
+    SetRequestLogging,
     SetTraffic,
     StartPromptRollout,
     StartRollout,
@@ -167,6 +171,7 @@ def _create_endpoint(op: CreateEndpoint, ctx: Context) -> str:
             display_name=op.display_name,
             description=op.description,
             labels=ctx.stamp(op.labels),
+            settings=op.settings,
         )
     except AlreadyExistsError:
         live = _endpoint(ctx, op.endpoint_id)
@@ -343,8 +348,13 @@ def run_operation(op: Operation, ctx: Context, *, retrying: bool = False) -> str
                 deployed_model_id=op.deployed_model_id,
                 min_replicas=op.min_replicas,
                 max_replicas=op.max_replicas,
+                autoscaling=op.autoscaling,
+                disable_container_logging=op.disable_container_logging,
             )
             return op.deployed_model_id
+        case SetRequestLogging():
+            ctx.port.update_request_logging(op.endpoint_id, op.logging)
+            return "off" if op.logging is None else f"sampling {op.logging.sampling_rate:g}"
         case UndeployModel():
             return _undeploy(op, ctx)
         case DeleteEndpoint():

@@ -111,6 +111,25 @@ class Deployment(Frozen):
             raise ValueError(f"maxReplicas ({self.max_replicas}) must be at least minReplicas ({self.min_replicas})")
         return self
 
+    @model_validator(mode="after")
+    def _serving_fits_machine(self) -> Deployment:
+        autoscaling = self.autoscaling
+        if autoscaling is not None and autoscaling.accelerator_duty_cycle is not None and self.accelerator is None:
+            # AutoscalingMetricSpec: with accelerator_count 0 "the autoscaling will be based on CPU utilization
+            # metric only" (v1 DedicatedResources.autoscaling_metric_specs).
+            raise ValueError(
+                "autoscaling.acceleratorDutyCycle needs an accelerator: without GPUs or TPUs Vertex AI scales on "
+                "CPU utilization only (give 'accelerator', or use cpuUtilization / requestsPerReplica)"
+            )
+        if self.spot and self.reservation is not None and self.reservation.type != "none":
+            # Compute Engine, "Consume reservations": "You can't consume a reservation to create ... Spot VMs or
+            # preemptible instances"; Vertex AI, "Use Spot VMs with inference": "All Spot VMs limitations apply".
+            raise ValueError(
+                f"spot: true cannot consume a reservation (reservation type {self.reservation.type!r}): Spot VMs never "
+                "use reserved capacity; drop 'reservation' (or set its type to 'none'), or drop 'spot'"
+            )
+        return self
+
     @property
     def model_name(self) -> str:
         """The Model manifest this deployment serves."""
@@ -261,6 +280,35 @@ class EndpointSpec(Frozen):
             raise ValueError(
                 "give either 'network' (VPC peering) or 'privateServiceConnect', not both: an endpoint is private "
                 "through one of them"
+            )
+        if self.network is not None and self.dedicated:
+            # "Choose an endpoint type" (Vertex AI docs, predictions/choose-endpoint-type): a dedicated public
+            # endpoint takes requests from the internet on a dedicated plane; a private endpoint (VPC Network
+            # Peering, `network`) is another type. One endpoint is one of them.
+            raise ValueError(
+                "'dedicated' (a dedicated public endpoint) and 'network' (a private endpoint over VPC peering) are "
+                "two endpoint types: give one (for a private dedicated endpoint use 'privateServiceConnect')"
+            )
+        if self.network is not None and (len(self.deployments) > 1 or self.rollout.strategy != "direct"):
+            # "Use private services access endpoints": "Only support one model per private endpoint", and
+            # private endpoints "don't support traffic splitting" (predictions/using-private-endpoints).
+            raise ValueError(
+                "an endpoint on a VPC network ('network') serves one model and splits no traffic: give it one "
+                "deployment and rollout strategy 'direct'"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _key_in_region(self) -> EndpointSpec:
+        if self.encryption is None:
+            return self
+        location = self.encryption.kms_key_name.split("/")[3]
+        if location != self.region:
+            # EncryptionSpec.kmsKeyName: "The Cloud KMS key must be in the same region as the resource"
+            # (Vertex AI REST reference, v1/EncryptionSpec).
+            raise ValueError(
+                f"encryption.kmsKeyName is a key in {location!r}, the endpoint is in {self.region!r}: Vertex AI "
+                f"needs the Cloud KMS key in the endpoint's region (projects/P/locations/{self.region}/keyRings/...)"
             )
         return self
 

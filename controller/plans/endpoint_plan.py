@@ -2,9 +2,14 @@
 update that moves the split, and where a canary rollout starts, restarts, waits or stays rolled back.
 
 Pure. The operations always come in the safe order: deploy new deployed models at 0% -> one UpdateEndpoint
-with the whole new split (and the planned split as precondition) -> in-place replica changes -> undeploy
-what no longer carries traffic. A rollout in progress belongs to the rollout driver: the planner leaves
-its canary and stable, and their traffic, alone.
+with the whole new split (and the planned split as precondition) -> request-response logging -> in-place
+changes (replicas, autoscaling targets, container logging) -> undeploy what no longer carries traffic. A
+rollout in progress belongs to the rollout driver: the planner leaves its canary and stable, and their
+traffic, alone.
+
+What only DeployModel sets (Spot, reservation, explanation) is part of a deployment's revision, like its
+machine: a change deploys a new deployed model, through the canary when the rollout is one. What only
+CreateEndpoint sets is never planned on a live endpoint (endpoint_settings_plan.py reports it).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from controller.model import RESERVED_LABEL_PREFIX, Endpoint, Model
 from controller.model.endpoint import Deployment
 from controller.observed import RETAIN_LABEL, SPEC_LABEL, ObservedDeployedModel, ObservedEndpoint, OpenModelSource
 from controller.plans.diff import field_changes
+from controller.plans.endpoint_settings_plan import in_place_mutation, logging_ops
 from controller.plans.operations import (
     NEW_VERSION,
     CreateEndpoint,
@@ -34,6 +40,7 @@ from controller.plans.views_of import (
     comparable,
     deployment_spec,
     desired_endpoint_view,
+    endpoint_settings,
     observed_endpoint_view,
     open_model_fingerprint,
 )
@@ -54,20 +61,28 @@ def model_fingerprint(model: Model | None, source: OpenModelSource | None = None
     return json.dumps(body, sort_keys=True)
 
 
+def _deploy_only(deployment: Deployment) -> str:
+    """Spot, reservation and explanation, those set, as JSON ("" when none is: the revision of a deployment
+    without them is what it always was, so a rollout recorded before they existed is not restarted)."""
+    body = deployment.model_dump(mode="json", include={"spot", "reservation", "explanation"}, exclude_defaults=True)
+    return json.dumps(body, sort_keys=True) if body else ""
+
+
 def revision_of(deployment: Deployment, model: Model | None, *, fingerprint: str | None = None) -> str:
-    """A short hash of everything that makes a deployment a new revision (not replica counts).
-    `fingerprint` is `model_fingerprint(model)`, when the caller has it already."""
+    """A short hash of everything that makes a deployment a new revision (not replica counts or autoscaling
+    targets, which change in place). `fingerprint` is `model_fingerprint(model)`, when the caller has it."""
     accelerator = deployment.accelerator
-    body = "|".join(
-        (
-            deployment.model,
-            deployment.machine_type,
-            f"{accelerator.type}x{accelerator.count}" if accelerator else "",
-            deployment.service_account or "",
-            fingerprint if fingerprint is not None else model_fingerprint(model),
-        )
-    )
-    return hashlib.sha256(body.encode()).hexdigest()[:12]
+    parts = [
+        deployment.model,
+        deployment.machine_type,
+        f"{accelerator.type}x{accelerator.count}" if accelerator else "",
+        deployment.service_account or "",
+        fingerprint if fingerprint is not None else model_fingerprint(model),
+    ]
+    deploy_only = _deploy_only(deployment)
+    if deploy_only:
+        parts.append(deploy_only)
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:12]
 
 
 def _deploy_op(endpoint_id: str, d: Deployment, version: str) -> DeployModel:
@@ -141,9 +156,9 @@ def _decide(
             return
         work.target[d.name] = keep.id
         work.kept.add(keep.id)
-        replicas = (wanted.min_replicas, wanted.max_replicas)
-        if (keep.spec.min_replicas, keep.spec.max_replicas) != replicas:
-            work.mutates.append(MutateDeployedModel(endpoint.metadata.name, keep.id, *replicas, deployment=d.name))
+        mutate = in_place_mutation(endpoint.metadata.name, d.name, keep, wanted)
+        if mutate is not None:
+            work.mutates.append(mutate)
         return
     if canary and work.start is not None:
         assert holder is not None
@@ -227,7 +242,9 @@ def plan_endpoint(
     after = desired_endpoint_view(endpoint, versions, revisions)
     if live is None:
         ops: list[Operation] = [
-            CreateEndpoint(endpoint_id, after["displayName"], after["description"], after["labels"])
+            CreateEndpoint(
+                endpoint_id, after["displayName"], after["description"], after["labels"], endpoint_settings(spec)
+            )
         ]
         ops += [_deploy_op(endpoint_id, d, versions[d.name]) for d in spec.deployments]
         split = {new_deployed(n): p for n, p in sorted(spec.traffic.items()) if p > 0}
@@ -283,7 +300,8 @@ def plan_endpoint(
         )
     elif split != current or metadata_changed:
         moves.append(SetTraffic(endpoint_id, split, labels, after["displayName"], after["description"], current, names))
-    operations = (*work.deploys, *moves, *work.mutates, *undeploys)
+    logging = logging_ops(endpoint, live)
+    operations = (*work.deploys, *moves, *logging, *work.mutates, *undeploys)
     changes = field_changes(before, compared) if not work.in_progress else ()
     rollout = work.start is not None or work.in_progress
     if not operations and not rollout:
@@ -291,6 +309,8 @@ def plan_endpoint(
             "Endpoint", endpoint_id, spec.region, Action.NOOP, before, after, changes, (), tuple(work.reasons)
         )
     reasons = [*work.reasons, *_reasons(work, split != current, undeploys, metadata_changed)]
+    if logging:
+        reasons.append("request-response logging differs")
     action = Action.ROLLOUT if rollout else Action.UPDATE
     return ResourceChange(
         "Endpoint", endpoint_id, spec.region, action, before, after, changes, operations, tuple(reasons)
@@ -304,7 +324,12 @@ def _reasons(work: _Work, shift: bool, undeploys: Sequence[Operation], metadata:
     if shift and work.start is None:
         reasons.append("traffic split differs")
     if work.mutates:
-        reasons.append(f"{len(work.mutates)} deployment(s) change replica counts in place")
+        serving = any(
+            isinstance(m, MutateDeployedModel) and (m.autoscaling, m.disable_container_logging) != (None, None)
+            for m in work.mutates
+        )
+        what = "replica counts, autoscaling targets or container logging" if serving else "replica counts"
+        reasons.append(f"{len(work.mutates)} deployment(s) change {what} in place")
     if undeploys:
         reasons.append(f"{len(undeploys)} deployed model(s) no longer wanted")
     if metadata:

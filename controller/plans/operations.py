@@ -3,17 +3,18 @@
 A plan lists them in order per resource; the executor maps each to one port call. Values that only exist
 after an earlier step (a new model version, a freshly deployed model's id) are named by placeholders:
 `NEW_VERSION` for "the version this plan uploads", and `new:<deployment>` for "the deployed model this
-plan deploys under that name". Every operation serialises to and from JSON for saved plans.
+plan deploys under that name". Every operation serialises to and from JSON for saved plans; fields added
+later are written only when set, so a plan that does not use them reads exactly as it always did.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from controller.observed import ContainerSpec, DeploymentSpec
+from controller.observed import ContainerSpec, DeploymentSpec, EndpointSettings, RequestLogging
+from controller.plans.later_fields import later_from_json, spec_from_json, written
 from controller.rollout.strategy import split_at
 
 NEW_VERSION = "@new"  # the version uploaded earlier in the same plan
@@ -68,12 +69,15 @@ class DeleteModel:
 
 @dataclass(frozen=True)
 class CreateEndpoint:
-    """Create an endpoint with a caller-chosen ID (idempotent: ALREADY_EXISTS means done, if managed)."""
+    """Create an endpoint with a caller-chosen ID (idempotent: ALREADY_EXISTS means done, if managed), with
+    its serving settings: request-response logging, and what only CreateEndpoint can set (dedicated
+    endpoint, network, Private Service Connect, CMEK)."""
 
     endpoint_id: str
     display_name: str
     description: str
     labels: Mapping[str, str]
+    settings: EndpointSettings = field(default_factory=EndpointSettings)
 
 
 @dataclass(frozen=True)
@@ -132,13 +136,26 @@ class StartRollout:
 
 @dataclass(frozen=True)
 class MutateDeployedModel:
-    """Change replica counts of a deployed model in place."""
+    """Change replica counts of a deployed model in place, and (when not None) its autoscaling targets
+    (`()`: back to Vertex AI's defaults) and container logging: all MutateDeployedModel can change."""
 
     endpoint_id: str
     deployed_model_id: str
     min_replicas: int
     max_replicas: int
     deployment: str = ""  # its deployment name, for people
+    autoscaling: tuple[tuple[str, int], ...] | None = None  # (API metric name, target) pairs, sorted
+    disable_container_logging: bool | None = None
+
+
+@dataclass(frozen=True)
+class SetRequestLogging:
+    """One UpdateEndpoint of the endpoint's request-response logging (mask
+    `predict_request_response_logging_config`); `logging` None turns it off. Runs after the traffic moved.
+    Setting what is already set changes nothing, so a rerun after a kill simply sets it again."""
+
+    endpoint_id: str
+    logging: RequestLogging | None
 
 
 @dataclass(frozen=True)
@@ -309,6 +326,7 @@ Operation = (
     | SetTraffic
     | StartRollout
     | MutateDeployedModel
+    | SetRequestLogging
     | UndeployModel
     | DeleteEndpoint
     | PublishPromptVersion
@@ -333,6 +351,7 @@ _TYPES: dict[str, type[Any]] = {
         SetTraffic,
         StartRollout,
         MutateDeployedModel,
+        SetRequestLogging,
         UndeployModel,
         DeleteEndpoint,
         PublishPromptVersion,
@@ -378,7 +397,12 @@ def describe(op: Operation) -> str:
             which = (
                 f"{op.deployment} (deployed model {op.deployed_model_id})" if op.deployment else op.deployed_model_id
             )
-            return f"set replicas of {which} on {op.endpoint_id} to {op.min_replicas}..{op.max_replicas}"
+            return f"set replicas of {which} on {op.endpoint_id} to {op.min_replicas}..{op.max_replicas}{_mutated(op)}"
+        case SetRequestLogging():
+            if op.logging is None:
+                return f"turn off request-response logging of {op.endpoint_id}"
+            to = f" to {op.logging.bigquery_table}" if op.logging.bigquery_table else ""
+            return f"log {op.logging.sampling_rate:g} of the requests of {op.endpoint_id}{to}"
         case UndeployModel():
             return f"undeploy {op.deployment} ({op.deployed_model_id}) from {op.endpoint_id}"
         case DeleteEndpoint():
@@ -437,6 +461,17 @@ def split_text(split: Mapping[str, int], names: Mapping[str, str]) -> str:
     return ", ".join(f"{label}={share}%" for label, share in zip(labels, split.values(), strict=True))
 
 
+def _mutated(op: MutateDeployedModel) -> str:
+    """What a mutation changes beyond replicas: `, autoscaling targets cpu/utilization=70`..."""
+    extra = ""
+    if op.autoscaling is not None:
+        targets = ", ".join(f"{name.rsplit('online/', 1)[-1]}={target}" for name, target in op.autoscaling)
+        extra += f", autoscaling targets {targets or 'Vertex AI defaults'}"
+    if op.disable_container_logging is not None:
+        extra += f", container logging {'off' if op.disable_container_logging else 'on'}"
+    return extra
+
+
 def _version_suffix(version: str) -> str:
     if version == NEW_VERSION:
         return " (new version)"
@@ -451,16 +486,15 @@ _DEPLOY_NAMES = {"name": "deployment"}
 def to_json(op: Operation) -> dict[str, Any]:
     """`{"op": "DeployModel", ...fields}`; tuples become lists, mappings plain dicts."""
     if isinstance(op, DeployModel):
-        spec = {_DEPLOY_NAMES.get(k, k): v for k, v in dataclasses.asdict(op.spec).items()}
+        spec = {_DEPLOY_NAMES.get(k, k): v for k, v in written(op.spec).items()}
         return {"op": "DeployModel", "endpoint_id": op.endpoint_id, **spec}
-    body = dataclasses.asdict(op)
-    return {"op": type(op).__name__, **body}
+    return {"op": type(op).__name__, **written(op)}
 
 
 def _deploy_from_json(fields: dict[str, Any]) -> DeployModel:
     endpoint_id = fields.pop("endpoint_id")
     names = {v: k for k, v in _DEPLOY_NAMES.items()}
-    return DeployModel(endpoint_id, DeploymentSpec(**{names.get(k, k): v for k, v in fields.items()}))
+    return DeployModel(endpoint_id, spec_from_json({names.get(k, k): v for k, v in fields.items()}))
 
 
 def from_json(data: Mapping[str, Any]) -> Operation:
@@ -483,6 +517,7 @@ def from_json(data: Mapping[str, Any]) -> Operation:
         fields["labels"] = tuple(fields["labels"])
     if kind is CreatePipelineSchedule:
         fields["replaces"] = tuple(fields.get("replaces", ()))
+    later_from_json(kind.__name__, fields)
     if kind is EvaluateTunedModel:
         fields["cases"] = tuple(
             GateCase(**{**c, "assertions": tuple(c.get("assertions", ()))}) for c in fields.get("cases", ())

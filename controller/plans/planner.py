@@ -27,6 +27,7 @@ from controller.observed import (
 )
 from controller.plans.diff import field_changes
 from controller.plans.endpoint_plan import endpoint_health, model_fingerprint, plan_endpoint, revision_of
+from controller.plans.endpoint_settings_plan import create_only_problems
 from controller.plans.open_model_plan import machine_notes, resolve_open_models, unplannable_deployments
 from controller.plans.operations import (
     NEW_VERSION,
@@ -224,6 +225,9 @@ def plan(
             live = observed.endpoints.get((endpoint.spec.region, endpoint.metadata.name))
             change = plan_endpoint(endpoint, live, versions, revisions)
             changes.append(replace(change, health=endpoint_health(endpoint, live, revisions)))
+            if live is not None:  # create-only settings the manifest changed: reported, never planned
+                problems_of = create_only_problems(endpoint, live)
+                diagnostics += [Diagnostic(p.summary, where, p.path, detail=p.detail) for p in problems_of]
     notes, deletions = _orphans(everything, observed, prune=prune)
     notes = [*opened.notes, *open_notes, *notes]
     changes += [  # suspended resources stay in the plan, as no-ops saying why

@@ -1,5 +1,10 @@
 """Comparable views: desired and observed resources rendered into the same plain-dict shape, so that a
-diff of the two is the list of field changes a reviewer reads. Server-owned fields never appear."""
+diff of the two is the list of field changes a reviewer reads. Server-owned fields never appear.
+
+The serving settings of issue 17 (autoscaling, Spot, reservation, explanation; request-response logging,
+dedicated endpoint, network, Private Service Connect, CMEK) appear only when set, and the spec hash leaves
+them out while unset: a manifest that does not use them plans, and hashes, exactly as it always did.
+"""
 
 from __future__ import annotations
 
@@ -9,25 +14,58 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from pydantic import BaseModel
+
 from controller.model import MANAGED_BY_LABEL, RESERVED_LABEL_PREFIX, Deployment, Endpoint, Model
+from controller.model.endpoint import EndpointSpec
+from controller.model.serving import ACCELERATOR_DUTY_CYCLE, CPU_UTILIZATION, REQUEST_COUNT, Explanation, Reservation
 from controller.observed import (
     RETAIN_LABEL,
     SPEC_LABEL,
     ContainerSpec,
     DeploymentSpec,
+    EndpointSettings,
+    ExplanationParameters,
     ObservedEndpoint,
     ObservedModel,
     OpenModelSource,
+    RequestLogging,
+    ReservationAffinity,
 )
 from controller.plans.operations import NEW_VERSION
 from controller.plans.plan import UNKNOWN
+
+# Fields added to the manifests after spec hashes were first recorded on live resources: left out of the
+# hash while unset, so that upgrading genaiops never changes the hash of a manifest that does not use them
+# (a changed hash is a label update of every resource, and `reconcile` would call it a change).
+_LATER_SPEC_FIELDS = ("request_response_logging", "dedicated", "network", "private_service_connect", "encryption")
+_LATER_MODEL_FIELDS = ("deploy",)
+_LATER_DEPLOYMENT_FIELDS = ("autoscaling", "spot", "reservation", "explanation")
+
+
+def _unset(model: BaseModel, names: tuple[str, ...]) -> set[str]:
+    fields = type(model).model_fields
+    return {n for n in names if n in fields and getattr(model, n) == fields[n].get_default(call_default_factory=True)}
+
+
+def _hash_exclude(manifest: Model | Endpoint) -> dict[str, Any]:
+    """What `spec_hash` leaves out: `suspend`, and the later fields while they are unset."""
+    exclude: dict[str, Any] = {"suspend": True}
+    if isinstance(manifest, Endpoint):
+        exclude.update(dict.fromkeys(_unset(manifest.spec, _LATER_SPEC_FIELDS), True))
+        unset = {i: _unset(d, _LATER_DEPLOYMENT_FIELDS) for i, d in enumerate(manifest.spec.deployments)}
+        if any(unset.values()):
+            exclude["deployments"] = {i: names for i, names in unset.items() if names}
+    else:
+        exclude.update(dict.fromkeys(_unset(manifest.spec, _LATER_MODEL_FIELDS), True))
+    return exclude
 
 
 def spec_hash(manifest: Model | Endpoint, revisions: Mapping[str, str] | None = None) -> str:
     """A short hash of what a manifest asks for; recorded on the resource as the `genaiops-spec` label.
     For an endpoint, `revisions` (deployment -> revision of what it serves) are part of it: a new model
     version in git is a change of the endpoint's desired state, not drift."""
-    spec = manifest.spec.model_dump_json(by_alias=True, exclude={"suspend"})  # serialised in Rust: fast
+    spec = manifest.spec.model_dump_json(by_alias=True, exclude=_hash_exclude(manifest))  # serialised in Rust: fast
     labels = json.dumps(manifest.metadata.labels, sort_keys=True)
     extra = json.dumps(sorted((revisions or {}).items()))
     return hashlib.sha256(f"{labels}|{spec}|{extra}".encode()).hexdigest()[:16]
@@ -154,7 +192,59 @@ def deployment_spec(deployment: Deployment, version: str) -> DeploymentSpec:
         accelerator_count=accelerator.count if accelerator else 0,
         disable_container_logging=deployment.disable_container_logging,
         service_account=deployment.service_account,
+        autoscaling=deployment.autoscaling.metric_specs() if deployment.autoscaling else (),
+        spot=deployment.spot,
+        reservation=reservation_affinity(deployment.reservation),
+        explanation=explanation_parameters(deployment.explanation),
     )
+
+
+def reservation_affinity(reservation: Reservation | None) -> ReservationAffinity | None:
+    """The observed-state form of a manifest's reservation (the value DeployModel sends)."""
+    if reservation is None:
+        return None
+    return ReservationAffinity(reservation.type, reservation.key or "", tuple(reservation.values))
+
+
+def explanation_parameters(explanation: Explanation | None) -> ExplanationParameters | None:
+    """The observed-state form of a manifest's explanation parameters (0: not set)."""
+    if explanation is None:
+        return None
+    return ExplanationParameters(
+        explanation.method, explanation.path_count or 0, explanation.step_count or 0, explanation.top_k or 0
+    )
+
+
+# Autoscaling metrics by the manifest's names for them (API names the manifest has none for stay as they are).
+_AUTOSCALING_KEYS = {
+    CPU_UTILIZATION: "cpuUtilization",
+    ACCELERATOR_DUTY_CYCLE: "acceleratorDutyCycle",
+    REQUEST_COUNT: "requestsPerReplica",
+}
+
+
+def autoscaling_view(specs: tuple[tuple[str, int], ...]) -> dict[str, int]:
+    """`{cpuUtilization: 70, requestsPerReplica: 40}`: autoscaling targets by the manifest's names."""
+    return {_AUTOSCALING_KEYS.get(name, name): target for name, target in specs}
+
+
+def _serving_view(spec: DeploymentSpec) -> dict[str, Any]:
+    """Autoscaling, Spot, reservation and explanation, each only when set."""
+    view: dict[str, Any] = {}
+    if spec.autoscaling:
+        view["autoscaling"] = autoscaling_view(spec.autoscaling)
+    if spec.spot:
+        view["spot"] = True
+    if spec.reservation is not None:
+        r = spec.reservation
+        view["reservation"] = {"type": r.type, **({"key": r.key} if r.key else {})}
+        if r.values:
+            view["reservation"]["values"] = list(r.values)
+    if spec.explanation is not None:
+        e = spec.explanation
+        counts = (("pathCount", e.path_count), ("stepCount", e.step_count), ("topK", e.top_k))
+        view["explanation"] = {"method": e.method, **{k: v for k, v in counts if v}}
+    return view
 
 
 def deployment_view(spec: DeploymentSpec) -> dict[str, Any]:
@@ -171,6 +261,47 @@ def deployment_view(spec: DeploymentSpec) -> dict[str, Any]:
         view["disableContainerLogging"] = True
     if spec.service_account:
         view["serviceAccount"] = spec.service_account
+    return {**view, **_serving_view(spec)}
+
+
+def endpoint_settings(spec: EndpointSpec) -> EndpointSettings:
+    """The endpoint-level serving settings a manifest asks for (what CreateEndpoint sends). Logging that
+    is not enabled is no logging: both read back as None."""
+    logging = spec.request_response_logging
+    psc = spec.private_service_connect
+    return EndpointSettings(
+        logging=RequestLogging(True, logging.sampling_rate, logging.bigquery_table or "")
+        if logging is not None and logging.enabled
+        else None,
+        dedicated=spec.dedicated,
+        network=spec.network or "",
+        private_service_connect=psc is not None,
+        psc_project_allowlist=tuple(sorted(psc.project_allowlist)) if psc is not None else (),
+        kms_key_name=spec.encryption.kms_key_name if spec.encryption is not None else "",
+    )
+
+
+def wanted_logging(settings: EndpointSettings) -> RequestLogging | None:
+    """Request-response logging as compared: None unless enabled (a disabled config logs nothing)."""
+    logging = settings.logging
+    return logging if logging is not None and logging.enabled else None
+
+
+def settings_view(settings: EndpointSettings) -> dict[str, Any]:
+    """The endpoint's serving settings, each only when set (the dedicated DNS name is output only)."""
+    view: dict[str, Any] = {}
+    logging = wanted_logging(settings)
+    if logging is not None:
+        table = {"bigqueryTable": logging.bigquery_table} if logging.bigquery_table else {}
+        view["requestResponseLogging"] = {"samplingRate": logging.sampling_rate, **table}
+    if settings.dedicated:
+        view["dedicated"] = True
+    if settings.network:
+        view["network"] = settings.network
+    if settings.private_service_connect:
+        view["privateServiceConnect"] = {"projectAllowlist": sorted(settings.psc_project_allowlist)}
+    if settings.kms_key_name:
+        view["encryption"] = {"kmsKeyName": settings.kms_key_name}
     return view
 
 
@@ -190,6 +321,7 @@ def desired_endpoint_view(
             d.name: deployment_view(deployment_spec(d, versions.get(d.name) or NEW_VERSION)) for d in spec.deployments
         },
         "traffic": {name: pct for name, pct in sorted(spec.traffic.items()) if pct > 0},
+        **settings_view(endpoint_settings(spec)),
     }
 
 
@@ -211,4 +343,5 @@ def observed_endpoint_view(endpoint: ObservedEndpoint) -> dict[str, Any]:
         "labels": compared_labels(endpoint.labels),
         "deployments": deployments,
         "traffic": dict(sorted(traffic.items())),
+        **settings_view(endpoint.settings),
     }

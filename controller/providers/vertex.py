@@ -4,6 +4,13 @@ SDK), one instance per (project, region).
 Reads are list calls filtered by the ownership label, so a refresh costs one paginated ListEndpoints and
 one ListModels whatever the number of resources. Long-running operations are submitted once and then
 polled until done, riding out transient polling errors, so a flaky network never re-submits a deploy.
+
+The serving spec maps onto the v1 API fields (names as in aiplatform_v1/types of google-cloud-aiplatform):
+`DedicatedResources.autoscaling_metric_specs` and `.spot`, `MachineSpec.reservation_affinity`,
+`DeployedModel.explanation_spec.parameters` (set by DeployModel); `Endpoint.
+predict_request_response_logging_config` (CreateEndpoint, then UpdateEndpoint), and what only
+CreateEndpoint sets: `dedicated_endpoint_enabled`, `network`, `private_service_connect_config`,
+`encryption_spec` (serving_api.py converts them).
 """
 
 from __future__ import annotations
@@ -25,12 +32,25 @@ from controller.model import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from controller.observed import (
     ContainerSpec,
     DeploymentSpec,
+    EndpointSettings,
     ObservedDeployedModel,
     ObservedEndpoint,
     ObservedModel,
     ObservedModelVersion,
+    RequestLogging,
 )
 from controller.providers.google_errors import call, translate
+from controller.providers.serving_api import (
+    autoscaling_of,
+    autoscaling_specs,
+    explanation_of,
+    explanation_spec,
+    logging_config,
+    reservation_affinity,
+    reservation_of,
+    settings_fields,
+    settings_of,
+)
 
 MANAGED_FILTER = f'labels.{MANAGED_BY_LABEL}="{MANAGED_BY_VALUE}"'
 PAGE_SIZE = 1000
@@ -72,6 +92,10 @@ def observed_endpoint(endpoint: v1.Endpoint | Any, region: str) -> ObservedEndpo
                     accelerator_count=accel_count,
                     disable_container_logging=d.disable_container_logging,
                     service_account=d.service_account or None,
+                    autoscaling=autoscaling_of(resources),
+                    spot=resources.spot,
+                    reservation=reservation_of(resources.machine_spec),
+                    explanation=explanation_of(d),
                 ),
             )
         )
@@ -85,6 +109,7 @@ def observed_endpoint(endpoint: v1.Endpoint | Any, region: str) -> ObservedEndpo
         traffic_split=dict(pb.traffic_split),
         etag=pb.etag,
         update_time=_timestamp(pb, "update_time"),
+        settings=settings_of(pb),
     )
 
 
@@ -270,11 +295,23 @@ class VertexProvider:
 
     # -- endpoint writes --------------------------------------------------------------------------------
     def create_endpoint(
-        self, *, endpoint_id: str, display_name: str, description: str, labels: Mapping[str, str]
+        self,
+        *,
+        endpoint_id: str,
+        display_name: str,
+        description: str,
+        labels: Mapping[str, str],
+        settings: EndpointSettings | None = None,
     ) -> ObservedEndpoint:
-        """CreateEndpoint with the caller-chosen ID."""
+        """CreateEndpoint with the caller-chosen ID and the serving settings (logging, dedicated endpoint,
+        network or Private Service Connect, CMEK: the last four can be set only here)."""
         what = f"create endpoint {endpoint_id}"
-        body = v1.Endpoint(display_name=display_name, description=description, labels=dict(labels))
+        body = v1.Endpoint(
+            display_name=display_name,
+            description=description,
+            labels=dict(labels),
+            **settings_fields(settings or EndpointSettings()),
+        )
         self._count("CreateEndpoint")
         op = call(
             what,
@@ -312,21 +349,47 @@ class VertexProvider:
         )
         return observed_endpoint(updated, self.region)
 
+    def update_request_logging(self, endpoint_id: str, logging: RequestLogging | None) -> ObservedEndpoint:
+        """UpdateEndpoint of `predict_request_response_logging_config` alone (update_mask names only it, so
+        the split, labels and the rest stay as they are); None sends a config with `enabled` false.
+        Request-response logging is "enabled by creating or patching the inference endpoint" (Vertex AI docs,
+        predictions/online-prediction-logging; gcloud `ai endpoints update --request-response-logging-rate`)."""
+        body = v1.Endpoint(
+            name=self._endpoint_name(endpoint_id),
+            predict_request_response_logging_config=logging_config(logging),
+        )
+        mask = field_mask_pb2.FieldMask(paths=["predict_request_response_logging_config"])
+        self._count("UpdateEndpoint")
+        updated = call(
+            f"set request-response logging of endpoint {endpoint_id}",
+            lambda: self.endpoints.update_endpoint(endpoint=body, update_mask=mask, timeout=self.timeout_s, retry=None),
+        )
+        return observed_endpoint(updated, self.region)
+
     def deploy_model(self, *, endpoint_id: str, spec: DeploymentSpec) -> str:
-        """DeployModel with an empty traffic_split (the endpoint's split is left as it is)."""
+        """DeployModel with an empty traffic_split (the endpoint's split is left as it is), with the
+        autoscaling targets, Spot, reservation affinity and explanation parameters of `spec`."""
         machine = v1.MachineSpec(machine_type=spec.machine_type)
         if spec.accelerator_type:
             machine.accelerator_type = getattr(v1.AcceleratorType, spec.accelerator_type)
             machine.accelerator_count = spec.accelerator_count
+        if spec.reservation is not None:
+            machine.reservation_affinity = reservation_affinity(spec.reservation)
         deployed = v1.DeployedModel(
             model=f"{self._model_name(spec.model_id)}@{spec.version}",
             display_name=spec.name,
             dedicated_resources=v1.DedicatedResources(
-                machine_spec=machine, min_replica_count=spec.min_replicas, max_replica_count=spec.max_replicas
+                machine_spec=machine,
+                min_replica_count=spec.min_replicas,
+                max_replica_count=spec.max_replicas,
+                autoscaling_metric_specs=autoscaling_specs(spec.autoscaling),
+                spot=spec.spot,
             ),
             disable_container_logging=spec.disable_container_logging,
             service_account=spec.service_account or "",
         )
+        if spec.explanation is not None:
+            deployed.explanation_spec = explanation_spec(spec.explanation)
         what = f"deploy {spec.model_id}@{spec.version} to {endpoint_id}"
         self._count("DeployModel")
         op = call(
@@ -339,16 +402,29 @@ class VertexProvider:
         return str(response.deployed_model.id)
 
     def mutate_deployed_model(
-        self, *, endpoint_id: str, deployed_model_id: str, min_replicas: int, max_replicas: int
+        self,
+        *,
+        endpoint_id: str,
+        deployed_model_id: str,
+        min_replicas: int,
+        max_replicas: int,
+        autoscaling: tuple[tuple[str, int], ...] | None = None,
+        disable_container_logging: bool | None = None,
     ) -> None:
-        """MutateDeployedModel: replica counts only."""
-        deployed = v1.DeployedModel(
-            id=deployed_model_id,
-            dedicated_resources=v1.DedicatedResources(min_replica_count=min_replicas, max_replica_count=max_replicas),
-        )
-        mask = field_mask_pb2.FieldMask(
-            paths=["dedicated_resources.min_replica_count", "dedicated_resources.max_replica_count"]
-        )
+        """MutateDeployedModel: replica counts, and when not None the autoscaling targets (the masked list
+        replaces the live one; empty: Vertex AI's defaults) and container logging. MutateDeployedModelRequest:
+        "Only the following fields can be mutated: min_replica_count, max_replica_count,
+        required_replica_count, autoscaling_metric_specs, disable_container_logging (v1 only)"."""
+        resources = v1.DedicatedResources(min_replica_count=min_replicas, max_replica_count=max_replicas)
+        paths = ["dedicated_resources.min_replica_count", "dedicated_resources.max_replica_count"]
+        if autoscaling is not None:
+            resources.autoscaling_metric_specs = autoscaling_specs(autoscaling)
+            paths.append("dedicated_resources.autoscaling_metric_specs")
+        deployed = v1.DeployedModel(id=deployed_model_id, dedicated_resources=resources)
+        if disable_container_logging is not None:
+            deployed.disable_container_logging = disable_container_logging
+            paths.append("disable_container_logging")
+        mask = field_mask_pb2.FieldMask(paths=paths)
         what = f"mutate {deployed_model_id} on {endpoint_id}"
         self._count("MutateDeployedModel")
         op = call(
