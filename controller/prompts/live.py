@@ -59,7 +59,7 @@ def live_target(
         return LiveTarget("publisher", f"projects/{project}/locations/{region or DEFAULT_REGION}/{ref}")
     name = ref.split("@", 1)[0]
     model = next((m for m in manifests if isinstance(m, Model) and m.metadata.name == name), None)
-    if model is not None and model.spec.publisher is not None:
+    if model is not None and model.spec.is_publisher and model.spec.publisher is not None:
         where = region or model.spec.region
         return LiveTarget("publisher", f"projects/{project}/locations/{where}/{model.spec.publisher}")
     for manifest in manifests:

@@ -40,7 +40,7 @@ def vertex_model(ref: str, manifests: Sequence[Manifest]) -> str:
     model = next((m for m in manifests if isinstance(m, Model) and m.metadata.name == name), None)
     if model is None:
         return ref
-    if model.spec.publisher is not None:
+    if model.spec.is_publisher and model.spec.publisher is not None:
         return model.spec.publisher
     for manifest in manifests:
         if isinstance(manifest, Endpoint) and any(d.model_name == name for d in manifest.spec.deployments):
