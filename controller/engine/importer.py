@@ -5,11 +5,11 @@ changes for.
     InventoryPort lists (every endpoint and model, no label filter) + the prompt store
       -> import_drafts.draft_imports (pure): drafts, and skips (declared, managed, cannot import: why)
       -> write_drafts: one YAML file per resource under --out (never over different content without force)
-      -> load the manifests again -> adoption_verdicts: the planner (plans/planner.py, the one plan uses)
+      -> load the manifests again -> adoption.adoption_verdicts: the planner (plans/planner.py, the one plan uses)
          plans the written manifests against the live resources as if genaiops owned them (a copy with
          the managed-by label added); every imported resource must come out no-op, anything else is
          refused with the plan's field changes as the reason
-      -> adopt: one labels-only update per resource (its current labels + managed-by: genaiops), models
+      -> adoption.adopt: one labels-only update per resource (its current labels + managed-by: genaiops), models
          before endpoints, an endpoint's guarded by the etag it was read and checked with
 
 Only resources whose manifests lie under --out (written by import, now or in an earlier run) are adopted;
@@ -32,26 +32,21 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
 from controller.diagnostics import Diagnostic
+from controller.engine.adoption import Adoption, Inventory, Verdict, adopt, adoption_verdicts, inside, prompt_verdicts
 from controller.engine.import_drafts import Drafting, declared_addresses, draft_imports
 from controller.engine.import_prompts import StoredPrompt, chosen_version
 from controller.engine.import_render import Draft
-from controller.engine.planning import sources
 from controller.engine.retry import DEFAULT_RETRY, RetryPolicy
-from controller.errors import ConflictError, GenaiopsError, UserError
+from controller.errors import NotFoundError, UserError
 from controller.loader import LoadResult, discover, load
-from controller.loader.checks import Located
-from controller.model import MANAGED_BY_LABEL, MANAGED_BY_VALUE, Endpoint, Model, split_model_ref
-from controller.observed import Observed, ObservedEndpoint, ObservedModel, address
-from controller.plans.plan import Action, ResourceChange
-from controller.plans.planner import plan as make_plan
+from controller.model import split_model_ref
+from controller.observed import ObservedEndpoint, ObservedModel
 from controller.ports import InventoryPort
-from controller.prompts.prompt_plan import plan_prompts
-from controller.prompts.source import sources_of
 from controller.prompts.store import PromptStore
 
 
@@ -62,16 +57,6 @@ class ManifestLoadError(UserError):
         super().__init__(message)
         self.diagnostics = tuple(diagnostics)
         self.files = files
-
-
-@dataclass(frozen=True)
-class Inventory:
-    """What the target holds: every endpoint and model of the regions read, and the stored prompts no
-    manifest declares (with the version import would describe)."""
-
-    endpoints: tuple[ObservedEndpoint, ...] = ()
-    models: tuple[ObservedModel, ...] = ()
-    prompts: tuple[StoredPrompt, ...] = ()
 
 
 def read_inventory(
@@ -90,7 +75,7 @@ def read_inventory(
         endpoints += retry.call(port.all_endpoints)
         models += retry.call(port.all_models)
     prompts: list[StoredPrompt] = []
-    for name in store.list_prompts() if store is not None else ():
+    for name in _stored_names(store):
         if name in declared_prompts or store is None:
             continue
         index = store.read_index(name)
@@ -99,6 +84,16 @@ def read_inventory(
         if index is not None and version is not None:
             prompts.append(StoredPrompt(index, version))
     return Inventory(tuple(endpoints), tuple(models), tuple(prompts))
+
+
+def _stored_names(store: PromptStore | None) -> list[str]:
+    """The prompts in the store; none when the store is not there yet (nothing was ever published)."""
+    if store is None:
+        return []
+    try:
+        return store.list_prompts()
+    except NotFoundError:
+        return []
 
 
 # -- writing files ------------------------------------------------------------------------------------
@@ -182,188 +177,6 @@ def write_drafts(drafts: Sequence[Draft], out: Path, *, force: bool) -> tuple[Wr
     return tuple(outcomes)
 
 
-# -- the check before adopting ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """Whether an imported resource may be adopted: its manifest plans to no changes (else why not)."""
-
-    address: str
-    adoptable: bool
-    why: str = ""
-
-
-def _inside(file: str, directory: Path) -> bool:
-    try:
-        Path(file).resolve().relative_to(directory.resolve())
-    except ValueError:
-        return False
-    return True
-
-
-def _owned(labels: Mapping[str, str]) -> dict[str, str]:
-    return {**labels, MANAGED_BY_LABEL: MANAGED_BY_VALUE}
-
-
-def _change_text(change: ResourceChange) -> str:
-    """The field changes of a planned change (then its reasons), briefly."""
-    fields = [f"{c.path}: {c.before!r} -> {c.after!r}" for c in change.changes[:4]]
-    more = f" (and {len(change.changes) - 4} more)" if len(change.changes) > 4 else ""
-    what = "; ".join(fields) + more if fields else "; ".join(change.reasons) or change.action.value
-    return f"its manifest plans a change ({change.action.value}): {what}"
-
-
-def _candidates(result: LoadResult, inventory: Inventory, out: Path) -> tuple[Observed, dict[str, Located]]:
-    """The live state as the planner would see it with every imported, unmanaged resource owned, and the
-    manifests of those resources (address -> manifest). Resources another tool labels are never owned."""
-    items = {
-        address(i.manifest.kind, i.manifest.spec.region, i.manifest.metadata.name): i
-        for i in result.manifests
-        if isinstance(i.manifest, Endpoint | Model)
-    }
-    wanted: dict[str, Located] = {}
-
-    def owned_as(kind: str, region: str, name: str, labels: Mapping[str, str]) -> bool:
-        where = address(kind, region, name)
-        item = items.get(where)
-        if MANAGED_BY_LABEL in labels or item is None or not _inside(item.file, out):
-            return False
-        wanted[where] = item
-        return True
-
-    endpoints = {
-        (e.region, e.endpoint_id): replace(e, labels=_owned(e.labels)) if taken else e
-        for e in inventory.endpoints
-        if (taken := owned_as("Endpoint", e.region, e.endpoint_id, e.labels)) or e.managed
-    }
-    models = {
-        (m.region, m.model_id): replace(m, labels=_owned(m.labels)) if taken else m
-        for m in inventory.models
-        if (taken := owned_as("Model", m.region, m.model_id, m.labels)) or m.managed
-    }
-    return Observed(endpoints=endpoints, models=models), wanted
-
-
-def adoption_verdicts(result: LoadResult, inventory: Inventory, *, out: Path) -> tuple[Verdict, ...]:
-    """Plan the manifests under `out` of every unmanaged resource against it, as if owned: adoptable when
-    the change is a no-op. An endpoint is adoptable only when the models it deploys are (or are managed)."""
-    observed, wanted = _candidates(result, inventory, out)
-    if not wanted:
-        return ()
-    manifests = [i.manifest for i in wanted.values()]
-    deployed = {d.model_name for m in manifests if isinstance(m, Endpoint) for d in m.spec.deployments}
-    models = [
-        i.manifest
-        for i in result.manifests
-        if isinstance(i.manifest, Model)
-        and i.manifest.metadata.name in deployed
-        and address("Model", i.manifest.spec.region, i.manifest.metadata.name) not in wanted
-    ]
-    planned = make_plan([*manifests, *models], observed, sources=sources(result))
-    changes = {c.address: c for c in planned.changes}
-    verdicts: dict[str, Verdict] = {}
-    for where in sorted(wanted, key=lambda a: (not a.startswith("Model/"), a)):
-        change = changes.get(where)
-        if change is None:
-            found = [d.summary for d in planned.diagnostics if d.source.file == wanted[where].file]
-            verdicts[where] = Verdict(where, False, "not planned: " + ("; ".join(found[:2]) or "see `genaiops plan`"))
-        elif change.action is not Action.NOOP:
-            verdicts[where] = Verdict(where, False, _change_text(change))
-        else:
-            verdicts[where] = Verdict(where, True)
-    for where, item in wanted.items():
-        manifest = item.manifest
-        if not isinstance(manifest, Endpoint) or not verdicts[where].adoptable:
-            continue
-        blocked = sorted(
-            d.model_name
-            for d in manifest.spec.deployments
-            if not verdicts.get(address("Model", manifest.spec.region, d.model_name), Verdict("", True)).adoptable
-        )
-        if blocked:
-            verdicts[where] = Verdict(where, False, f"it deploys model {', '.join(blocked)}, which is not adopted")
-    return tuple(verdicts.values())
-
-
-def prompt_verdicts(result: LoadResult, names: Collection[str], store: PromptStore) -> tuple[Verdict, ...]:
-    """Plan the imported prompts `names` against the store: each must come out a no-op (the store already
-    has the version its manifest describes, and its labels point there)."""
-    if not names:
-        return ()
-    chosen = [s for s in sources_of(result.manifests) if s.name in names]
-    verdicts = []
-    for change in plan_prompts(chosen, store):
-        ok = change.action is Action.NOOP
-        verdicts.append(Verdict(change.address, ok, "" if ok else _change_text(change)))
-    return tuple(verdicts)
-
-
-# -- adopting -----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Adoption:
-    """One adoption: the resource now carries managed-by: genaiops, or why it does not."""
-
-    address: str
-    error: str = ""
-
-    @property
-    def ok(self) -> bool:
-        """True when the label was written."""
-        return not self.error
-
-
-def adopt(
-    ports: Mapping[str, InventoryPort],
-    inventory: Inventory,
-    verdicts: Sequence[Verdict],
-    *,
-    retry: RetryPolicy = DEFAULT_RETRY,
-) -> tuple[Adoption, ...]:
-    """Add managed-by: genaiops to every adoptable resource, one labels-only update each (the labels it
-    was read with + the ownership label), models first; an endpoint's update carries the etag it was read
-    and checked with, so one changed since is not taken over on the strength of an outdated check."""
-    adoptable = {v.address for v in verdicts if v.adoptable}
-    done: list[Adoption] = []
-    failed_models: set[tuple[str, str]] = set()
-    for model in sorted(inventory.models, key=lambda m: (m.region, m.model_id)):
-        where = address("Model", model.region, model.model_id)
-        if where not in adoptable or model.managed:
-            continue
-        port, labels = ports[model.region], _owned(model.labels)
-        try:
-            retry.call(lambda: port.adopt_model(model_id=model.model_id, labels=labels))  # noqa: B023 (called at once)
-            done.append(Adoption(where))
-        except GenaiopsError as err:
-            failed_models.add((model.region, model.model_id))
-            done.append(Adoption(where, str(err)))
-    for endpoint in sorted(inventory.endpoints, key=lambda e: (e.region, e.endpoint_id)):
-        where = address("Endpoint", endpoint.region, endpoint.endpoint_id)
-        if where not in adoptable or endpoint.managed:
-            continue
-        blocked = sorted({d.spec.model_id for d in endpoint.deployed_models} & {m for _, m in failed_models})
-        if blocked:
-            done.append(Adoption(where, f"model {', '.join(blocked)} was not adopted"))
-            continue
-        done.append(_adopt_endpoint(ports[endpoint.region], endpoint, where, retry))
-    return tuple(done)
-
-
-def _adopt_endpoint(port: InventoryPort, endpoint: ObservedEndpoint, where: str, retry: RetryPolicy) -> Adoption:
-    labels = _owned(endpoint.labels)
-    try:
-        retry.call(lambda: port.adopt_endpoint(endpoint_id=endpoint.endpoint_id, etag=endpoint.etag, labels=labels))
-    except ConflictError:
-        return Adoption(
-            where, "it changed since it was read (etag): not adopted; run `genaiops import --adopt` again to check it"
-        )
-    except GenaiopsError as err:
-        return Adoption(where, str(err))
-    return Adoption(where)
-
-
 # -- the whole command --------------------------------------------------------------------------------
 
 
@@ -436,7 +249,7 @@ def run_import(
     retry: RetryPolicy = DEFAULT_RETRY,
 ) -> ImportReport:
     """Read, draft, write, check and (with `adopt_them`) adopt; see the module docstring."""
-    if not _inside(str(out), root):
+    if not inside(str(out), root):
         raise UserError(f"--out {out} must be inside {root}: plan and apply read the imported manifests from there")
     before = load_root(root, default_region=default_region)
     declared = declared_addresses([(i.manifest, i.file) for i in before.manifests])

@@ -275,3 +275,70 @@ def test_a_manifest_named_by_a_generated_id_whose_resource_is_gone_is_a_diagnost
     assert "Model 7672672114085189673 was imported from a resource that no longer exists" in result.output
     assert "Endpoint 1444565590023340588 was imported from a resource that no longer exists" in result.output
     assert "No changes planned" in result.output
+
+
+def test_an_sdk_endpoint_using_serving_settings_imports_to_a_manifest_that_plans_to_no_changes(
+    sdk_workspace: Workspace,
+) -> None:
+    ws = sdk_workspace
+    model = upload("model-a")
+    endpoint = aiplatform.Endpoint.create(
+        display_name="logged",
+        dedicated_endpoint_enabled=True,
+        enable_request_response_logging=True,
+        request_response_logging_sampling_rate=0.5,
+        request_response_logging_bq_destination_table="bq://my-project.logs.requests",
+    )
+    endpoint.deploy(
+        model,
+        deployed_model_display_name="primary",
+        traffic_percentage=100,
+        machine_type=MACHINE,
+        min_replica_count=1,
+        max_replica_count=4,
+        autoscaling_target_cpu_utilization=70,
+        spot=True,
+    )
+
+    result = ws.run("import", str(ws.manifests), "--adopt")
+
+    assert result.exit_code == 0, result.output
+    assert "2 of 2 plan to no changes" in result.output
+    spec = yaml.safe_load(files(ws)[f"endpoint-us-central1-{endpoint.name}.yaml"])["spec"]
+    assert spec["dedicated"] is True
+    assert spec["requestResponseLogging"] == {
+        "enabled": True,
+        "samplingRate": 0.5,
+        "bigqueryTable": "bq://my-project.logs.requests",
+    }
+    assert spec["deployments"][0]["autoscaling"] == {"cpuUtilization": 70}
+    assert spec["deployments"][0]["spot"] is True
+    planned = ws.plan("--detailed-exitcode")
+    assert planned.exit_code == 0, planned.output
+
+
+def test_import_reads_every_region_given(sdk_workspace: Workspace) -> None:
+    ws = sdk_workspace
+    here = endpoint_with([upload("model-a")], [100])
+    model = aiplatform.Model.upload(
+        display_name="model-eu",
+        artifact_uri="gs://sdk-models/eu",
+        serving_container_image_uri=IMAGE,
+        location="europe-west4",
+    )
+    there = aiplatform.Endpoint.create(display_name="eu", location="europe-west4")
+    there.deploy(model, deployed_model_display_name="primary", traffic_percentage=100, machine_type=MACHINE)
+
+    only_default = ws.run("import", str(ws.manifests))
+    assert only_default.exit_code == 0, only_default.output
+    assert set(files(ws)) == {
+        f"endpoint-us-central1-{here.name}.yaml",
+        f"model-us-central1-{here.list_models()[0].model.rsplit('/', 1)[-1]}.yaml",
+    }
+
+    both = ws.run("import", str(ws.manifests), "--region", "us-central1", "--region", "europe-west4", "--adopt")
+    assert both.exit_code == 0, both.output
+    assert f"endpoint-europe-west4-{there.name}.yaml" in files(ws)
+    assert "Adopted 4 resources" in both.output
+    planned = ws.plan("--detailed-exitcode")
+    assert planned.exit_code == 0, planned.output

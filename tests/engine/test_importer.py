@@ -13,18 +13,11 @@ from typing import Any
 import pytest
 import yaml
 
+from controller.engine.adoption import Inventory, Verdict, adopt, adoption_verdicts
 from controller.engine.import_drafts import SkipReason, declared_addresses, draft_imports, endpoint_document
 from controller.engine.import_prompts import StoredPrompt, chosen_version, prompt_draft
 from controller.engine.import_render import CannotImportError, render
-from controller.engine.importer import (
-    FileStatus,
-    Inventory,
-    Verdict,
-    adopt,
-    adoption_verdicts,
-    load_root,
-    write_drafts,
-)
+from controller.engine.importer import FileStatus, load_root, write_drafts
 from controller.engine.retry import RetryPolicy
 from controller.errors import ConflictError
 from controller.model import Prompt
