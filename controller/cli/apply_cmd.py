@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from controller.cli.console import make_console
-from controller.cli.options import EXIT_ERROR, load_or_exit, target_options, target_spec
+from controller.cli.options import EXIT_ERROR, load_or_exit, target_options, target_spec, use_saved_environment
 from controller.cli.paths import OutputFile, prepare_output_file
 from controller.cli.target import open_target
 from controller.cli.wiring import ConsoleHooks, author, notifier, owner, report_apply, session_of
@@ -89,6 +89,8 @@ def apply_cmd(
     )
     try:
         saved = load_plan(source) if _is_planfile(source) else None
+        if saved is not None:
+            use_saved_environment(saved.plan)
         result = None if saved is not None else load_or_exit(source)
         spec = target_spec(**flags, traffic_rps=traffic)
         if saved is not None and saved.plan.target != spec.describe():

@@ -17,13 +17,15 @@ from typing import Any, TypeVar
 
 import click
 from click.core import ParameterSource
+from pydantic import ValidationError
 
 from controller.cli.paths import OutputDir, check_store_url
 from controller.cli.target import TargetSpec, spec_from_flags
 from controller.engine.planning import environment_file
 from controller.errors import UserError
 from controller.loader import DEFAULT_REGION, LoadResult, load
-from controller.model import Environment
+from controller.model import API_VERSION, Environment
+from controller.plans.plan import Plan
 from controller.views.diagnostics import human_lines
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -187,7 +189,22 @@ def contradiction(context: click.Context, loaded: LoadedEnvironment) -> str | No
     return None
 
 
-def environment_of(env: str, manifests: Path | None) -> LoadedEnvironment:
+def use_saved_environment(plan: Plan) -> None:
+    """`apply PLANFILE --env NAME` of a plan made for NAME takes the target from the environment settings
+    the plan recorded (checksummed with it), so the manifests need not be at hand. A plan made for another
+    environment, or none, is left to the target check, which refuses it."""
+    env = current_env()
+    if not plan.environment or plan.environment != env:
+        return
+    document = {"apiVersion": API_VERSION, "kind": "Environment", "metadata": {"name": env}}
+    try:
+        environment = Environment.model_validate({**document, "spec": dict(plan.environment_settings)})
+    except ValidationError:
+        return  # then read from the manifests, as for any other command
+    click.get_current_context().find_root().meta[_META_KEY] = LoadedEnvironment(environment, plan.environment_file)
+
+
+def selected_environment(env: str, manifests: Path | None) -> LoadedEnvironment:
     """The environment the running command loaded, else the one read from `manifests` (default manifests/)
     for a command that plans nothing (exits 1 with the diagnostics when that load fails)."""
     context = click.get_current_context()
@@ -212,7 +229,7 @@ def target_spec(**flags: Any) -> TargetSpec:
     traffic_rps = float(flags.pop("traffic_rps", 0.0))
     if not env:
         return spec_from_flags(**flags, traffic_rps=traffic_rps)
-    loaded = environment_of(env, manifests)
+    loaded = selected_environment(env, manifests)
     problem = contradiction(click.get_current_context(), loaded)
     if problem:
         raise UserError(problem)

@@ -183,8 +183,8 @@ def _cost(writer: _Writer, cost: PlanCost) -> None:
 
 
 def _environment(writer: _Writer, plan: Plan) -> None:
-    """A collapsed table of the values the environment set, with their origin (rows that do not fit are left
-    out, and the closing line says how many)."""
+    """A collapsed table of the values the environment set, with their origin. It takes at most a third of
+    the room left (the resources come first); rows that do not fit are left out, and a line says how many."""
     count = len(plan.overrides)
     source = f" from {plan.environment_file}" if plan.environment_file else ""
     head = (
@@ -197,18 +197,19 @@ def _environment(writer: _Writer, plan: Plan) -> None:
         for address, group in overrides_by_resource(plan)
         for o in group
     ]
-    tail = "\n</details>\n\n"
-    if not writer.fits(head + tail):
-        return
-    writer.add(head)
-    if rows:
-        writer.add("| Resource | Field | Value | Origin |\n|---|---|---|---|\n")
-        writer.limit -= len(tail)
+    table = "| Resource | Field | Value | Origin |\n|---|---|---|---|\n" if rows else ""
+    tail, note_room = "\n</details>\n\n", 60
+    limit = writer.limit
+    writer.limit = min(limit, writer.size + (limit - writer.size) // 3)
+    if writer.fits(head + table + tail):
+        writer.add(head + table)
+        writer.limit -= len(tail) + note_room
         shown = writer.add_all(rows)
-        writer.limit += len(tail)
+        writer.limit += len(tail) + note_room
         if shown < len(rows):
-            writer.add_all([f"\n_{len(rows) - shown} more values left out._\n"])
-    writer.add(tail)
+            writer.add(f"\n_{len(rows) - shown} more values left out._\n")
+        writer.add(tail)
+    writer.limit = limit
 
 
 def _truncation_notes(*, rows: int, details: int, total: int, left_out: tuple[int, int]) -> list[str]:
