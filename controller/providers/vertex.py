@@ -10,7 +10,7 @@ The serving spec maps onto the v1 API fields (names as in aiplatform_v1/types of
 `DeployedModel.explanation_spec.parameters` (set by DeployModel); `Endpoint.
 predict_request_response_logging_config` (CreateEndpoint, then UpdateEndpoint), and what only
 CreateEndpoint sets: `dedicated_endpoint_enabled`, `network`, `private_service_connect_config`,
-`encryption_spec` (serving_api.py converts them).
+`encryption_spec` (serving_api.py converts them; vertex_read.py reads whole Endpoints and Models).
 """
 
 from __future__ import annotations
@@ -33,117 +33,22 @@ from controller.observed import (
     ContainerSpec,
     DeploymentSpec,
     EndpointSettings,
-    ObservedDeployedModel,
     ObservedEndpoint,
     ObservedModel,
-    ObservedModelVersion,
     RequestLogging,
 )
 from controller.providers.google_errors import call, translate
 from controller.providers.serving_api import (
-    autoscaling_of,
     autoscaling_specs,
-    explanation_of,
     explanation_spec,
     logging_config,
     reservation_affinity,
-    reservation_of,
     settings_fields,
-    settings_of,
 )
+from controller.providers.vertex_read import observed_endpoint, observed_model, raw
 
 MANAGED_FILTER = f'labels.{MANAGED_BY_LABEL}="{MANAGED_BY_VALUE}"'
 PAGE_SIZE = 1000
-
-
-def _timestamp(message: Any, field: str) -> str:
-    return str(getattr(message, field).ToJsonString()) if message.HasField(field) else ""
-
-
-def _accelerator(spec: Any) -> tuple[str | None, int]:
-    if not spec.accelerator_type:
-        return (None, 0)
-    return (v1.AcceleratorType(spec.accelerator_type).name, spec.accelerator_count)
-
-
-def _raw(message: Any) -> Any:
-    """The protobuf message under a proto-plus wrapper: reading fields from it is ~10x faster."""
-    return type(message).pb(message) if hasattr(type(message), "pb") else message
-
-
-def observed_endpoint(endpoint: v1.Endpoint | Any, region: str) -> ObservedEndpoint:
-    """Convert an API Endpoint (proto-plus or raw protobuf) into the observed snapshot."""
-    pb = _raw(endpoint)
-    deployed = []
-    for d in pb.deployed_models:
-        resources = d.dedicated_resources
-        accel_type, accel_count = _accelerator(resources.machine_spec)
-        deployed.append(
-            ObservedDeployedModel(
-                id=d.id,
-                spec=DeploymentSpec(
-                    name=d.display_name,
-                    model_id=d.model.rsplit("/", 1)[-1].split("@", 1)[0],
-                    version=d.model_version_id,
-                    machine_type=resources.machine_spec.machine_type,
-                    min_replicas=resources.min_replica_count,
-                    max_replicas=resources.max_replica_count or resources.min_replica_count,
-                    accelerator_type=accel_type,
-                    accelerator_count=accel_count,
-                    disable_container_logging=d.disable_container_logging,
-                    service_account=d.service_account or None,
-                    autoscaling=autoscaling_of(resources),
-                    spot=resources.spot,
-                    reservation=reservation_of(resources.machine_spec),
-                    explanation=explanation_of(d),
-                ),
-            )
-        )
-    return ObservedEndpoint(
-        endpoint_id=pb.name.rsplit("/", 1)[-1],
-        region=region,
-        display_name=pb.display_name,
-        description=pb.description,
-        labels=dict(pb.labels),
-        deployed_models=tuple(deployed),
-        traffic_split=dict(pb.traffic_split),
-        etag=pb.etag,
-        update_time=_timestamp(pb, "update_time"),
-        settings=settings_of(pb),
-    )
-
-
-def _container(spec: Any) -> ContainerSpec:
-    return ContainerSpec(
-        image_uri=spec.image_uri,
-        command=tuple(spec.command),
-        args=tuple(spec.args),
-        env=tuple(sorted((e.name, e.value) for e in spec.env)),
-        ports=tuple(p.container_port for p in spec.ports),
-        predict_route=spec.predict_route or None,
-        health_route=spec.health_route or None,
-    )
-
-
-def observed_model(model: v1.Model | Any, region: str) -> ObservedModel:
-    """Convert an API Model (its default version, as ListModels returns) into the observed snapshot."""
-    pb = _raw(model)
-    version = ObservedModelVersion(
-        version_id=pb.version_id,
-        aliases=tuple(pb.version_aliases),
-        artifact_uri=pb.artifact_uri,
-        container=_container(pb.container_spec),
-        update_time=_timestamp(pb, "version_update_time"),
-    )
-    return ObservedModel(
-        model_id=pb.name.rsplit("/", 1)[-1],
-        region=region,
-        display_name=pb.display_name,
-        description=pb.description,
-        labels=dict(pb.labels),
-        default_version=version,
-        update_time=_timestamp(pb, "update_time") or version.update_time,
-    )
 
 
 def _container_spec(container: ContainerSpec) -> v1.ModelContainerSpec:
@@ -236,7 +141,7 @@ class VertexProvider:
         while True:
             self._count(name)
             page = call(name, lambda: list_call(request=request, timeout=self.timeout_s, retry=None))
-            response = _raw(page._response)
+            response = raw(page._response)
             items += list(getattr(response, field))
             if not response.next_page_token:
                 return items
