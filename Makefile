@@ -15,14 +15,20 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/genaiops demo
 
-# Servers the tests start themselves on free loopback ports (redis-server, for the runtime client's Redis
-# cache): installed with apt when missing (as root, else through sudo). Without it those tests skip
-# locally and fail under CI=true.
+# What the tests start or drive themselves, installed with apt when missing (as root, else through sudo):
+# redis-server (the runtime client's Redis cache, on free loopback ports) and Debian's Chromium with its
+# chromedriver (the dashboard's browser tests, headless). Without them those tests skip locally and fail
+# under CI=true.
 services:
-	@command -v redis-server >/dev/null 2>&1 || { \
+	@missing=""; \
+	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v chromedriver >/dev/null 2>&1 || missing="$$missing chromium-driver"; \
+	[ -z "$$missing" ] || { \
+		echo "installing$$missing (apt-get)"; \
 		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
-		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
-	} || echo "warning: could not install redis-server (apt-get install -y redis-server)"
+		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	} || echo "warning: could not install$$missing (apt-get install -y$$missing)"
 
 # pytest on two workers (pytest-xdist), one test file per worker at a time: the end-to-end tests mostly
 # wait on emulators and child processes, so two overlap well on two cores. Every test keeps to its own
