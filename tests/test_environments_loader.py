@@ -481,3 +481,12 @@ def test_any_patch_yields_a_load_result_never_an_exception(
     result = load(root, env="prod")
     assert all(d.render() for d in result.diagnostics)
     assert load(root).ok == report.base.ok
+
+
+def test_the_selected_environments_file_is_known_even_when_it_sets_no_value(tmp_path: Path) -> None:
+    root = tree(tmp_path, ("prod", "  project: acme-genai-prod\n"))
+    result = load(root, env="prod")
+    assert result.ok, rendered(result.diagnostics)
+    assert result.overrides == ()
+    assert result.environment_file == env_file(root)
+    assert load(root).environment_file == ""

@@ -123,13 +123,8 @@ def environment_of(result: LoadResult) -> dict[str, Any]:
 
 
 def environment_file(result: LoadResult) -> str:
-    """The file of the selected environment, as its overrides or its budget name it ("" when it set no value
-    and has no budget)."""
-    if result.environment is None:
-        return ""
-    budget = f"{result.environment.metadata.name}-budget"
-    found = (i.file for i in result.manifests if isinstance(i.manifest, Budget) and i.manifest.metadata.name == budget)
-    return next((o.file for o in result.overrides), next(found, ""))
+    """The file of the selected environment ("" without one)."""
+    return result.environment_file
 
 
 MEASURED_WINDOW_S = 7 * 24 * 3600.0

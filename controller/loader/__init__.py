@@ -45,6 +45,7 @@ class LoadResult:
     diagnostics: tuple[Diagnostic, ...]
     files: int
     environment: Environment | None = None  # the one `--env` selected (its patches are merged in)
+    environment_file: str = ""  # the file that declares it
     environments: tuple[Environment, ...] = ()  # every Environment under the root (never planned themselves)
     overrides: tuple[Override, ...] = ()  # the values the selected environment set, with their origin
 
@@ -265,6 +266,7 @@ def _assemble(
         tuple(sorted(diagnostics, key=sort_key)),
         parsed.files,
         environment=selected.environment if selected is not None else None,
+        environment_file=selected.file if selected is not None else "",
         environments=tuple(e.environment for e in parsed.environments),
         overrides=tuple(overrides),
     )
