@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from controller.model import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 
@@ -355,3 +356,36 @@ class Phase(StrEnum):
 def address(kind: str, region: str, name: str) -> str:
     """The stable address of a resource in plans, audit lines and messages: `Endpoint/us-central1/chat`."""
     return f"{kind}/{region}/{name}"
+
+
+ALERT_LABEL = "genaiops-alert"  # user label of an alert policy or notification channel: its manifest's name
+
+
+@dataclass(frozen=True)
+class ObservedAlertPolicy:
+    """A Cloud Monitoring alert policy genaiops manages (user labels managed-by and genaiops-alert). `body`
+    is the policy in its REST JSON form (camelCase) as far as genaiops declares it: displayName,
+    documentation, userLabels, conditions (without their server-assigned names), combiner, enabled,
+    notificationChannels (full names), severity."""
+
+    name: str  # projects/P/alertPolicies/ID (server-assigned)
+    manifest: str
+    body: Mapping[str, Any]
+
+    @property
+    def user_labels(self) -> Mapping[str, str]:
+        """The policy's user labels."""
+        labels: Mapping[str, str] = self.body.get("userLabels", {})
+        return labels
+
+
+@dataclass(frozen=True)
+class ObservedNotificationChannel:
+    """A Cloud Monitoring notification channel genaiops manages. `body` is its REST JSON form as far as
+    genaiops declares it (type, displayName, description, labels without secrets, userLabels, enabled); a
+    secret label (a Slack `auth_token`) is never read back, the secret version it came from is recorded in
+    the user label `genaiops-secret` (its hash)."""
+
+    name: str  # projects/P/notificationChannels/ID (server-assigned)
+    manifest: str
+    body: Mapping[str, Any]

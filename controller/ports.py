@@ -5,15 +5,17 @@ are `controller.errors` types only, never vendor exceptions."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from controller.model import Metric
 from controller.observed import (
     ContainerSpec,
     DeploymentSpec,
     EndpointSettings,
+    ObservedAlertPolicy,
     ObservedEndpoint,
     ObservedModel,
+    ObservedNotificationChannel,
     ObservedPipelineJob,
     ObservedSchedule,
     ObservedTuningJob,
@@ -320,4 +322,35 @@ class InventoryPort(Protocol):
 
     def adopt_model(self, *, model_id: str, labels: Mapping[str, str]) -> None:
         """One UpdateModel of `labels` only."""
+        ...
+
+
+class AlertsPort(Protocol):
+    """Cloud Monitoring alert policies and notification channels of the target project (AlertPolicyService,
+    NotificationChannelService), and Secret Manager for channel secrets. Bodies are REST JSON (camelCase)."""
+
+    def list_alert_policies(self) -> list[ObservedAlertPolicy]:
+        """Every alert policy labelled managed-by=genaiops, all pages."""
+        ...
+
+    def create_alert_policy(self, body: Mapping[str, Any]) -> ObservedAlertPolicy: ...
+
+    def update_alert_policy(self, name: str, body: Mapping[str, Any]) -> ObservedAlertPolicy:
+        """Replace what genaiops declares of the policy (an update mask of those fields)."""
+        ...
+
+    def delete_alert_policy(self, name: str) -> None: ...
+
+    def list_notification_channels(self) -> list[ObservedNotificationChannel]:
+        """Every notification channel labelled managed-by=genaiops, all pages."""
+        ...
+
+    def create_notification_channel(self, body: Mapping[str, Any]) -> ObservedNotificationChannel: ...
+
+    def update_notification_channel(self, name: str, body: Mapping[str, Any]) -> ObservedNotificationChannel: ...
+
+    def delete_notification_channel(self, name: str) -> None: ...
+
+    def read_secret(self, version: str) -> str:
+        """The payload of a Secret Manager secret version (projects/P/secrets/S/versions/V)."""
         ...

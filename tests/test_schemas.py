@@ -48,6 +48,8 @@ def test_combined_schema_dispatches_on_kind() -> None:
         "Budget",
         "PriceBook",
         "Environment",
+        "Alert",
+        "NotificationChannel",
     }
 
 

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from controller.model.alert import Alert, NotificationChannel
 from controller.model.analysis import Analysis, Metric, MetricQuery
 from controller.model.budget import Budget
 from controller.model.common import (
@@ -25,7 +26,19 @@ from controller.model.prompt import Assertion, GenerationConfig, Prompt, PromptS
 from controller.model.registry_model import Model, ModelSpec, ServingContainer, Upload
 from controller.model.tuning import Dataset, Pipeline, TuningJob
 
-Manifest = Model | Endpoint | Prompt | Dataset | TuningJob | Pipeline | Budget | PriceBook | Environment
+Manifest = (
+    Model
+    | Endpoint
+    | Prompt
+    | Dataset
+    | TuningJob
+    | Pipeline
+    | Budget
+    | PriceBook
+    | Environment
+    | Alert
+    | NotificationChannel
+)
 KINDS: dict[str, type[Manifest]] = {
     "Model": Model,
     "Endpoint": Endpoint,
@@ -36,6 +49,8 @@ KINDS: dict[str, type[Manifest]] = {
     "Budget": Budget,
     "PriceBook": PriceBook,
     "Environment": Environment,
+    "Alert": Alert,
+    "NotificationChannel": NotificationChannel,
 }
 
 __all__ = [
@@ -45,6 +60,7 @@ __all__ = [
     "MANAGED_BY_VALUE",
     "MAX_DURATION_S",
     "RESERVED_LABEL_PREFIX",
+    "Alert",
     "Analysis",
     "Assertion",
     "Budget",
@@ -60,6 +76,7 @@ __all__ = [
     "MetricQuery",
     "Model",
     "ModelSpec",
+    "NotificationChannel",
     "Override",
     "Pipeline",
     "PriceBook",

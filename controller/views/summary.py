@@ -6,7 +6,18 @@ from rich.console import Console
 from rich.table import Table
 
 from controller.loader import LoadResult
-from controller.model import Budget, Dataset, Endpoint, Environment, Model, PriceBook, Prompt, TuningJob
+from controller.model import (
+    Alert,
+    Budget,
+    Dataset,
+    Endpoint,
+    Environment,
+    Model,
+    NotificationChannel,
+    PriceBook,
+    Prompt,
+    TuningJob,
+)
 from controller.model.endpoint import Rollout
 
 
@@ -69,6 +80,13 @@ def summary_table(result: LoadResult) -> Table:
         elif isinstance(manifest, PriceBook):
             dates = sorted({row.as_of.isoformat() for row in manifest.spec.prices})
             what = f"{len(manifest.spec.prices)} prices overriding the bundled table (as of {', '.join(dates)})"
+        elif isinstance(manifest, Alert):
+            alert = manifest.spec
+            watched = alert.metric or "a custom query"
+            condition = "stops reporting" if alert.absent else f"{alert.comparison} {alert.threshold}"
+            what = f"alert when {watched} {condition} for {alert.for_} ({alert.severity})"
+        elif isinstance(manifest, NotificationChannel):
+            what = f"{manifest.spec.type} notification channel"
         elif isinstance(manifest, Environment):
             env = manifest.spec
             where = ", ".join(x for x in (env.project, env.region) if x) or "the flags' target"
