@@ -23,8 +23,6 @@ import grpc
 from google.api_core import exceptions as gexc
 from google.api_core import operation as gop
 from google.cloud import aiplatform_v1 as v1
-from google.cloud.aiplatform_v1.services.endpoint_service.transports.grpc import EndpointServiceGrpcTransport
-from google.cloud.aiplatform_v1.services.model_service.transports.grpc import ModelServiceGrpcTransport
 from google.protobuf import field_mask_pb2
 
 from controller.errors import NotFoundError, TransientError
@@ -45,10 +43,10 @@ from controller.providers.serving_api import (
     reservation_affinity,
     settings_fields,
 )
-from controller.providers.vertex_read import observed_endpoint, observed_model, raw
+from controller.providers.vertex_clients import PAGE_SIZE, VertexClients
+from controller.providers.vertex_read import observed_endpoint, observed_model
 
 MANAGED_FILTER = f'labels.{MANAGED_BY_LABEL}="{MANAGED_BY_VALUE}"'
-PAGE_SIZE = 1000
 
 
 def _container_spec(container: ContainerSpec) -> v1.ModelContainerSpec:
@@ -63,7 +61,7 @@ def _container_spec(container: ContainerSpec) -> v1.ModelContainerSpec:
     )
 
 
-class VertexProvider:
+class VertexProvider(VertexClients):
     """`VertexPort` for one (project, region), over gRPC to Vertex AI or to any compatible server."""
 
     def __init__(
@@ -79,29 +77,9 @@ class VertexProvider:
     ) -> None:
         """With `channel`, talk to that server (the emulator); otherwise to `{region}-aiplatform.googleapis.com`
         with Application Default Credentials. `on_call` is told the name of every API call (for counting)."""
-        self.project = project
-        self._region = region
-        self.timeout_s = timeout_s
+        super().__init__(project=project, region=region, channel=channel, timeout_s=timeout_s, on_call=on_call)
         self.lro_timeout_s = lro_timeout_s
         self.poll_interval_s = poll_interval_s
-        self._on_call = on_call
-        self.parent = f"projects/{project}/locations/{region}"
-        if channel is not None:
-            self.endpoints = v1.EndpointServiceClient(transport=EndpointServiceGrpcTransport(channel=channel))
-            self.models = v1.ModelServiceClient(transport=ModelServiceGrpcTransport(channel=channel))
-        else:
-            options = {"api_endpoint": f"{region}-aiplatform.googleapis.com"}
-            self.endpoints = v1.EndpointServiceClient(client_options=options)
-            self.models = v1.ModelServiceClient(client_options=options)
-
-    @property
-    def region(self) -> str:
-        """The region this provider serves."""
-        return self._region
-
-    def _count(self, name: str) -> None:
-        if self._on_call is not None:
-            self._on_call(name)
 
     def _endpoint_name(self, endpoint_id: str) -> str:
         return f"{self.parent}/endpoints/{endpoint_id}"
@@ -134,19 +112,6 @@ class VertexProvider:
             delay = min(delay * 1.5, 10.0)
 
     # -- reads ------------------------------------------------------------------------------------------
-    def _pages(self, name: str, request: Any, list_call: Callable[..., Any], field: str) -> list[Any]:
-        """Every item of a paginated List call, one counted call per page (the pager's own follow-up calls
-        are bypassed so that each page is retried and counted here)."""
-        items: list[Any] = []
-        while True:
-            self._count(name)
-            page = call(name, lambda: list_call(request=request, timeout=self.timeout_s, retry=None))
-            response = raw(page._response)
-            items += list(getattr(response, field))
-            if not response.next_page_token:
-                return items
-            request.page_token = response.next_page_token
-
     def list_endpoints(self) -> list[ObservedEndpoint]:
         """Every managed endpoint, one paginated ListEndpoints."""
         request = v1.ListEndpointsRequest(parent=self.parent, filter=MANAGED_FILTER, page_size=PAGE_SIZE)
