@@ -14,7 +14,7 @@ never in git: the manifest names a Secret Manager secret version and apply reads
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import Field, field_validator, model_validator
 
@@ -23,20 +23,6 @@ from controller.model.common import NAME_PATTERN, Duration, Frozen, Metadata, St
 # Built-in metric names. Endpoint metrics are Vertex AI's (aiplatform.googleapis.com/prediction/online/*);
 # prompt and project metrics are the runtime client's (custom.googleapis.com/genaiops/*).
 ENDPOINT_ALERT_METRICS = ("error-rate", "latency-p50", "latency-p95", "latency-p99", "request-count")
-RUNTIME_ALERT_METRICS = (
-    "error-rate",
-    "latency-p50",
-    "latency-p95",
-    "latency-p99",
-    "request-count",
-    "cost-per-hour",
-    "cost-per-day",
-    "input-tokens",
-    "output-tokens",
-    "safety-block-rate",
-    "feedback-score",
-    "cache-hit-rate",
-)
 AlertMetric = Literal[
     "error-rate",
     "latency-p50",
@@ -51,6 +37,7 @@ AlertMetric = Literal[
     "feedback-score",
     "cache-hit-rate",
 ]
+RUNTIME_ALERT_METRICS: tuple[str, ...] = get_args(AlertMetric)
 
 _THRESHOLD_RE = re.compile(r"^\s*(?P<dollar>\$)?\s*(?P<number>-?[0-9]+(?:\.[0-9]+)?)\s*(?P<unit>%|ms|s)?\s*$")
 

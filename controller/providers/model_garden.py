@@ -44,22 +44,11 @@ from google.cloud import aiplatform_v1 as v1
 from google.cloud.aiplatform_v1.services.model_garden_service.transports.grpc import ModelGardenServiceGrpcTransport
 
 from controller.errors import NotFoundError
-from controller.observed import ContainerSpec, OpenModelSource
+from controller.observed import OpenModelSource
 from controller.providers.google_errors import call
+from controller.providers.vertex_read import container_of
 
 _NO_LICENCE = (v1.PublisherModel.OpenSourceCategory.GOOGLE_OWNED_OSS,)
-
-
-def _container(spec: Any) -> ContainerSpec:
-    return ContainerSpec(
-        image_uri=spec.image_uri,
-        command=tuple(spec.command),
-        args=tuple(spec.args),
-        env=tuple(sorted((e.name, e.value) for e in spec.env)),
-        ports=tuple(p.container_port for p in spec.ports),
-        predict_route=spec.predict_route or None,
-        health_route=spec.health_route or None,
-    )
 
 
 def open_model_source(model: v1.PublisherModel | Any) -> OpenModelSource:
@@ -75,7 +64,7 @@ def open_model_source(model: v1.PublisherModel | Any) -> OpenModelSource:
     return OpenModelSource(
         name=pb.name,
         version_id=pb.version_id,
-        container=_container(deploy.container_spec),
+        container=container_of(deploy.container_spec),
         artifact_uri=deploy.artifact_uri,
         eula_required=gated,
         model_display_name=deploy.model_display_name,

@@ -78,7 +78,8 @@ def observed_endpoint(endpoint: v1.Endpoint | Any, region: str) -> ObservedEndpo
     )
 
 
-def _container(spec: Any) -> ContainerSpec:
+def container_of(spec: Any) -> ContainerSpec:
+    """A ModelContainerSpec (proto-plus or raw) as the observed container."""
     return ContainerSpec(
         image_uri=spec.image_uri,
         command=tuple(spec.command),
@@ -97,7 +98,7 @@ def observed_model(model: v1.Model | Any, region: str) -> ObservedModel:
         version_id=pb.version_id,
         aliases=tuple(pb.version_aliases),
         artifact_uri=pb.artifact_uri,
-        container=_container(pb.container_spec),
+        container=container_of(pb.container_spec),
         update_time=timestamp(pb, "version_update_time"),
     )
     return ObservedModel(
