@@ -4,7 +4,7 @@ are `controller.errors` types only, never vendor exceptions."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from controller.model import Metric
@@ -354,3 +354,25 @@ class AlertsPort(Protocol):
     def read_secret(self, version: str) -> str:
         """The payload of a Secret Manager secret version (projects/P/secrets/S/versions/V)."""
         ...
+
+
+class WebResponse(Protocol):
+    """An HTTP answer: the status, every header to send (Content-Type included), and the body, whole or as
+    chunks to write and flush one by one (a server-sent event stream, until the client goes away)."""
+
+    @property
+    def status(self) -> int: ...
+
+    @property
+    def headers(self) -> Sequence[tuple[str, str]]: ...
+
+    @property
+    def body(self) -> bytes | Iterator[bytes]: ...
+
+
+class WebApp(Protocol):
+    """What answers HTTP requests an HTTP server does not answer itself: the dashboard, which the reconcile
+    loop's telemetry server serves under `/` with `reconcile --ui` (so the providers never import it).
+    `target` is the request target as sent (path and query); header names are lowercase."""
+
+    def __call__(self, *, method: str, target: str, headers: Mapping[str, str]) -> WebResponse: ...

@@ -45,6 +45,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "data": "controller.cli.data_cmd:data_group",
     "env": "controller.cli.env_cmd:env_group",
     "import": "controller.cli.import_cmd:import_cmd",
+    "dashboard": "controller.cli.dashboard_cmd:dashboard_cmd",
 }
 
 

@@ -264,3 +264,4 @@ class AuditPage(TypedDict):
     rows: list[AuditRow]
     total: int  # records matching before `limit`
     events: list[str]  # the distinct event kinds, for the filter
+    skipped: int  # lines that are not a readable record (torn or edited), left out and counted
