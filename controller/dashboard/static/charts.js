@@ -23,6 +23,7 @@
 
 export const W = 720;
 export const H = 260;
+export const WIDE = 1200; // full-width charts (timeline, weight): text stays about the size of the narrow ones'
 const M = { l: 58, r: 18, t: 30, b: 30 };
 
 const ESC = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
@@ -263,7 +264,7 @@ function eventMarks(sc, events, { labels = "important" } = {}) {
 
 function svgOpen(testid, sc, label, extra = "") {
   return (
-    `<svg class="chart" data-testid="${esc(testid)}" viewBox="0 0 ${sc.width} ${sc.height}" role="img" aria-label="${esc(label)}" ` +
+    `<svg class="chart${sc.width > W ? " wide" : ""}" data-testid="${esc(testid)}" viewBox="0 0 ${sc.width} ${sc.height}" role="img" aria-label="${esc(label)}" ` +
     `data-x0="${sc.x0}" data-x1="${sc.x1}" data-y0="${sc.y0}" data-y1="${sc.y1}" preserveAspectRatio="xMidYMid meet"${extra}>` +
     `<title>${esc(label)}</title>`
   );
@@ -349,7 +350,7 @@ function splitRuns(points) {
 
 // The canary's weight over time as a step chart (0-100 %), with the events.
 export function weightChart(weights, xDomain, events = []) {
-  const sc = scales(xDomain[0], xDomain[1], 0, 100, W, 200);
+  const sc = scales(xDomain[0], xDomain[1], 0, 100, WIDE, 220);
   const parts = [svgOpen("weights", sc, "canary weight over time (percent of traffic)")];
   parts.push(axes(sc, [0, 25, 50, 75, 100], "%"));
   parts.push(eventMarks(sc, events));
@@ -372,7 +373,7 @@ export function weightChart(weights, xDomain, events = []) {
 
 // The rollout's events on one time axis (a timeline strip), every event labelled on hover.
 export function eventStrip(events, xDomain) {
-  const sc = scales(xDomain[0], xDomain[1], 0, 1, W, 96, { l: 58, r: 18, t: 34, b: 30 });
+  const sc = scales(xDomain[0], xDomain[1], 0, 1, WIDE, 96, { l: 58, r: 18, t: 34, b: 30 });
   const parts = [svgOpen("timeline-chart", sc, "rollout events over time")];
   parts.push(axes(sc, [], ""));
   parts.push(eventMarks(sc, events, { labels: "all" }));
@@ -457,13 +458,13 @@ export function ciChart(metric) {
   const dom = valueDomain(ends, { zero: true, pad: 0.1 });
   const lo = Math.min(dom.lo, -Math.abs(dom.hi) * 0.05);
   const hi = Math.max(dom.hi, Math.abs(dom.lo) * 0.05);
-  const margin = { l: 120, r: 24, t: 10, b: 26 };
-  const pw = W - margin.l - margin.r;
+  const margin = { l: 140, r: 24, t: 10, b: 26 };
+  const pw = WIDE - margin.l - margin.r;
   const x = (v) => r1(margin.l + ((v - lo) / (hi - lo)) * pw);
   const bottom = height - margin.b;
   const label = `${metric.name}: confidence interval of each variant's difference to the control`;
   const parts = [
-    `<svg class="chart" data-testid="ci-${esc(metric.name)}" viewBox="0 0 ${W} ${height}" role="img" aria-label="${esc(label)}" data-x0="${lo}" data-x1="${hi}"><title>${esc(label)}</title>`,
+    `<svg class="chart wide" data-testid="ci-${esc(metric.name)}" viewBox="0 0 ${WIDE} ${height}" role="img" aria-label="${esc(label)}" data-x0="${lo}" data-x1="${hi}"><title>${esc(label)}</title>`,
   ];
   for (const v of niceTicks(lo, hi, 6)) {
     parts.push(`<line class="grid" x1="${x(v)}" x2="${x(v)}" y1="${margin.t}" y2="${bottom}"/>`);
@@ -472,7 +473,7 @@ export function ciChart(metric) {
   parts.push(`<line class="zero" x1="${x(0)}" x2="${x(0)}" y1="${margin.t}" y2="${bottom}"/>`);
   variants.forEach((v, i) => {
     const y = margin.t + rowH * i + rowH / 2;
-    parts.push(`<text x="${margin.l - 8}" y="${y + 4}" text-anchor="end">${esc(clip(v.variant, 18))}</text>`);
+    parts.push(`<text x="${margin.l - 8}" y="${y + 4}" text-anchor="end">${esc(clip(v.variant, 22))}</text>`);
     if (v.low === null || v.high === null) {
       const what = v === control ? "control" : "no interval yet";
       parts.push(`<g data-variant="${esc(v.variant)}" data-verdict="${v === control ? "control" : "none"}"><text x="${x(0) + 6}" y="${y + 4}" class="muted">${what}</text></g>`);
