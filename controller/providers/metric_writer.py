@@ -30,6 +30,7 @@ from google.cloud.monitoring_v3.services.metric_service.transports.grpc import M
 from google.protobuf import any_pb2
 
 from controller.errors import PermanentError
+from controller.model.metric_names import RUNTIME_NAMESPACE, RUNTIME_RESOURCE
 from controller.providers.google_errors import translate
 from controller.runtime.aggregate import (
     Distribution,
@@ -43,8 +44,8 @@ from controller.runtime.aggregate import (
 
 __all__ = ["RESOURCE_TYPE", "CloudMonitoringWriter", "distribution_pb", "task_id"]
 
-RESOURCE_TYPE = "generic_task"
-NAMESPACE = "genaiops"
+RESOURCE_TYPE = RUNTIME_RESOURCE
+NAMESPACE = RUNTIME_NAMESPACE
 _CUMULATIVE = metric_pb2.MetricDescriptor.MetricKind.CUMULATIVE
 _VALUE_TYPES = {
     ValueType.INT64: metric_pb2.MetricDescriptor.ValueType.INT64,

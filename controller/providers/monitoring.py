@@ -45,13 +45,14 @@ from google.protobuf import duration_pb2, timestamp_pb2
 
 from controller.model import Metric
 from controller.model.analysis import LATENCY_METRICS
+from controller.model.metric_names import (  # re-exported: the names live below the planner
+    ENDPOINT_RESOURCE,
+    ERROR_COUNT,
+    PREDICTION_COUNT,
+    PREDICTION_LATENCIES,
+)
 from controller.observed import Sample
 
-VERTEX_METRIC_PREFIX = "aiplatform.googleapis.com/prediction/online/"
-PREDICTION_COUNT = VERTEX_METRIC_PREFIX + "prediction_count"
-ERROR_COUNT = VERTEX_METRIC_PREFIX + "error_count"
-PREDICTION_LATENCIES = VERTEX_METRIC_PREFIX + "prediction_latencies"
-ENDPOINT_RESOURCE = "aiplatform.googleapis.com/Endpoint"
 PERCENTILES = (50, 95, 99)
 # Placeholders a custom query's filter may use to scope itself to the deployed model being judged.
 PLACEHOLDERS = ("project", "region", "endpoint_id", "deployed_model_id")

@@ -27,9 +27,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from controller.model import metric_names as names
 from controller.runtime.records import Feedback, Outcome, RequestRecord
 
-METRIC_PREFIX = "custom.googleapis.com/genaiops/"
+METRIC_PREFIX = names.RUNTIME_METRIC_PREFIX
 LABEL_KEYS: tuple[str, ...] = ("prompt", "version", "label", "model", "outcome")
 GROUP_KEYS: tuple[str, ...] = LABEL_KEYS[:4]
 MAX_LABEL_CHARS = 256  # the API allows 1024; manifest names are far shorter
@@ -214,23 +215,29 @@ class MetricDef:
         return LABEL_KEYS if self.by_outcome else GROUP_KEYS
 
 
-REQUESTS = MetricDef("requests", ValueType.INT64, "1", "Requests served, by outcome.", by_outcome=True)
+REQUESTS = MetricDef(names.REQUESTS, ValueType.INT64, "1", "Requests served, by outcome.", by_outcome=True)
 ERRORS = MetricDef(
-    "errors", ValueType.INT64, "1", "Failed requests (timeout, rate_limited, model_error), by outcome.", by_outcome=True
+    names.ERRORS,
+    ValueType.INT64,
+    "1",
+    "Failed requests (timeout, rate_limited, model_error), by outcome.",
+    by_outcome=True,
 )
 LATENCY = MetricDef(
-    "latency", ValueType.DISTRIBUTION, "ms", "Request latency seen by the application, by outcome.", by_outcome=True
+    names.LATENCY, ValueType.DISTRIBUTION, "ms", "Request latency seen by the application, by outcome.", by_outcome=True
 )
-INPUT_TOKENS = MetricDef("input_tokens", ValueType.INT64, "1", "Prompt tokens (cached tokens included).")
-OUTPUT_TOKENS = MetricDef("output_tokens", ValueType.INT64, "1", "Candidate (output) tokens.")
-CACHED_TOKENS = MetricDef("cached_tokens", ValueType.INT64, "1", "Prompt tokens served from Gemini's context cache.")
-THINKING_TOKENS = MetricDef("thinking_tokens", ValueType.INT64, "1", "Thinking tokens (billed at the output rate).")
-COST = MetricDef("cost", ValueType.DOUBLE, "{USD}", "Cost of the model calls in US dollars.")
-CACHE_HITS = MetricDef("cache_hits", ValueType.INT64, "1", "Requests answered from the response cache.")
+INPUT_TOKENS = MetricDef(names.INPUT_TOKENS, ValueType.INT64, "1", "Prompt tokens (cached tokens included).")
+OUTPUT_TOKENS = MetricDef(names.OUTPUT_TOKENS, ValueType.INT64, "1", "Candidate (output) tokens.")
+CACHED_TOKENS = MetricDef(
+    names.CACHED_TOKENS, ValueType.INT64, "1", "Prompt tokens served from Gemini's context cache."
+)
+THINKING_TOKENS = MetricDef(names.THINKING_TOKENS, ValueType.INT64, "1", "Thinking tokens (billed at the output rate).")
+COST = MetricDef(names.COST, ValueType.DOUBLE, "{USD}", "Cost of the model calls in US dollars.")
+CACHE_HITS = MetricDef(names.CACHE_HITS, ValueType.INT64, "1", "Requests answered from the response cache.")
 SAFETY_BLOCKS = MetricDef(
-    "safety_blocks", ValueType.INT64, "1", "Requests blocked on input or output, by outcome.", by_outcome=True
+    names.SAFETY_BLOCKS, ValueType.INT64, "1", "Requests blocked on input or output, by outcome.", by_outcome=True
 )
-FEEDBACK_SCORE = MetricDef("feedback_score", ValueType.DISTRIBUTION, "1", "User feedback ratings (1-5).")
+FEEDBACK_SCORE = MetricDef(names.FEEDBACK_SCORE, ValueType.DISTRIBUTION, "1", "User feedback ratings (1-5).")
 METRICS: tuple[MetricDef, ...] = (
     REQUESTS,
     ERRORS,
