@@ -230,6 +230,7 @@ def _execute(
         prompts=prompts,
         author=options.author,
         tuning=session.tuning,
+        alerts=session.alerts,
         report_dir=audit.path.parent / "reports" if audit.path is not None else None,
     )
     outcome = executor.apply(replace(the_plan, changes=tuple(todo)))

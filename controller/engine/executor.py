@@ -24,7 +24,7 @@ from controller.engine.steps import Context, run_operation
 from controller.errors import ConflictError, GenaiopsError, PermanentError
 from controller.plans.operations import DeployModel, Operation, describe
 from controller.plans.plan import Action, Plan, ResourceChange
-from controller.ports import TuningPort, VertexPort
+from controller.ports import AlertsPort, TuningPort, VertexPort
 from controller.prompts.store import PromptStore
 
 MAX_REPLANS = 3
@@ -63,9 +63,12 @@ class _Shared:
     lock: threading.Lock = field(default_factory=threading.Lock)
     new_versions: dict[tuple[str, str], str] = field(default_factory=dict)
     failed_models: set[tuple[str, str]] = field(default_factory=set)
+    new_channels: dict[str, str] = field(default_factory=dict)  # notification channels created in this apply
 
 
 def _phase(change: ResourceChange) -> int:
+    if change.kind == "NotificationChannel":  # created before the policies that notify it, deleted after
+        return 2 if change.action is Action.DELETE else 0
     if change.kind == "Model":
         return 2 if change.action is Action.DELETE else 0
     return 1
@@ -90,6 +93,7 @@ class Executor:
         author: str = "",
         tuning: TuningPort | None = None,
         report_dir: Path | None = None,
+        alerts: AlertsPort | None = None,
     ) -> None:
         self.ports = ports
         self.audit = audit
@@ -104,6 +108,7 @@ class Executor:
         self.author = author
         self.tuning = tuning
         self.report_dir = report_dir
+        self.alerts = alerts
 
     def apply(self, plan: Plan) -> ApplyResult:
         """Carry out every actionable change; returns per-resource results (never raises for API errors)."""
@@ -144,6 +149,8 @@ class Executor:
                 author=self.author,
                 tuning=self.tuning,
                 report_dir=self.report_dir,
+                alerts=self.alerts,
+                new_channels=shared.new_channels,
             )
             try:
                 for op in current.operations:

@@ -13,12 +13,15 @@ from typing import Any
 
 from controller.cost import bundled
 from controller.diagnostics import Source
+from controller.engine.alert_facts import live_fingerprints, plan_alert_part
 from controller.engine.observe import observe
 from controller.engine.session import Session
 from controller.engine.tuning_facts import Tuned, plan_tuning, tuned_sources
 from controller.errors import UserError
 from controller.loader import LoadResult
 from controller.model import Budget, Endpoint, Manifest, Metric, Pipeline, PriceBook, Prompt, TuningJob
+from controller.plans.alert_plan import KINDS as ALERT_KINDS
+from controller.plans.alert_plan import AlertPlan
 from controller.plans.plan import Action, Plan, ResourceChange
 from controller.plans.planner import plan as make_plan
 from controller.plans.pricing import MeasuredTokens, priced
@@ -65,6 +68,7 @@ def plan_load(
     if not result.ok:
         raise UserError("the manifests have errors: nothing is planned (and nothing pruned) from a partial load")
     manifests = manifests_of(result)
+    observed = None
     if prompts_only:
         vertex = Plan((), target=session.name)
     else:
@@ -74,16 +78,26 @@ def plan_load(
     if not prompts_only and session.tuning is not None:
         job_regions = sorted({m.spec.region for m in manifests if isinstance(m, TuningJob | Pipeline)})
         tuned = plan_tuning(session.tuning, result, regions=job_regions, retry=retry, compiler=session.compile_pipeline)
+    alerting = AlertPlan()
+    if not prompts_only:
+        alerting = plan_alert_part(
+            session.alerts,
+            manifests,
+            project=session.project,
+            prune=prune,
+            sources=sources(result),
+            observed=observed,
+        )
     prompt_sources, waiting = tuned_sources(sources_of(result.manifests), manifests, tuned)
     prompts, prompt_prints = (
         plan_prompts_with_fingerprints(prompt_sources, session.prompts()) if prompt_sources else ((), {})
     )
-    fingerprint = {**vertex.fingerprint, **prompt_prints}
+    fingerprint = {**vertex.fingerprint, **alerting.fingerprint, **prompt_prints}
     whole = replace(
         vertex,
-        changes=(*vertex.changes, *tuned.changes, *prompts),
-        notes=(*vertex.notes, *waiting),
-        diagnostics=(*vertex.diagnostics, *tuned.diagnostics),
+        changes=(*vertex.changes, *tuned.changes, *alerting.changes, *prompts),
+        notes=(*vertex.notes, *alerting.notes, *waiting),
+        diagnostics=(*vertex.diagnostics, *tuned.diagnostics, *alerting.diagnostics),
         fingerprint=fingerprint,
         endpoints=() if prompts_only else canary_endpoints(manifests),
         prompts=canary_prompts(manifests),
@@ -160,6 +174,8 @@ def stale(session: Session, saved: Plan) -> list[str]:
     """Addresses whose live state changed since the saved plan was made (re-observed now)."""
     regions = {c.region for c in saved.changes if c.kind in ("Endpoint", "Model")}
     live = dict(observe(session.ports, [], regions=regions).fingerprint()) if regions else {}
+    if any(c.kind in ALERT_KINDS for c in saved.actionable):
+        live.update(live_fingerprints(session.alerts))
     names = [c.name for c in saved.actionable if c.kind == PROMPT_KIND]
     if names:
         live.update(prompt_fingerprints(names, session.prompts()))

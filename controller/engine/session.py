@@ -11,7 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from controller.errors import UserError
-from controller.ports import LockPort, MetricsPort, ModelGardenPort, PromptMetricsPort, TuningPort, VertexPort
+from controller.ports import (
+    AlertsPort,
+    LockPort,
+    MetricsPort,
+    ModelGardenPort,
+    PromptMetricsPort,
+    TuningPort,
+    VertexPort,
+)
 from controller.prompts.store import PromptStore
 
 
@@ -30,6 +38,8 @@ class Session:
     tuning: TuningPort | None = None  # tuning jobs, pipelines and the datasets' bucket
     compile_pipeline: Callable[[str, Path], dict[str, Any]] | None = None  # only with --allow-code
     model_garden: ModelGardenPort | None = None  # open models' deploy actions (Model.deploy)
+    alerts: AlertsPort | None = None  # Cloud Monitoring alert policies and channels (Alert, NotificationChannel)
+    project: str = ""  # the target's project (alert policies name it)
     _prompts: PromptStore | None = None
 
     def prompts(self) -> PromptStore:

@@ -26,8 +26,17 @@ from pathlib import Path
 from typing import assert_never
 
 from controller.engine import tuning_steps
+from controller.engine.alert_steps import run_alert_operation
 from controller.errors import AlreadyExistsError, ConflictError, NotFoundError, PermanentError
 from controller.observed import COMMIT_LABEL, ObservedEndpoint
+from controller.plans.alert_operations import (
+    CreateAlertPolicy,
+    CreateNotificationChannel,
+    DeleteAlertPolicy,
+    DeleteNotificationChannel,
+    UpdateAlertPolicy,
+    UpdateNotificationChannel,
+)
 from controller.plans.operations import (
     NEW_DEPLOYED_PREFIX,
     NEW_VERSION,
@@ -54,7 +63,7 @@ from controller.plans.operations import (
     UploadDataset,
     UploadModel,
 )
-from controller.ports import TuningPort, VertexPort
+from controller.ports import AlertsPort, TuningPort, VertexPort
 from controller.prompts.canary import new_rollout, start
 from controller.prompts.prompt_plan import version_from
 from controller.prompts.store import PromptStore, list_version, point_labels
@@ -78,6 +87,8 @@ class Context:
     author: str = ""  # who applies, recorded on prompt versions and label moves
     tuning: TuningPort | None = None  # tuning jobs, pipelines and the datasets' bucket
     report_dir: Path | None = None  # where evaluation gate reports are written
+    alerts: AlertsPort | None = None  # Cloud Monitoring alert policies and channels, Secret Manager
+    new_channels: dict[str, str] = field(default_factory=dict)  # channel manifest -> name created in this apply
 
     @property
     def port(self) -> VertexPort:
@@ -384,5 +395,14 @@ def run_operation(op: Operation, ctx: Context, *, retrying: bool = False) -> str
             return tuning_steps.create_pipeline_schedule(op, tuning_steps.require(ctx.tuning))
         case DeletePipelineSchedule():
             return tuning_steps.delete_pipeline_schedule(op, tuning_steps.require(ctx.tuning))
+        case (
+            CreateNotificationChannel()
+            | UpdateNotificationChannel()
+            | DeleteNotificationChannel()
+            | CreateAlertPolicy()
+            | UpdateAlertPolicy()
+            | DeleteAlertPolicy()
+        ):
+            return run_alert_operation(op, ctx.alerts, channels=ctx.new_channels, lock=ctx.lock, commit=ctx.commit)
         case _:
             assert_never(op)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from controller.observed import ContainerSpec, DeploymentSpec, EndpointSettings, RequestLogging
+from controller.plans.alert_operations import ALERT_OPERATIONS, AlertOperation, describe_alert
 from controller.plans.later_fields import later_from_json, spec_from_json, written
 from controller.rollout.strategy import split_at
 
@@ -338,6 +339,7 @@ Operation = (
     | SubmitPipelineJob
     | CreatePipelineSchedule
     | DeletePipelineSchedule
+    | AlertOperation
 )
 _TYPES: dict[str, type[Any]] = {
     t.__name__: t
@@ -363,6 +365,7 @@ _TYPES: dict[str, type[Any]] = {
         SubmitPipelineJob,
         CreatePipelineSchedule,
         DeletePipelineSchedule,
+        *ALERT_OPERATIONS,
     )
 }
 
@@ -437,6 +440,8 @@ def describe(op: Operation) -> str:
                 f"start canary of prompt {op.name} on label {op.label}: {op.weight}% of its requests to "
                 f"{op.version_id}, the rest stay on {op.stable}"
             )
+        case _:
+            return describe_alert(op)
 
 
 def split_text(split: Mapping[str, int], names: Mapping[str, str]) -> str:
