@@ -19,6 +19,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from controller.diagnostics import Diagnostic, Source, has_errors, sort_key
+from controller.loader.alert_checks import check_alert_set
 from controller.loader.checks import Located, check_endpoint, check_generated_name, check_prompt, check_set
 from controller.loader.discovery import MAX_FILE_BYTES, SUFFIXES, discover, read_manifest
 from controller.loader.environments import (
@@ -261,6 +262,7 @@ def _assemble(
         items.append(budget)
     diagnostics.extend(check_set(items, invalid=invalid))
     diagnostics.extend(check_tuning_set(items, invalid=invalid))
+    diagnostics.extend(check_alert_set(items, invalid=invalid))
     return LoadResult(
         tuple(items),
         tuple(sorted(diagnostics, key=sort_key)),

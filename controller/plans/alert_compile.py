@@ -282,7 +282,8 @@ def condition_name(spec: AlertSpec) -> str:
     where = describe_target(spec.target)
     if spec.absent:
         return f"no {what} data for {spec.for_} on {where}"
-    return f"{what} {spec.comparison} {spec.threshold} for {spec.for_} on {where}"
+    threshold = spec.threshold if isinstance(spec.threshold, str) else f"{spec.threshold:g}"
+    return f"{what} {spec.comparison} {threshold} for {spec.for_} on {where}"
 
 
 def policy_labels(alert: Alert) -> dict[str, str]:
