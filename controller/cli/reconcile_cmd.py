@@ -3,7 +3,9 @@
 With --watch the process is either the active controller or a standby: it takes the target's lease
 (Cloud Storage, or a file lock locally) before acting and keeps it renewed; a standby polls for the lease
 and takes over within one lease TTL when the active one dies. SIGTERM finishes the current operation,
-releases the lease and exits 0. `/healthz`, `/readyz` and `/metrics` are served on --metrics-port.
+releases the lease and exits 0. `/healthz`, `/readyz` and `/metrics` are served on --metrics-port, and with
+--ui the read-only dashboard too (`genaiops dashboard`'s pages, under `/`, with its access rules: beyond
+loopback --ui-token or --behind-iap; the probes and /metrics need no login).
 `--interval` is at least `MIN_INTERVAL_S` (a shorter one would hammer the API in a busy loop) and at most
 30 days.
 """
@@ -15,25 +17,30 @@ import random
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from controller.cli.console import make_console
 from controller.cli.options import EXIT_ERROR, EXIT_OK, current_region, target_options, target_spec
 from controller.cli.paths import OutputDir, OutputFile
-from controller.cli.target import Target, open_target
+from controller.cli.target import Target, TargetSpec, open_target
 from controller.cli.wiring import notifier, session_of
 from controller.engine.audit import AuditLog
 from controller.engine.observe import regions_of
 from controller.engine.reconciler import Checkout, PassReport, Reconciler
-from controller.errors import GenaiopsError, LockedError
-from controller.loader import load
+from controller.errors import GenaiopsError, LockedError, TransientError, UserError
+from controller.loader import LoadResult, load
 from controller.model import check_duration, duration_seconds
 from controller.ports import TelemetryPort
+
+if TYPE_CHECKING:
+    from controller.dashboard.access import Access
+    from controller.providers.telemetry import Telemetry
 
 log = logging.getLogger("genaiops.reconcile")
 
@@ -128,6 +135,15 @@ def _summary(report: PassReport) -> str:
 @click.option("--metrics-host", default="0.0.0.0", show_default=True)
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--traffic", type=click.FloatRange(0), default=0.0, help="Local target: synthetic requests/s.")
+@click.option(
+    "--ui", is_flag=True, help="Also serve the read-only dashboard on --metrics-port (see docs/dashboard.md)."
+)
+@click.option(
+    "--ui-token",
+    envvar="GENAIOPS_DASHBOARD_TOKEN",
+    help="The dashboard's token, required when --metrics-host is beyond loopback (unless --behind-iap).",
+)
+@click.option("--behind-iap", is_flag=True, help="The dashboard is behind Identity-Aware Proxy: require its header.")
 def reconcile_cmd(
     path: Path,
     git_url: str | None,
@@ -145,6 +161,9 @@ def reconcile_cmd(
     metrics_host: str,
     log_format: str,
     traffic: float,
+    ui: bool,
+    ui_token: str | None,
+    behind_iap: bool,
     **flags: Any,
 ) -> None:
     """Make Vertex AI match the manifests: one pass, or --watch to keep doing it."""
@@ -156,6 +175,7 @@ def reconcile_cmd(
     except ValueError as err:
         click.echo(f"Error: --interval: {err}", err=True)
         sys.exit(EXIT_ERROR)
+    access = _ui_access(ui, metrics_port=metrics_port, metrics_host=metrics_host, token=ui_token, behind_iap=behind_iap)
     stop = _Stop()
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
@@ -168,12 +188,16 @@ def reconcile_cmd(
         log.info("serving /metrics, /healthz and /readyz on %s", server.url)
     try:
         fetch, described = _source(path, git_url, branch, git_path, cache_dir)
+        fetch, latest = _tracked(fetch, None if git_url is not None else path)
         env = flags.get("env") or None
         # The environment file names the target: from a git source, read it from the first checkout.
         root = fetch().manifests if env and git_url is not None else path
         spec = target_spec(**flags, manifests=root, traffic_rps=traffic)
         region = current_region()
-        with open_target(spec, _regions(path, git_url, region, env)) as opened:
+        with (
+            open_target(spec, _regions(path, git_url, region, env)) as opened,
+            _dashboard(telemetry, access, opened, spec, latest, region=region, env=env, audit_log=audit_log),
+        ):
             log.info("reconciling %s into %s", described, opened.name)
             code = _run(
                 opened,
@@ -197,6 +221,72 @@ def reconcile_cmd(
         if telemetry is not None:
             telemetry.stop()
     sys.exit(code)
+
+
+def _ui_access(
+    ui: bool, *, metrics_port: int | None, metrics_host: str, token: str | None, behind_iap: bool
+) -> Access | None:
+    """The dashboard's access rules for --ui (None without it); exits 1 when they cannot be met."""
+    if not ui:
+        return None
+    if metrics_port is None:
+        click.echo("Error: --ui serves the dashboard on --metrics-port: give one (e.g. --metrics-port 9090)", err=True)
+        sys.exit(EXIT_ERROR)
+    from controller.dashboard.access import Access
+
+    try:
+        return Access.for_bind(metrics_host, token=token, behind_iap=behind_iap)
+    except UserError as err:
+        message = str(err).replace("--token", "--ui-token").replace("bind 127.0.0.1", "--metrics-host 127.0.0.1")
+        click.echo(f"Error: {message}", err=True)
+        sys.exit(EXIT_ERROR)
+
+
+def _tracked(fetch: Callable[[], Checkout], first: Path | None) -> tuple[Callable[[], Checkout], list[Path | None]]:
+    """`fetch`, remembering where the last checkout's manifests are (for the dashboard)."""
+    latest: list[Path | None] = [first]
+
+    def tracked() -> Checkout:
+        checkout = fetch()
+        latest[0] = checkout.manifests
+        return checkout
+
+    return tracked, latest
+
+
+@contextmanager
+def _dashboard(
+    telemetry: Telemetry | None,
+    access: Access | None,
+    opened: Target,
+    spec: TargetSpec,
+    latest: list[Path | None],
+    *,
+    region: str,
+    env: str | None,
+    audit_log: Path,
+) -> Iterator[None]:
+    """With --ui: the dashboard of `opened` on the telemetry server while the block runs."""
+    if telemetry is None or access is None:
+        yield
+        return
+    from controller.cli.dashboard_cmd import dashboard_app
+
+    def load_latest() -> LoadResult:
+        manifests = latest[0]
+        if manifests is None:
+            raise TransientError("waiting for the first checkout of the repository")
+        return load(manifests, default_region=region, env=env) if env else load(manifests, default_region=region)
+
+    pages, router = dashboard_app(opened, spec, load_manifests=load_latest, audit_log=audit_log, refresh_s=2.0)
+    pages.start()
+    telemetry.set_fallback(access.guard(router))
+    log.info("serving the dashboard beside the metrics")
+    try:
+        yield
+    finally:
+        telemetry.set_fallback(None)
+        pages.stop()
 
 
 def _run(

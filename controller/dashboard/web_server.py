@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import sys
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -87,6 +88,13 @@ def handler_for(app: App) -> type[BaseHTTPRequestHandler]:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away is routine (a closed tab, a dropped keep-alive); anything else is logged."""
+        failure = sys.exc_info()[1]
+        if isinstance(failure, ConnectionError | TimeoutError):
+            return
+        log.exception("dashboard http: request from %s failed", client_address[0] if client_address else "?")
 
 
 class _Server6(_Server):

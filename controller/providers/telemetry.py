@@ -13,6 +13,9 @@ Probes, as Kubernetes uses them:
   `stale_after_s` (default 3 x the loop interval), so a wedged loop gets its pod restarted.
 - `/readyz` (readiness) is 200 once the loop said so with `set_ready(True)` (first pass done, as leader or
   as standby) and the loop is healthy; 503 before, and after `set_ready(False)` (e.g. on SIGTERM).
+
+Every other request goes to the `fallback` web app when one is set (`reconcile --ui`: the dashboard, which
+checks its own access rules), else 404; the probes and /metrics never need its login.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -29,6 +32,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import choose_encoder, generate_latest
 
 from controller.observed import Phase
+from controller.ports import WebApp, WebResponse
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +148,7 @@ class Telemetry:
         self._server: TelemetryServer | None = None
         self._rollouts: set[tuple[str, str]] = set()
         self._metrics = _Metrics(self.registry)
+        self.fallback: WebApp | None = None  # answers every other path (the dashboard with `reconcile --ui`)
 
     # --- what the loop reports ---------------------------------------------------------------------------
 
@@ -247,8 +252,13 @@ class Telemetry:
 
     # --- HTTP --------------------------------------------------------------------------------------------
 
+    def set_fallback(self, app: WebApp | None) -> None:
+        """Answer every path but /metrics, /healthz and /readyz with `app` (None: 404 again)."""
+        self.fallback = app
+
     def serve(self, host: str = "0.0.0.0", port: int = 9090) -> TelemetryServer:
-        """Start serving /metrics, /healthz and /readyz on a daemon thread; port 0 picks a free port."""
+        """Start serving /metrics, /healthz and /readyz (and the fallback's paths) on a daemon thread; port 0
+        picks a free port."""
         if self._server is not None:
             raise RuntimeError(f"telemetry is already served on {self._server.url}")
         httpd = ThreadingHTTPServer((host, port), _handler_for(self))
@@ -285,6 +295,8 @@ def _handler_for(telemetry: Telemetry) -> type[BaseHTTPRequestHandler]:
                 self._probe(telemetry.healthy(), _health_detail(telemetry))
             elif path == "/readyz":
                 self._probe(telemetry.ready(), "ready" if telemetry.ready() else _not_ready_detail(telemetry))
+            elif telemetry.fallback is not None:
+                self._fallback(telemetry.fallback)
             elif path == "/":
                 self._send(200, b"genaiops: /metrics /healthz /readyz\n", "text/plain; charset=utf-8")
             else:
@@ -292,6 +304,19 @@ def _handler_for(telemetry: Telemetry) -> type[BaseHTTPRequestHandler]:
 
         def do_HEAD(self) -> None:
             self.do_GET()
+
+        def _other(self) -> None:
+            self.close_connection = True  # a body we never read must not be taken for the next request
+            if telemetry.fallback is not None:
+                self._fallback(telemetry.fallback)
+            else:
+                self._send(405, b"only GET and HEAD\n", "text/plain; charset=utf-8")
+
+        do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _other  # noqa: N815
+
+        def _fallback(self, app: WebApp) -> None:
+            headers = {name.lower(): value for name, value in self.headers.items()}
+            _write(self, app(method=self.command, target=self.path, headers=headers))
 
         def _probe(self, ok: bool, detail: str) -> None:
             self._send(200 if ok else 503, f"{detail}\n".encode(), "text/plain; charset=utf-8")
@@ -305,10 +330,46 @@ def _handler_for(telemetry: Telemetry) -> type[BaseHTTPRequestHandler]:
             if self.command != "HEAD":
                 self.wfile.write(body)
 
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            path = self.path.split("?", 1)[0]  # never the query: a dashboard token may ride in it
+            log.debug("telemetry http: %s %s %s", self.command, path, code)
+
         def log_message(self, format: str, *args: Any) -> None:
             log.debug("telemetry http: " + format, *args)
 
     return Handler
+
+
+def _write(handler: BaseHTTPRequestHandler, answer: WebResponse) -> None:
+    """Send a fallback's answer: a whole body with its length, or a stream chunk by chunk until the client
+    goes away (then the connection closes)."""
+    handler.send_response(answer.status)
+    for name, value in answer.headers:
+        handler.send_header(name, value)
+    body = answer.body
+    head = handler.command == "HEAD"
+    if isinstance(body, bytes):
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        if not head:
+            handler.wfile.write(body)
+        return
+    handler.close_connection = True
+    handler.end_headers()
+    try:
+        for chunk in () if head else body:
+            handler.wfile.write(chunk)
+            handler.wfile.flush()
+    except OSError:
+        pass  # the client went away
+    finally:
+        _close(body)
+
+
+def _close(body: Iterator[bytes]) -> None:
+    close = getattr(body, "close", None)
+    if callable(close):
+        close()
 
 
 def _health_detail(telemetry: Telemetry) -> str:
