@@ -45,12 +45,14 @@
 //           [data-testid=diff][data-a][data-b][data-same] > span.ln (.add "+", .del "-", .hunk "@@", .meta, .ctx)
 //   cost:   selects [data-testid=cost-since], [data-testid=cost-by]; figure[data-testid=cost-daily] >
 //           svg[data-testid=cost-daily-chart] > rect[data-series]; figure[data-testid=requests] >
-//           svg[data-testid=requests-chart]; table[data-testid=cost-rows] > tr[data-key]; [data-testid=unpriced] li
+//           svg[data-testid=requests-chart]; table[data-testid=cost-rows] > tr[data-key] (most expensive first;
+//           past 100 groups a [data-testid=cost-more] row links to ?rows=all); [data-testid=unpriced] li
 //   audit:  form[data-testid=audit-filters] with [data-testid=audit-q], [data-testid=audit-event],
 //           [data-testid=audit-resource], [data-testid=audit-limit]; [data-testid=audit-shown] "N of total";
 //           table[data-testid=audit] > tr[data-testid=audit-row][data-event][data-resource][data-status]
 //
-// Live updates: EventSource("api/events") re-fetches the current page on `changed`; if the stream errors the
+// Live updates: EventSource("api/events") re-fetches the current page on `changed` (and once more 2.5 s later,
+// in case the server's page cache lagged the change); if the stream errors the
 // page polls every 5 s (and tries the stream again every 30 s). A refresh whose data did not change touches
 // nothing; one that did redraws only the page's data, keeping the filters, open details and scroll position.
 
@@ -61,6 +63,7 @@ import {
 
 const POLL_MS = 5000;
 const SSE_RETRY_MS = 30000;
+const SETTLE_MS = 2500;
 
 const state = {
   route: null,
@@ -75,6 +78,7 @@ const state = {
   pollTimer: null,
   source: null,
   headerKnown: false,
+  settleTimer: null,
 };
 
 const $main = () => document.getElementById("main");
@@ -240,11 +244,10 @@ PAGES.overview = {
           (r) =>
             `<tr data-identity="${esc(r.identity)}" data-phase="${esc(r.phase)}"><td><a href="${rolloutHref(r.kind, r.name, r.part)}">${esc(r.identity)}</a></td>` +
             `<td>${esc(r.kind)}</td><td>${badge(r.phase)}</td><td class="num">${Math.min(r.step + 1, r.steps)} / ${r.steps}</td>` +
-            `<td class="num">${r.weight}%</td><td class="reason">${esc(r.reason)}</td>` +
-            `<td><a href="${experimentHref(r.kind, r.name, r.part)}" title="the A/B report, when this rollout is an experiment">experiment</a></td></tr>`,
+            `<td class="num">${r.weight}%</td><td class="reason">${esc(r.reason)}</td></tr>`,
         )
         .join("");
-      parts.push(table("rollouts", ["Rollout", "Kind", "Phase", { text: "Step", cls: "num" }, { text: "Canary weight", cls: "num" }, "Reason", "Report"], rows));
+      parts.push(table("rollouts", ["Rollout", "Kind", "Phase", { text: "Step", cls: "num" }, { text: "Canary weight", cls: "num" }, "Reason"], rows));
     } else {
       parts.push(`<p class="muted" data-testid="no-rollouts">No rollout in progress or recorded.</p>`);
     }
@@ -424,6 +427,14 @@ function metricFigure(m, xd, events) {
 
 PAGES.experiment = {
   title: (r) => `Experiment ${r.name} ${r.part}`,
+  error: (err, r) =>
+    err.status === 404
+      ? `<p class="crumbs"><a href="#/">Overview</a> › ${esc(r.kind)} ${esc(r.name)}${r.part ? ` › ${esc(r.part)}` : ""} › experiment</p>` +
+        `<p class="note" data-testid="error" data-status="404">No A/B experiment here: ${esc(err.message.replace(/^404 [^:]*: /, ""))}. ` +
+        `An experiment is a rollout with <code>strategy: experiment</code>.` +
+        (r.part ? ` <a href="${rolloutHref(r.kind, r.name, r.part)}">The rollout page</a>.` : "") +
+        `</p>`
+      : undefined,
   shell: () => `<div data-testid="page-data" id="page-data"></div>`,
   load: (r) => getJSON(`api/experiment${query({ kind: r.kind, name: r.name, part: r.part })}`),
   body: (d) => {
@@ -574,6 +585,7 @@ PAGES.prompt = {
 // Cost -------------------------------------------------------------------------------------------------
 
 const SINCE = ["1d", "7d", "30d", "90d"];
+const COST_ROWS = 100; // the most expensive groups; the rest behind a link (a long <table> is slow to lay out)
 const BY = ["endpoint", "prompt", "model", "label"];
 const COST_KINDS = [
   ["serving", "serving"],
@@ -595,12 +607,16 @@ PAGES.cost = {
     );
   },
   load: (r) => getJSON(`api/cost${query({ since: r.q.since ?? "30d", by: r.q.by ?? "endpoint" })}`),
-  body: (d) => {
+  body: (d, route) => {
     const money = (v) => fmtValue(v, "$");
     const total = d.rows.reduce((a, r) => a + r.total, 0);
     const sum = (k) => d.rows.reduce((a, r) => a + r[k], 0);
     const stacks = COST_KINDS.map(([key, label]) => ({ key, label, points: d.daily[key] ?? [] }));
-    const rows = d.rows
+    const sorted = [...d.rows].sort((x, y) => y.total - x.total || (x.key < y.key ? -1 : 1));
+    const all = route.q.rows === "all" || sorted.length <= COST_ROWS;
+    const shown = all ? sorted : sorted.slice(0, COST_ROWS);
+    const more = all ? "" : `<tr data-key="" data-testid="cost-more"><td colspan="5" class="muted">${sorted.length - COST_ROWS} more, together ${money(sorted.slice(COST_ROWS).reduce((a, r) => a + r.total, 0))}: <a href="#/cost${query({ ...route.q, rows: "all" })}">show all ${sorted.length}</a></td></tr>`;
+    const rows = shown
       .map(
         (r) =>
           `<tr data-key="${esc(r.key)}"><th scope="row">${esc(r.key)}</th><td class="num">${money(r.serving)}</td><td class="num">${money(r.tokens)}</td>` +
@@ -622,7 +638,7 @@ PAGES.cost = {
       linesChart("requests-chart", [{ key: "requests", label: "requests", points: d.requests }], { label: "runtime requests per day" }) +
       `<ul class="legend"><li class="requests"><span class="sw"></span>requests</li></ul></figure></div>` +
       `<h2>By ${esc(d.by)}</h2>` +
-      table("cost-rows", [d.by, { text: "Serving", cls: "num" }, { text: "Tokens", cls: "num" }, { text: "Tuning", cls: "num" }, { text: "Total", cls: "num" }], (rows + foot) || `<tr><td colspan="5" class="muted">No cost in this period.</td></tr>`) +
+      table("cost-rows", [d.by, { text: "Serving", cls: "num" }, { text: "Tokens", cls: "num" }, { text: "Tuning", cls: "num" }, { text: "Total", cls: "num" }], (rows + more + foot) || `<tr><td colspan="5" class="muted">No cost in this period.</td></tr>`) +
       (d.unpriced.length ? `<h2>Not priced</h2><ul data-testid="unpriced">${d.unpriced.map((u) => `<li>${esc(u)}</li>`).join("")}</ul>` : "")
     );
   },
@@ -734,6 +750,8 @@ async function load({ fresh, force = false }) {
     state.data = null;
     $main().innerHTML = page.shell(route);
   }
+  // The header's target comes with the overview; another page fetches it beside its own data, once.
+  const header = fresh && !state.headerKnown && route.page !== "overview" ? loadHeader() : null;
   let data = null;
   let error = null;
   try {
@@ -741,6 +759,7 @@ async function load({ fresh, force = false }) {
   } catch (err) {
     error = err;
   }
+  if (header) await header;
   if (state.loading === seq) state.loading = 0;
   if (seq !== state.seq) return; // a newer load (another page, other filters) took over
   const region = document.getElementById("page-data");
@@ -749,7 +768,8 @@ async function load({ fresh, force = false }) {
     const open = openDetails(region);
     const closed = closedDetails(region);
     if (error) {
-      region.innerHTML = `<p class="error" data-testid="error" role="alert">Could not load this page: ${esc(error.message)}</p>`;
+      region.innerHTML =
+        page.error?.(error, route) ?? `<p class="error" data-testid="error" role="alert">Could not load this page: ${esc(error.message)}</p>`;
       const rest = document.getElementById("resources-region") ?? document.getElementById("diff-region");
       if (rest) rest.innerHTML = "";
     } else {
@@ -775,7 +795,6 @@ async function load({ fresh, force = false }) {
   body.dataset.ready = "true";
   const updated = document.querySelector("[data-testid=updated]");
   if (updated) updated.textContent = `updated ${fmtTime(Date.now() / 1000, false)}`;
-  if (fresh && !state.headerKnown && route.page !== "overview") loadHeader();
   if (state.pending) {
     state.pending = false;
     load({ fresh: false });
@@ -879,6 +898,10 @@ function connectLive() {
     if (version !== null && version === state.version) return;
     state.version = version;
     refresh();
+    // Once more a little later: a server may answer from a page cache a moment older than the change
+    // it announced; a re-fetch that finds the same data draws nothing.
+    clearTimeout(state.settleTimer);
+    state.settleTimer = setTimeout(refresh, SETTLE_MS);
   });
   source.addEventListener("error", () => {
     source.close();

@@ -133,6 +133,7 @@ function valueDomain(values, { zero = true, pad = 0.08, yMin = null, yMax = null
   if (lo === Infinity) { lo = 0; hi = 1; }
   if (zero && lo > 0) lo = 0;
   if (zero && hi < 0) hi = 0;
+  if (hi === lo && lo === 0) hi = 1; // all zero: a unit axis, the line on its floor
   const span = hi - lo || Math.abs(hi) || 1;
   if (yMin === null) lo = lo === 0 ? 0 : lo - span * pad;
   if (yMax === null) hi += span * pad;
@@ -142,6 +143,8 @@ function valueDomain(values, { zero = true, pad = 0.08, yMin = null, yMax = null
   return { lo: Math.min(lo, ticks[0]), hi: Math.max(hi, ticks[ticks.length - 1]), ticks };
 }
 
+// The time range of every list given (nulls skipped), padded by `pad` of its span on each side so marks at
+// either end stay inside the plot.
 export function timeDomain(...lists) {
   let lo = Infinity;
   let hi = -Infinity;
@@ -154,7 +157,8 @@ export function timeDomain(...lists) {
   }
   if (lo === Infinity) { const now = Date.now() / 1000; return [now - 3600, now]; }
   if (hi === lo) return [lo - 60, hi + 60];
-  return [lo, hi];
+  const pad = (hi - lo) * 0.02;
+  return [lo - pad, hi + pad];
 }
 
 // --- pieces -------------------------------------------------------------------------------------------
