@@ -21,6 +21,7 @@ from google.protobuf import json_format
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
+from controller.emulator.alerting_http import WRITTEN_TRANSPORTS
 from controller.emulator.api import RpcMethod
 
 # Query parameters that are system parameters of Google APIs, not request fields.
@@ -128,8 +129,8 @@ def _transport_base(method: RpcMethod) -> Any | None:
     short = method.service.rsplit(".", 1)[-1]
     try:
         module = importlib.import_module(f"{package}.services.{_snake(short)}.transports.rest_base")
-    except ImportError:
-        return None
+    except ImportError:  # no REST transport installed (Cloud Monitoring): the rules written from googleapis
+        return WRITTEN_TRANSPORTS.get(method.service)
     return getattr(module, f"_Base{short}RestTransport", None)
 
 

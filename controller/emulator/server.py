@@ -1,5 +1,6 @@
-"""The composed emulator: Vertex AI + Operations + Cloud Monitoring on one plaintext gRPC port, the REST
-gateway for the high-level SDK, and Cloud Storage, with fault injection and optional synthetic traffic.
+"""The composed emulator: Vertex AI + Operations + Cloud Monitoring (metrics, alert policies, notification
+channels) + Secret Manager on one plaintext gRPC port, the REST gateway for the high-level SDK (and the
+alerting and Secret Manager REST APIs), and Cloud Storage, with fault injection and optional synthetic traffic.
 
 `running(...)` is the entry point for tests and in-process use; `genaiops emulator start` (cli/
 emulator_cmd.py) runs the same `Emulator` in the foreground. The client factories build the REAL Google
@@ -17,6 +18,8 @@ from typing import Any
 
 import grpc
 
+from controller.emulator.alerting_channels import NotificationChannelService
+from controller.emulator.alerting_policies import AlertPolicyService, alerting_store, metric_describer
 from controller.emulator.faults import FaultAdmin, FaultInjector
 from controller.emulator.grpc_adapter import build_server
 from controller.emulator.info import EmulatorInfo
@@ -24,6 +27,7 @@ from controller.emulator.metrics import MetricStore
 from controller.emulator.metrics_replicas import deployments
 from controller.emulator.rest import RestGateway
 from controller.emulator.rest_generate import start_gateway
+from controller.emulator.secretmanager import SecretManager
 from controller.emulator.storage import StorageEmulator
 from controller.emulator.storage_model import StorageError
 from controller.emulator.traffic import TrafficGenerator
@@ -88,6 +92,11 @@ class Emulator:
             clock=clock,
         )
         self.metrics.track_replicas(lambda: deployments(self.vertex.store))  # the replica-count gauges
+        alerting = alerting_store(_beside(state_path, "alerting"))  # policies name channels: one store
+        describe = metric_describer(self.metrics.methods())
+        self.alert_policies = AlertPolicyService(alerting, describe=describe, clock=clock)
+        self.notification_channels = NotificationChannelService(alerting, clock=clock)
+        self.secrets = SecretManager(path=_beside(state_path, "secrets"), clock=clock)
         self.traffic = TrafficGenerator(
             self.vertex.store, self.metrics, rps=traffic_rps, seed=seed + 2, tick_s=traffic_tick_s, clock=clock
         )
@@ -102,9 +111,15 @@ class Emulator:
     def start(self) -> Emulator:
         """Bind and serve everything in background threads."""
         port, rest_port, storage_port = self._ports
+        configuration = [
+            *self.alert_policies.methods(),
+            *self.notification_channels.methods(),
+            *self.secrets.methods(),
+        ]
         methods = [
             *self.vertex.methods(),
             *self.metrics.methods(),
+            *configuration,
             *FaultAdmin(self.faults).methods(),
             *EmulatorInfo(self.info).methods(),
         ]
@@ -115,7 +130,7 @@ class Emulator:
         try:
             if rest_port is not None:
                 self._rest, self.rest_port = start_gateway(
-                    list(self.vertex.methods()),
+                    [*self.vertex.methods(), *configuration],
                     generate=self.vertex.generate,
                     host=self.host,
                     port=rest_port,
@@ -263,6 +278,35 @@ class Emulator:
 
         return monitoring_v3.MetricServiceClient(transport=MetricServiceGrpcTransport(channel=self.channel))
 
+    def alert_policy_client(self) -> Any:
+        """A real `monitoring_v3.AlertPolicyServiceClient` on the shared channel."""
+        from google.cloud import monitoring_v3
+        from google.cloud.monitoring_v3.services.alert_policy_service.transports.grpc import (
+            AlertPolicyServiceGrpcTransport,
+        )
+
+        return monitoring_v3.AlertPolicyServiceClient(transport=AlertPolicyServiceGrpcTransport(channel=self.channel))
+
+    def notification_channel_client(self) -> Any:
+        """A real `monitoring_v3.NotificationChannelServiceClient` on the shared channel."""
+        from google.cloud import monitoring_v3
+        from google.cloud.monitoring_v3.services.notification_channel_service.transports.grpc import (
+            NotificationChannelServiceGrpcTransport,
+        )
+
+        transport = NotificationChannelServiceGrpcTransport(channel=self.channel)
+        return monitoring_v3.NotificationChannelServiceClient(transport=transport)
+
+    def secret_manager_client(self) -> Any:
+        """A real `secretmanager_v1.SecretManagerServiceClient` on the shared channel."""
+        from google.cloud import secretmanager_v1
+        from google.cloud.secretmanager_v1.services.secret_manager_service.transports.grpc import (
+            SecretManagerServiceGrpcTransport,
+        )
+
+        transport = SecretManagerServiceGrpcTransport(channel=self.channel)
+        return secretmanager_v1.SecretManagerServiceClient(transport=transport)
+
     def genai_client(self, *, api_version: str | None = None) -> Any:
         """A real `google.genai.Client` in Vertex mode on the REST gateway (the SDK's default API version,
         v1beta1, unless `api_version` is given). Project and location must be passed with a custom base URL,
@@ -278,6 +322,11 @@ class Emulator:
             credentials=Credentials(token="emulator"),  # type: ignore[no-untyped-call]
             http_options=types.HttpOptions(base_url=self.rest_endpoint, api_version=api_version),
         )
+
+
+def _beside(state_path: Path | None, kind: str) -> Path | None:
+    """`<state>.<kind>.json` next to the state file (None without one: memory only)."""
+    return None if state_path is None else state_path.with_name(f"{state_path.stem}.{kind}.json")
 
 
 @contextmanager
