@@ -46,6 +46,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "env": "controller.cli.env_cmd:env_group",
     "import": "controller.cli.import_cmd:import_cmd",
     "dashboard": "controller.cli.dashboard_cmd:dashboard_cmd",
+    "alerts": "controller.cli.alerts_cmd:alerts_group",
 }
 
 
