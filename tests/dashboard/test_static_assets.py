@@ -79,7 +79,7 @@ def test_every_file_index_html_references_exists_in_static() -> None:
         assert (STATIC / ref.removeprefix("static/")).is_file(), f"index.html references a missing {ref}"
 
 
-def test_every_module_app_js_imports_exists_in_static() -> None:
+def test_every_module_a_script_imports_exists_in_static() -> None:
     for script in JS:
         for target in IMPORT.findall(script.read_text(encoding="utf-8")):
             assert target.startswith("./"), f"{script.name} imports {target}: only sibling files are served"
