@@ -13,30 +13,46 @@ bound, a bind beyond loopback without a login).
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from controller.cli.apply_cmd import fail
-from controller.cli.options import EXIT_OK, current_env, current_region, load_or_exit, target_options, target_spec
+from controller.cli.options import (
+    EXIT_ERROR,
+    EXIT_OK,
+    current_env,
+    current_region,
+    load_or_exit,
+    target_options,
+    target_spec,
+)
 from controller.cli.target import Target, TargetSpec, open_target
 from controller.cli.wiring import session_of
 from controller.cost.report import Machine, ReplicaUsage, TokenUsage, TuningUsage
 from controller.dashboard.access import Access
-from controller.dashboard.page_data import DashboardSource, Pages
+from controller.dashboard.page_data import DashboardSource, Pages, reloading
 from controller.dashboard.routes import Router
 from controller.dashboard.web_server import serve
 from controller.engine.observe import regions_of
 from controller.engine.planning import manifests_of
-from controller.errors import GenaiopsError, UserError
+from controller.errors import GenaiopsError, TransientError, UserError
 from controller.loader import LoadResult, load
 from controller.model import check_duration, duration_seconds
+
+if TYPE_CHECKING:
+    from controller.providers.telemetry import Telemetry
+
+log = logging.getLogger("genaiops.dashboard")
 
 
 class CostReadings:
@@ -81,6 +97,62 @@ def dashboard_app(
     return pages, Router(pages, pages.snapshots)
 
 
+def ui_access(
+    ui: bool, *, metrics_port: int | None, metrics_host: str, token: str | None, behind_iap: bool
+) -> Access | None:
+    """`reconcile --ui`'s access rules (None without --ui); exits 1 when they cannot be met."""
+    if not ui:
+        return None
+    if metrics_port is None:
+        click.echo("Error: --ui serves the dashboard on --metrics-port: give one (e.g. --metrics-port 9090)", err=True)
+        sys.exit(EXIT_ERROR)
+    try:
+        return Access.for_bind(metrics_host, token=token, behind_iap=behind_iap)
+    except UserError as err:
+        message = str(err).replace("--token", "--ui-token").replace("bind 127.0.0.1", "--metrics-host 127.0.0.1")
+        click.echo(f"Error: {message}", err=True)
+        sys.exit(EXIT_ERROR)
+
+
+@contextmanager
+def beside_telemetry(
+    telemetry: Telemetry | None,
+    access: Access | None,
+    opened: Target,
+    spec: TargetSpec,
+    latest: list[Path | None],
+    *,
+    region: str,
+    env: str | None,
+    audit_log: Path,
+) -> Iterator[None]:
+    """`reconcile --ui`: the dashboard of `opened` on the telemetry server while the block runs, reading the
+    manifests of the loop's last checkout (`latest[0]`) and its audit log."""
+    if telemetry is None or access is None:
+        yield
+        return
+    loaders: dict[Path, Callable[[], LoadResult]] = {}
+
+    def load_latest() -> LoadResult:
+        manifests = latest[0]
+        if manifests is None:
+            raise TransientError("waiting for the first checkout of the repository")
+        if manifests not in loaders:
+            read = partial(load, manifests, default_region=region, **({"env": env} if env else {}))
+            loaders[manifests] = reloading(manifests, read)
+        return loaders[manifests]()
+
+    pages, router = dashboard_app(opened, spec, load_manifests=load_latest, audit_log=audit_log, refresh_s=2.0)
+    pages.start()
+    telemetry.set_fallback(access.guard(router))
+    log.info("serving the dashboard beside the metrics")
+    try:
+        yield
+    finally:
+        telemetry.set_fallback(None)
+        pages.stop()
+
+
 def refresh_seconds(_ctx: click.Context | None, _param: click.Parameter | None, text: str) -> float:
     """`--refresh`: a duration from 500ms to 1h."""
     try:
@@ -103,8 +175,8 @@ class _Stop:
 def _loader(path: Path) -> Callable[[], LoadResult]:
     region, env = current_region(), current_env()
     if env:
-        return lambda: load(path, default_region=region, env=env)
-    return lambda: load(path, default_region=region)
+        return reloading(path, lambda: load(path, default_region=region, env=env))
+    return reloading(path, lambda: load(path, default_region=region))
 
 
 @click.command("dashboard")
@@ -164,4 +236,4 @@ def dashboard_cmd(
     sys.exit(EXIT_OK)
 
 
-__all__ = ["CostReadings", "dashboard_app", "dashboard_cmd", "refresh_seconds"]
+__all__ = ["CostReadings", "beside_telemetry", "dashboard_app", "dashboard_cmd", "refresh_seconds", "ui_access"]

@@ -17,30 +17,25 @@ import random
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
 from controller.cli.console import make_console
 from controller.cli.options import EXIT_ERROR, EXIT_OK, current_region, target_options, target_spec
 from controller.cli.paths import OutputDir, OutputFile
-from controller.cli.target import Target, TargetSpec, open_target
+from controller.cli.target import Target, open_target
 from controller.cli.wiring import notifier, session_of
 from controller.engine.audit import AuditLog
 from controller.engine.observe import regions_of
 from controller.engine.reconciler import Checkout, PassReport, Reconciler
-from controller.errors import GenaiopsError, LockedError, TransientError, UserError
-from controller.loader import LoadResult, load
+from controller.errors import GenaiopsError, LockedError
+from controller.loader import load
 from controller.model import check_duration, duration_seconds
 from controller.ports import TelemetryPort
-
-if TYPE_CHECKING:
-    from controller.dashboard.access import Access
-    from controller.providers.telemetry import Telemetry
 
 log = logging.getLogger("genaiops.reconcile")
 
@@ -175,7 +170,9 @@ def reconcile_cmd(
     except ValueError as err:
         click.echo(f"Error: --interval: {err}", err=True)
         sys.exit(EXIT_ERROR)
-    access = _ui_access(ui, metrics_port=metrics_port, metrics_host=metrics_host, token=ui_token, behind_iap=behind_iap)
+    from controller.cli.dashboard_cmd import beside_telemetry, ui_access
+
+    access = ui_access(ui, metrics_port=metrics_port, metrics_host=metrics_host, token=ui_token, behind_iap=behind_iap)
     stop = _Stop()
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
@@ -196,7 +193,7 @@ def reconcile_cmd(
         region = current_region()
         with (
             open_target(spec, _regions(path, git_url, region, env)) as opened,
-            _dashboard(telemetry, access, opened, spec, latest, region=region, env=env, audit_log=audit_log),
+            beside_telemetry(telemetry, access, opened, spec, latest, region=region, env=env, audit_log=audit_log),
         ):
             log.info("reconciling %s into %s", described, opened.name)
             code = _run(
@@ -223,27 +220,8 @@ def reconcile_cmd(
     sys.exit(code)
 
 
-def _ui_access(
-    ui: bool, *, metrics_port: int | None, metrics_host: str, token: str | None, behind_iap: bool
-) -> Access | None:
-    """The dashboard's access rules for --ui (None without it); exits 1 when they cannot be met."""
-    if not ui:
-        return None
-    if metrics_port is None:
-        click.echo("Error: --ui serves the dashboard on --metrics-port: give one (e.g. --metrics-port 9090)", err=True)
-        sys.exit(EXIT_ERROR)
-    from controller.dashboard.access import Access
-
-    try:
-        return Access.for_bind(metrics_host, token=token, behind_iap=behind_iap)
-    except UserError as err:
-        message = str(err).replace("--token", "--ui-token").replace("bind 127.0.0.1", "--metrics-host 127.0.0.1")
-        click.echo(f"Error: {message}", err=True)
-        sys.exit(EXIT_ERROR)
-
-
 def _tracked(fetch: Callable[[], Checkout], first: Path | None) -> tuple[Callable[[], Checkout], list[Path | None]]:
-    """`fetch`, remembering where the last checkout's manifests are (for the dashboard)."""
+    """`fetch`, remembering where the last checkout's manifests are (for the dashboard of --ui)."""
     latest: list[Path | None] = [first]
 
     def tracked() -> Checkout:
@@ -252,41 +230,6 @@ def _tracked(fetch: Callable[[], Checkout], first: Path | None) -> tuple[Callabl
         return checkout
 
     return tracked, latest
-
-
-@contextmanager
-def _dashboard(
-    telemetry: Telemetry | None,
-    access: Access | None,
-    opened: Target,
-    spec: TargetSpec,
-    latest: list[Path | None],
-    *,
-    region: str,
-    env: str | None,
-    audit_log: Path,
-) -> Iterator[None]:
-    """With --ui: the dashboard of `opened` on the telemetry server while the block runs."""
-    if telemetry is None or access is None:
-        yield
-        return
-    from controller.cli.dashboard_cmd import dashboard_app
-
-    def load_latest() -> LoadResult:
-        manifests = latest[0]
-        if manifests is None:
-            raise TransientError("waiting for the first checkout of the repository")
-        return load(manifests, default_region=region, env=env) if env else load(manifests, default_region=region)
-
-    pages, router = dashboard_app(opened, spec, load_manifests=load_latest, audit_log=audit_log, refresh_s=2.0)
-    pages.start()
-    telemetry.set_fallback(access.guard(router))
-    log.info("serving the dashboard beside the metrics")
-    try:
-        yield
-    finally:
-        telemetry.set_fallback(None)
-        pages.stop()
 
 
 def _run(

@@ -4,7 +4,8 @@ there are, and a version that goes up whenever what the pages show changed (the 
 announce it; the pages then fetch again).
 
 `SnapshotStore.refresh` builds one snapshot with the page data's `build` callable; `start` runs it in a
-daemon thread until `stop`. A build that fails keeps the last snapshot, with the failure among its
+daemon thread until `stop`, never busier than half the time (a build that takes longer than the interval is
+followed by a pause as long). A build that fails keeps the last snapshot, with the failure among its
 problems (the target may be briefly unreachable: the page says so instead of going blank).
 """
 
@@ -142,7 +143,9 @@ class SnapshotStore:
         while not self._stopping.is_set():
             started = time.monotonic()
             self.refresh()
-            self._stopping.wait(max(self.every_s - (time.monotonic() - started), self.every_s / 4))
+            took = time.monotonic() - started
+            # at most half of a core: a build longer than the interval (a thousand endpoints) waits as long again
+            self._stopping.wait(max(self.every_s - took, took))
 
     def stop(self) -> None:
         """Stop refreshing, and wake every waiter (event streams end)."""

@@ -214,3 +214,16 @@ def test_a_rotated_audit_log_is_read_again_from_its_start(tmp_path: Path) -> Non
     path.write_text(line, encoding="utf-8")
     assert len(reader.records()[0]) == 1
     assert AuditReader(tmp_path / "missing.log").records() == ((), 0)
+
+
+def test_manifests_that_stop_loading_are_reported_and_the_last_good_ones_stay_shown(site: Site) -> None:
+    broken = site.workspace.manifests / "broken.yaml"
+    broken.write_text("apiVersion: genaiops/v1\nkind: Endpoint\nmetadata: {name: x}\nspec: {traffic: 3}\n")
+    try:
+        overview = site.pages.snapshots.refresh().built.overview
+        assert overview["problems"][0] == "the manifests have errors; showing the last manifests that loaded:"
+        assert any("broken.yaml" in line for line in overview["problems"][1:])
+        assert len(overview["resources"]) == 3
+    finally:
+        broken.unlink()
+    assert site.pages.snapshots.refresh().built.overview["problems"] == []
