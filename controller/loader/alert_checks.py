@@ -9,7 +9,8 @@ whole load with the other set checks (`check_alert_set`).
   2m for `absent` (MetricAbsence.duration: "the minimum value of this field is 120 seconds").
 - A custom `query` names `metric.type` and `resource.type` (an alert filter must specify both) and only the
   `${...}` placeholders its target fills in.
-- `>=` and `<=` are a warning: Cloud Monitoring documents only COMPARISON_GT and COMPARISON_LT as supported.
+- `>=` and `<=` are errors: Cloud Monitoring supports only COMPARISON_GT and COMPARISON_LT (MetricThreshold.comparison;
+  the API refuses COMPARISON_GE, hashicorp/terraform-provider-google#16862).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Iterable
 
-from controller.diagnostics import Diagnostic, Severity
+from controller.diagnostics import Diagnostic
 from controller.loader.checks import Located
 from controller.model import Alert, Endpoint, NotificationChannel, Prompt, duration_seconds
 from controller.model.alert import AlertTarget
@@ -117,9 +118,8 @@ def _condition(item: Located, alert: Alert) -> Iterable[Diagnostic]:
         strict = spec.comparison[0]
         yield item.at(
             ("spec", "comparison"),
-            f"Cloud Monitoring documents only '>' and '<' as supported comparisons; '{spec.comparison}' may be "
-            f"refused when applied: use '{strict}'",
-            severity=Severity.WARNING,
+            f"Cloud Monitoring refuses '{spec.comparison}' in an alert condition (only COMPARISON_GT and "
+            f"COMPARISON_LT are supported): use '{strict}'",
         )
     if spec.query is not None:
         yield from _query(item, alert)
