@@ -18,6 +18,7 @@ by the CI workflow), taken when each test ends, passed or failed, with the conso
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import shutil
@@ -149,11 +150,13 @@ class Browser:
         """Wait until the page `page` is drawn."""
         self.wait_until(lambda: self.ready(page, fragment), what=f"the {page} page to be ready")
 
-    def wait_until(self, predicate: Callable[[], T], *, what: str, timeout_s: float = WAIT_S) -> T:
+    def wait_until(self, predicate: Callable[[], T | None], *, what: str, timeout_s: float = WAIT_S) -> T:
         """Poll `predicate` until it returns something truthy, and return that; a TimeoutException naming
         `what` (with the page's state) after `timeout_s`."""
         try:
-            return WebDriverWait(self.driver, timeout_s, poll_frequency=0.05).until(lambda _: predicate())
+            found = WebDriverWait(self.driver, timeout_s, poll_frequency=0.05).until(lambda _: predicate())
+            assert found is not None  # until() returns only a truthy value
+            return found
         except TimeoutException as err:
             raise TimeoutException(f"timed out after {timeout_s:.0f}s waiting for {what}; {self.state()}") from err
 
@@ -163,7 +166,7 @@ class Browser:
             flags = self.js(
                 "return {url: location.href, page: document.body && document.body.dataset.page,"
                 " ready: document.body && document.body.dataset.ready, hooks: window.__genaiops || null,"
-                " error: (document.querySelector('.error') || {}).textContent || null};"
+                " error: (document.querySelector('[data-testid=error]') || {}).textContent || null};"
             )
         except WebDriverException as err:
             return f"page unreadable: {err.msg}"
@@ -194,11 +197,37 @@ class Browser:
         except (WebDriverException, JavascriptException):
             return []
 
-    def screenshot(self, name: str) -> Path:
-        """Save the window to test-artifacts/screenshots/`name`.png."""
+    def on_new_document(self, script: str) -> Callable[[], None]:
+        """Run `script` in every page this browser loads from now on, before the page's own scripts (Chromium's
+        DevTools protocol); returns the function that stops it."""
+        added = self.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": script})
+        identifier = added["identifier"]
+        return lambda: self.driver.execute_cdp_cmd(
+            "Page.removeScriptToEvaluateOnNewDocument", {"identifier": identifier}
+        )
+
+    def screenshot(self, name: str, *, max_height: int = 4000) -> Path:
+        """Save the whole page (down to `max_height` CSS pixels) to test-artifacts/screenshots/`name`.png."""
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         path = SCREENSHOTS / f"{name}.png"
-        self.driver.save_screenshot(str(path))
+        size = self.js(
+            "window.scrollTo(0, 0);"  # a sticky header stays on top of the picture
+            "const e = document.documentElement;"
+            "return [Math.max(e.scrollWidth, innerWidth), Math.max(e.scrollHeight, innerHeight)];"
+        )
+        clip = {"x": 0, "y": 0, "width": size[0], "height": min(size[1], max_height), "scale": 1}
+        shot = self.driver.execute_cdp_cmd(
+            "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": clip}
+        )
+        path.write_bytes(base64.b64decode(shot["data"]))
+        return path
+
+    def screenshot_of(self, element: WebElement, name: str) -> Path:
+        """Save one element (a chart) to test-artifacts/screenshots/`name`.png."""
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{name}.png"
+        self.js("arguments[0].scrollIntoView({block: 'center'});", element)
+        element.screenshot(str(path))
         return path
 
 
@@ -233,5 +262,6 @@ def browser(chromium: webdriver.Chrome, request: pytest.FixtureRequest) -> Itera
             lines = [f"{entry.get('level')} {entry.get('message')}" for entry in page.console()]
             lines.append(f"-- {time.monotonic() - started:.1f}s; {page.state()}")
             (SCREENSHOTS / f"{name}.console.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+            chromium.get("about:blank")  # closes the page's event stream before its server stops
         except WebDriverException as err:  # a crashed browser must not hide the test's own failure
             print(f"no screenshot of {name}: {err.msg}")
