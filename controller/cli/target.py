@@ -22,7 +22,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from controller.errors import UserError
-from controller.ports import LockPort, MetricsPort, ModelGardenPort, PromptMetricsPort, TuningPort, VertexPort
+from controller.ports import (
+    AlertsPort,
+    LockPort,
+    MetricsPort,
+    ModelGardenPort,
+    PromptMetricsPort,
+    TuningPort,
+    VertexPort,
+)
 from controller.prompts.store import PromptStore
 
 if TYPE_CHECKING:
@@ -64,6 +72,7 @@ class Target:
     tuning: TuningPort | None = None  # tuning jobs, pipelines and the datasets' bucket
     compile_pipeline: Callable[[str, Path], dict[str, Any]] | None = None  # with --allow-code only
     model_garden: ModelGardenPort | None = None  # open models' deploy actions (GetPublisherModel)
+    alerts: AlertsPort | None = None  # alert policies, notification channels, Secret Manager (Cloud Monitoring)
 
 
 @dataclass(frozen=True)
@@ -257,6 +266,7 @@ def open_target(spec: TargetSpec, regions: Iterable[str]) -> Iterator[Target]:
             opened = _open_cloud(spec)
         from controller.providers.model_garden import ModelGardenProvider
         from controller.providers.monitoring import CloudMonitoringMetrics  # after the connection check: slow
+        from controller.providers.monitoring_alerts import MonitoringAlerts
         from controller.providers.prompt_metrics import CloudMonitoringPromptMetrics
         from controller.providers.vertex import VertexProvider
         from controller.providers.vertex_tuning import VertexTuning
@@ -294,4 +304,5 @@ def open_target(spec: TargetSpec, regions: Iterable[str]) -> Iterator[Target]:
             ),
             compile_pipeline=_kfp_compiler() if spec.allow_code else None,
             model_garden=ModelGardenProvider(channel=channel, on_call=_counting(counts)),
+            alerts=MonitoringAlerts(project=project, channel=channel, on_call=_counting(counts)),
         )

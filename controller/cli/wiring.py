@@ -38,6 +38,8 @@ def session_of(target: Target) -> Session:
         tuning=target.tuning,
         compile_pipeline=target.compile_pipeline,
         model_garden=target.model_garden,
+        alerts=target.alerts,
+        project=target.project,
     )
 
 

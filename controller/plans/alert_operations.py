@@ -101,9 +101,13 @@ ALERT_OPERATIONS: tuple[type[Any], ...] = (
 
 
 def _channels(body: Mapping[str, Any]) -> str:
+    """`, notifying oncall (new), 1 existing channel`: channels this plan creates by manifest."""
     names = [str(n) for n in body.get("notificationChannels", ())]
-    shown = [n.removeprefix(NEW_CHANNEL_PREFIX) + " (new)" if n.startswith(NEW_CHANNEL_PREFIX) else n for n in names]
-    return f", notifying {', '.join(shown)}" if shown else ""
+    new = [n.removeprefix(NEW_CHANNEL_PREFIX) + " (new)" for n in names if n.startswith(NEW_CHANNEL_PREFIX)]
+    existing = len(names) - len(new)
+    if existing:
+        new.append(f"{existing} existing channel{'s' if existing != 1 else ''}")
+    return f", notifying {', '.join(new)}" if new else ""
 
 
 def _kind(body: Mapping[str, Any]) -> str:

@@ -295,7 +295,7 @@ def plan_alerts(
             waiting.append(f"{ALERT_KIND}/{GLOBAL}/{name} waits: {err}")
             continue
         except AlertCompileError as err:
-            diagnostics.append(Diagnostic(f"Alert {name}: {err}", where, "spec.target"))
+            diagnostics.append(Diagnostic(f"Alert {name}: {err}", where, "spec"))
             continue
         found = live_policies.get(name)
         create = CreateAlertPolicy(name, after)

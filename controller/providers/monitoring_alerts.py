@@ -3,9 +3,10 @@
 (AccessSecretVersion), over one gRPC channel (the emulator) or Google's default endpoints.
 
 Ownership is the user label `managed-by: genaiops`: each list sends the filter
-`user_labels."managed-by" = "genaiops"` (Cloud Monitoring's "sorting and filtering" syntax; a key with a
-dash is quoted) and every page is read; what comes back is checked again here, so a server that ignores
-the filter never hands over someone else's policy. The manifest is the user label `genaiops-alert`.
+`user_labels["managed-by"] = "genaiops"` (Cloud Monitoring's "sorting and filtering" reference: a map value
+looked up by a quoted string key, as a key with a dash is no identifier) and every page is read; what comes
+back is checked again here, so a server that ignores the filter never hands over someone else's policy. The
+manifest is the user label `genaiops-alert`.
 
 Bodies cross the port as REST JSON (camelCase), converted to and from the protos with
 `google.protobuf.json_format`. What is read back keeps only the fields genaiops declares (`POLICY_FIELDS`,
@@ -37,7 +38,7 @@ from controller.providers.google_errors import call, translated
 
 __all__ = ["CHANNEL_FIELDS", "POLICY_FIELDS", "SECRET_LABELS", "MonitoringAlerts", "channel_body", "policy_body"]
 
-MANAGED_FILTER = f'user_labels."{MANAGED_BY_LABEL}" = "{MANAGED_BY_VALUE}"'
+MANAGED_FILTER = f'user_labels["{MANAGED_BY_LABEL}"] = "{MANAGED_BY_VALUE}"'
 # REST name -> proto field name (the update mask), of what genaiops declares.
 POLICY_FIELDS = {
     "displayName": "display_name",
@@ -111,6 +112,7 @@ class MonitoringAlerts:
         project: str,
         channel: grpc.Channel | None = None,
         timeout_s: float = 30,
+        page_size: int = 1000,
         on_call: Callable[[str], None] | None = None,
     ) -> None:
         """With `channel`, talk to that server (the emulator); otherwise to monitoring.googleapis.com and
@@ -118,6 +120,7 @@ class MonitoringAlerts:
         every API call (each page of a list is a call)."""
         self.project = project
         self.timeout_s = timeout_s
+        self.page_size = page_size
         self._on_call = on_call or (lambda _: None)
         if channel is not None:
             self._policies = monitoring_v3.AlertPolicyServiceClient(
@@ -165,7 +168,9 @@ class MonitoringAlerts:
     def list_alert_policies(self) -> list[ObservedAlertPolicy]:
         """Every alert policy labelled managed-by=genaiops (and with a manifest label), all pages."""
 
-        request = monitoring_v3.ListAlertPoliciesRequest(name=self._parent, filter=MANAGED_FILTER, page_size=1000)
+        request = monitoring_v3.ListAlertPoliciesRequest(
+            name=self._parent, filter=MANAGED_FILTER, page_size=self.page_size
+        )
         found = self._pages(
             "list alert policies",
             "ListAlertPolicies",
@@ -226,7 +231,7 @@ class MonitoringAlerts:
         """Every notification channel labelled managed-by=genaiops (and with a manifest label), all pages."""
 
         request = monitoring_v3.ListNotificationChannelsRequest(
-            name=self._parent, filter=MANAGED_FILTER, page_size=1000
+            name=self._parent, filter=MANAGED_FILTER, page_size=self.page_size
         )
         found = self._pages(
             "list notification channels",

@@ -90,10 +90,14 @@ def format_value(value: Any) -> str:
 
 
 def _leaves(path: str, value: Any) -> Iterator[tuple[str, Any]]:
-    """Non-empty mappings are walked to their leaves so that every line names one field."""
+    """Non-empty mappings are walked to their leaves so that every line names one field; so are lists of
+    mappings, by index (`conditions.0.conditionThreshold.filter`, as field diffs name them)."""
     if isinstance(value, Mapping) and value:
         for key, inner in value.items():
             yield from _leaves(f"{path}.{key}" if path else str(key), inner)
+    elif isinstance(value, list | tuple) and value and all(isinstance(v, Mapping) for v in value):
+        for index, inner in enumerate(value):
+            yield from _leaves(f"{path}.{index}" if path else str(index), inner)
     else:
         yield path, value
 

@@ -125,6 +125,10 @@ def test_a_changed_threshold_is_an_update_with_its_field_diff_and_not_drift() ->
     assert paths["conditions.0.conditionThreshold.thresholdValue"] == (0.05, 0.1)
     assert f"userLabels.{SPEC_LABEL}" in paths  # the manifest changed: a new spec hash
     assert change.operations == (UpdateAlertPolicy("chat-errors", policies[0].name, change.after or {}),)
+    assert (
+        describe(change.operations[0])
+        == f"update alert policy chat-errors ({policies[0].name}), notifying 1 existing channel"
+    )
 
 
 def test_a_policy_edited_in_the_console_is_drift() -> None:
