@@ -146,7 +146,8 @@ def _check_threshold(threshold: Any, path: str, project: str, describe: Describe
     # refused (hashicorp/terraform-provider-google#16862, acknowledged by its maintainers).
     if threshold.comparison not in (_GT, _LT):
         name = monitoring_v3.ComparisonType(threshold.comparison).name
-        raise invalid(f"{path}.comparison", name, "Only COMPARISON_GT and COMPARISON_LT are supported.")
+        why = "A comparison is required; only" if not threshold.comparison else "Only"
+        raise invalid(f"{path}.comparison", name, f"{why} COMPARISON_GT and COMPARISON_LT are supported.")
     # docstring: "only values that are a multiple of a minute--e.g., 0, 60, 120, or 300 seconds--are supported"
     seconds = _seconds(threshold.duration)
     if seconds < 0 or threshold.duration.nanos or threshold.duration.seconds % 60:
@@ -157,7 +158,8 @@ def _check_threshold(threshold: Any, path: str, project: str, describe: Describe
     check_enum(threshold, "evaluation_missing_data", path)
     if threshold.evaluation_missing_data and seconds < 60:
         why = "Conditions setting evaluation_missing_data must have a duration of at least 60 seconds."
-        raise invalid(f"{path}.evaluation_missing_data", str(threshold.evaluation_missing_data), why)
+        name = monitoring_v3.AlertPolicy.Condition.EvaluationMissingData(threshold.evaluation_missing_data).name
+        raise invalid(f"{path}.evaluation_missing_data", name, why)
     if threshold.HasField("forecast_options"):  # docstring: "can range from 1 hour to 60 hours"
         horizon = _seconds(threshold.forecast_options.forecast_horizon)
         if not 3600 <= horizon <= 60 * 3600:
@@ -251,6 +253,7 @@ def _check_aggregation(aggregation: Any, path: str, metric: tuple[int, int] | No
             return  # an aligner the emulator cannot compute: a policy is only stored, so accept it
         message = err.message.replace("aggregation.perSeriesAligner", f"{path}.per_series_aligner")
         message = message.replace("aggregation.crossSeriesReducer", f"{path}.cross_series_reducer")
+        message = re.sub(r"invalid value of '([^']*)':", r'invalid value of "\1":', message)
         raise ApiError(err.code, message) from None
 
 

@@ -221,6 +221,8 @@ def _query_value(field: FieldDescriptor, value: str) -> Any:
     """A query-string value in the form json_format expects for this field."""
     if field.type == FieldDescriptor.TYPE_ENUM and value.lstrip("-").isdigit():
         return int(value)
+    if field.type == FieldDescriptor.TYPE_BOOL and value.lower() in ("true", "false"):
+        return value.lower() == "true"  # `?force=true` (DeleteNotificationChannel); Python clients send `False`
     if field.message_type is not None and field.message_type.full_name == _FIELD_MASK:
         return field_mask_json(value)
     return value
