@@ -7,7 +7,9 @@ or JSON), no saved plan file and no audit log."""
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +25,8 @@ from google.protobuf import field_mask_pb2
 
 from controller.providers.connections import plain_channel
 from tests.e2e.conftest import Workspace, endpoint_yaml, model_yaml
+
+REPO = Path(__file__).resolve().parents[2]
 
 TOKEN = "xoxb-e2e-test-token-5f3a9c"  # what the emulated Secret Manager holds; must never be printed
 PROJECT = "local-project"  # the emulator target's project when no --project is given
@@ -100,10 +104,10 @@ class Console:
         mask = field_mask_pb2.FieldMask(paths=["conditions"])
         self.policies.update_alert_policy(alert_policy=policy, update_mask=mask)
 
-    def store_token(self) -> None:
-        """The Slack bot token as secret `slack-bot`, version 1."""
+    def store_token(self, secret_id: str = "slack-bot") -> None:
+        """The Slack bot token as version 1 of secret `secret_id`."""
         secret = self.secrets.create_secret(
-            parent=self.parent, secret_id="slack-bot", secret={"replication": {"automatic": {}}}
+            parent=self.parent, secret_id=secret_id, secret={"replication": {"automatic": {}}}
         )
         self.secrets.add_secret_version(parent=secret.name, payload={"data": TOKEN.encode()})
 
@@ -140,13 +144,19 @@ def test_alerts_are_applied_drift_from_the_console_is_planned_and_self_heal_rest
     assert "Alert/global/chat-errors: conditions.0.conditionThreshold.thresholdValue" in drift[1]
     assert "~ conditions.0.conditionThreshold.thresholdValue: 0.5 -> 0.05" in planned.output
 
+    status = json.loads(workspace.run("status", str(workspace.manifests), "--output", "json").output)
+    syncs = {r["address"]: r["sync"] for r in status["resources"]}
+    assert syncs["Alert/global/chat-errors"] == "drifted" and syncs["Alert/global/daily-cost"] == "synced"
+
     log = str(workspace.root / "reconcile.log")
     reported = workspace.run("reconcile", str(workspace.manifests), "--audit-log", log)
     assert reported.exit_code == 0, reported.output
+    assert "Alert/global/chat-errors changed outside genaiops; reporting only" in reported.output
     assert console.threshold("chat-errors") == pytest.approx(0.5), "healed without --self-heal"
 
     healed = workspace.run("reconcile", str(workspace.manifests), "--self-heal", "--audit-log", log)
     assert healed.exit_code == 0, healed.output
+    assert "Alert/global/chat-errors changed outside genaiops; healing" in healed.output
     assert console.threshold("chat-errors") == pytest.approx(0.05)
     assert workspace.plan("--detailed-exitcode").exit_code == 0
 
@@ -226,3 +236,71 @@ def test_a_user_without_alerts_pays_no_alerting_call_unless_prune_asks(
     assert workspace.emulator.faults.injected == {}
     assert workspace.plan("--prune").exit_code == 1  # --prune reads them (refused here, so the plan fails)
     assert workspace.emulator.faults.injected
+
+
+def test_creates_whose_replies_are_all_lost_make_each_policy_and_channel_once(
+    make_workspace: Callable[..., Workspace],
+) -> None:
+    workspace = make_workspace()
+    for rpc in ("CreateAlertPolicy", "CreateNotificationChannel"):
+        workspace.emulator.faults.add(f"{rpc}:lost_reply=1")  # the create lands, the caller sees UNAVAILABLE
+    console = Console(workspace)
+    console.store_token()
+    workspace.write(models=model_yaml(), endpoints=endpoint_yaml(), alerts=ALERTS)
+    applied = workspace.apply()
+    assert applied.exit_code == 0, applied.output
+    assert sum(workspace.emulator.faults.lost.values()) == 4
+    policies = [p.user_labels["genaiops-alert"] for p in console.policies.list_alert_policies(name=console.parent)]
+    channels = [
+        c.user_labels["genaiops-alert"] for c in console.channels.list_notification_channels(name=console.parent)
+    ]
+    assert sorted(policies) == ["chat-errors", "daily-cost"]
+    assert sorted(channels) == ["oncall-email", "oncall-slack"]
+    assert workspace.plan("--detailed-exitcode").exit_code == 0
+
+
+def test_a_saved_plan_is_refused_when_a_policy_was_edited_since(alerting: tuple[Workspace, Console]) -> None:
+    workspace, console = alerting
+    assert workspace.apply().exit_code == 0
+    workspace.write(
+        models=model_yaml(), endpoints=endpoint_yaml(), alerts=ALERTS.replace("threshold: 5%", "threshold: 2%")
+    )
+    saved = workspace.root / "raise.plan"
+    assert workspace.plan("--out", str(saved)).exit_code == 0
+    console.edit_threshold("chat-errors", 0.5)
+    refused = workspace.run("apply", str(saved), "--auto-approve", "--audit-log", str(workspace.root / "audit.log"))
+    assert refused.exit_code == 1
+    assert "Alert/global/chat-errors changed since planning" in refused.output
+    assert console.threshold("chat-errors") == pytest.approx(0.5)
+
+
+def test_the_example_alerts_apply_drift_and_heal_with_the_example_manifests(workspace: Workspace) -> None:
+    shutil.copytree(REPO / "manifests", workspace.manifests, dirs_exist_ok=True)
+    console = Console(workspace)
+    console.store_token(secret_id="slack-bot-token")
+    channels = workspace.manifests / "alerts" / "channels.yaml"
+    text = channels.read_text(encoding="utf-8")
+    commented = text[text.index("# ---") :]  # the Slack channel, commented out until its secret exists
+    channels.write_text(text.replace(commented, "\n".join(line[2:] for line in commented.splitlines())) + "\n")
+    applied = workspace.apply()
+    assert applied.exit_code == 0, applied.output
+    examples = {"support-chat-errors", "support-chat-latency", "intent-router-no-traffic", "support-answer-feedback"}
+    live = {p.user_labels["genaiops-alert"] for p in console.policies.list_alert_policies(name=console.parent)}
+    assert examples | {"model-spend"} == live
+    slack = next(c for c in console.channels.list_notification_channels(name=console.parent) if c.type == "slack")
+    assert slack.user_labels["genaiops-alert"] == "support-slack"
+    assert workspace.plan("--detailed-exitcode").exit_code == 0
+
+    console.edit_threshold("support-chat-errors", 0.25)
+    planned = workspace.plan("--detailed-exitcode")
+    assert planned.exit_code == 2, planned.output
+    assert "~ conditions.0.conditionThreshold.thresholdValue: 0.25 -> 0.05" in planned.output
+    assert "Alert/global/support-chat-errors: conditions.0.conditionThreshold.thresholdValue" in planned.output
+    healed = workspace.run(
+        "reconcile", str(workspace.manifests), "--self-heal", "--audit-log", str(workspace.root / "r.log")
+    )
+    assert healed.exit_code == 0, healed.output
+    assert console.threshold("support-chat-errors") == pytest.approx(0.05)
+    assert workspace.plan("--detailed-exitcode").exit_code == 0
+    for log in ("audit.log", "r.log"):
+        assert TOKEN not in (workspace.root / log).read_text(encoding="utf-8")
