@@ -10,11 +10,12 @@ emulator needs it:
 
 A field reference is a proto field path (snake_case or the JSON camelCase name), a map key after a dot
 (quoted if need be) or in brackets (`user_labels["managed-by"]`); `user_label` is the documented singular
-spelling of `user_labels`. Comparators: `=`, `!=`, `:` (has: a substring, or `*` for "is set"), `=~` / `!~`
-(regular expression, searched), `<`, `<=`, `>`, `>=` (numbers when both sides are numbers). `AND` (also by
-juxtaposition), `OR`, `NOT` / `-` and parentheses. A repeated field matches when one of its elements does.
-The functions of the full language (`.size`, `.empty`, ...) are not emulated: such a filter is refused
-with INVALID_ARGUMENT saying so. A page token continues only the query that produced it.
+spelling of `user_labels`; a map alone asks for a key (`user_labels:"team"`). Comparators: `=`, `!=`, `:`
+(has: a substring, or `*` for "is set"), `=~` / `!~` (regular expression, searched), `<`, `<=`, `>`, `>=`
+(numbers when both sides are numbers). `AND` (also by juxtaposition), `OR`, `NOT` / `-` and parentheses.
+A repeated field matches when one of its elements does. The functions of the full language (`.size`,
+`.empty`, ...) are not emulated: such a filter is refused with INVALID_ARGUMENT saying so. A page token
+continues only the query that produced it.
 """
 
 from __future__ import annotations
@@ -74,6 +75,8 @@ def parse_path(descriptor: Descriptor, text: str, *, request_field: str, whole: 
             raise invalid_field(request_field, whole, f"unknown field {segment!r} in {text!r}")
         path.append(field.name)
         if field.message_type is not None and field.message_type.GetOptions().map_entry:
+            if index + 1 == len(segments):
+                return tuple(path)  # the map itself: its keys (`user_labels:"team"`, a key is present)
             if index + 2 != len(segments):
                 raise invalid_field(request_field, whole, f"{text!r}: a map field takes one key, as {field.name}.KEY")
             path.append(segments[index + 1])
@@ -102,6 +105,8 @@ def values_at(message: Message, path: Path) -> list[str]:
         if field is None:
             return []
         is_map = field.message_type is not None and field.message_type.GetOptions().map_entry
+        if is_map and index == len(path) - 1:
+            return [str(key) for m in messages for key in getattr(m, name)]
         if is_map:
             key = path[index + 1]
             return [str(getattr(m, name)[key]) for m in messages if key in getattr(m, name)]
@@ -123,6 +128,7 @@ class _Compare:
     path: Path
     op: str
     literal: str
+    keys: bool = False  # the path names a map: its values are the map's keys, `:` asks for one exactly
 
     def matches(self, message: Message) -> bool:
         values = values_at(message, self.path)
@@ -137,7 +143,7 @@ class _Compare:
             case "=":
                 return value == self.literal
             case ":":
-                return self.literal == "*" or self.literal in value
+                return self.literal in ("*", value) if self.keys else self.literal == "*" or self.literal in value
             case "=~":
                 return re.search(self.literal, value) is not None
         try:
@@ -244,7 +250,23 @@ class _Parser:
                 re.compile(value[1])
             except re.error as err:
                 raise self._error(f"bad regular expression {value[1]!r}: {err}") from None
-        return _Compare(path, op[1], value[1])
+        keys = _is_map(self.descriptor, path)
+        if keys and op[1] != ":":
+            raise self._error(f"a map field takes a key ({field[1]}.KEY), or `:` to ask whether it has one")
+        return _Compare(path, op[1], value[1], keys)
+
+
+def _is_map(descriptor: Descriptor, path: Path) -> bool:
+    """True when `path` ends on a map field itself (no key after it)."""
+    current: Any = descriptor
+    for index, name in enumerate(path):
+        field = current.fields_by_name[name]
+        if field.message_type is not None and field.message_type.GetOptions().map_entry:
+            return index == len(path) - 1
+        current = field.message_type
+        if current is None:
+            return False
+    return False
 
 
 def compile_filter(descriptor: Descriptor, text: str, *, request_field: str = "filter") -> Callable[[Message], bool]:

@@ -102,6 +102,7 @@ def test_get_of_a_missing_policy_is_not_found(alerts: Alerts) -> None:
         "user_label.managed-by = genaiops",
         'userLabels.managed-by = "genaiops" AND NOT display_name = "other"',
         'user_labels.team = "x" OR user_labels."managed-by" : "genai"',
+        'user_labels:"managed-by"',
     ],
 )
 def test_list_keeps_only_the_policies_the_user_label_filter_selects(alerts: Alerts, text: str) -> None:
