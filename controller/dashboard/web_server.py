@@ -2,12 +2,14 @@
 stream never blocks a page) that hands every request to the router behind the access checks
 (`access.py`) and writes what they answer.
 
-Logs name the method, the path (never the query: a token may ride in it) and the status, at debug level.
+Logs name the method, the path (never the query: a token may ride in it) and the status, at debug level;
+any other line (a malformed request's) has its tokens redacted.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import socket
 import sys
 import threading
@@ -20,6 +22,14 @@ from controller.dashboard.access import Access
 from controller.dashboard.routes import App, Response
 
 log = logging.getLogger("genaiops.dashboard")
+
+
+_TOKEN_IN_TEXT = re.compile(r"(token=|bearer\s+)[^&\s'\"]+", re.IGNORECASE)
+
+
+def redacted(text: str) -> str:
+    """`text` with any token in it (`token=...`, `Bearer ...`) replaced, for logs."""
+    return _TOKEN_IN_TEXT.sub(r"\1<redacted>", text)
 
 
 def write_response(handler: BaseHTTPRequestHandler, response: Response, *, head: bool) -> None:
@@ -80,7 +90,7 @@ def handler_for(app: App) -> type[BaseHTTPRequestHandler]:
             log.debug("dashboard http: %s %s %s", self.command, path, code)
 
         def log_message(self, format: str, *args: Any) -> None:
-            log.debug("dashboard http: " + format, *args)
+            log.debug("dashboard http: %s", redacted(format % args))
 
     return Handler
 
@@ -135,4 +145,4 @@ def serve(app: App, access: Access, *, host: str, port: int) -> DashboardServer:
     return DashboardServer(host=host, port=int(httpd.server_address[1]), httpd=httpd, thread=thread)
 
 
-__all__ = ["DashboardServer", "handler_for", "serve", "write_response"]
+__all__ = ["DashboardServer", "handler_for", "redacted", "serve", "write_response"]

@@ -21,6 +21,7 @@ checks its own access rules), else 404; the probes and /metrics never need its l
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -57,6 +58,7 @@ class TelemetryServer:
         return f"http://{host}:{self.port}"
 
 
+_TOKEN_IN_TEXT = re.compile(r"(token=|bearer\s+)[^&\s'\"]+", re.IGNORECASE)  # a dashboard token, for logs
 ERROR_KINDS = ("invalid_commit", "resource", "pass")  # what the reconcile loop reports
 
 
@@ -335,7 +337,7 @@ def _handler_for(telemetry: Telemetry) -> type[BaseHTTPRequestHandler]:
             log.debug("telemetry http: %s %s %s", self.command, path, code)
 
         def log_message(self, format: str, *args: Any) -> None:
-            log.debug("telemetry http: " + format, *args)
+            log.debug("telemetry http: %s", _TOKEN_IN_TEXT.sub(r"\1<redacted>", format % args))
 
     return Handler
 

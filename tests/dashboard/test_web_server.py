@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,7 +16,7 @@ import pytest
 
 from controller.dashboard.access import IAP_HEADER, Access, is_loopback
 from controller.dashboard.routes import Router
-from controller.dashboard.web_server import DashboardServer, serve
+from controller.dashboard.web_server import DashboardServer, redacted, serve
 from controller.errors import UserError
 from controller.providers.telemetry import Telemetry
 from tests.dashboard.test_routes import FakeFeed, FakePages
@@ -165,3 +166,19 @@ def test_the_telemetry_server_serves_the_guarded_dashboard_beside_its_probes(rou
         assert events.read().decode().startswith("retry: 2000\n\n")
     finally:
         telemetry.stop()
+
+
+def test_tokens_never_reach_the_logs(start: Any, caplog: pytest.LogCaptureFixture) -> None:
+    server = start(Access(loopback=False, token=TOKEN))
+    caplog.set_level("DEBUG", logger="genaiops.dashboard")
+    request(server, f"/api/prompts?token={TOKEN}")
+    request(server, "/api/prompts", Authorization=f"Bearer {TOKEN}")
+    host, port = server.url.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as raw:  # a malformed request line
+        raw.sendall(f"GET /x?token={TOKEN} HTTP/1.1 extra\r\n\r\n".encode())
+        raw.recv(4096)
+    server.stop()
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "dashboard http: GET /api/prompts 303" in logged
+    assert TOKEN not in logged
+    assert redacted(f"GET /?a=1&token={TOKEN}&b=2 Bearer {TOKEN}") == "GET /?a=1&token=<redacted>&b=2 Bearer <redacted>"
