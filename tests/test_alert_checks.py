@@ -174,3 +174,15 @@ def test_a_channel_listed_twice_is_reported(tmp_path: Path) -> None:
         tmp_path, alert("target: {project: true}\nmetric: cost-per-day\nthreshold: 5\nnotify: [oncall, oncall]")
     )
     assert len(lines) == 1 and "listed twice" in lines[0]
+
+
+def test_the_commented_slack_example_validates_once_uncommented(tmp_path: Path) -> None:
+    text = (EXAMPLES / "alerts" / "channels.yaml").read_text(encoding="utf-8")
+    commented = text[text.index("# ---\n") :].splitlines()
+    uncommented = "\n".join(line.removeprefix("# ").removeprefix("#") for line in commented) + "\n"
+    _, lines, _ = load_with(tmp_path, uncommented.removeprefix("---\n"))
+    assert lines == []
+    root = tmp_path / "manifests"
+    loaded = load(root)
+    slack = [i.manifest for i in loaded.manifests if i.manifest.metadata.name == "support-slack"]
+    assert len(slack) == 1 and slack[0].kind == "NotificationChannel"

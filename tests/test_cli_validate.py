@@ -16,7 +16,7 @@ from tests.helpers import MANIFESTS, ROOT, run_cli
 def test_validate_accepts_the_example_manifests() -> None:
     result = run_cli(cli, ["validate", str(MANIFESTS)])
     assert result.exit_code == 0, result.output
-    assert "All manifests valid: 5 files" in result.output  # 3 of manifests, 2 of environments
+    assert "All manifests valid: 7 files" in result.output  # 3 of manifests, 2 of alerts, 2 of environments
 
 
 def test_validate_defaults_to_the_manifests_directory(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -30,7 +30,7 @@ def test_validate_json_output_is_a_versioned_document() -> None:
     assert result.exit_code == 0
     assert document["format_version"] == "1"
     assert document["valid"] is True
-    assert document["manifests"] == 7
+    assert document["manifests"] == 13  # 7, 1 channel, 5 alerts
     assert document["diagnostics"] == []
 
 
@@ -59,7 +59,10 @@ def test_validate_lists_every_problem_one_line_each(tmp_path: Path) -> None:
     assert lines[-1].startswith("3 errors")
     assert lines[0].startswith(f"{tmp_path}/a.yaml:3:18 metadata.name: invalid name 'Bad_Name'")
     assert lines[1].startswith(f"{tmp_path}/b.yml:1:1 apiVersion: apiVersion must be 'genaiops/v1' (missing)")
-    kinds = "Model, Endpoint, Prompt, Dataset, TuningJob, Pipeline, Budget, PriceBook, Environment, Alert, NotificationChannel"
+    kinds = (
+        "Model, Endpoint, Prompt, Dataset, TuningJob, Pipeline, Budget, PriceBook, Environment, Alert, "
+        "NotificationChannel"
+    )
     assert lines[2].startswith(f"{tmp_path}/b.yml:1:7 kind: kind must be one of {kinds} (got 'Gadget')")
 
 

@@ -72,7 +72,7 @@ def test_plan_env_prod_names_the_environment_and_shows_each_value_it_set_with_it
     assert any(line.split()[:3] == ["spec.deployments[primary].machineType", "=", '"n1-standard-8"'] for line in block)
     assert "  (every other value is from base, the manifests' own files)" in lines
     assert "  # Endpoint/europe-west4/support-chat will be created" in lines
-    assert "Plan: 6 to add, 0 to change, 0 to destroy, 0 traffic shifts." in lines
+    assert "Plan: 12 to add, 0 to change, 0 to destroy, 0 traffic shifts." in lines  # 6, 1 channel, 5 alerts
 
 
 def test_without_env_the_plan_is_the_base_one_and_says_nothing_of_environments(emulator: Emulator) -> None:

@@ -15,7 +15,7 @@ def test_the_demo_promotes_a_healthy_canary_and_rolls_back_a_broken_one_on_an_en
     out = done.stdout
     assert done.returncode == 0, out + done.stderr
     assert "Traceback" not in out + done.stderr
-    assert "Apply complete! Resources: 6 added" in out  # 2 models, 2 endpoints, 2 prompts
+    assert "Apply complete! Resources: 12 added" in out  # 2 models, 2 endpoints, 2 prompts, 1 channel, 5 alerts
     assert "publish version" in out and "of prompt support-answer: done" in out
     assert "support-chat/primary promoted weight 100%" in out
     assert "support-chat/primary aborted weight 0% | error-rate" in out
