@@ -31,6 +31,11 @@ the policy with it). A Prompt filters the runtime's metric label `prompt` (and `
 only the metric. A custom `query` is the whole filter (with `${project}`, `${region}`, `${endpoint_id}`,
 `${deployed_model_id}`, `${prompt}` and `${label}` filled in from the target), aligned and reduced as the
 manifest says (default ALIGN_MEAN, REDUCE_SUM).
+
+Comparisons map one to one (`>=` to COMPARISON_GE); Cloud Monitoring supports only COMPARISON_GT and
+COMPARISON_LT, so the loader refuses `>=` and `<=` before anything is compiled (loader/alert_checks.py).
+Every case of the table test is also created on the emulator through the real clients
+(tests/emulator/test_compiled_alerts.py), which makes the API's checks.
 """
 
 from __future__ import annotations
