@@ -211,6 +211,11 @@ class Pages:
         return context if isinstance(context, Context) else Context()
 
     # -- pages --------------------------------------------------------------------------------------------
+    def _page(self, key: tuple[str, ...], compute: Callable[[], T]) -> T:
+        """A page built at most once per refresh, and again as soon as the snapshot's version changes: the
+        page a browser fetches on `changed` is never the one cached before the change."""
+        return self._pages.get((self._snapshot().version, *key), compute)
+
     def overview_body(self) -> bytes:
         """The overview as JSON, as the last refresh built it."""
         return self._snapshot().body
@@ -223,7 +228,7 @@ class Pages:
         """The rollout page of an Endpoint's deployment or a Prompt's label (`part` may be left out when the
         rollout recorded names it)."""
         kind = check_kind(kind)
-        return self._pages.get(("rollout", kind, name, part), lambda: self._rollout(kind, name, part))
+        return self._page(("rollout", kind, name, part), lambda: self._rollout(kind, name, part))
 
     def _rollout(self, kind: str, name: str, part: str) -> RolloutPage:
         context = self._context()
@@ -295,7 +300,7 @@ class Pages:
     def experiment(self, *, kind: str, name: str, part: str = "") -> ExperimentPage:
         """The report of an experiment (`rollout: {strategy: experiment}`) of an Endpoint or a Prompt label."""
         kind = check_kind(kind)
-        return self._pages.get(("experiment", kind, name, part), lambda: self._experiment(kind, name, part))
+        return self._page(("experiment", kind, name, part), lambda: self._experiment(kind, name, part))
 
     def _experiment(self, kind: str, name: str, part: str) -> ExperimentPage:
         manifests = self._context().manifests
@@ -323,12 +328,12 @@ class Pages:
 
     def prompts(self) -> PromptList:
         """Every prompt in the target's store."""
-        return self._pages.get(("prompts",), lambda: prompt_list(self.session.prompts()))
+        return self._page(("prompts",), lambda: prompt_list(self.session.prompts()))
 
     def prompt(self, *, name: str) -> PromptPage:
         """One prompt's versions, labels and history."""
         store = self.session.prompts()
-        return self._pages.get(("prompt", name), lambda: prompt_page(index_of(store, name), self._version_cache()))
+        return self._page(("prompt", name), lambda: prompt_page(index_of(store, name), self._version_cache()))
 
     def prompt_diff(self, *, name: str, a: str, b: str) -> PromptDiff:
         """The template diff between two versions of a prompt."""
