@@ -490,3 +490,32 @@ def test_the_selected_environments_file_is_known_even_when_it_sets_no_value(tmp_
     assert result.overrides == ()
     assert result.environment_file == env_file(root)
     assert load(root).environment_file == ""
+
+
+ALERT_BASE = (
+    BASE
+    + """---
+apiVersion: genaiops/v1
+kind: Alert
+metadata: {name: chat-errors}
+spec:
+  target: {endpoint: chat}
+  metric: error-rate
+  comparison: ">"
+  threshold: 5%
+"""
+)
+
+
+def test_an_environment_patches_an_alert_like_any_other_kind(tmp_path: Path) -> None:
+    body = """\
+  patches:
+    - target: {kind: Alert, name: chat-errors}
+      patch: {spec: {threshold: 1%, severity: critical}}
+"""
+    root = tree(tmp_path, ("prod", body), base=ALERT_BASE)
+    result = load(root, env="prod")
+    assert result.ok, rendered(result.diagnostics)
+    alert = next(i.manifest for i in result.manifests if i.manifest.kind == "Alert")
+    assert (alert.spec.threshold, alert.spec.severity) == ("1%", "critical")  # type: ignore[union-attr]
+    assert {o.path for o in result.overrides if o.kind == "Alert"} == {"spec.threshold", "spec.severity"}

@@ -20,13 +20,35 @@ from controller.model.budget import BudgetSpec
 from controller.model.common import Frozen, Labels, Metadata, Region
 
 PROJECT_PATTERN = r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$"
-PATCHABLE_KINDS = ("Endpoint", "Model", "Prompt", "Dataset", "TuningJob", "Pipeline", "Budget", "PriceBook")
+PATCHABLE_KINDS = (
+    "Endpoint",
+    "Model",
+    "Prompt",
+    "Dataset",
+    "TuningJob",
+    "Pipeline",
+    "Budget",
+    "PriceBook",
+    "Alert",
+    "NotificationChannel",
+)
 
 
 class PatchTarget(Frozen):
     """Which base manifests a patch applies to: every manifest of `kind`, or the one named `name`."""
 
-    kind: Literal["Endpoint", "Model", "Prompt", "Dataset", "TuningJob", "Pipeline", "Budget", "PriceBook"]
+    kind: Literal[
+        "Endpoint",
+        "Model",
+        "Prompt",
+        "Dataset",
+        "TuningJob",
+        "Pipeline",
+        "Budget",
+        "PriceBook",
+        "Alert",
+        "NotificationChannel",
+    ]
     name: str | None = Field(default=None, description="A manifest's metadata.name; all of the kind when omitted.")
 
 
