@@ -73,9 +73,14 @@ CASES = [
     ),
     pytest.param(
         "target: {endpoint: support-chat}\nmetric: latency-p99\nthreshold: 5%  #!",
-        r"spec\.threshold: latency-p99 threshold '5%' has the wrong unit: a latency: write 1500ms, 1\.5s or a "
-        r"plain number of milliseconds",
+        r"spec\.threshold: latency-p99 threshold '5%' has the wrong unit: a latency needs its unit: write 1500ms "
+        r"or 1\.5s",
         id="latency in percent",
+    ),
+    pytest.param(
+        "target: {endpoint: support-chat}\nmetric: latency-p99\nthreshold: 1.5  #!",
+        r"spec\.threshold: latency-p99 threshold '1\.5' has the wrong unit: a latency needs its unit",
+        id="latency without a unit",
     ),
     pytest.param(
         "target: {endpoint: support-chat}\nmetric: error-rate\nthreshold: 5  #!",

@@ -6,7 +6,8 @@ planner's compiler (controller/plans/alert_compile.py, which sends the normalise
 the unit fits the metric and what the number means:
 
 - ratios (`error-rate`, `safety-block-rate`, `cache-hit-rate`): a fraction from 0 to 1, written 0.05 or 5%;
-- latencies (`latency-p50/p95/p99`): milliseconds, written 1500ms, 1.5s or a plain number of milliseconds;
+- latencies (`latency-p50/p95/p99`): milliseconds, written with the unit, 1500ms or 1.5s (a plain number is
+  refused, as canary analysis refuses it: `1.5` meant as seconds would alert at 1.5 ms);
 - costs (`cost-per-hour`, `cost-per-day`): US dollars spent in the hour or day, written $50 or 50;
 - `feedback-score`: the mean user rating, from 1 to 5 (a plain number);
 - counts (`request-count`, `input-tokens`, `output-tokens`): per second (a plain number), as Cloud
@@ -40,14 +41,14 @@ RATING_RANGE = (1.0, 5.0)
 
 _HOW = {
     AlertUnit.RATIO: "a fraction from 0 to 1 or a percentage: write 0.05 or 5%",
-    AlertUnit.MS: "a latency: write 1500ms, 1.5s or a plain number of milliseconds",
+    AlertUnit.MS: "a latency needs its unit: write 1500ms or 1.5s",
     AlertUnit.USD: "US dollars: write $50 or 50",
     AlertUnit.RATING: "a mean rating from 1 to 5: write a plain number such as 3.5",
     AlertUnit.PER_SECOND: "a rate per second: write a plain number such as 10",
 }
 _ACCEPTS = {
     AlertUnit.RATIO: ("", "ratio"),
-    AlertUnit.MS: ("", "ms"),
+    AlertUnit.MS: ("ms",),
     AlertUnit.USD: ("", "usd"),
     AlertUnit.RATING: ("",),
     AlertUnit.PER_SECOND: ("",),
