@@ -24,7 +24,8 @@ PORT = click.IntRange(0, 65535)
 def _client_instructions(emulator: Emulator) -> list[str]:
     lines = [
         f"genaiops emulator running (project {emulator.project}, location {emulator.location})",
-        f"  gRPC  {emulator.grpc_target}   Vertex AI (aiplatform_v1), Operations, Cloud Monitoring (monitoring_v3)",
+        f"  gRPC  {emulator.grpc_target}   Vertex AI (aiplatform_v1, Model Garden), Operations, Cloud Monitoring "
+        "(monitoring_v3: metrics, alert policies, notification channels), Secret Manager (secretmanager_v1)",
     ]
     if emulator.rest_port:
         lines.append(f"  REST  {emulator.rest_endpoint}   Vertex AI for the high-level SDK and google-genai (Gemini)")
