@@ -5,7 +5,7 @@ status` lists them). Pure: built from a `Plan` and the rollout statuses of one r
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from controller.dashboard.shapes import Overview, ResourceRow, RolloutRow
 from controller.plans.plan import HealthState, Plan, ResourceChange, Sync
@@ -17,8 +17,8 @@ def link_of(status: RolloutStatus) -> str:
     return f"{status.target.value}/{status.endpoint}/{status.state.deployment}"
 
 
-def rollout_row(status: RolloutStatus) -> RolloutRow:
-    """A rollout on the overview."""
+def rollout_row(status: RolloutStatus, strategy: str = "canary") -> RolloutRow:
+    """A rollout on the overview; `strategy` is its manifest's `spec.rollout.strategy`."""
     state = status.state
     return RolloutRow(
         kind=status.target.value,
@@ -30,6 +30,7 @@ def rollout_row(status: RolloutStatus) -> RolloutRow:
         steps=status.steps,
         weight=status.weight,
         reason=state.reason.describe() if state.reason is not None else "",
+        strategy=strategy,
     )
 
 
@@ -58,9 +59,18 @@ def resource_row(change: ResourceChange, links: dict[tuple[str, str], str]) -> R
     )
 
 
-def overview_of(plan: Plan, statuses: Sequence[RolloutStatus], *, now: float, problems: Sequence[str] = ()) -> Overview:
+def overview_of(
+    plan: Plan,
+    statuses: Sequence[RolloutStatus],
+    *,
+    now: float,
+    problems: Sequence[str] = (),
+    strategies: Mapping[tuple[str, str], str] | None = None,
+) -> Overview:
     """The overview of one refresh: the plan's resources, the rollouts, counts by sync and health value,
-    and the plan's diagnostics (after `problems`, e.g. manifests that failed to load)."""
+    and the plan's diagnostics (after `problems`, e.g. manifests that failed to load). `strategies` maps
+    (kind, name) to the manifest's rollout strategy ("canary" when not there)."""
+    strategies = strategies or {}
     links: dict[tuple[str, str], str] = {}
     for status in statuses:  # an endpoint has one rollout at a time; a prompt links to its first label's
         kind = "Endpoint" if status.target is TargetKind.ENDPOINT else "Prompt"
@@ -71,7 +81,7 @@ def overview_of(plan: Plan, statuses: Sequence[RolloutStatus], *, now: float, pr
         environment=plan.environment,
         generated_at=now,
         resources=[resource_row(c, links) for c in plan.changes],
-        rollouts=[rollout_row(s) for s in statuses],
+        rollouts=[rollout_row(s, strategies.get((s.target.value, s.endpoint), "canary")) for s in statuses],
         counts=dict(sorted(counts.items())),
         problems=[*problems, *(d.render() for d in plan.diagnostics)],
     )

@@ -197,7 +197,10 @@ class Pages:
         manifests = tuple(manifests_of(good))
         plan = plan_load(self.session, good, prune=False)
         statuses = tuple(rollouts_of(self.session, manifests).statuses())
-        overview = overview_of(plan, statuses, now=self.session.clock(), problems=problems)
+        strategies: dict[tuple[str, str], str] = {
+            (m.kind, m.metadata.name): m.spec.rollout.strategy for m in manifests if isinstance(m, Endpoint | Prompt)
+        }
+        overview = overview_of(plan, statuses, now=self.session.clock(), problems=problems, strategies=strategies)
         return Built(overview, extra=self.audit.signature(), context=Context(manifests, statuses))
 
     def _snapshot(self) -> Snapshot:

@@ -47,6 +47,7 @@ class Subject:
     steps: tuple[CompiledStep, ...]
     metrics: tuple[Metric, ...]
     interval_s: float  # the analysis interval (60 s without analysis)
+    strategy: str = "canary"  # the manifest's spec.rollout.strategy: "canary" | "experiment"
 
     @property
     def identity(self) -> str:
@@ -69,7 +70,8 @@ def subject_of(manifest: Endpoint | Prompt, part: str) -> Subject:
         for metric in analysis.metrics:
             metrics.setdefault(metric.name, metric)
     interval = duration_seconds(analyses[0].interval) if analyses else 60.0
-    return Subject(kind, manifest.metadata.name, part, region, steps, tuple(metrics.values()), interval)
+    name = manifest.metadata.name
+    return Subject(kind, name, part, region, steps, tuple(metrics.values()), interval, rollout.strategy)
 
 
 class SampleCache:
@@ -294,6 +296,7 @@ def build_page(
         identity=subject.identity,
         phase=where.phase,
         reason=where.reason,
+        strategy=subject.strategy,
         stable=stable,
         canary=canary,
         step=where.step,

@@ -50,6 +50,7 @@ class RolloutRow(TypedDict):
     steps: int
     weight: int  # the canary's percent
     reason: str
+    strategy: str  # the manifest's spec.rollout.strategy: "canary" | "experiment"
 
 
 class Overview(TypedDict):
@@ -121,6 +122,7 @@ class RolloutPage(TypedDict):
     identity: str
     phase: str
     reason: str
+    strategy: str  # the manifest's spec.rollout.strategy: "canary" | "experiment"
     stable: str  # deployed model id or prompt version
     canary: str
     step: int

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -15,8 +15,11 @@ from controller.dashboard.audit_page import AuditRecord, parse_line
 from controller.dashboard.experiment_page import experiment_page
 from controller.dashboard.overview_page import overview_of
 from controller.dashboard.page_data import reloading
+from controller.dashboard.prompt_pages import VersionCache, prompt_page
 from controller.dashboard.rollout_page import (
     MAX_WINDOWS,
+    SampleCache,
+    build_page,
     latest_run,
     measurement_marks,
     standing,
@@ -29,8 +32,9 @@ from controller.dashboard.snapshot import Built, SnapshotStore
 from controller.model import Endpoint, Metric, Prompt
 from controller.observed import Sample
 from controller.plans.plan import Plan
-from controller.prompts.index import LabelMove, PromptIndex
-from controller.rollout.events import RolloutStatus
+from controller.prompts.index import IndexEntry, LabelMove, PromptIndex
+from controller.prompts.store import PromptStore
+from controller.rollout.events import RolloutStatus, TargetKind
 from controller.rollout.experiment import decision, experiment_report
 from controller.rollout.state import Phase, RolloutState
 
@@ -307,3 +311,47 @@ def test_manifests_are_read_again_only_when_a_file_under_them_changed(tmp_path: 
     assert [load(), load()] == [2, 2]
     (tmp_path / "a.yaml").write_text("three!", encoding="utf-8")
     assert load() == 3
+
+
+def _prompt(strategy: str) -> Prompt:
+    rollout: dict[str, Any] = {"strategy": strategy, "analysis": {"metrics": [{"name": "error-rate", "max": 0.5}]}}
+    if strategy == "experiment":
+        rollout["experiment"] = {"duration": "1h"}
+    else:
+        rollout["steps"] = [{"weight": 50}]
+    spec = {"model": "publishers/google/models/gemini-2.0-flash", "template": "Hi", "labels": ["production"]}
+    return Prompt.model_validate(
+        {
+            "apiVersion": "genaiops/v1",
+            "kind": "Prompt",
+            "metadata": {"name": "greet"},
+            "spec": {**spec, "rollout": rollout},
+        }
+    )
+
+
+@pytest.mark.parametrize("strategy", ["canary", "experiment"])
+def test_a_rollout_row_and_page_carry_the_manifests_strategy(strategy: str) -> None:
+    state = RolloutState("production", "v2", Phase.PROGRESSING)
+    running = RolloutStatus(endpoint="greet", state=state, steps=1, weight=50, share=100, target=TargetKind.PROMPT)
+    overview = overview_of(Plan((), target="t"), [running], now=0, strategies={("Prompt", "greet"): strategy})
+    assert [r["strategy"] for r in overview["rollouts"]] == [strategy]
+    assert overview_of(Plan((), target="t"), [running], now=0)["rollouts"][0]["strategy"] == "canary"  # unknown
+    subject = subject_of(_prompt(strategy), "production")
+    page = build_page(
+        subject, status=running, events=[], stable="v1", canary="v2", sample=None, cache=SampleCache(), now=0
+    )
+    assert page["strategy"] == strategy
+
+
+class _NoVersions:
+    def read_version(self, name: str, version: str) -> None:
+        return None
+
+
+def test_versions_published_in_the_same_second_are_listed_newest_first() -> None:
+    same = "2025-01-01T00:00:05Z"  # the store keeps whole seconds
+    entries = (IndexEntry("v1", "2025-01-01T00:00:04Z"), IndexEntry("v2", same), IndexEntry("v3", same))
+    page = prompt_page(PromptIndex(name="greet", versions=entries), VersionCache(cast(PromptStore, _NoVersions())))
+    assert [v["version"] for v in page["versions"]] == ["v3", "v2", "v1"]  # publishing order, reversed
+    assert page["versions"][0]["created_at"] == page["versions"][1]["created_at"]

@@ -24,8 +24,11 @@
 //             [role=row][data-address][data-kind][data-sync][data-health][data-drift][data-suspended], cells
 //             [role=cell] (a row with a rollout links to it: a[data-testid=rollout-link]);
 //           filters [data-testid=filter-q|filter-kind|filter-sync|filter-health] (client side);
-//           [data-testid=resources-shown] "N of M"; table[data-testid=rollouts] > tbody > tr[data-identity][data-phase]
-//   rollout: [data-testid=rollout] with data-phase; [data-testid=phase]; [data-testid=reason];
+//           [data-testid=resources-shown] "N of M"; table[data-testid=rollouts] > tbody >
+//             tr[data-identity][data-phase][data-strategy=canary|experiment] (an experiment's row has
+//             a[data-testid=experiment-link])
+//   rollout: [data-testid=rollout] with data-phase, data-strategy; [data-testid=phase]; [data-testid=reason];
+//           a[data-testid=experiment-link] (strategy "experiment" only);
 //           [data-testid=readonly-note]; [data-testid=timeline] containing ol[data-testid=steps] >
 //             li[data-step][data-state=done|current|pending|failed], svg[data-testid=timeline-chart] with
 //             g[data-event], table[data-testid=events] > tr[data-event];
@@ -243,7 +246,9 @@ PAGES.overview = {
       const rows = d.rollouts
         .map(
           (r) =>
-            `<tr data-identity="${esc(r.identity)}" data-phase="${esc(r.phase)}"><td><a href="${rolloutHref(r.kind, r.name, r.part)}">${esc(r.identity)}</a></td>` +
+            `<tr data-identity="${esc(r.identity)}" data-phase="${esc(r.phase)}" data-strategy="${esc(r.strategy)}"><td><a href="${rolloutHref(r.kind, r.name, r.part)}">${esc(r.identity)}</a>` +
+            (r.strategy === "experiment" ? ` <a data-testid="experiment-link" href="${experimentHref(r.kind, r.name, r.part)}">experiment report</a>` : "") +
+            `</td>` +
             `<td>${esc(r.kind)}</td><td>${badge(r.phase)}</td><td class="num">${Math.min(r.step + 1, r.steps)} / ${r.steps}</td>` +
             `<td class="num">${r.weight}%</td><td class="reason">${esc(r.reason)}</td></tr>`,
         )
@@ -338,7 +343,7 @@ PAGES.rollout = {
     const aborted = events.filter((e) => e.kind === "aborted").pop();
     const parts = [];
     parts.push(
-      `<div data-testid="rollout" data-phase="${esc(d.phase)}" data-kind="${esc(d.kind)}">` +
+      `<div data-testid="rollout" data-phase="${esc(d.phase)}" data-kind="${esc(d.kind)}" data-strategy="${esc(d.strategy)}">` +
         `<p class="crumbs"><a href="#/">Overview</a> › ${esc(d.kind)} ${esc(d.name)} › ${esc(d.part)}</p>` +
         `<h1>${esc(d.identity)} <span data-testid="phase">${badge(d.phase)}</span></h1>` +
         (d.reason ? `<p data-testid="reason" class="${d.phase === "degraded" ? "error" : "muted"}">${esc(d.reason)}</p>` : "") +
@@ -352,7 +357,9 @@ PAGES.rollout = {
         ]) +
         `<p class="note" data-testid="readonly-note">Read-only: actions are <code>genaiops rollout promote|abort</code> in the CLI ` +
         `(<code>genaiops rollout promote ${esc(cliName)}</code>, <code>genaiops rollout abort ${esc(cliName)}</code>), or a change in git.</p>` +
-        `<p class="links"><a href="${experimentHref(d.kind, d.name, d.part)}">A/B experiment report</a> <a href="#/audit${query({ resource: d.name })}">audit log of ${esc(d.name)}</a>` +
+        `<p class="links">` +
+        (d.strategy === "experiment" ? `<a data-testid="experiment-link" href="${experimentHref(d.kind, d.name, d.part)}">experiment report</a> ` : "") +
+        `<a href="#/audit${query({ resource: d.name })}">audit log of ${esc(d.name)}</a>` +
         (d.kind === "Prompt" ? ` <a href="#/prompt/${enc(d.name)}">prompt ${esc(d.name)}</a>` : "") +
         `</p>`,
     );
@@ -505,8 +512,13 @@ PAGES.prompts = {
   },
 };
 
+// Oldest first. created_at is in whole seconds, so versions published in the same second tie: those keep
+// the API's order (newest first), reversed.
 function versionOrder(versions) {
-  return [...versions].sort((a, b) => (a.created_at ?? 0) - (b.created_at ?? 0));
+  return versions
+    .map((v, i) => [v, i])
+    .sort(([a, i], [b, j]) => (a.created_at ?? 0) - (b.created_at ?? 0) || j - i)
+    .map(([v]) => v);
 }
 
 PAGES.prompt = {
