@@ -35,9 +35,17 @@ from google.protobuf import empty_pb2
 from google.protobuf.message import Message
 
 from controller.emulator.alerting_checks import check_user_labels
-from controller.emulator.alerting_policies import CHANNELS, DEFAULT_PAGE_SIZE, POLICIES, copy_of, split_name, stamp
+from controller.emulator.alerting_policies import (
+    CHANNELS,
+    DEFAULT_PAGE_SIZE,
+    POLICIES,
+    copy_of,
+    listed,
+    split_name,
+    stamp,
+)
 from controller.emulator.api import ApiError, RpcMethod
-from controller.emulator.list_filter import compile_filter, invalid_field, order, page_of
+from controller.emulator.list_filter import invalid_field, page_of
 from controller.emulator.message_store import MessageStore
 from controller.emulator.metrics_rpc import project_of
 
@@ -230,17 +238,11 @@ class NotificationChannelService:
     # -- channels ------------------------------------------------------------------------------------
     def _list(self, request: monitoring_v3.ListNotificationChannelsRequest) -> Any:
         pb = monitoring_v3.ListNotificationChannelsRequest.pb(request)
-        prefix = f"projects/{project_of(pb.name)}/notificationChannels/"
-        matches = compile_filter(_CHANNEL.DESCRIPTOR, pb.filter)
-        with self._store.transaction(write=False) as collections:
-            found = [copy_of(c) for name, c in collections[CHANNELS].items() if name.startswith(prefix)]
-        found.sort(key=lambda c: (c.creation_record.mutate_time.ToNanoseconds(), c.name))
-        selected = order([c for c in found if matches(c)], _CHANNEL.DESCRIPTOR, pb.order_by)
-        page, token = page_of(selected, pb, default_size=DEFAULT_PAGE_SIZE)
+        page, token, total = listed(self._store, CHANNELS, "notificationChannels", _CHANNEL.DESCRIPTOR, pb)
         response = monitoring_v3.ListNotificationChannelsResponse.pb()(
             notification_channels=[monitoring_v3.NotificationChannel.pb(rendered(c)) for c in page],
             next_page_token=token,
-            total_size=len(selected),
+            total_size=total,
         )
         return monitoring_v3.ListNotificationChannelsResponse.wrap(response)
 

@@ -67,6 +67,19 @@ def metric_describer(methods: Iterable[RpcMethod]) -> Describe:
     return describe
 
 
+def listed(store: MessageStore, collection: str, kind: str, descriptor: Any, pb: Any) -> tuple[list[Any], str, int]:
+    """One page of a List request over `collection` (`kind`: alertPolicies | notificationChannels): the
+    project's messages, oldest first, filtered and ordered as asked; (page, next token, total matched)."""
+    prefix = f"projects/{project_of(pb.name)}/{kind}/"
+    matches = compile_filter(descriptor, pb.filter)
+    with store.transaction(write=False) as collections:
+        found = [copy_of(m) for name, m in collections[collection].items() if name.startswith(prefix)]
+    found.sort(key=lambda m: (m.creation_record.mutate_time.ToNanoseconds(), m.name))
+    selected = order([m for m in found if matches(m)], descriptor, pb.order_by)
+    page, token = page_of(selected, pb, default_size=DEFAULT_PAGE_SIZE)
+    return page, token, len(selected)
+
+
 def copy_of(message: Message) -> Any:
     """A copy that later changes to the stored message cannot reach (answers are serialized after the lock)."""
     duplicate = type(message)()
@@ -112,15 +125,9 @@ class AlertPolicyService:
     # -- RPCs ----------------------------------------------------------------------------------------
     def _list(self, request: monitoring_v3.ListAlertPoliciesRequest) -> Any:
         pb = monitoring_v3.ListAlertPoliciesRequest.pb(request)
-        prefix = f"projects/{project_of(pb.name)}/alertPolicies/"
-        matches = compile_filter(_POLICY.DESCRIPTOR, pb.filter)
-        with self._store.transaction(write=False) as collections:
-            found = [copy_of(p) for name, p in collections[POLICIES].items() if name.startswith(prefix)]
-        found.sort(key=lambda p: (p.creation_record.mutate_time.ToNanoseconds(), p.name))
-        selected = order([p for p in found if matches(p)], _POLICY.DESCRIPTOR, pb.order_by)
-        page, token = page_of(selected, pb, default_size=DEFAULT_PAGE_SIZE)
+        page, token, total = listed(self._store, POLICIES, "alertPolicies", _POLICY.DESCRIPTOR, pb)
         response = monitoring_v3.ListAlertPoliciesResponse.pb()(
-            alert_policies=page, next_page_token=token, total_size=len(selected)
+            alert_policies=page, next_page_token=token, total_size=total
         )
         return monitoring_v3.ListAlertPoliciesResponse.wrap(response)
 

@@ -20,7 +20,7 @@ from controller.model.budget import BudgetSpec
 from controller.model.common import Frozen, Labels, Metadata, Region
 
 PROJECT_PATTERN = r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$"
-PATCHABLE_KINDS = (
+PatchKind = Literal[
     "Endpoint",
     "Model",
     "Prompt",
@@ -31,24 +31,13 @@ PATCHABLE_KINDS = (
     "PriceBook",
     "Alert",
     "NotificationChannel",
-)
+]
 
 
 class PatchTarget(Frozen):
     """Which base manifests a patch applies to: every manifest of `kind`, or the one named `name`."""
 
-    kind: Literal[
-        "Endpoint",
-        "Model",
-        "Prompt",
-        "Dataset",
-        "TuningJob",
-        "Pipeline",
-        "Budget",
-        "PriceBook",
-        "Alert",
-        "NotificationChannel",
-    ]
+    kind: PatchKind
     name: str | None = Field(default=None, description="A manifest's metadata.name; all of the kind when omitted.")
 
 
