@@ -61,7 +61,7 @@ def test_validate_lists_every_problem_one_line_each(tmp_path: Path) -> None:
     assert lines[1].startswith(f"{tmp_path}/b.yml:1:1 apiVersion: apiVersion must be 'genaiops/v1' (missing)")
     kinds = (
         "Model, Endpoint, Prompt, Dataset, TuningJob, Pipeline, Budget, PriceBook, Environment, Alert, "
-        "NotificationChannel"
+        "NotificationChannel, ModelLifecycle"
     )
     assert lines[2].startswith(f"{tmp_path}/b.yml:1:7 kind: kind must be one of {kinds} (got 'Gadget')")
 

@@ -50,6 +50,7 @@ def test_combined_schema_dispatches_on_kind() -> None:
         "Environment",
         "Alert",
         "NotificationChannel",
+        "ModelLifecycle",
     }
 
 

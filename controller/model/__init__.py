@@ -21,6 +21,7 @@ from controller.model.common import (
 )
 from controller.model.endpoint import Deployment, Endpoint, EndpointSpec, Rollout, Step, split_model_ref
 from controller.model.environment import Environment, Override
+from controller.model.model_lifecycle import ModelLifecycle
 from controller.model.price_book import PriceBook
 from controller.model.prompt import Assertion, GenerationConfig, Prompt, PromptSpec, PromptTest, Variable
 from controller.model.registry_model import Model, ModelSpec, ServingContainer, Upload
@@ -38,6 +39,7 @@ Manifest = (
     | Environment
     | Alert
     | NotificationChannel
+    | ModelLifecycle
 )
 KINDS: dict[str, type[Manifest]] = {
     "Model": Model,
@@ -51,6 +53,7 @@ KINDS: dict[str, type[Manifest]] = {
     "Environment": Environment,
     "Alert": Alert,
     "NotificationChannel": NotificationChannel,
+    "ModelLifecycle": ModelLifecycle,
 }
 
 __all__ = [
@@ -75,6 +78,7 @@ __all__ = [
     "Metric",
     "MetricQuery",
     "Model",
+    "ModelLifecycle",
     "ModelSpec",
     "NotificationChannel",
     "Override",

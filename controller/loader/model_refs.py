@@ -1,0 +1,83 @@
+"""Where manifests write a Google publisher model id: the places lifecycle checks judge and `models outdated
+--write` edits.
+
+A Gemini model id is written in four places: a Model's `spec.publisher`, a TuningJob's `spec.baseModel`
+(a tuned model retires with its base model) and a Prompt's `spec.model` / `spec.fallbackModel` when they
+name a publisher model path directly. A Prompt naming a Model or TuningJob manifest inherits that one's
+model, which is judged (and edited) where it is written; `dependents` lists such prompts. Pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from controller.loader.checks import Located
+from controller.loader.yaml_source import Path
+from controller.model import Model, Prompt, TuningJob
+from controller.model.catalogue.lifecycle import model_id_of
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """One written model id: the manifest, the field (YAML keys), the whole value and the id inside it."""
+
+    item: Located
+    path: Path
+    value: str  # the field's whole value: `publishers/google/models/gemini-2.0-flash@1` or `gemini-2.0-flash-001`
+    model_id: str  # the publisher model id inside it: `gemini-2.0-flash`
+
+    @property
+    def tuned(self) -> bool:
+        """True for a TuningJob's base model (the tuned model retires with it)."""
+        return isinstance(self.item.manifest, TuningJob)
+
+    def replaced(self, successor: str) -> str:
+        """The field's value with the model id replaced by `successor` (a version suffix `@x` is dropped:
+        it names a version of the old model)."""
+        head, _, _ = self.value.partition(self.model_id)
+        return head + successor
+
+
+def _google(ref: str | None) -> str | None:
+    if ref is None or not (ref.startswith("publishers/google/models/") or ref.startswith("gemini-")):
+        return None
+    return model_id_of(ref)
+
+
+def model_refs(items: Iterable[Located]) -> Iterator[ModelRef]:
+    """Every place `items` write a Google publisher model id, in input order."""
+    for item in items:
+        manifest = item.manifest
+        fields: list[tuple[Path, str | None]] = []
+        if isinstance(manifest, Model):
+            fields.append((("spec", "publisher"), manifest.spec.publisher))
+        elif isinstance(manifest, TuningJob):
+            fields.append((("spec", "baseModel"), manifest.spec.base_model))
+        elif isinstance(manifest, Prompt):
+            fields.append((("spec", "model"), manifest.spec.model))
+            fields.append((("spec", "fallbackModel"), manifest.spec.fallback_model))
+        for path, value in fields:
+            model_id = _google(value)
+            if value is not None and model_id is not None:
+                yield ModelRef(item, path, value, model_id)
+
+
+def dependents(items: Iterable[Located], ref: ModelRef) -> list[str]:
+    """The Prompts that call the model `ref` writes through a Model or TuningJob manifest name
+    (`Prompt/support-answer`), sorted."""
+    owner = ref.item.manifest
+    if not isinstance(owner, Model | TuningJob):
+        return []
+    name = owner.metadata.name
+    found = set()
+    for item in items:
+        prompt = item.manifest
+        if isinstance(prompt, Prompt):
+            for target in (prompt.spec.model, prompt.spec.fallback_model):
+                if target is not None and target.split("@", 1)[0] == name:
+                    found.add(f"Prompt/{prompt.metadata.name}")
+    return sorted(found)
+
+
+__all__ = ["ModelRef", "dependents", "model_refs"]
