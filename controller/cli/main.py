@@ -9,12 +9,14 @@ from __future__ import annotations
 import importlib
 import json
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import click
 
 from controller import __version__
+from controller.cli.calendar_opts import day_option, days_option, remember
 from controller.cli.paths import OutputDir
 from controller.diagnostics import Severity
 from controller.loader import validate_environments
@@ -67,8 +69,24 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="genaiops")
-def cli() -> None:
+@click.option(
+    "--today",
+    envvar="GENAIOPS_TODAY",
+    metavar="YYYY-MM-DD",
+    callback=day_option,
+    help="The day model lifecycle is judged on (default: the current UTC date).",
+)
+@click.option(
+    "--retirement-horizon",
+    envvar="GENAIOPS_RETIREMENT_HORIZON",
+    metavar="DAYS",
+    callback=days_option,
+    help="A model retiring within this many days (60d, 8w) is a warning; a retired one is an error. [default: 60d]",
+)
+@click.pass_context
+def cli(ctx: click.Context, today: date | None, retirement_horizon: int | None) -> None:
     """GitOps for generative-AI serving on Vertex AI: validate, plan and apply YAML manifests."""
+    remember(ctx, today, retirement_horizon)
 
 
 def _echo_diagnostic_line(line: str, *, is_error: bool) -> None:
