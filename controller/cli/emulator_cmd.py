@@ -111,12 +111,12 @@ def emulator_group() -> None:
     "gemini_models",
     multiple=True,
     metavar="ID=PARAMS",
-    help="Emulate a publisher model (any id, e.g. a version such as gemini-2.5-flash-002 or a made-up "
-    "gemini-2.5-flash-bad) with default behaviour: PARAMS is KEY=VALUE pairs joined by ';' (quote it for the "
+    help="Emulate a publisher model (any id, e.g. gemini-3.8-flash or a made-up "
+    "gemini-3.8-flash-bad) with default behaviour: PARAMS is KEY=VALUE pairs joined by ';' (quote it for the "
     "shell). Keys: error_rate (0..1), error_code (429|500|503), latency_ms, latency_jitter_ms, block_rate "
     "(0..1, answer blocked for safety), prompt_block_rate (0..1), thinking_tokens, cached_ratio (0..1), chunks "
     "(stream events), output_tokens (answer length in tokens), output_tokens_jitter. E.g. "
-    "'gemini-2.5-flash-bad=error_rate=0.3;latency_ms=400;block_rate=0.2;output_tokens=300'. Parameters after "
+    "'gemini-3.8-flash-bad=error_rate=0.3;latency_ms=400;block_rate=0.2;output_tokens=300'. Parameters after "
     "';' in a call's model name override these; responses report the id as modelVersion (a catalogue id its "
     "version). Any gemini-* id is served anyway, healthy. Repeatable.",
 )
