@@ -2,7 +2,8 @@
 `ModelRequest` becomes `generate_content` / `generate_content_stream` (sync, and async through
 `client.aio`) with the prompt's system instruction, generation config and safety settings; the response
 becomes a `ModelAnswer` (text without thought parts, usage metadata, finish and block reasons, safety
-ratings). SDK and transport errors leave as `controller.errors` types with retry meaning.
+ratings). SDK and transport errors leave as `controller.errors` types with retry meaning; a 404 from a
+publisher model the model catalogue dates leaves as `ModelRetiredError` (its last day and successor).
 
     client = gemini_client(project="my-project", location="us-central1")
     # against the genaiops emulator (plain HTTP; any bearer token is accepted there):
@@ -24,7 +25,7 @@ from google.genai import types
 from google.oauth2.credentials import Credentials
 
 from controller.errors import GenaiopsError, NotFoundError, PermanentError, TransientError
-from controller.runtime.failures import ModelTimeoutError, RateLimitedError
+from controller.runtime.failures import ModelTimeoutError, RateLimitedError, retired_model_error
 from controller.runtime.model import ModelAnswer, ModelRequest, SafetyRating
 from controller.runtime.records import Usage
 
@@ -135,8 +136,9 @@ def answer_of(response: types.GenerateContentResponse) -> ModelAnswer:
     )
 
 
-def translate(err: Exception, *, what: str) -> GenaiopsError:
-    """The genaiops error for an SDK or transport error."""
+def translate(err: Exception, *, what: str, model: str | None = None) -> GenaiopsError:
+    """The genaiops error for an SDK or transport error of a call to `model` (the request's model name):
+    a 404 of a model the catalogue dates is a ModelRetiredError, any other 404 a NotFoundError."""
     if isinstance(err, genai_errors.APIError):
         message = f"{what}: {err.code} {err.status or ''} {err.message or ''}".strip()
         if err.code == 429:
@@ -144,7 +146,8 @@ def translate(err: Exception, *, what: str) -> GenaiopsError:
         if err.code in (408, 504):
             return ModelTimeoutError(message)
         if err.code == 404:
-            return NotFoundError(message)
+            retired = retired_model_error(model, what=what, api_message=err.message or "") if model else None
+            return retired or NotFoundError(message)
         if err.code >= 500:
             return TransientError(message)
         return PermanentError(message)
@@ -156,11 +159,11 @@ def translate(err: Exception, *, what: str) -> GenaiopsError:
 
 
 @contextmanager
-def _translated(what: str) -> Iterator[None]:
+def _translated(request: ModelRequest, call: str) -> Iterator[None]:
     try:
         yield
     except (genai_errors.APIError, httpx.HTTPError) as err:
-        raise translate(err, what=what) from err
+        raise translate(err, what=f"{call} on {request.model}", model=request.model) from err
 
 
 class GeminiModel:
@@ -171,7 +174,7 @@ class GeminiModel:
 
     def generate(self, request: ModelRequest) -> ModelAnswer:
         """One GenerateContent call."""
-        with _translated(f"GenerateContent on {request.model}"):
+        with _translated(request, "GenerateContent"):
             response = self._client.models.generate_content(
                 model=request.model, contents=_contents(request), config=build_config(request)
             )
@@ -179,7 +182,7 @@ class GeminiModel:
 
     def stream(self, request: ModelRequest) -> Iterator[ModelAnswer]:
         """StreamGenerateContent: one ModelAnswer per chunk (the last carries the usage)."""
-        with _translated(f"StreamGenerateContent on {request.model}"):
+        with _translated(request, "StreamGenerateContent"):
             for chunk in self._client.models.generate_content_stream(
                 model=request.model, contents=_contents(request), config=build_config(request)
             ):
@@ -187,7 +190,7 @@ class GeminiModel:
 
     async def agenerate(self, request: ModelRequest) -> ModelAnswer:
         """One GenerateContent call, awaited."""
-        with _translated(f"GenerateContent on {request.model}"):
+        with _translated(request, "GenerateContent"):
             response = await self._client.aio.models.generate_content(
                 model=request.model, contents=_contents(request), config=build_config(request)
             )
@@ -195,7 +198,7 @@ class GeminiModel:
 
     async def astream(self, request: ModelRequest) -> AsyncIterator[ModelAnswer]:
         """StreamGenerateContent, awaited chunk by chunk."""
-        with _translated(f"StreamGenerateContent on {request.model}"):
+        with _translated(request, "StreamGenerateContent"):
             chunks = await self._client.aio.models.generate_content_stream(
                 model=request.model, contents=_contents(request), config=build_config(request)
             )

@@ -6,7 +6,8 @@ text is the first prediction when it is a string, its `content` / `text` / `outp
 mapping with one, else the prediction as JSON. (The local emulator echoes instances, so there the
 response is the JSON of the instance, which holds the rendered prompt.) A publisher model gets
 `GenerateContent`; the text is the first candidate's text parts. Google errors leave as
-`controller.errors` types.
+`controller.errors` types; a 404 from a publisher model the model catalogue dates is the runtime client's
+`ModelRetiredError` (its last day and successor), so a test says what the application would.
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ from google.cloud import aiplatform_v1 as v1
 from google.cloud.aiplatform_v1.services.prediction_service.transports.grpc import PredictionServiceGrpcTransport
 from google.protobuf import json_format
 
-from controller.errors import PermanentError
+from controller.errors import NotFoundError, PermanentError
 from controller.prompts.live import LiveTarget, generation_config, predict_instance
 from controller.prompts.render import RenderedPrompt
 from controller.providers.google_errors import translated
+from controller.runtime.failures import retired_model_error
 
 __all__ = ["VertexPromptModel", "prediction_client"]
 _TEXT_FIELDS = ("content", "text", "output")
@@ -81,9 +83,16 @@ class VertexPromptModel:
         }
         if rendered.system_instruction:
             request["system_instruction"] = {"parts": [{"text": rendered.system_instruction}]}
+        what = f"GenerateContent on {self.target.resource}"
         try:
-            with translated(f"GenerateContent on {self.target.resource}"):
+            with translated(what):
                 response = self._client.generate_content(request=request, timeout=self._timeout_s)
+        except NotFoundError as err:
+            said = getattr(err.__cause__, "message", None) or ""
+            retired = retired_model_error(self.target.resource, what=what, api_message=str(said))
+            if retired is not None:
+                raise retired from err
+            raise
         except PermanentError as err:
             if isinstance(err.__cause__, gexc.MethodNotImplemented):
                 raise PermanentError(

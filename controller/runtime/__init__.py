@@ -9,7 +9,13 @@ runtime_models, redis_cache): this package never imports google.* or redis.
 from controller.runtime.aclient import AsyncGenAIClient, AsyncStream
 from controller.runtime.cache import CacheStats, MemoryCache, ResponseCache, cache_key
 from controller.runtime.core import NullRecorder
-from controller.runtime.failures import ModelCallError, ModelTimeoutError, NotStreamableError, RateLimitedError
+from controller.runtime.failures import (
+    ModelCallError,
+    ModelRetiredError,
+    ModelTimeoutError,
+    NotStreamableError,
+    RateLimitedError,
+)
 from controller.runtime.genai_client import GenAIClient, Stream
 from controller.runtime.model import ModelAnswer, ModelRequest, ModelRouter, SafetyRating, TextModel
 from controller.runtime.pii import redact, redact_text
@@ -30,6 +36,7 @@ __all__ = [
     "ModelCallError",
     "ModelPrice",
     "ModelRequest",
+    "ModelRetiredError",
     "ModelRouter",
     "ModelTimeoutError",
     "NotStreamableError",

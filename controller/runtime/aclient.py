@@ -91,7 +91,7 @@ class AsyncGenAIClient:
             try:
                 answer = await self._retrying(lambda: self._generate(second))
             except GenaiopsError as err2:
-                raise core.failed(prepared, err2, model=fallback) from err2
+                raise core.failed(prepared, err2, model=fallback, primary=err) from err2
             return core.answered(prepared, answer, model=fallback, fallback=True)
 
     async def _lookup(self, prepared: Prepared) -> CachedAnswer | None:
@@ -225,5 +225,5 @@ class AsyncStream:
             try:
                 first, rest = await self._client._open(replace(request, model=fallback))
             except GenaiopsError as err2:
-                raise core.failed(prepared, err2, model=fallback) from err2
+                raise core.failed(prepared, err2, model=fallback, primary=err) from err2
             return first, rest, fallback, True

@@ -29,7 +29,7 @@ from controller.prompts.models import qualified
 from controller.prompts.render import RenderedPrompt, RenderError
 from controller.prompts.version import PromptVersion
 from controller.runtime.cache import CachedAnswer, CacheStats, GuardedCache, MemoryCache, ResponseCache, cache_key
-from controller.runtime.failures import ModelCallError, outcome_of
+from controller.runtime.failures import ModelCallError, ModelRetiredError, outcome_of
 from controller.runtime.model import ModelAnswer, ModelRequest, ModelRouter
 from controller.runtime.pii import preview, redact, redact_text
 from controller.runtime.records import Feedback, Outcome, Recorder, RequestRecord, Usage
@@ -273,8 +273,12 @@ class Core:
             finish_reason=answer.finish_reason,
         )
 
-    def failed(self, prepared: Prepared, err: BaseException, *, model: str) -> ModelCallError:
-        """Record and log a failed call; the error to raise to the application (message redacted)."""
+    def failed(
+        self, prepared: Prepared, err: BaseException, *, model: str, primary: BaseException | None = None
+    ) -> ModelCallError:
+        """Record and log a failed call; the error to raise to the application (message redacted). When the
+        fallback model failed too, `primary` is the primary model's error: a retired primary is named in
+        the message, since moving off it is the fix."""
         outcome = outcome_of(err)
         record = self._record(prepared.request_id, prepared.prompt, prepared.version, prepared.label, model, outcome)
         self._emit(
@@ -286,6 +290,8 @@ class Core:
             error=err,
         )
         message = f"prompt {prepared.prompt}@{prepared.version} on {model}: {redact_text(str(err))}"
+        if isinstance(primary, ModelRetiredError):
+            message += f"; before it, the primary model failed: {redact_text(str(primary))}"
         return ModelCallError(message, outcome=outcome, request_id=prepared.request_id)
 
     def finish(

@@ -1,12 +1,21 @@
 """The runtime client's errors. Model adapters (controller/providers/genai_model.py, endpoint_model.py)
 raise the transient ones so the client's retry policy can decide by type; applications see
 `ModelCallError` once retries and the fallback model are spent.
+
+A 404 from a publisher model the genaiops model catalogue dates (`retired_model_error`) becomes
+`ModelRetiredError`, whose message names the model's last day and its successor: the API said the model is
+not there, the catalogue says why. No clock is read: a 404 is the evidence, whatever today is.
 """
 
 from __future__ import annotations
 
-from controller.errors import GenaiopsError, TransientError, UserError
+from datetime import date
+
+from controller.errors import GenaiopsError, NotFoundError, TransientError, UserError
+from controller.model.catalogue.lifecycle import model_catalogue, model_id_of
 from controller.runtime.records import Outcome
+
+MOVE_HINT = "run `genaiops models outdated --write`"
 
 
 class RateLimitedError(TransientError):
@@ -25,6 +34,36 @@ class ModelCallError(GenaiopsError):
         super().__init__(message)
         self.outcome = outcome
         self.request_id = request_id
+
+
+class ModelRetiredError(NotFoundError):
+    """A publisher model answered 404 NOT_FOUND and the model catalogue gives it a retirement day. A
+    not-found error, so never retried; the message names the day and the model to move to."""
+
+    def __init__(self, message: str, *, model_id: str, retires: date, successor: str | None) -> None:
+        super().__init__(message)
+        self.model_id = model_id
+        self.retires = retires
+        self.successor = successor
+
+
+def retired_model_error(model: str, *, what: str, api_message: str = "") -> ModelRetiredError | None:
+    """The error for a 404 from `model` (`publishers/google/models/gemini-2.0-flash`, a full resource name
+    or a bare id) when the bundled catalogue knows it with a retirement day, else None (a plain not-found).
+    `what` names the call (`GenerateContent on MODEL`); `api_message`, the API's own words, is kept at the
+    end, since a 404 can have another cause (a region that does not serve the model)."""
+    model_id = model_id_of(model)
+    info = model_catalogue().find(model_id) if model_id else None
+    if model_id is None or info is None or info.retires is None:
+        return None
+    move = f"move to {info.successor}" if info.successor else "the catalogue names no successor"
+    message = (
+        f"{what}: 404 NOT_FOUND: {model_id} retired on {info.retires.isoformat()} (genaiops model catalogue); "
+        f"{move} — {MOVE_HINT}"
+    )
+    if api_message:
+        message += f" (the API said: {api_message})"
+    return ModelRetiredError(message, model_id=model_id, retires=info.retires, successor=info.successor)
 
 
 class NotStreamableError(UserError):

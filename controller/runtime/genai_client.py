@@ -187,7 +187,7 @@ class GenAIClient:
             try:
                 answer = self._retrying(lambda: core.models.model_for(fallback).generate(second))
             except GenaiopsError as err2:
-                raise core.failed(prepared, err2, model=fallback) from err2
+                raise core.failed(prepared, err2, model=fallback, primary=err) from err2
             return core.answered(prepared, answer, model=fallback, fallback=True)
 
     def stream(
@@ -283,7 +283,7 @@ class Stream:
             try:
                 first, rest = self._client._open(replace(request, model=fallback))
             except GenaiopsError as err2:
-                raise core.failed(prepared, err2, model=fallback) from err2
+                raise core.failed(prepared, err2, model=fallback, primary=err) from err2
             return first, rest, fallback, True
 
 

@@ -149,8 +149,9 @@ def test_sdk_errors_become_genaiops_errors_with_retry_meaning(code: int, error: 
     def fail(request: httpx.Request) -> httpx.Response:
         return httpx.Response(code, json={"error": {"code": code, "message": "no", "status": "X"}})
 
+    undated = "publishers/google/models/gemini-undated"  # not in the model catalogue: a 404 stays NotFoundError
     with pytest.raises(error) as raised:
-        _model(fail, []).generate(ModelRequest(model=MODEL, text="x"))
+        _model(fail, []).generate(ModelRequest(model=undated, text="x"))
     assert type(raised.value) is error
 
 
