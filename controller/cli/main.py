@@ -49,6 +49,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "import": "controller.cli.import_cmd:import_cmd",
     "dashboard": "controller.cli.dashboard_cmd:dashboard_cmd",
     "alerts": "controller.cli.alerts_cmd:alerts_group",
+    "models": "controller.cli.models_cmd:models_group",
 }
 
 
