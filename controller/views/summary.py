@@ -13,6 +13,7 @@ from controller.model import (
     Endpoint,
     Environment,
     Model,
+    ModelLifecycle,
     NotificationChannel,
     PriceBook,
     Prompt,
@@ -91,6 +92,9 @@ def summary_table(result: LoadResult) -> Table:
             env = manifest.spec
             where = ", ".join(x for x in (env.project, env.region) if x) or "the flags' target"
             what = f"environment on {where}; {len(env.patches)} patch(es) over the base"
+        elif isinstance(manifest, ModelLifecycle):
+            ids = ", ".join(row.model for row in manifest.spec.models)
+            what = f"lifecycle of {ids} (read by validate, plan and `models outdated`; never applied)"
         else:
             source = manifest.spec.template or manifest.spec.function
             what = f"Vertex AI Pipelines run of {source}" + (

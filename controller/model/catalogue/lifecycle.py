@@ -131,12 +131,20 @@ class ModelCatalogue:
         return next((m for m in self.models.values() if model_id in m.aliases), None)
 
     def with_rows(self, rows: Iterable[PublisherModelInfo]) -> ModelCatalogue:
-        """This catalogue with `rows` added, or replacing the row (or alias) of the same id."""
+        """This catalogue with `rows` added, each replacing the row of the same id or alias. A row replacing
+        a row by its id keeps that row's aliases (a corrected date of `gemini-2.0-flash-001` still judges
+        `gemini-2.0-flash`); a row for an alias takes the alias over (the original keeps its other aliases)."""
         models = dict(self.models)
-        for row in rows:
-            known = self.find(row.model_id)
-            if known is not None and known.model_id != row.model_id:
-                # an alias gets its own row: the original keeps its other aliases
+
+        def owner(name: str) -> PublisherModelInfo | None:
+            return models.get(name) or next((m for m in models.values() if name in m.aliases), None)
+
+        for given in rows:
+            row, known = given, owner(given.model_id)
+            if known is not None and known.model_id == row.model_id:
+                kept = tuple(a for a in known.aliases if a not in row.aliases)
+                row = replace(row, aliases=(*row.aliases, *kept))
+            elif known is not None:
                 models[known.model_id] = replace(known, aliases=tuple(a for a in known.aliases if a != row.model_id))
             models[row.model_id] = row
         return ModelCatalogue(self.read_on, self.sources, models)
