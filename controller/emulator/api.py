@@ -5,12 +5,18 @@ request (a proto-plus message, or a raw protobuf message for `google.longrunning
 types) and returns the response of the declared type (a server-streaming method returns an iterator of
 them), or raises `ApiError` with a gRPC status code.
 Adapters translate `ApiError` to the wire (a gRPC status, or an HTTP status with a Google error body).
+
+A method whose REST wire is not JSON transcoding (RawPredict's raw HTTP bodies, server-sent events) also
+carries an `http` handler that the REST adapter calls with the `HttpCall` instead; `http_paths` adds URLs
+that no http rule describes (the OpenAI-compatible `/chat/completions`), which makes it REST-only. A
+streaming handler can wait on `cancellation()`, which the adapter sets when the caller goes away.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import grpc
@@ -28,6 +34,28 @@ class ApiError(Exception):
 
 
 @dataclass(frozen=True)
+class HttpCall:
+    """One HTTP request as the REST adapter received it (`headers` with lower-case names)."""
+
+    method: str  # GET, POST...
+    path: str  # URL-encoded, without the query
+    query: Mapping[str, list[str]]
+    headers: Mapping[str, str]
+    body: bytes
+    path_params: Mapping[str, str] = field(default_factory=dict)  # from the http rule or the path regex
+
+
+@dataclass(frozen=True)
+class HttpReply:
+    """An HTTP answer; an iterable `body` is streamed with chunked transfer encoding, piece by piece."""
+
+    status: int
+    content_type: str
+    body: bytes | Iterable[bytes]
+    headers: Mapping[str, str] = field(default_factory=dict)  # more response headers
+
+
+@dataclass(frozen=True)
 class RpcMethod:
     """One RPC: `service` is the full proto service name, `name` the method name; unary unless `streaming`
     (server streaming: the handler returns an iterator of responses)."""
@@ -38,6 +66,8 @@ class RpcMethod:
     response_type: Any
     handler: Callable[[Any], Any]
     streaming: bool = False
+    http: Callable[[HttpCall], HttpReply] | None = None  # the REST wire, when it is not JSON transcoding
+    http_paths: tuple[str, ...] = ()  # POST path regexes served with `http` only (no gRPC method)
 
     @property
     def full_name(self) -> str:
@@ -58,6 +88,22 @@ class CallHook(Protocol):
     def before_call(self, full_name: str) -> None: ...
 
     def after_call(self, full_name: str) -> None: ...
+
+
+_LOCAL = threading.local()
+
+
+def bind_cancellation(event: threading.Event | None) -> None:
+    """Called by an adapter on the thread that runs a streaming handler: `event` is set when the caller
+    goes away (None unbinds)."""
+    _LOCAL.event = event
+
+
+def cancellation() -> threading.Event:
+    """The event set when the caller of the stream running on this thread goes away (an event that is
+    never set when no adapter bound one)."""
+    event: threading.Event | None = getattr(_LOCAL, "event", None)
+    return event if event is not None else threading.Event()
 
 
 def serialize(message_type: Any, message: Any) -> bytes:

@@ -7,7 +7,8 @@ neither `gs://` nor an existing local path, which is why the behaviour rides on 
 
 `GENERATE_KEYS` are read only by the emulated GenerateContent (`vertex/gemini.py`: safety blocks, thinking
 and output tokens, stream chunks...); Predict accepts and ignores them, so one URI can describe a tuned
-Gemini model.
+Gemini model. `LLM_KEYS` (`llm=chat`, `ttft_ms`, `tokens_per_s`, with `output_tokens`) make an emulated
+OpenAI-style chat model for RawPredict and its streaming forms (`vertex/llm.py`).
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ GENERATE_KEYS = frozenset(
         "output_tokens_jitter",
     }
 )
-KNOWN_KEYS = frozenset({"error_rate", "latency_ms", "latency_jitter_ms"}) | GENERATE_KEYS
+LLM_KEYS = frozenset({"llm", "ttft_ms", "tokens_per_s"})
+LLM_KINDS = ("chat",)
+KNOWN_KEYS = frozenset({"error_rate", "latency_ms", "latency_jitter_ms"}) | GENERATE_KEYS | LLM_KEYS
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,7 @@ def behaviour_from(params: dict[str, list[str]], where: str) -> Behaviour:
     unknown = sorted(set(params) - KNOWN_KEYS)
     if unknown:
         raise ValueError(f"unknown behaviour parameter(s) {unknown} in {where!r}; known: {sorted(KNOWN_KEYS)}")
+    check_llm(params, where)
     error_rate = number_param(params, "error_rate", 0.0, where=where)
     if error_rate > 1:
         raise ValueError(f"error_rate must be between 0 and 1 in {where!r}")
@@ -94,6 +98,21 @@ def behaviour_from(params: dict[str, list[str]], where: str) -> Behaviour:
             where=where,
         ),
     )
+
+
+def check_llm(params: dict[str, list[str]], where: str) -> None:
+    """The emulated-LLM parameters are well formed: `llm` names a known kind, its numbers are numbers, and
+    `ttft_ms` / `tokens_per_s` come with `llm` (ValueError naming `where`)."""
+    if "llm" not in params:
+        extra = sorted(k for k in ("ttft_ms", "tokens_per_s") if k in params)
+        if extra:
+            raise ValueError(f"{extra} need llm=chat in {where!r}")
+        return
+    kind = params["llm"][-1]
+    if kind not in LLM_KINDS:
+        raise ValueError(f"llm={kind!r} is not one of {list(LLM_KINDS)} in {where!r}")
+    for key in ("ttft_ms", "tokens_per_s"):
+        number_param(params, key, 0.0, where=where)
 
 
 @functools.lru_cache(maxsize=1024)

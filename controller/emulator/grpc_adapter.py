@@ -1,11 +1,14 @@
 """Serve `RpcMethod`s over plaintext gRPC: one generic handler per proto service.
 
-Unary and server-streaming methods; an `ApiError` with details is sent as a rich `google.rpc.Status`
-(the `grpc-status-details-bin` trailer), which google-api-core exposes as the exception's `details`.
+Unary and server-streaming methods (a stream's handler sees `api.cancellation()` set when the client
+cancels); REST-only methods (`http_paths`) are left out. An `ApiError` with details is sent as a rich
+`google.rpc.Status` (the `grpc-status-details-bin` trailer), which google-api-core exposes as the
+exception's `details`.
 """
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from concurrent import futures
@@ -15,7 +18,7 @@ from typing import Any, NoReturn
 import grpc
 from google.rpc import status_pb2
 
-from controller.emulator.api import ApiError, CallHook, RpcMethod, deserialize, serialize
+from controller.emulator.api import ApiError, CallHook, RpcMethod, bind_cancellation, deserialize, serialize
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,9 @@ def _unary(method: RpcMethod, hook: CallHook | None) -> grpc.RpcMethodHandler:
             _abort(context, err)
 
     def stream(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+        cancelled = threading.Event()
+        context.add_callback(cancelled.set)  # on cancellation, deadline or the end of the call
+        bind_cancellation(cancelled)
         try:
             if hook is not None:
                 hook.before_call(method.full_name)
@@ -58,6 +64,8 @@ def _unary(method: RpcMethod, hook: CallHook | None) -> grpc.RpcMethodHandler:
                 hook.after_call(method.full_name)
         except ApiError as err:
             _abort(context, err)
+        finally:
+            bind_cancellation(None)
 
     req_de: Callable[[bytes], Any] = lambda data: deserialize(method.request_type, data)  # noqa: E731
     resp_ser: Callable[[Any], bytes] = lambda msg: serialize(method.response_type, msg)  # noqa: E731
@@ -80,7 +88,8 @@ def build_server(
     Linux) a second emulator on a port in use would bind too and silently share the first one's traffic."""
     by_service: dict[str, dict[str, grpc.RpcMethodHandler]] = defaultdict(dict)
     for method in methods:
-        by_service[method.service][method.name] = _unary(method, hook)
+        if not method.http_paths:  # those are REST-only routes
+            by_service[method.service][method.name] = _unary(method, hook)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers), options=[("grpc.so_reuseport", 0)])
     for service, handlers in by_service.items():
         server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, handlers),))

@@ -7,6 +7,12 @@ body with the HTTP status Google maps each gRPC code to, so `google.api_core.exc
 raises the same exception class the real service would cause. A URL of an RPC that the client library
 knows but the emulator does not serve answers UNIMPLEMENTED (501), as the gRPC adapter does; any other
 URL answers NOT_FOUND (404).
+
+A server-streaming method answers with chunked transfer encoding: one JSON array of the responses (what
+the gapic REST transports read with `rest_streaming.ResponseIterator`), or server-sent events
+(`data: {json}`) when the caller asks `?alt=sse` or `Accept: text/event-stream`. A method with its own
+`http` handler (RawPredict's raw bodies, `/chat/completions`) gets the `HttpCall` and answers the
+`HttpReply` it returns, streamed when its body is an iterable.
 """
 
 from __future__ import annotations
@@ -16,13 +22,14 @@ import json
 import logging
 import socket
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs
 
 import grpc
 
-from controller.emulator.api import ApiError, CallHook, RpcMethod
+from controller.emulator.api import ApiError, CallHook, HttpCall, HttpReply, RpcMethod
 from controller.emulator.rest_routes import (
     RequestDecodeError,
     Route,
@@ -93,6 +100,82 @@ def handle_http(
         return error_body(grpc.StatusCode.INTERNAL, "Internal error encountered.")
 
 
+JSON = "application/json; charset=UTF-8"
+EVENT_STREAM = "text/event-stream"
+
+
+def wants_sse(query: Mapping[str, list[str]], headers: Mapping[str, str]) -> bool:
+    """Whether a streamed answer goes out as server-sent events: `?alt=sse` or `Accept: text/event-stream`."""
+    return "sse" in query.get("alt", []) or EVENT_STREAM in headers.get("accept", "")
+
+
+def _stream_body(response_type: Any, first: Any, rest: Iterator[Any], *, sse: bool, int_enums: bool) -> Iterator[bytes]:
+    """A streaming method's responses as SSE events or as the pieces of one JSON array."""
+    for n, message in enumerate(_chain(first, rest)):
+        data = encode_response(response_type, message, int_enums=int_enums)
+        yield b"data: " + data + b"\n\n" if sse else (b"," if n else b"[") + data
+    if not sse:
+        yield b"]"
+
+
+def _chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
+    yield first
+    yield from rest
+
+
+def respond(
+    routes: Sequence[Route],
+    hook: CallHook | None,
+    http_method: str,
+    target: str,
+    headers: Mapping[str, str],
+    body: bytes,
+) -> HttpReply:
+    """Answer one HTTP request: unary methods through `handle_http`; streaming methods and methods with
+    their own `http` handler here. `headers` have lower-case names. A stream's first response is produced
+    before the status is sent, so an error before it is still an HTTP error."""
+    path, _, query = target.partition("?")
+    found = find_route(routes, http_method, path)
+    method = found[0].method if found is not None else None
+    if found is None or method is None or (method.http is None and not method.streaming):
+        status, payload = handle_http(routes, hook, http_method, target, body)
+        return HttpReply(status, JSON, payload)
+    route, path_params = found
+    params = parse_qs(query, keep_blank_values=True)
+    try:
+        if method.http is not None:
+            call = HttpCall(http_method, path, params, headers, body, path_params)
+            if hook is not None:
+                hook.before_call(method.full_name)
+            reply = method.http(call)
+            if hook is not None:
+                hook.after_call(method.full_name)
+            return reply
+        request, system = decode_request(method, route.body, path_params, query, body)
+        if hook is not None:
+            hook.before_call(method.full_name)
+        responses = iter(method.handler(request))
+        first = next(responses)
+        if hook is not None:
+            hook.after_call(method.full_name)
+    except RequestDecodeError as err:
+        return HttpReply(*_json_error(grpc.StatusCode.INVALID_ARGUMENT, str(err)))
+    except ApiError as err:
+        return HttpReply(*_json_error(err.code, err.message))
+    except Exception:
+        _LOG.exception("emulator REST handler for %s failed", method.full_name)
+        return HttpReply(*_json_error(grpc.StatusCode.INTERNAL, "Internal error encountered."))
+    sse = wants_sse(params, headers)
+    int_enums = any("enum-encoding=int" in value for value in system.get("$alt", ()))
+    pieces = _stream_body(method.response_type, first, responses, sse=sse, int_enums=int_enums)
+    return HttpReply(200, EVENT_STREAM if sse else JSON, pieces)
+
+
+def _json_error(code: grpc.StatusCode, message: str) -> tuple[int, str, bytes]:
+    status, payload = error_body(code, message)
+    return status, JSON, payload
+
+
 class _Handler(BaseHTTPRequestHandler):
     """One keep-alive HTTP/1.1 connection; every verb goes through `handle_http`."""
 
@@ -133,12 +216,35 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self) -> None:
         body = self._read_body()
-        status, payload = handle_http(self.server.routes, self.server.hook, self.command, self.path, body)
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=UTF-8")
-        self.send_header("Content-Length", str(len(payload)))
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        reply = respond(self.server.routes, self.server.hook, self.command, self.path, headers, body)
+        self._write_reply(reply)
+
+    def _write_reply(self, reply: HttpReply) -> None:
+        """Send an `HttpReply`: with a Content-Length, or chunk by chunk as its body iterable yields."""
+        self.send_response(reply.status)
+        self.send_header("Content-Type", reply.content_type)
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        if isinstance(reply.body, bytes):
+            self.send_header("Content-Length", str(len(reply.body)))
+            self.end_headers()
+            self.wfile.write(reply.body)
+            return
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Cache-Control", "no-cache")
         self.end_headers()
-        self.wfile.write(payload)
+        pieces = iter(reply.body)
+        try:
+            for piece in pieces:
+                if piece:
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                    self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
+        finally:
+            close = getattr(pieces, "close", None)
+            if close is not None:
+                close()  # a caller that hung up stops the generator (and its sleeps)
 
 
 class RestGateway(ThreadingHTTPServer):

@@ -162,6 +162,7 @@ class _RouteTable:
 def build_routes(methods: Iterable[RpcMethod]) -> list[Route]:
     """Routes for every method that an installed REST transport describes; others are left out.
 
+    A method's `http_paths` (regexes with named groups, for URLs no http rule describes) become POST routes.
     Mixin services (`google.longrunning.Operations`) take their rules from the transports of the other
     services served alongside them, as the real clients do. The other RPCs of those transports get
     routes without a method, so that calling them answers UNIMPLEMENTED (as gRPC does), not 404.
@@ -179,6 +180,11 @@ def build_routes(methods: Iterable[RpcMethod]) -> list[Route]:
         else:
             rules = _http_rules(bases.get(method.service), method.name)
         table.add(rules, method.full_name, method)
+    for method in methods:
+        for regex in method.http_paths:
+            pattern = re.compile(regex)
+            fields = tuple(pattern.groupindex)
+            table.routes.append(Route("POST", regex, pattern, "", fields, None, method.full_name, method))
     served = {method.full_name for method in methods}
     for service, base in bases.items():
         for attribute in sorted(dir(base)):

@@ -1,4 +1,5 @@
-"""The emulated Vertex AI: state, EndpointService, ModelService, PredictionService (Predict, and Gemini's
+"""The emulated Vertex AI: state, EndpointService, ModelService, PredictionService (Predict, RawPredict,
+StreamRawPredict, ServerStreamingPredict, an endpoint's chat completions, and Gemini's
 GenerateContent / StreamGenerateContent), GenAiTuningService, PipelineService, ScheduleService,
 ModelGardenService (GetPublisherModel), Operations.
 
@@ -20,6 +21,7 @@ from controller.emulator.vertex.models import ModelService
 from controller.emulator.vertex.operations import OperationsService
 from controller.emulator.vertex.pipelines import PipelineService
 from controller.emulator.vertex.prediction import PredictionRecorder, PredictionService, Route, Target, route_of
+from controller.emulator.vertex.raw_prediction import RawPredictionService
 from controller.emulator.vertex.schedules import ScheduleService
 from controller.emulator.vertex.state import CloudState
 from controller.emulator.vertex.store import StateStore
@@ -78,6 +80,7 @@ class VertexServices:
         self.schedules = ScheduleService(self.store)
         self.model_garden = ModelGardenService()
         self.prediction = PredictionService(self.store, recorder, real_latency=real_latency, seed=seed + 1, clock=clock)
+        self.raw_prediction = RawPredictionService(self.prediction, seed=seed + 4)
         self.generate = GenerateService(
             self.store,
             recorder=generation_recorder,
@@ -93,7 +96,7 @@ class VertexServices:
     def methods(self) -> Iterable[RpcMethod]:
         """Every RPC of every Vertex service."""
         services = (self.endpoints, self.models, self.prediction, self.generate, self.tuning, self.pipelines)
-        for service in (*services, self.schedules, self.model_garden, self.operations):
+        for service in (*services, self.raw_prediction, self.schedules, self.model_garden, self.operations):
             yield from service.methods()
 
     def create_calls(self) -> dict[str, int]:

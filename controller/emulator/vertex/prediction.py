@@ -55,6 +55,7 @@ class Target:
     model_version_id: str
     model_display_name: str
     behaviour: Behaviour
+    artifact_uri: str = ""  # where further behaviour is read (`llm.py`: an emulated chat model)
 
 
 @dataclass(frozen=True)
@@ -101,12 +102,20 @@ def route_of(state: CloudState, endpoint: EndpointRecord) -> Route | None:
         model = state.models.get(deployed.model)
         version = model.version(deployed.model_version_id) if model else None
         uri, display = (version.artifact_uri, version.display_name) if version else ("", deployed.display_name)
-        target = Target(deployed_id, deployed.model, deployed.model_version_id, display, behaviour_of(uri))
+        target = Target(deployed_id, deployed.model, deployed.model_version_id, display, behaviour_of(uri), uri)
         weighted.append((weight, target))
     if not weighted:
         return None
     parsed = c.parse_name(endpoint.name, "endpoints")
     return Route(parsed.project, parsed.location, parsed.resource_id, endpoint.display_name, tuple(weighted))
+
+
+def model_failed(target: Target) -> ApiError:
+    """The error of a simulated model failure (INTERNAL, HTTP 500)."""
+    return ApiError(
+        grpc.StatusCode.INTERNAL,
+        f"Prediction failed: the model of DeployedModel {target.deployed_model_id} returned HTTP 500.",
+    )
 
 
 class PredictionService:
@@ -132,28 +141,32 @@ class PredictionService:
         """The RPCs of this service."""
         return [RpcMethod(SERVICE, "Predict", v1.PredictRequest, v1.PredictResponse, self.predict)]
 
-    def predict(self, request: v1.PredictRequest) -> v1.PredictResponse:
-        """Predict: route by the split, simulate the model, record, echo the instances."""
+    def route(self, endpoint_name: str) -> tuple[Route, Target, float, bool]:
+        """Route one request by the endpoint's live split: (route, target, simulated latency in ms, whether
+        it fails). NOT_FOUND for an unknown endpoint, FAILED_PRECONDITION when no model gets traffic.
+        Predict, RawPredict and the streaming methods all route through here."""
         with self.store.transaction(write=False) as state:
-            endpoint = state.endpoints.get(request.endpoint)
+            endpoint = state.endpoints.get(endpoint_name)
             if endpoint is None:
-                c.parse_name(request.endpoint, "endpoints")
-                raise c.not_found("Endpoint", request.endpoint)
+                c.parse_name(endpoint_name, "endpoints")
+                raise c.not_found("Endpoint", endpoint_name)
             route = route_of(state, endpoint)
         if route is None:
-            raise c.failed_precondition(f"Endpoint {request.endpoint} has no deployed model receiving traffic.")
+            raise c.failed_precondition(f"Endpoint {endpoint_name} has no deployed model receiving traffic.")
         with self._rng_lock:
             target = route.pick(self._rng.random())
             latency_ms, failed = target.behaviour.draw(self._rng)
+        return route, target, latency_ms, failed
+
+    def predict(self, request: v1.PredictRequest) -> v1.PredictResponse:
+        """Predict: route by the split, simulate the model, record, echo the instances."""
+        route, target, latency_ms, failed = self.route(request.endpoint)
         if self.real_latency:
             time.sleep(latency_ms / 1000)
         if self.recorder is not None:
             route.record(self.recorder, target, latency_ms=latency_ms, code=500 if failed else 200, at=self.clock())
         if failed:
-            raise ApiError(
-                grpc.StatusCode.INTERNAL,
-                f"Prediction failed: the model of DeployedModel {target.deployed_model_id} returned HTTP 500.",
-            )
+            raise model_failed(target)
         raw = _RESPONSE_PB(
             deployed_model_id=target.deployed_model_id,
             model=target.model,
