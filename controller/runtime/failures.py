@@ -9,7 +9,8 @@ not there, the catalogue says why. No clock is read: a 404 is the evidence, what
 
 from __future__ import annotations
 
-from datetime import date
+import os
+from datetime import UTC, date, datetime
 
 from controller.errors import GenaiopsError, NotFoundError, TransientError, UserError
 from controller.model.catalogue.lifecycle import model_catalogue, model_id_of
@@ -47,15 +48,30 @@ class ModelRetiredError(NotFoundError):
         self.successor = successor
 
 
-def retired_model_error(model: str, *, what: str, api_message: str = "") -> ModelRetiredError | None:
+def calendar_today() -> date:
+    """The day a 404 is judged on: GENAIOPS_TODAY (as the CLI and the emulator read it) when set to a
+    YYYY-MM-DD day, else the current UTC date."""
+    pinned = os.environ.get("GENAIOPS_TODAY", "").strip()
+    try:
+        return date.fromisoformat(pinned) if pinned else datetime.now(UTC).date()
+    except ValueError:
+        return datetime.now(UTC).date()
+
+
+def retired_model_error(
+    model: str, *, what: str, api_message: str = "", today: date | None = None
+) -> ModelRetiredError | None:
     """The error for a 404 from `model` (`publishers/google/models/gemini-2.0-flash`, a full resource name
     or a bare id) when the bundled catalogue knows it with a retirement day, else None (a plain not-found).
     `what` names the call (`GenerateContent on MODEL`); `api_message`, the API's own words, is kept at the
-    end, since a 404 can have another cause (a region that does not serve the model)."""
+    end, since a 404 can have another cause (a region that does not serve the model). A model whose last
+    day is still ahead on `today` (default: `calendar_today()`) is not called retired: None."""
     model_id = model_id_of(model)
     info = model_catalogue().find(model_id) if model_id else None
     if model_id is None or info is None or info.retires is None:
         return None
+    if info.retires >= (today or calendar_today()):
+        return None  # its last day is still ahead: the 404 has another cause (region, access, a typo)
     move = f"move to {info.successor}" if info.successor else "the catalogue names no successor"
     message = (
         f"{what}: 404 NOT_FOUND: {model_id} retired on {info.retires.isoformat()} (genaiops model catalogue); "

@@ -170,7 +170,7 @@ def _client_error(message: str = "Publisher Model was not found") -> genai_error
     return genai_errors.ClientError(404, {"error": {"code": 404, "message": message, "status": "NOT_FOUND"}})
 
 
-def test_translate_dates_a_404_from_the_catalogue_and_reads_no_clock() -> None:
+def test_translate_dates_a_404_from_the_catalogue() -> None:
     what = f"GenerateContent on {RETIRED}"
     retired = translate(_client_error(), what=what, model=RETIRED)
     assert isinstance(retired, ModelRetiredError)
@@ -186,6 +186,14 @@ def test_translate_dates_a_404_from_the_catalogue_and_reads_no_clock() -> None:
     no_day = "publishers/google/models/gemini-3.6-flash"  # in the catalogue, no retirement day published
     assert type(translate(_client_error(), what="x", model=no_day)) is NotFoundError
     assert type(translate(_client_error(), what="x")) is NotFoundError  # no model given
+
+
+def test_a_404_before_the_catalogued_last_day_is_not_called_a_retirement(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GENAIOPS_TODAY", "2026-02-05")  # the model's last day: it still serves
+    plain = translate(_client_error(), what="x", model=RETIRED)
+    assert type(plain) is NotFoundError and "retired" not in str(plain)
+    monkeypatch.setenv("GENAIOPS_TODAY", "2026-02-06")
+    assert isinstance(translate(_client_error(), what="x", model=RETIRED), ModelRetiredError)
 
 
 def test_prompts_test_live_reports_the_retirement_instead_of_a_traceback(
