@@ -8,17 +8,27 @@ from __future__ import annotations
 
 import signal
 import threading
+from datetime import date
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
 import click
 
+from controller.cli.calendar_opts import TODAY_KEY, day_option
+
 if TYPE_CHECKING:
     from controller.emulator.server import Emulator
 
 DEFAULT_PORT = 8680
 PORT = click.IntRange(0, 65535)
+
+
+def _group_today() -> date | None:
+    """`genaiops --today DAY emulator start`: the group's day, when given."""
+    context = click.get_current_context(silent=True)
+    pinned = context.meta.get(TODAY_KEY) if context is not None else None
+    return pinned if isinstance(pinned, date) else None
 
 
 def _client_instructions(emulator: Emulator) -> list[str]:
@@ -47,6 +57,12 @@ def _client_instructions(emulator: Emulator) -> list[str]:
     lines += [
         f'  channel = grpc.insecure_channel("{emulator.grpc_target}")',
         "  aiplatform_v1.EndpointServiceClient(transport=EndpointServiceGrpcTransport(channel=channel))",
+    ]
+    day, source = emulator.calendar.today_and_source()
+    lines += [
+        "",
+        f"Today is {day.isoformat()} ({source}): Gemini models past their last day answer 404 NOT_FOUND; "
+        "SetToday on genaiops.emulator.v1.Admin moves the day.",
         "",
         "Press Ctrl-C to stop.",
     ]
@@ -121,7 +137,13 @@ def emulator_group() -> None:
     "version). Any gemini-* id is served anyway, healthy. Repeatable.",
 )
 @click.option(
-    "--retire-models", is_flag=True, help="Answer 404 for Gemini models past their retirement date, as Vertex does."
+    "--today",
+    envvar="GENAIOPS_TODAY",
+    metavar="YYYY-MM-DD",
+    callback=day_option,
+    help="The day the emulator starts on: Gemini models past their last day (and models tuned from them) answer "
+    "404, as Vertex AI does (default: genaiops --today, else the current UTC date; the admin RPC SetToday moves it "
+    "while running).",
 )
 @click.option(
     "--min-point-spacing",
@@ -145,7 +167,7 @@ def start(
     seed: int,
     min_alignment: float,
     gemini_models: tuple[str, ...],
-    retire_models: bool,
+    today: date | None,
     min_point_spacing: float,
 ) -> None:
     """Serve the emulator in the foreground until Ctrl-C."""
@@ -184,7 +206,7 @@ def start(
             min_alignment_period_s=min_alignment,
             min_point_spacing_s=min_point_spacing,
             gemini_models=models,
-            retire_models=retire_models,
+            today=today if today is not None else _group_today(),
         )
         emulator.start()
     except (OSError, RuntimeError, ValueError) as err:

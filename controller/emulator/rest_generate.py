@@ -7,11 +7,13 @@ defaults to `v1beta1` in Vertex mode, the gapic clients use `v1`) and streamed a
     POST /{v1|v1beta1}/[projects/P/locations/L/]publishers/PUB/models/MODEL:generateContent
     POST /{v1|v1beta1}/[projects/P/locations/L/]publishers/PUB/models/MODEL:streamGenerateContent[?alt=sse]
     POST /{v1|v1beta1}/projects/P/locations/L/endpoints/E:{generateContent|streamGenerateContent}[?alt=sse]
+    POST /{v1|v1beta1}/.../{publishers/PUB/models/MODEL|endpoints/E}:countTokens   (LlmUtilityService/CountTokens)
 
 `alt=sse` streams server-sent events (`data: {json}` then a blank line, what the SDK reads); without it a
 stream is one JSON array, as the gapic REST transport reads it. Both go out with chunked transfer encoding,
 paced by the model's latency when the emulator runs with `real_latency`. Errors are Google's JSON error
-body; the fault-injection hook sees `PredictionService/GenerateContent` or `/StreamGenerateContent`.
+body (a retired model's is 404 NOT_FOUND, see `vertex/generate.py`); the fault-injection hook sees
+`PredictionService/GenerateContent` or `/StreamGenerateContent`, or `LlmUtilityService/CountTokens`.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import json
 import logging
 import re
 from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 from urllib.parse import parse_qs, unquote
 
 import grpc
@@ -29,31 +32,36 @@ from google.protobuf import json_format
 from controller.emulator.api import ApiError, CallHook, RpcMethod
 from controller.emulator.rest import RestGateway, _Handler, error_body
 from controller.emulator.rest_routes import build_routes
-from controller.emulator.vertex.generate import GENERATE, STREAM_GENERATE, GenerateService
+from controller.emulator.vertex.generate import COUNT_TOKENS, GENERATE, STREAM_GENERATE, GenerateService
 
 _LOG = logging.getLogger(__name__)
 GENERATE_URL = re.compile(
     r"/(v1|v1beta1)/((?:projects/[^/]+/locations/[^/]+/)?(?:publishers/[^/]+/models/[^/:]+|endpoints/[^/:]+))"
-    r":(generateContent|streamGenerateContent)"
+    r":(generateContent|streamGenerateContent|countTokens)"
 )
 _REQUEST_PB = type(v1.GenerateContentRequest.pb(v1.GenerateContentRequest()))
+_COUNT_REQUEST_PB = type(v1.CountTokensRequest.pb(v1.CountTokensRequest()))
 
 
 def _json(event: object) -> str:
     return json_format.MessageToJson(event, indent=None)  # type: ignore[arg-type]
 
 
-def parse_body(body: bytes, model: str) -> object:
-    """The raw `GenerateContentRequest` for a JSON body (fields newer than the installed protos are ignored)."""
+def parse_body(body: bytes, model: str, *, count: bool = False) -> Any:
+    """The raw `GenerateContentRequest` (or, with `count`, `CountTokensRequest`, the model in `endpoint` as
+    the URL binds it) for a JSON body (fields newer than the installed protos are ignored)."""
     try:
         payload = json.loads(body or b"{}")
         if not isinstance(payload, dict):
             raise ValueError("Expected an object.")
-        request = _REQUEST_PB()
+        request = _COUNT_REQUEST_PB() if count else _REQUEST_PB()
         json_format.ParseDict(payload, request, ignore_unknown_fields=True)
     except (ValueError, json_format.ParseError) as err:
         raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, f"Invalid JSON payload received. {err}") from err
-    request.model = model
+    if count:
+        request.endpoint = model
+    else:
+        request.model = model
     return request
 
 
@@ -69,6 +77,9 @@ class GenerateHandler(_Handler):
             super()._dispatch()
             return
         body = self._read_body()
+        if found.group(3) == "countTokens":
+            self._count_tokens(body, found.group(2))
+            return
         stream = found.group(3) == "streamGenerateContent"
         full_name = STREAM_GENERATE if stream else GENERATE
         hook = self.server.hook
@@ -93,6 +104,24 @@ class GenerateHandler(_Handler):
             self._send_chunked("text/event-stream", (f"data: {_json(e)}\r\n\r\n" for e in events))
         else:
             self._send_chunked("application/json; charset=UTF-8", _json_array(events))
+
+    def _count_tokens(self, body: bytes, model: str) -> None:
+        hook = self.server.hook
+        try:
+            request = parse_body(body, model, count=True)
+            if hook is not None:
+                hook.before_call(COUNT_TOKENS)
+            response = self.server.generate.count(request)
+            if hook is not None:
+                hook.after_call(COUNT_TOKENS)
+        except ApiError as err:
+            self._send(*error_body(err.code, err.message))
+            return
+        except Exception:
+            _LOG.exception("emulator REST handler for %s failed", COUNT_TOKENS)
+            self._send(*error_body(grpc.StatusCode.INTERNAL, "Internal error encountered."))
+            return
+        self._send(200, _json(response).encode("utf-8"))
 
     def _send(self, status: int, payload: bytes) -> None:
         self.send_response(status)

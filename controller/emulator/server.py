@@ -1,6 +1,7 @@
 """The composed emulator: Vertex AI + Operations + Cloud Monitoring (metrics, alert policies, notification
 channels) + Secret Manager on one plaintext gRPC port, the REST gateway for the high-level SDK (and the
-alerting and Secret Manager REST APIs), and Cloud Storage, with fault injection and optional synthetic traffic.
+alerting and Secret Manager REST APIs), and Cloud Storage, with fault injection, a settable calendar (the day
+Gemini models retire on: `calendar.py`) and optional synthetic traffic.
 
 `running(...)` is the entry point for tests and in-process use; `genaiops emulator start` (cli/
 emulator_cmd.py) runs the same `Emulator` in the foreground. The client factories build the REAL Google
@@ -13,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ import grpc
 
 from controller.emulator.alerting_channels import NotificationChannelService
 from controller.emulator.alerting_policies import AlertPolicyService, alerting_store, metric_describer
+from controller.emulator.calendar import Calendar, CalendarAdmin
 from controller.emulator.faults import FaultAdmin, FaultInjector
 from controller.emulator.grpc_adapter import build_server
 from controller.emulator.info import EmulatorInfo
@@ -55,7 +58,7 @@ class Emulator:
         min_alignment_period_s: float = 60.0,
         min_point_spacing_s: float = 10.0,
         gemini_models: Mapping[str, str] | None = None,
-        retire_models: bool = False,
+        today: date | None = None,
         traffic_tick_s: float = 1.0,
         tuning_duration_s: float = 5.0,
         pipeline_duration_s: float = 5.0,
@@ -64,7 +67,9 @@ class Emulator:
         """`rest_port` / `storage_port` of None leave that server out; 0 picks a free port.
         `min_point_spacing_s`: how far apart CreateTimeSeries points of one series must be (Cloud Monitoring
         documents 10 s; some pages may say 5 s). `gemini_models`: extra emulated publisher models, model id ->
-        behaviour parameters (`vertex/gemini.py`); `retire_models`: retired catalogue models answer 404.
+        behaviour parameters (`vertex/gemini.py`). Publisher models past their last day (and models tuned from
+        them) answer 404, judged on `self.calendar` (`calendar.py`): `today` fixes the day it starts on (default:
+        GENAIOPS_TODAY, else the UTC date of `clock`); the admin RPC SetToday moves it while running.
         `tuning_duration_s` / `pipeline_duration_s`: how long, on `clock`, a tuning job / pipeline run takes
         to finish (`vertex/tuning.py`, `vertex/pipelines.py`)."""
         for name, value in (("port", port), ("rest_port", rest_port), ("storage_port", storage_port)):
@@ -74,6 +79,7 @@ class Emulator:
         self._ports = (port, rest_port, storage_port)
         self.state_path = state_path
         self.faults = FaultInjector(faults, seed=seed)
+        self.calendar = Calendar(start=today, clock=clock)
         self.metrics = MetricStore(
             min_alignment_period_s=min_alignment_period_s, min_point_spacing_s=min_point_spacing_s, clock=clock
         )
@@ -82,7 +88,7 @@ class Emulator:
             recorder=self.metrics,
             generation_recorder=self.metrics,
             gemini_models=gemini_models,
-            retire_models=retire_models,
+            calendar=self.calendar,
             tuning_duration_s=tuning_duration_s,
             pipeline_duration_s=pipeline_duration_s,
             read_object=self._read_object,
@@ -121,6 +127,7 @@ class Emulator:
             *self.metrics.methods(),
             *configuration,
             *FaultAdmin(self.faults).methods(),
+            *CalendarAdmin(self.calendar).methods(),
             *EmulatorInfo(self.info).methods(),
         ]
         self._grpc, self.grpc_port = build_server(methods, host=self.host, port=port, hook=self.faults)
@@ -255,6 +262,15 @@ class Emulator:
 
         return aiplatform_v1.PredictionServiceClient(transport=PredictionServiceGrpcTransport(channel=self.channel))
 
+    def llm_utility_client(self) -> Any:
+        """A real `aiplatform_v1.LlmUtilityServiceClient` (CountTokens) on the shared channel."""
+        from google.cloud import aiplatform_v1
+        from google.cloud.aiplatform_v1.services.llm_utility_service.transports.grpc import (
+            LlmUtilityServiceGrpcTransport,
+        )
+
+        return aiplatform_v1.LlmUtilityServiceClient(transport=LlmUtilityServiceGrpcTransport(channel=self.channel))
+
     def tuning_client(self) -> Any:
         """A real `aiplatform_v1.GenAiTuningServiceClient` on the shared channel."""
         from google.cloud import aiplatform_v1
@@ -344,7 +360,7 @@ def running(
     """Run an emulator for the duration of the block (ephemeral loopback ports unless given in options).
 
     `options` are the other `Emulator` arguments: host, port, rest_port, storage_port (None = off),
-    real_latency, min_alignment_period_s, min_point_spacing_s, gemini_models, retire_models, traffic_tick_s,
+    real_latency, min_alignment_period_s, min_point_spacing_s, gemini_models, today, traffic_tick_s,
     tuning_duration_s, pipeline_duration_s, clock.
     """
     emulator = Emulator(

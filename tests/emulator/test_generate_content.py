@@ -8,7 +8,7 @@ import asyncio
 import math
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import date
 from typing import Any
 
 import httpx
@@ -231,18 +231,17 @@ def test_requests_the_api_refuses_are_client_errors(client: Clients) -> None:
         genai_client.models.generate_content(model=f"{MODEL};colour=blue", contents="x")
 
 
-def test_unknown_models_are_not_found_and_retired_ones_too_when_retirement_is_on(client: Clients) -> None:
+def test_unknown_models_are_not_found_and_retired_ones_too(client: Clients) -> None:
     with pytest.raises(errors.ClientError) as unknown:
         client().models.generate_content(model="text-bison", contents="x")
     assert unknown.value.code == 404 and "was not found" in (unknown.value.message or "")
     assert client().models.generate_content(model="gemini-2.0-flash", contents="still here").text
-    later = datetime(2026, 12, 1, tzinfo=UTC).timestamp()
-    with running(storage_port=None, retire_models=True, clock=lambda: later) as retiring:
+    with running(storage_port=None, today=date(2026, 12, 1)) as retiring:
         retiring_client = Clients(retiring)()
         with pytest.raises(errors.ClientError) as retired:
             retiring_client.models.generate_content(model="gemini-2.0-flash", contents="x")
         assert retired.value.code == 404
-        assert retiring_client.models.generate_content(model="gemini-2.5-flash-lite", contents="ok").text == "ok"
+        assert retiring_client.models.generate_content(model="gemini-3.5-flash-lite", contents="ok").text == "ok"
 
 
 def test_grpc_generate_content_and_its_stream_answer_like_rest(emulator: Emulator) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from controller.emulator.api import RpcMethod
+from controller.emulator.calendar import Calendar
 from controller.emulator.vertex.endpoints import EndpointService
 from controller.emulator.vertex.generate import GenerateService, GenerationRecorder
 from controller.emulator.vertex.model_garden import ModelGardenService
@@ -61,20 +62,27 @@ class VertexServices:
         seed: int = 0,
         real_latency: bool = False,
         gemini_models: Mapping[str, str] | None = None,
-        retire_models: bool = False,
+        calendar: Calendar | None = None,
         tuning_duration_s: float = DEFAULT_DURATION_S,
         pipeline_duration_s: float = DEFAULT_DURATION_S,
         read_object: ObjectReader | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         """`tuning_duration_s` / `pipeline_duration_s`: how long a tuning job / pipeline run takes on `clock`;
-        `read_object` reads the emulator's Cloud Storage (tuning datasets are checked and read through it)."""
+        `read_object` reads the emulator's Cloud Storage (tuning datasets are checked and read through it).
+        `calendar`: the day publisher-model retirement is judged on (default: GENAIOPS_TODAY, else the UTC date
+        of `clock`)."""
+        self.calendar = calendar if calendar is not None else Calendar(clock=clock)
         self.store = StateStore(path=state_path, clock=clock, seed=seed, lro_delay_s=lro_delay_s)
         self.endpoints = EndpointService(self.store)
         self.models = ModelService(self.store)
         self.operations = OperationsService(self.store)
         self.tuning = TuningService(
-            self.store, duration_s=tuning_duration_s, gemini_models=gemini_models, read_object=read_object
+            self.store,
+            duration_s=tuning_duration_s,
+            gemini_models=gemini_models,
+            read_object=read_object,
+            calendar=self.calendar,
         )
         self.pipelines = PipelineService(self.store, duration_s=pipeline_duration_s)
         self.schedules = ScheduleService(self.store)
@@ -86,11 +94,12 @@ class VertexServices:
             recorder=generation_recorder,
             prediction_recorder=recorder,
             models=gemini_models,
-            retire_models=retire_models,
+            calendar=self.calendar,
             real_latency=real_latency,
             seed=seed + 3,
             clock=clock,
             tuned_text=self.tuning.tuned_text,
+            tuned_base=self.tuning.tuned_base,
         )
 
     def methods(self) -> Iterable[RpcMethod]:

@@ -32,10 +32,11 @@ The same parameters in a registry model's artifact URI (`gs://emulator-models/x?
 a tuned model served from an endpoint.
 
 A registry of emulated publisher models gives model versions, retirement dates and default behaviours:
-`CATALOGUE`, plus the emulator's `gemini_models` option (`genaiops emulator start --gemini-model
-ID=PARAMS`), model id -> default parameters. It may name any model id, a catalogue alias or version
-(`gemini-2.0-flash-001`), an unreleased version (`gemini-2.5-flash-002`) or a made-up one
-(`gemini-2.5-flash-bad`), so two versions of a model can differ for a canary:
+`catalogue()`, read from the one model catalogue (`controller/model/catalogue/publisher_models.yaml`, so
+the emulator and `validate` / `plan` / `models outdated` cannot disagree on a date), plus the emulator's
+`gemini_models` option (`genaiops emulator start --gemini-model ID=PARAMS`), model id -> default parameters.
+It may name any model id, a catalogue alias or version (`gemini-2.0-flash-001`), an unreleased version
+(`gemini-2.5-flash-002`) or a made-up one (`gemini-2.5-flash-bad`), so two versions of a model can differ for a canary:
 
     gemini_models={"gemini-2.0-flash-001": "latency_ms=40;error_rate=0.01;output_tokens=60",
                    "gemini-2.5-flash-bad": "latency_ms=400;error_rate=0.3;block_rate=0.2;output_tokens=300"}
@@ -43,7 +44,10 @@ ID=PARAMS`), model id -> default parameters. It may name any model id, a catalog
 Parameters in a call's model name override that model's defaults one by one
 (`gemini-2.5-flash-bad;error_rate=0` keeps its latency). A response's `modelVersion` is the catalogue
 version of a catalogue id (`gemini-2.0-flash` -> `gemini-2.0-flash-001`), else the id called, never the
-parameters. Any other `gemini-*` model id is served as a healthy model.
+parameters. Any other `gemini-*` model id is served as a healthy model, and never retires.
+
+A catalogue model (and a `gemini_models` entry naming one) is retired after its `retires` day: judged on the
+emulator's calendar (`controller/emulator/calendar.py`), calls to it answer NOT_FOUND (`retired_on`).
 """
 
 from __future__ import annotations
@@ -53,12 +57,14 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 from typing import Any
 from urllib.parse import parse_qs
 
 from google.cloud import aiplatform_v1 as v1
 
 from controller.emulator.behaviour import HEALTHY, Behaviour, behaviour_from, number_param
+from controller.model.catalogue.lifecycle import model_catalogue
 
 RESPONSE_PB = type(v1.GenerateContentResponse.pb(v1.GenerateContentResponse()))
 _FINISH = v1.Candidate.FinishReason
@@ -158,30 +164,30 @@ class PublisherModel:
 
     model_id: str
     version: str
-    retired_after: date | None = None  # calls after this day answer NOT_FOUND when retirement is enforced
+    retired_after: date | None = None  # its last available day; calls after it answer NOT_FOUND
     behaviour: str = ""  # default parameters, overridden by the ones in the model name
 
+    def retired_on(self, today: date) -> bool:
+        """Whether calls on `today` find the model retired (its last day still works)."""
+        return self.retired_after is not None and today > self.retired_after
 
-# Retirement dates from Vertex AI's "Model versions and lifecycle" page (2025-09 snapshot); later sources
-# give later dates, so they are UNCONFIRMED (see /work/shared/notes/genai-api-facts.md §0).
-CATALOGUE: dict[str, PublisherModel] = {
-    m.model_id: m
-    for m in (
-        PublisherModel("gemini-2.0-flash", "gemini-2.0-flash-001", date(2026, 2, 5)),
-        PublisherModel("gemini-2.0-flash-001", "gemini-2.0-flash-001", date(2026, 2, 5)),
-        PublisherModel("gemini-2.0-flash-lite", "gemini-2.0-flash-lite-001", date(2026, 2, 25)),
-        PublisherModel("gemini-2.0-flash-lite-001", "gemini-2.0-flash-lite-001", date(2026, 2, 25)),
-        PublisherModel("gemini-2.5-flash", "gemini-2.5-flash", date(2026, 6, 17)),
-        PublisherModel("gemini-2.5-flash-lite", "gemini-2.5-flash-lite"),
-        PublisherModel("gemini-2.5-pro", "gemini-2.5-pro", date(2026, 6, 17)),
-    )
-}
+
+@cache
+def catalogue() -> dict[str, PublisherModel]:
+    """The emulated publisher models by id and alias, from the one model catalogue
+    (`controller/model/catalogue/publisher_models.yaml`): an alias reports its row's versioned id as
+    `modelVersion` (`gemini-2.0-flash` -> `gemini-2.0-flash-001`) and retires with it."""
+    models: dict[str, PublisherModel] = {}
+    for row in model_catalogue().models.values():
+        for name in (row.model_id, *row.aliases):
+            models[name] = PublisherModel(name, row.model_id, row.retires)
+    return models
 
 
 def find_publisher_model(model_id: str, extra: Mapping[str, str]) -> PublisherModel | None:
     """The emulated model `model_id` of publisher google: an `extra` entry (id -> default behaviour), a
     catalogue entry, any other `gemini-*` id as a healthy model, else None (the API answers NOT_FOUND)."""
-    known = CATALOGUE.get(model_id)
+    known = catalogue().get(model_id)
     if model_id in extra:
         base = known or PublisherModel(model_id, model_id)
         return PublisherModel(model_id, base.version, base.retired_after, extra[model_id])

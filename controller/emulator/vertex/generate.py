@@ -17,6 +17,13 @@ The simulated latency is reported, and slept only with `real_latency`.
 
 A model a tuning job produced (`tuning.py`) answers what it learned: `tuned_text(model, request)` gives
 the answer text for a deployed model, or None to echo as other models do.
+
+Retirement: judged on the emulator's `Calendar` (`controller/emulator/calendar.py`), a call to a publisher
+model after its last day (`gemini.py`, from the one model catalogue) answers NOT_FOUND, and so does a call
+routed to a tuned model whose base model (`tuned_base(model)`) is retired: "If you tune a Gemini model, then
+the tuned model shares the same discontinuation date as the base model" (Vertex "Model versions and
+lifecycle"). `count_tokens` serves `LlmUtilityService/CountTokens` (gRPC, and REST through
+`rest_generate.py`) for the same models, with the same NOT_FOUND.
 """
 
 from __future__ import annotations
@@ -30,7 +37,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import grpc
@@ -38,14 +44,17 @@ from google.cloud import aiplatform_v1 as v1
 
 from controller.emulator.api import ApiError, RpcMethod
 from controller.emulator.behaviour import BEHAVIOUR_BUCKET
+from controller.emulator.calendar import Calendar
 from controller.emulator.vertex import common as c
 from controller.emulator.vertex.gemini import (
     Draw,
     GeminiBehaviour,
+    PublisherModel,
     answer,
     find_publisher_model,
     gemini_behaviour,
     parse_params,
+    prompt_tokens,
     split_model,
 )
 from controller.emulator.vertex.prediction import PredictionRecorder, route_of
@@ -54,6 +63,9 @@ from controller.emulator.vertex.store import StateStore
 SERVICE = "google.cloud.aiplatform.v1.PredictionService"
 GENERATE = f"{SERVICE}/GenerateContent"
 STREAM_GENERATE = f"{SERVICE}/StreamGenerateContent"
+LLM_UTILITY_SERVICE = "google.cloud.aiplatform.v1.LlmUtilityService"
+COUNT_TOKENS = f"{LLM_UTILITY_SERVICE}/CountTokens"
+COUNT_TOKENS_RESPONSE_PB = type(v1.CountTokensResponse.pb(v1.CountTokensResponse()))
 _PUBLISHER_NAME = re.compile(r"(?:projects/([^/]+)/locations/([^/]+)/)?publishers/([^/]+)/models/([^/]+)")
 _ENDPOINT_NAME = re.compile(r"projects/[^/]+/locations/[^/]+/endpoints/[^/]+")
 _ROLES = ("", "user", "model")
@@ -119,6 +131,13 @@ def _not_found(name: str) -> ApiError:
     )
 
 
+def _retired(name: str) -> ApiError:
+    # UNCONFIRMED: Vertex AI documents only that "API requests that reference a retired model ID typically
+    # return a 404 Not Found error" (Model versions and lifecycle); the exact message for a retired model was
+    # not found in any source, so it is the one the API gives an unknown publisher model.
+    return _not_found(name)
+
+
 def check_request(request: Any) -> None:
     """Reject what the API rejects before any model runs (raw `GenerateContentRequest` protobuf)."""
     if not request.contents:
@@ -174,26 +193,30 @@ class GenerateService:
         recorder: GenerationRecorder | None = None,
         prediction_recorder: PredictionRecorder | None = None,
         models: Mapping[str, str] | None = None,
-        retire_models: bool = False,
+        calendar: Calendar | None = None,
         real_latency: bool = False,
         seed: int = 0,
         clock: Callable[[], float] = time.time,
         tuned_text: Callable[[str, Any], str | None] | None = None,
+        tuned_base: Callable[[str], str | None] | None = None,
     ) -> None:
         """`models` adds or overrides emulated publisher models: model id (any: `gemini-2.5-flash-002`,
         `gemini-2.5-flash-bad`) -> default behaviour parameters (`"error_rate=0.2;latency_ms=400"`, see
         `gemini.py`), which a call's model name overrides; ValueError naming the model for a malformed one.
-        With `retire_models`, calls to a catalogue model after its retirement date answer NOT_FOUND. `seed`
-        fixes every drawn outcome (errors, latency, blocks, answer lengths) for a given sequence of calls.
-        `tuned_text(model name, raw request)`: what a tuned model deployed on an endpoint answers (None: echo)."""
+        Calls to a catalogue model after its last day on `calendar` (default: GENAIOPS_TODAY, else the UTC
+        date of `clock`) answer NOT_FOUND. `seed` fixes every drawn outcome (errors, latency, blocks, answer
+        lengths) for a given sequence of calls. `tuned_text(model name, raw request)`: what a tuned model
+        deployed on an endpoint answers (None: echo); `tuned_base(model name)`: the publisher model id a tuned
+        model was tuned from (None: not a tuned model, or not known), which it retires with."""
         self.store = store
         self.recorder = recorder
         self.prediction_recorder = prediction_recorder
         self.models = dict(models or {})
-        self.retire_models = retire_models
+        self.calendar = calendar if calendar is not None else Calendar(clock=clock)
         self.real_latency = real_latency
         self.clock = clock
         self.tuned_text = tuned_text
+        self.tuned_base = tuned_base
         self._seed = seed
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
@@ -212,6 +235,9 @@ class GenerateService:
                 self.stream_generate,
                 streaming=True,
             ),
+            RpcMethod(
+                LLM_UTILITY_SERVICE, "CountTokens", v1.CountTokensRequest, v1.CountTokensResponse, self.count_tokens
+            ),
         ]
 
     def generate(self, request: v1.GenerateContentRequest) -> v1.GenerateContentResponse:
@@ -226,6 +252,47 @@ class GenerateService:
         reply = self.respond(v1.GenerateContentRequest.pb(request), stream=True)
         for event in self.paced(reply):
             yield v1.GenerateContentResponse.wrap(event)
+
+    def count_tokens(self, request: v1.CountTokensRequest) -> v1.CountTokensResponse:
+        """CountTokens over gRPC (`LlmUtilityService`)."""
+        response: v1.CountTokensResponse = v1.CountTokensResponse.wrap(self.count(v1.CountTokensRequest.pb(request)))
+        return response
+
+    def count(self, request: Any) -> Any:
+        """Answer a raw `CountTokensRequest` protobuf (its `endpoint` names the model, as the URL does): the
+        emulator's token count of the contents and system instruction, and their characters without
+        whitespace as billable characters; NOT_FOUND for an unknown or retired model."""
+        self._check_served(request.endpoint or request.model)
+        total = prompt_tokens(request)
+        texts = [p.text for content in (*request.contents, request.system_instruction) for p in content.parts]
+        out = COUNT_TOKENS_RESPONSE_PB()
+        out.total_tokens = total
+        out.total_billable_characters = sum(len("".join(t.split())) for t in texts)
+        if total:
+            out.prompt_tokens_details.add(modality=v1.Modality.TEXT, token_count=total)
+        return out
+
+    def _check_served(self, model: str) -> None:
+        """Resolve a model name as a call would, without drawing anything: ApiError when no call could reach it."""
+        name, _ = split_model(model)
+        found = _PUBLISHER_NAME.fullmatch(name)
+        if found is not None:
+            self._publisher_model(name, found)
+            return
+        if not _ENDPOINT_NAME.fullmatch(name):
+            raise _invalid(
+                f"Invalid model name {model!r}: expected projects/P/locations/L/publishers/google/models/MODEL "
+                "or projects/P/locations/L/endpoints/ENDPOINT."
+            )
+        with self.store.transaction(write=False) as state:
+            endpoint = state.endpoints.get(name)
+            if endpoint is None:
+                raise c.not_found("Endpoint", name)
+            route = route_of(state, endpoint)
+        if route is None:
+            raise c.failed_precondition(f"Endpoint {name} has no deployed model receiving traffic.")
+        for _, target in route.weighted:
+            self._check_tuned_base(target.model)
 
     def paced(self, reply: Reply) -> Iterator[Any]:
         """The reply's events, spread over its latency when `real_latency` is on."""
@@ -278,15 +345,31 @@ class GenerateService:
         except ValueError as err:
             raise _invalid(f"Invalid emulated model behaviour: {err}") from None
 
-    def _publisher_target(self, name: str, params: str, found: re.Match[str]) -> _Target:
-        project, location, publisher, model_id = found.groups()
+    def _publisher_model(self, name: str, found: re.Match[str]) -> PublisherModel:
+        """The publisher model a name resolves to; NOT_FOUND when unknown or retired on the calendar's day."""
+        publisher, model_id = found.group(3), found.group(4)
         model = find_publisher_model(model_id, self.models) if publisher == "google" else None
         if model is None:
             raise _not_found(name)
-        if self.retire_models and model.retired_after is not None:
-            today = datetime.fromtimestamp(self.clock(), UTC).date()
-            if today > model.retired_after:
-                raise _not_found(name)
+        if model.retired_on(self.calendar.today()):
+            raise _retired(name)
+        return model
+
+    def _check_tuned_base(self, model_name: str) -> None:
+        """NOT_FOUND when `model_name` is a tuned model whose base model is retired on the calendar's day."""
+        base_id = self.tuned_base(model_name) if self.tuned_base is not None else None
+        if not base_id:
+            return
+        base = find_publisher_model(base_id, self.models)
+        if base is not None and base.retired_on(self.calendar.today()):
+            # UNCONFIRMED: what Vertex AI answers for a tuned model after its base model retired is not
+            # documented beyond the shared discontinuation date; the emulator answers the base model's 404.
+            project_location = model_name.split("/models/", 1)[0]
+            raise _retired(f"{project_location}/publishers/google/models/{base_id}")
+
+    def _publisher_target(self, name: str, params: str, found: re.Match[str]) -> _Target:
+        project, location, publisher, model_id = found.groups()
+        model = self._publisher_model(name, found)
         behaviour = self._behaviour(model.behaviour, params, model_id)
 
         def record(latency_ms: float, code: int, events: list[Any]) -> None:
@@ -323,6 +406,7 @@ class GenerateService:
             raise c.failed_precondition(f"Endpoint {name} has no deployed model receiving traffic.")
         with self._lock:
             picked = route.pick(self._rng.random())
+        self._check_tuned_base(picked.model)
         uri = uris.get(picked.deployed_model_id, "")
         defaults = uri.partition("?")[2] if uri.startswith(f"gs://{BEHAVIOUR_BUCKET}/") else ""
         behaviour = self._behaviour(defaults, params, uri or name)

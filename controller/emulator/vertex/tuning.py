@@ -21,6 +21,12 @@ example's last model turn; it echoes any other prompt, as publisher models do. S
 built from the training data passes a gate, and `quality=bad` fails it. A dataset that is not JSONL of
 objects with `contents` ends the job FAILED (code 3) when it would have succeeded.
 
+Retirement (judged on the emulator's `Calendar`, `controller/emulator/calendar.py`): CreateTuningJob refuses a
+base model past its last day (INVALID_ARGUMENT naming the day), and a tuned model retires with its base model
+("the tuned model shares the same discontinuation date as the base model", Vertex "Model versions and
+lifecycle"): `tuned_base(model)` tells `generate.py` which base a tuned model has, so calls to it then
+answer NOT_FOUND.
+
 Jobs and the examples a tuned model learned live in memory: a restarted emulator keeps the tuned models
 and endpoints (they are in the state file) but forgets the jobs, and its tuned models then echo.
 """
@@ -42,6 +48,7 @@ from google.rpc import error_details_pb2
 
 from controller.emulator.api import ApiError, RpcMethod
 from controller.emulator.behaviour import BEHAVIOUR_BUCKET, KNOWN_KEYS
+from controller.emulator.calendar import Calendar
 from controller.emulator.vertex import common as c
 from controller.emulator.vertex.gemini import echo_text, find_publisher_model, gemini_behaviour, parse_params, tokens
 from controller.emulator.vertex.lro import timestamp
@@ -71,6 +78,7 @@ _TERMINAL = {_STATE.JOB_STATE_SUCCEEDED, _STATE.JOB_STATE_FAILED, _STATE.JOB_STA
 _NAME = re.compile(r"^projects/[^/]+/locations/[^/]+/tuningJobs/[0-9]+$")
 _GS_JSONL = re.compile(r"^gs://([a-z0-9][a-z0-9._-]{1,221})/(.+\.jsonl)$")
 _HYPER = "tuning_job.supervised_tuning_spec.hyper_parameters"
+_TUNED_FROM = re.compile(r"^Tuned from (\S+) by ")  # a tuned model version's description
 _MANAGED = ("name", "state", "create_time", "start_time", "end_time", "update_time", "error", "tuned_model")
 # Reads an object of the emulator's Cloud Storage: (bucket, object name) -> its bytes, None when absent.
 ObjectReader = Callable[[str, str], bytes | None]
@@ -169,17 +177,21 @@ class TuningService:
         duration_s: float = DEFAULT_DURATION_S,
         gemini_models: Mapping[str, str] | None = None,
         read_object: ObjectReader | None = None,
+        calendar: Calendar | None = None,
     ) -> None:
-        """`read_object` reads the emulator's Cloud Storage; without it dataset URIs are not checked."""
+        """`read_object` reads the emulator's Cloud Storage; without it dataset URIs are not checked.
+        `calendar`: the day a base model's retirement is judged on (default: GENAIOPS_TODAY, else today)."""
         if duration_s < 0:
             raise ValueError(f"tuning_duration_s must be >= 0, got {duration_s}")
         self.store = store
         self.duration_s = duration_s
         self.gemini_models = dict(gemini_models or {})
         self.read_object = read_object
+        self.calendar = calendar if calendar is not None else Calendar(clock=store.clock)
         self.create_calls = 0
         self._jobs: dict[str, _Job] = {}
         self._tuned: dict[str, TunedAnswers] = {}  # model name -> what it learned
+        self._bases: dict[str, str] = {}  # tuned model name -> the publisher model id it was tuned from
         self._count_lock = threading.Lock()
 
     def methods(self) -> Iterable[RpcMethod]:
@@ -197,6 +209,18 @@ class TuningService:
         """What tuned model `model` (a name without version) answers to a raw request; None: echo."""
         tuned = self._tuned.get(model)
         return tuned.text(request) if tuned is not None else None
+
+    def tuned_base(self, model: str) -> str | None:
+        """The publisher model id tuned model `model` (a name without version) was tuned from; None for a model
+        no tuning job made. Known from the job, or, after a restart, from the tuned model's description."""
+        known = self._bases.get(model)
+        if known is not None:
+            return known
+        with self.store.transaction(write=False) as state:
+            record = state.models.get(model)
+            stored = record.version("1") if record is not None else None
+        described = _TUNED_FROM.match(stored.description) if stored is not None else None
+        return described.group(1) if described is not None else None
 
     # -- create -------------------------------------------------------------------------------------
     def create_tuning_job(self, request: v1.CreateTuningJobRequest) -> v1.TuningJob:
@@ -225,8 +249,18 @@ class TuningService:
         base = job.base_model.removeprefix("publishers/google/models/")
         if not job.base_model:
             problems.append(("tuning_job.base_model", "base_model is required."))
-        elif "/" in base or find_publisher_model(base, self.gemini_models) is None:
+        elif "/" in base or (model := find_publisher_model(base, self.gemini_models)) is None:
             problems.append(("tuning_job.base_model", f"Base model {job.base_model} is not supported for tuning."))
+        elif model.retired_on(today := self.calendar.today()):
+            # UNCONFIRMED: the status and wording Vertex AI gives for tuning a retired base model are not
+            # documented; INVALID_ARGUMENT like any other base model it does not tune is the likeliest.
+            problems.append(
+                (
+                    "tuning_job.base_model",
+                    f"Base model {job.base_model} is retired: {model.retired_after} was its last available day "
+                    f"(today is {today}); it is not supported for tuning.",
+                )
+            )
         if "supervised_tuning_spec" not in job:
             problems.append(("tuning_job.supervised_tuning_spec", "supervised_tuning_spec is required."))
         spec = job.supervised_tuning_spec
@@ -325,6 +359,7 @@ class TuningService:
             return
         job.tuned_model, job.tuned_endpoint = self._deploy_tuned(state, job, now)
         self._tuned[job.tuned_model] = TunedAnswers(examples, job.params.get("quality", ["good"])[-1])
+        self._bases[job.tuned_model] = job.body.get("base_model", "").removeprefix("publishers/google/models/")
         job.state = _STATE.JOB_STATE_SUCCEEDED
 
     def _deploy_tuned(self, state: CloudState, job: _Job, now: float) -> tuple[str, str]:
