@@ -5,18 +5,15 @@ model catalogue; a fallback model still answers; a 404 of a model the catalogue 
 not-found.
 
 The emulator lives on 2026-03-01 (after gemini-2.0-flash's last day, 2026-02-05, before gemini-2.5-flash's):
-GENAIOPS_TODAY while it runs, and its start day (`today`) or, on an emulator without a calendar,
-`retire_models` with a clock on that day.
+GENAIOPS_TODAY while it runs (the runtime judges a 404 on it) and the emulator's start day (`today`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
-import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -43,23 +40,13 @@ UNKNOWN = "publishers/google/models/text-bison"  # not in the catalogue, not ser
 SECRET = "my card is 4111 1111 1111 1111"
 
 
-def _on_emulator_day() -> dict[str, Any]:
-    """The emulator options that put it on EMULATOR_DAY with retirement enforced: its start day where it
-    takes one (`today`), else `retire_models` and a clock running on from that day's midnight."""
-    accepted = inspect.signature(Emulator.__init__).parameters
-    if "today" in accepted:
-        return {"today": date.fromisoformat(EMULATOR_DAY)}
-    start, day = time.time(), datetime.fromisoformat(EMULATOR_DAY).replace(tzinfo=UTC).timestamp()
-    return {"retire_models": True, "clock": lambda: day + (time.time() - start)}
-
-
 @pytest.fixture(scope="module")
 def emulator() -> Iterator[Emulator]:
     """An emulator on EMULATOR_DAY that answers 404 for models retired by then."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("GENAIOPS_TODAY", EMULATOR_DAY)
-        options = _on_emulator_day()
-        with running(project=PROJECT, location=LOCATION, rest_port=0, storage_port=None, **options) as emu:
+        day = date.fromisoformat(EMULATOR_DAY)
+        with running(project=PROJECT, location=LOCATION, rest_port=0, storage_port=None, today=day) as emu:
             yield emu
 
 
