@@ -64,7 +64,7 @@ def chat_endpoint(vx: Vertex, *uris: str) -> tuple[Any, list[str]]:
 
 
 def test_a_chat_model_answers_an_openai_chat_completion_over_grpc(vx: Vertex) -> None:
-    endpoint, (deployed,) = chat_endpoint(vx, CHAT)
+    endpoint, _ = chat_endpoint(vx, CHAT)
     answer = vx.prediction.raw_predict(endpoint=endpoint.name, http_body=http_body(chat_body()))
     assert answer.content_type == "application/json"
     completion = json.loads(answer.data)

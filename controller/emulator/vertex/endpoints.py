@@ -33,6 +33,7 @@ from controller.emulator.vertex.store import StateStore
 
 SERVICE = "google.cloud.aiplatform.v1.EndpointService"
 _UPDATABLE = {"display_name", "description", "labels", "traffic_split"}
+_CONNECTION = "client_connection_config"  # the one field UpdateEndpointLongRunning updates
 _MUTABLE = {
     "dedicated_resources.min_replica_count",
     "dedicated_resources.max_replica_count",
@@ -57,6 +58,16 @@ def check_split(split: Mapping[str, int], deployed_ids: Collection[str]) -> dict
     if total != 100:
         raise c.invalid(f"Sum of all traffic within traffic_split needs to be 100, got {total}.")
     return dict(split)
+
+
+def _same_field(a: Any, b: Any, field: str) -> bool:
+    """Whether two raw Endpoint messages hold the same value in a top-level field."""
+    mask = field_mask_pb2.FieldMask(paths=[field])
+    left, right = type(a)(), type(b)()
+    mask.MergeMessage(a, left)
+    mask.MergeMessage(b, right)
+    same: bool = left == right
+    return same
 
 
 def _find(state: CloudState, name: str) -> EndpointRecord:
@@ -96,6 +107,7 @@ class EndpointService:
             "DeployModel": self._apply_deploy,
             "UndeployModel": self._apply_undeploy,
             "MutateDeployedModel": self._apply_mutate,
+            "UpdateEndpointLongRunning": self._apply_update_long_running,
         }.items():
             store.register_applier(method, applier)
 
@@ -111,6 +123,13 @@ class EndpointService:
             RpcMethod(SERVICE, "DeployModel", v1.DeployModelRequest, lro, self.deploy_model),
             RpcMethod(SERVICE, "UndeployModel", v1.UndeployModelRequest, lro, self.undeploy_model),
             RpcMethod(SERVICE, "MutateDeployedModel", v1.MutateDeployedModelRequest, lro, self.mutate_deployed_model),
+            RpcMethod(
+                SERVICE,
+                "UpdateEndpointLongRunning",
+                v1.UpdateEndpointLongRunningRequest,
+                lro,
+                self.update_endpoint_long_running,
+            ),
         ]
 
     def _touch(self, endpoint: EndpointRecord) -> None:
@@ -226,6 +245,53 @@ class EndpointService:
             endpoint.labels, endpoint.traffic_split = labels, split
             self._touch(endpoint)
             return endpoint_proto(endpoint)
+
+    def update_endpoint_long_running(self, request: v1.UpdateEndpointLongRunningRequest) -> operations_pb2.Operation:
+        """UpdateEndpointLongRunning: the sent Endpoint replaces `client_connection_config`, the only field this
+        method may change (the v1 proto: "all the other fields' update will be blocked"). Other fields may be
+        sent only unchanged (as read by GetEndpoint); a change, or a missing `endpoint.name`, is
+        INVALID_ARGUMENT, a stale etag ABORTED. The operation's response is the updated Endpoint."""
+        new = v1.Endpoint.pb(request.endpoint)
+        if not new.name:
+            raise c.invalid("endpoint.name is required: the Endpoint to update (projects/P/locations/L/endpoints/E).")
+        if new.HasField(_CONNECTION):
+            timeout = new.client_connection_config.inference_timeout
+            if timeout.seconds < 0 or timeout.nanos < 0 or timeout.nanos >= 10**9:
+                raise c.invalid("endpoint.client_connection_config.inference_timeout must be a positive duration.")
+        with self.store.transaction(write=True) as state:
+            endpoint = _find(state, new.name)
+            if new.etag and new.etag != endpoint.etag:
+                raise ApiError(
+                    grpc.StatusCode.ABORTED,
+                    f"Etag mismatch for Endpoint {endpoint.name}: the resource changed since it was read.",
+                )
+            current = v1.Endpoint.pb(endpoint_proto(endpoint))
+            changed = [
+                field.name
+                for field, _ in new.ListFields()
+                if field.name not in ("name", "etag", _CONNECTION) and not _same_field(new, current, field.name)
+            ]
+            if changed:
+                raise c.invalid(
+                    f"UpdateEndpointLongRunning can update only endpoint.{_CONNECTION}; the request changes "
+                    f"{sorted(changed)} (use UpdateEndpoint for those)."
+                )
+            config = json_format.MessageToDict(new.client_connection_config, preserving_proto_field_name=True)
+            payload = {"name": endpoint.name, _CONNECTION: config if new.HasField(_CONNECTION) else None}
+            return self.store.start_operation(
+                state, parent=endpoint.name, method="UpdateEndpointLongRunning", request=payload
+            )
+
+    def _apply_update_long_running(self, state: CloudState, payload: dict[str, Any]) -> Any:
+        endpoint = _find(state, payload["name"])
+        spec = dict(endpoint.spec)
+        if payload[_CONNECTION] is None:
+            spec.pop(_CONNECTION, None)
+        else:
+            spec[_CONNECTION] = payload[_CONNECTION]
+        endpoint.spec = spec
+        self._touch(endpoint)
+        return v1.Endpoint.pb(endpoint_proto(endpoint))
 
     def delete_endpoint(self, request: v1.DeleteEndpointRequest) -> operations_pb2.Operation:
         """DeleteEndpoint: refused while models are deployed."""

@@ -21,6 +21,7 @@ METADATA_TYPES: dict[str, Any] = {
     "DeployModel": v1.DeployModelOperationMetadata,
     "UndeployModel": v1.UndeployModelOperationMetadata,
     "MutateDeployedModel": v1.MutateDeployedModelOperationMetadata,
+    "UpdateEndpointLongRunning": v1.UpdateEndpointOperationMetadata,
     "UploadModel": v1.UploadModelOperationMetadata,
     "DeleteModel": v1.DeleteOperationMetadata,
     "DeleteModelVersion": v1.DeleteOperationMetadata,
