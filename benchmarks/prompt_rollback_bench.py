@@ -97,20 +97,20 @@ INDEX_OBJECT = f"{STORE.rpartition('/')[2]}/{index_path(PROMPT_NAME)}"  # the st
 TTL_S = 0.5
 ERROR_RATE = 0.5
 GEMINI = {
-    "gemini-2.0-flash": "latency_ms=20;latency_jitter_ms=5;error_rate=0",
-    "gemini-2.5-flash-bad": f"latency_ms=20;latency_jitter_ms=5;error_rate={ERROR_RATE}",
+    "gemini-3.5-flash": "latency_ms=20;latency_jitter_ms=5;error_rate=0",
+    "gemini-3.8-flash-bad": f"latency_ms=20;latency_jitter_ms=5;error_rate={ERROR_RATE}",
 }
 
 MODELS = """\
 apiVersion: genaiops/v1
 kind: Model
 metadata: {name: gemini-stable}
-spec: {publisher: publishers/google/models/gemini-2.0-flash}
+spec: {publisher: publishers/google/models/gemini-3.5-flash}
 ---
 apiVersion: genaiops/v1
 kind: Model
 metadata: {name: gemini-bad}
-spec: {publisher: publishers/google/models/gemini-2.5-flash-bad}
+spec: {publisher: publishers/google/models/gemini-3.8-flash-bad}
 """
 
 PROMPT = """\

@@ -43,7 +43,7 @@ sys.path.insert(0, str(REPO))
 from bench_support import child_env  # noqa: E402
 
 PROJECT, LOCATION = "local-project", "us-central1"
-MODEL = "publishers/google/models/gemini-2.5-flash-lite"
+MODEL = "publishers/google/models/gemini-3.5-flash-lite"
 SYSTEM = "You are a concise, friendly support agent."
 TEMPLATE = "Customer {{ name }} asks: {{ question }}\nAnswer in two sentences."
 HIT_GOAL_MS, MISS_GOAL_MS, CPU_GOAL = 1.0, 2.0, 0.05

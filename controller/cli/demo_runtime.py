@@ -2,11 +2,11 @@
 published 200 times through the runtime client against the demo's emulator, then `genaiops usage` and
 `genaiops feedback report` read back what it recorded. Then, with simulated customers asking and rating
 answers the whole time (`Users` in the app), two prompt canaries: the model upgrade of `support-answer`
-(gemini-2.0-flash -> gemini-2.5-flash) promoted, and a template that forgot to greet customers by name
+(gemini-3.5-flash -> gemini-3.8-flash) promoted, and a template that forgot to greet customers by name
 whose shortened template no longer passes the help-centre articles to the model (customers rate its answers
 lower) rolled back on its feedback score.
 
-The emulator's `gemini-2.0-flash` (the demo prompts' model) answers in about 40 ms, fails 3% of calls and
+The emulator's `gemini-3.5-flash` (the demo prompts' model) answers in about 40 ms, fails 3% of calls and
 blocks 2% on safety (`EMULATED_GEMINI`), so the report shows errors and blocks; triage tickets repeat, so
 it shows cache hits. The application runs in this process (loaded from its file) to keep the demo short.
 """
@@ -23,11 +23,11 @@ from rich.console import Console
 from controller.cli.console import rule
 
 EMULATED_GEMINI = {
-    "gemini-2.0-flash": "latency_ms=40;latency_jitter_ms=15;error_rate=0.03;block_rate=0.02",
-    "gemini-2.5-flash": "latency_ms=30;latency_jitter_ms=10;error_rate=0.01;block_rate=0.01;output_tokens=60",
+    "gemini-3.5-flash": "latency_ms=40;latency_jitter_ms=15;error_rate=0.03;block_rate=0.02",
+    "gemini-3.8-flash": "latency_ms=30;latency_jitter_ms=10;error_rate=0.01;block_rate=0.01;output_tokens=60",
 }
-OLD_MODEL = "publishers/google/models/gemini-2.0-flash"
-NEW_MODEL = "publishers/google/models/gemini-2.5-flash"
+OLD_MODEL = "publishers/google/models/gemini-3.5-flash"
+NEW_MODEL = "publishers/google/models/gemini-3.8-flash"
 ARTICLES = "{% for article in articles %}\n## {{ article.title }}\n{{ article.body }}\n{% endfor %}"
 ARTICLE_COUNT = "({{ articles | length }} articles retrieved)"
 APP = Path("apps") / "support_app.py"
@@ -127,7 +127,7 @@ def canary_part(
     client = GenAIClient(prompts, models, recorder=feedback.tee(metrics), cache="off", project=project)
     users = app.Users(client, feedback).start()
     try:
-        console.print(rule(f"{step}. support-answer moves to gemini-2.5-flash: a canary over the runtime client"))
+        console.print(rule(f"{step}. support-answer moves to gemini-3.8-flash: a canary over the runtime client"))
         console.print(
             "Simulated customers ask support-answer the whole time, each with their user id as the routing key, "
             "and rate every answer.",

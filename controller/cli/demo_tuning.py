@@ -33,7 +33,7 @@ apiVersion: genaiops/v1
 kind: TuningJob
 metadata: {{name: support-tuned}}
 spec:
-  baseModel: gemini-2.0-flash-001
+  baseModel: gemini-3.5-flash
   trainingDataset: support-train
   validationDataset: support-heldout
   hyperParameters: {{epochs: 3, adapterSize: 4}}

@@ -126,7 +126,7 @@ class NodeHours:
 
 
 def model_key(model: str) -> str:
-    """The table's name for a model: `publishers/google/models/gemini-2.5-flash@x` -> `gemini-2.5-flash`."""
+    """The table's name for a model: `publishers/google/models/gemini-3.5-flash@x` -> `gemini-3.5-flash`."""
     name = model.rsplit("/models/", 1)[-1] if "/models/" in model else model
     return name.split(";", 1)[0].split("@", 1)[0]
 

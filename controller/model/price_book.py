@@ -36,7 +36,7 @@ class PriceRow(Frozen):
     )
     machine_type: str | None = Field(default=None, description="For node-hour: the machine type.")
     accelerator: str | None = Field(default=None, description="For accelerator-hour: the AcceleratorType.")
-    model: str | None = Field(default=None, description="For token prices: the Gemini model, e.g. gemini-2.5-flash.")
+    model: str | None = Field(default=None, description="For token prices: the Gemini model, e.g. gemini-3.5-flash.")
     base_model: str | None = Field(default=None, description="For tuning-tokens: the base model tuned.")
 
     @model_validator(mode="after")

@@ -1,5 +1,5 @@
 """The `Model` kind: a model in the Vertex AI Model Registry, uploaded from an artifact, or a reference to
-a publisher model such as `publishers/google/models/gemini-2.0-flash` (which needs no deployment)."""
+a publisher model such as `publishers/google/models/gemini-3.5-flash` (which needs no deployment)."""
 
 from __future__ import annotations
 
@@ -90,7 +90,7 @@ class ModelSpec(Frozen):
     publisher: str | None = Field(
         default=None,
         pattern=r"^publishers/[a-z0-9-]+/models/[a-zA-Z0-9._-]+(@[a-zA-Z0-9._-]+)?$",
-        description="A publisher model, e.g. publishers/google/models/gemini-2.0-flash, or an open model such "
+        description="A publisher model, e.g. publishers/google/models/gemini-3.5-flash, or an open model such "
         "as publishers/meta/models/llama3_1@llama-3.1-8b-instruct (with `deploy`).",
     )
     deploy: OpenModelDeploy | None = Field(

@@ -130,7 +130,7 @@ class TuningJobSpec(Frozen):
     """What a `TuningJob` declares."""
 
     region: Region = "us-central1"
-    base_model: str = Field(pattern=_BASE_MODEL, description="The Gemini model to tune, e.g. gemini-2.0-flash-001.")
+    base_model: str = Field(pattern=_BASE_MODEL, description="The Gemini model to tune, e.g. gemini-3.5-flash.")
     training_dataset: str = Field(pattern=NAME_PATTERN, description="A Dataset manifest.")
     validation_dataset: str | None = Field(default=None, pattern=NAME_PATTERN, description="A Dataset manifest.")
     hyper_parameters: HyperParameters = Field(default_factory=HyperParameters)

@@ -168,7 +168,7 @@ def endpoint_cost(change: ResourceChange, prices: Prices) -> ResourceCost:
 
 
 def model_id(model: str) -> str:
-    """`gemini-2.0-flash` from `publishers/google/models/gemini-2.0-flash` (or its project-qualified form)."""
+    """`gemini-3.5-flash` from `publishers/google/models/gemini-3.5-flash` (or its project-qualified form)."""
     return _PUBLISHER.sub("", model)
 
 

@@ -9,7 +9,7 @@ cached, rendered strictly, with a bundled snapshot as the last resort.
                            snapshot=Snapshot.load("prompts.snapshot.json"))
     rendered = prompts.render("support-answer", {"customer_name": "Ada", ...}, routing_key=user_id)
     rendered.text, rendered.system_instruction, rendered.generation_config, rendered.version
-    rendered.model      # the Vertex AI model to call: publishers/google/models/gemini-2.0-flash, or
+    rendered.model      # the Vertex AI model to call: publishers/google/models/gemini-3.5-flash, or
                         # projects/P/locations/R/endpoints/E for a registry model (P: `project=`)
     rendered.model_ref  # what the manifest wrote: gemini-flash
 

@@ -1,6 +1,6 @@
 """Which Vertex AI resource `genaiops prompts test --live` sends a prompt to, and in what shape. Pure.
 
-- A prompt whose model is a publisher model (`publishers/google/models/gemini-2.0-flash`, directly or
+- A prompt whose model is a publisher model (`publishers/google/models/gemini-3.5-flash`, directly or
   through a `Model` manifest with `publisher:`) goes to that model's GenerateContent, in the Endpoint's
   region (us-central1 by default); the emulator serves it too (an echo with usage metadata).
 - A prompt whose model is a registry `Model` goes to the Endpoint manifest that deploys it (the first one

@@ -1,12 +1,12 @@
 """The Vertex AI model a prompt runs on, resolved from its manifest reference. Pure.
 
 A Prompt's `model:` names a Model manifest (`gemini-flash`, `support-llm@3`) or a publisher model
-directly (`publishers/google/models/gemini-2.0-flash`). An application calling Vertex AI needs the
+directly (`publishers/google/models/gemini-3.5-flash`). An application calling Vertex AI needs the
 resource, so publishing resolves the reference against the manifests and records the result in the
 prompt version (`vertexModel`), and the runtime client hands it out as `rendered.model`:
 
 - a publisher model, directly or through a `Model` manifest with `publisher:` ->
-  `publishers/google/models/gemini-2.0-flash` (what google-genai and GenerateContent take);
+  `publishers/google/models/gemini-3.5-flash` (what google-genai and GenerateContent take);
 - a registry `Model` -> the Endpoint manifest that deploys it (the first in load order; Predict is called
   on endpoints, and the endpoint's traffic split carries canaries), `locations/R/endpoints/E`, else the
   model itself, `locations/R/models/M[@version]`.

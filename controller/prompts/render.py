@@ -34,7 +34,7 @@ _TEMPLATE_FILENAME = "<template>"
 class RenderedPrompt:
     """A rendered prompt and the settings to send with it.
 
-    `model` is the Vertex AI model to call (`publishers/google/models/gemini-2.0-flash`, or
+    `model` is the Vertex AI model to call (`publishers/google/models/gemini-3.5-flash`, or
     `projects/P/locations/R/endpoints/E` for a registry model: see `models.py`); `model_ref` is what the
     manifest wrote (`gemini-flash`, `support-llm@3`)."""
 

@@ -2,7 +2,7 @@
 both adapters for a project, or for the genaiops emulator:
 
 - `publishers/*/models/*`, `projects/*/locations/*/publishers/*/models/*` and bare Gemini names
-  (`gemini-2.5-flash`) -> Gemini through google-genai (`genai_model.GeminiModel`);
+  (`gemini-3.5-flash`) -> Gemini through google-genai (`genai_model.GeminiModel`);
 - `projects/*/locations/*/endpoints/*` -> Endpoint Predict (`endpoint_model.EndpointModel`), unless the
   endpoint is listed in `gemini_endpoints` (a tuned Gemini model's endpoint answers GenerateContent).
 

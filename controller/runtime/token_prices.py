@@ -113,7 +113,7 @@ class Cost:
 
 
 def model_key(model: str) -> str:
-    """The table's name for a model: `publishers/google/models/gemini-2.5-flash@x` -> `gemini-2.5-flash`
+    """The table's name for a model: `publishers/google/models/gemini-3.5-flash@x` -> `gemini-3.5-flash`
     (a `;k=v` suffix, the emulator's behaviour parameters, is dropped too)."""
     name = model.rsplit("/models/", 1)[-1] if "/models/" in model else model
     return name.split(";", 1)[0].split("@", 1)[0]

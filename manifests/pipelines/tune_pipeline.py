@@ -182,7 +182,7 @@ def tune_pipeline(
     project: str,
     source_uri: str,
     location: str = "us-central1",
-    base_model: str = "gemini-2.0-flash-001",
+    base_model: str = "gemini-3.5-flash",
     display_name: str = "genaiops-tuned",
     epochs: int = 3,
     adapter_size: int = 4,

@@ -1,20 +1,31 @@
-"""The README's main command: `genaiops demo` tells the whole story on the emulator."""
+"""The README's main command: `genaiops demo` tells the whole story on the emulator, on the model catalogue's
+own date (not the suite's pinned day), so it proves the demo's models work today."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
+from controller.model.catalogue.lifecycle import model_catalogue
 from tests.helpers import ROOT
 
 
 def test_the_demo_promotes_a_healthy_canary_and_rolls_back_a_broken_one_on_an_endpoint_and_on_a_prompt() -> None:
+    env = {**os.environ, "GENAIOPS_TODAY": model_catalogue().read_on}
     done = subprocess.run(
-        [sys.executable, "-m", "controller", "demo"], cwd=ROOT, capture_output=True, text=True, timeout=240, check=False
+        [sys.executable, "-m", "controller", "demo"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
     )
     out = done.stdout
     assert done.returncode == 0, out + done.stderr
     assert "Traceback" not in out + done.stderr
+    assert " retired on " not in out and "retiring in" not in out  # its models are current on that day
     assert "Apply complete! Resources: 12 added" in out  # 2 models, 2 endpoints, 2 prompts, 1 channel, 5 alerts
     assert "publish version" in out and "of prompt support-answer: done" in out
     assert "support-chat/primary promoted weight 100%" in out
@@ -23,7 +34,7 @@ def test_the_demo_promotes_a_healthy_canary_and_rolls_back_a_broken_one_on_an_en
     assert "200 requests:" in out and "1 rating recorded" in out  # the application part (demo_runtime.py)
     usage = out[out.index("$ genaiops usage") :]
     assert "CACHE" in usage and "ticket-triage" in usage and "5.00 (1)" in usage
-    canaries = out[out.index("6. support-answer moves to gemini-2.5-flash") :]
+    canaries = out[out.index("6. support-answer moves to gemini-3.8-flash") :]
     upgrade, worse = canaries.split("7. A shortened template", 1)
     assert "prompt/support-answer[production] PROMOTED step 2/2 weight 100%" in upgrade
     assert "prompt/support-answer[staging] PROMOTED step 2/2 weight 100%" in upgrade
