@@ -39,8 +39,10 @@ class ModelRef:
         return head + successor
 
 
-def _google(ref: str | None) -> str | None:
-    if ref is None or not (ref.startswith("publishers/google/models/") or ref.startswith("gemini-")):
+def _google(ref: str | None, *, bare: bool) -> str | None:
+    """The Google model id in `ref`: a publisher path always; a bare `gemini-...` id only where the field
+    takes one (a TuningJob's baseModel: elsewhere a bare name is a Model or TuningJob manifest's name)."""
+    if ref is None or not (ref.startswith("publishers/google/models/") or (bare and ref.startswith("gemini-"))):
         return None
     return model_id_of(ref)
 
@@ -58,7 +60,7 @@ def model_refs(items: Iterable[Located]) -> Iterator[ModelRef]:
             fields.append((("spec", "model"), manifest.spec.model))
             fields.append((("spec", "fallbackModel"), manifest.spec.fallback_model))
         for path, value in fields:
-            model_id = _google(value)
+            model_id = _google(value, bare=isinstance(manifest, TuningJob))
             if value is not None and model_id is not None:
                 yield ModelRef(item, path, value, model_id)
 

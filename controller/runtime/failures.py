@@ -13,7 +13,7 @@ import os
 from datetime import UTC, date, datetime
 
 from controller.errors import GenaiopsError, NotFoundError, TransientError, UserError
-from controller.model.catalogue.lifecycle import model_catalogue, model_id_of
+from controller.model.catalogue.lifecycle import Horizon, model_catalogue, model_id_of
 from controller.runtime.records import Outcome
 
 MOVE_HINT = "run `genaiops models outdated --write`"
@@ -70,16 +70,18 @@ def retired_model_error(
     info = model_catalogue().find(model_id) if model_id else None
     if model_id is None or info is None or info.retires is None:
         return None
-    if info.retires >= (today or calendar_today()):
+    day = today or calendar_today()
+    if info.retires >= day:
         return None  # its last day is still ahead: the 404 has another cause (region, access, a typo)
-    move = f"move to {info.successor}" if info.successor else "the catalogue names no successor"
+    successor = model_catalogue().successor_of(model_id, Horizon(day))  # skips successors retired by now
+    move = f"move to {successor}" if successor else "the catalogue names no successor"
     message = (
         f"{what}: 404 NOT_FOUND: {model_id} retired on {info.retires.isoformat()} (genaiops model catalogue); "
         f"{move} — {MOVE_HINT}"
     )
     if api_message:
         message += f" (the API said: {api_message})"
-    return ModelRetiredError(message, model_id=model_id, retires=info.retires, successor=info.successor)
+    return ModelRetiredError(message, model_id=model_id, retires=info.retires, successor=successor)
 
 
 class NotStreamableError(UserError):

@@ -110,8 +110,9 @@ class Lifecycle:
             return f"{self.model_id} retired on {when}{move}"
         if self.stage is Stage.RETIRING:
             days = self.days_left if self.days_left is not None else 0
-            left = "today is its last day" if days == 0 else f"retiring in {days} day{'s' if days != 1 else ''}"
-            return f"{self.model_id} is {left} (last day {when}){move}"
+            if days == 0:
+                return f"{self.model_id} retires today (its last day is {when}){move}"
+            return f"{self.model_id} is retiring in {days} day{'s' if days != 1 else ''} (last day {when}){move}"
         return f"{self.model_id} is {self.stage.value}"
 
 
