@@ -134,7 +134,8 @@ def emulator_group() -> None:
     "(stream events), output_tokens (answer length in tokens), output_tokens_jitter. E.g. "
     "'gemini-3.8-flash-bad=error_rate=0.3;latency_ms=400;block_rate=0.2;output_tokens=300'. Parameters after "
     "';' in a call's model name override these; responses report the id as modelVersion (a catalogue id its "
-    "version). Any gemini-* id is served anyway, healthy. Repeatable.",
+    "version). Any other gemini-* id is served healthy; a catalogue model past its last day (see --today) "
+    "answers 404. Repeatable.",
 )
 @click.option(
     "--today",
