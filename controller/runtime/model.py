@@ -50,6 +50,7 @@ class ModelAnswer:
     block_reason: str | None = None  # promptFeedback.blockReason: the prompt itself was refused
     ratings: tuple[SafetyRating, ...] = ()
     model_version: str | None = None
+    deployed_model_id: str | None = None  # the endpoint's deployed model that answered (X-Vertex-AI-Deployed-Model-Id)
 
 
 class TextModel(Protocol):
