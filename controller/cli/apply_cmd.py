@@ -141,5 +141,5 @@ def force_unlock_cmd(lock_id: str, **flags: Any) -> None:
 def retry_cmd(ctx: click.Context, name: str, args: tuple[str, ...]) -> None:
     """Start a failed or cancelled TuningJob NAME again (its next attempt): `genaiops apply --retry NAME`,
     with the rest of the arguments as for apply (the manifests, the target, --auto-approve...)."""
-    apply_cmd.main(args=["--retry", name, *args], prog_name="genaiops apply", standalone_mode=True)
-    del ctx
+    # `parent`: the group's options (`--today`, `--retirement-horizon`) hold for the apply it runs
+    apply_cmd.main(args=["--retry", name, *args], prog_name="genaiops apply", standalone_mode=True, parent=ctx)

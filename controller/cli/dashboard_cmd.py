@@ -32,6 +32,7 @@ from controller.cli.options import (
     EXIT_OK,
     current_env,
     current_region,
+    horizon_source,
     load_or_exit,
     target_options,
     target_spec,
@@ -48,6 +49,7 @@ from controller.engine.planning import manifests_of
 from controller.errors import GenaiopsError, TransientError, UserError
 from controller.loader import LoadResult, load
 from controller.model import check_duration, duration_seconds
+from controller.model.catalogue.lifecycle import Horizon
 
 if TYPE_CHECKING:
     from controller.providers.telemetry import Telemetry
@@ -132,13 +134,14 @@ def beside_telemetry(
         yield
         return
     loaders: dict[Path, Callable[[], LoadResult]] = {}
+    horizon = horizon_source()
 
     def load_latest() -> LoadResult:
         manifests = latest[0]
         if manifests is None:
             raise TransientError("waiting for the first checkout of the repository")
         if manifests not in loaders:
-            read = partial(load, manifests, default_region=region, **({"env": env} if env else {}))
+            read = partial(_load_at, manifests, region, env, horizon)
             loaders[manifests] = reloading(manifests, read)
         return loaders[manifests]()
 
@@ -172,11 +175,15 @@ class _Stop:
         self.event.set()
 
 
-def _loader(path: Path) -> Callable[[], LoadResult]:
-    region, env = current_region(), current_env()
+def _load_at(path: Path, region: str, env: str | None, horizon: Callable[[], Horizon]) -> LoadResult:
+    """The manifests under `path` for `env` (if any), their models judged on the day `horizon` gives now."""
     if env:
-        return reloading(path, lambda: load(path, default_region=region, env=env))
-    return reloading(path, lambda: load(path, default_region=region))
+        return load(path, default_region=region, env=env, horizon=horizon())
+    return load(path, default_region=region, horizon=horizon())
+
+
+def _loader(path: Path) -> Callable[[], LoadResult]:
+    return reloading(path, partial(_load_at, path, current_region(), current_env(), horizon_source()))
 
 
 @click.command("dashboard")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from controller.cli.calendar_opts import current_horizon
 from controller.cli.options import DEFAULT_MANIFESTS, EXIT_ERROR, EXIT_OK
 from controller.diagnostics import Severity
 from controller.engine.planning import environment_file, environment_of
@@ -58,11 +59,13 @@ def env_group() -> None:
 @click.option("--output", "-o", type=click.Choice(["human", "json"]), default="human", show_default=True)
 def list_cmd(path: Path, output: str) -> None:
     """The Environments under the manifests: file, project, region, bucket, prompt store, values set."""
-    base = load(path)
+    horizon = current_horizon()
+    base = load(path, horizon=horizon)
     if not base.ok:
         _exit_with(base)
     infos = [
-        _info(load(path, env=env.metadata.name), env.metadata.name, env.spec.description) for env in base.environments
+        _info(load(path, env=env.metadata.name, horizon=horizon), env.metadata.name, env.spec.description)
+        for env in base.environments
     ]
     click.echo(environments_json(infos) if output == "json" else environments_text(infos))
     sys.exit(EXIT_OK)
@@ -76,7 +79,7 @@ def list_cmd(path: Path, output: str) -> None:
 def show_cmd(name: str, resource: str | None, path: Path, output: str) -> None:
     """The manifests as environment NAME makes them (one, with KIND/NAME), each value annotated with its
     origin: `base FILE:LINE:COL`, `NAME FILE:LINE:COL` (the environment file) or `default`."""
-    result = load(path, env=name)
+    result = load(path, env=name, horizon=current_horizon())
     if not result.ok:
         _exit_with(result)
     items = list(result.manifests)

@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from controller import __version__
-from controller.cli.calendar_opts import day_option, days_option, remember
+from controller.cli.calendar_opts import current_horizon, day_option, days_option, remember
 from controller.cli.paths import OutputDir
 from controller.diagnostics import Severity
 from controller.loader import validate_environments
@@ -102,7 +102,7 @@ def _echo_diagnostic_line(line: str, *, is_error: bool) -> None:
 def validate(path: Path, output: str, env: str | None) -> None:
     """Check the manifests under PATH (default: manifests/) and each environment's merge of them, and report
     every problem."""
-    report = validate_environments(path, env=env)
+    report = validate_environments(path, env=env, horizon=current_horizon())
     result, diagnostics = report.base, report.diagnostics
     checked = len(report.checked)
     if output == "json":

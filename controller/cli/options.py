@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,12 +20,14 @@ import click
 from click.core import ParameterSource
 from pydantic import ValidationError
 
+from controller.cli.calendar_opts import TODAY_KEY, current_horizon
 from controller.cli.paths import OutputDir, check_store_url
 from controller.cli.target import TargetSpec, spec_from_flags
 from controller.engine.planning import environment_file
 from controller.errors import UserError
 from controller.loader import DEFAULT_REGION, LoadResult, load
 from controller.model import API_VERSION, Environment
+from controller.model.catalogue.lifecycle import Horizon
 from controller.plans.plan import Plan
 from controller.views.diagnostics import human_lines
 
@@ -113,13 +116,28 @@ def current_env() -> str | None:
     return str(env) if env else None
 
 
+def horizon_source() -> Callable[[], Horizon]:
+    """The running command's Horizon, asked again by a long-running loop (a reconcile pass, a dashboard
+    reload) that may run outside the command's thread and cross midnight: `--today` fixes the day, else each
+    call takes the current UTC date; `--retirement-horizon` is kept."""
+    first = current_horizon()
+    context = click.get_current_context(silent=True)
+    if context is not None and isinstance(context.meta.get(TODAY_KEY), date):
+        return lambda: first
+    return lambda: replace(first, today=datetime.now(UTC).date())
+
+
 def load_or_exit(path: Path) -> LoadResult:
-    """Load manifests (merged for the running command's --env); on any error print the diagnostics and exit 1
-    (nothing is planned from bad input). A flag given on the command line that contradicts the environment
-    file is an error too."""
+    """Load manifests (merged for the running command's --env), judging the models they write on the
+    command's day (`--today`, `--retirement-horizon`); on any error print the diagnostics and exit 1 (nothing
+    is planned from bad input). Warnings (a model retiring soon) are kept in the result for the command to
+    show. A flag given on the command line that contradicts the environment file is an error too."""
     env = current_env()
+    horizon = current_horizon()
     result = (
-        load(path, default_region=current_region(), env=env) if env else load(path, default_region=current_region())
+        load(path, default_region=current_region(), env=env, horizon=horizon)
+        if env
+        else load(path, default_region=current_region(), horizon=horizon)
     )
     if not result.ok:
         lines = human_lines(result.diagnostics, files=result.files)

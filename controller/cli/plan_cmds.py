@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from controller.cli.apply_cmd import fail
+from controller.cli.calendar_opts import current_horizon
 from controller.cli.console import make_console, unclipped
 from controller.cli.options import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, load_or_exit, target_options, target_spec
 from controller.cli.paths import OutputFile
@@ -26,6 +27,7 @@ from controller.engine.observe import regions_of
 from controller.engine.planning import manifests_of, plan_load
 from controller.errors import GenaiopsError
 from controller.loader import LoadResult
+from controller.plans.lifecycle_health import lifecycle_health
 from controller.plans.plan import Plan
 from controller.plans.planfile import save_plan
 from controller.views.plan_human import render_plan
@@ -77,7 +79,7 @@ def plan_cmd(
         render_plan(the_plan, make_console())
         if out is not None:
             click.echo(f"\nSaved the plan to {out}. Apply exactly this plan with: genaiops apply {out}")
-    if the_plan.diagnostics:
+    if the_plan.errors:
         sys.exit(EXIT_ERROR)
     if detailed_exitcode and the_plan.summary().has_changes:
         sys.exit(EXIT_CHANGES)
@@ -89,21 +91,25 @@ def plan_cmd(
 @target_options
 @click.option("--output", "-o", type=click.Choice(["human", "json"]), default="human", show_default=True)
 def status_cmd(path: Path, output: str, **flags: Any) -> None:
-    """Sync (does live match the manifests) and health (is what serves healthy) of every resource."""
+    """Sync (does live match the manifests) and health (is what serves healthy) of every resource; a
+    resource calling a Google model that retires within --retirement-horizon of --today is `retiring`."""
     try:
-        _, the_plan = _plan(path, False, flags)
+        result, planned = _plan(path, False, flags)
     except GenaiopsError as err:
         fail(str(err))
         return
+    the_plan = lifecycle_health(planned, manifests_of(result), current_horizon())
     if output == "json":
         click.echo(status_json(the_plan))
     else:
         console = make_console()
         console.print(f"Target: {the_plan.target}", highlight=False)
+        for warning in the_plan.warnings:  # as `validate` prints them
+            console.print(f"Warning: {warning.render()}", style="yellow", markup=False, highlight=False)
         console.print(unclipped(status_table(the_plan.changes)))
-        for diagnostic in the_plan.diagnostics:
+        for diagnostic in the_plan.errors:
             console.print(f"Error: {diagnostic.render()}", style="red", markup=False, highlight=False)
         console.print(summary(the_plan), highlight=False)
-    if the_plan.diagnostics:
+    if the_plan.errors:
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_CHANGES if any(needs_attention(c) for c in the_plan.changes) else EXIT_OK)

@@ -25,7 +25,7 @@ from typing import Any
 import click
 
 from controller.cli.console import make_console
-from controller.cli.options import EXIT_ERROR, EXIT_OK, current_region, target_options, target_spec
+from controller.cli.options import EXIT_ERROR, EXIT_OK, current_region, horizon_source, target_options, target_spec
 from controller.cli.paths import OutputDir, OutputFile
 from controller.cli.target import Target, open_target
 from controller.cli.wiring import notifier, session_of
@@ -269,6 +269,7 @@ def _run(
             interrupted=interrupted,
             default_region=default_region,
             environment=environment,
+            horizon=horizon_source(),
         )
         return _loop(reconciler, opened, stop=stop, watch=watch, every=every, telemetry=telemetry)
 

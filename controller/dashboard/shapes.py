@@ -31,7 +31,7 @@ class ResourceRow(TypedDict):
     address: str  # Endpoint/us-central1/chat
     action: str  # create | update | delete | rollout | no-op (what apply would do)
     sync: str  # synced | out-of-sync | drifted | suspended
-    health: str  # healthy | progressing | paused | degraded | missing
+    health: str  # healthy | progressing | paused | degraded | missing | retiring
     reason: str  # why not healthy ("" when healthy)
     drift: bool
     suspended: bool

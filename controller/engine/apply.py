@@ -187,7 +187,7 @@ def _apply_locked(
             session, source, prune=options.prune, prompts_only=options.prompts_only, retry=options.retry
         )
     hooks.planned(the_plan)
-    if the_plan.diagnostics and not options.partial:
+    if the_plan.errors and not options.partial:
         raise UserError("the plan has errors; nothing was applied")
     work = tuple(c for c in the_plan.actionable if c.operations)  # a rollout in progress has none: the driver's
     todo = tuple(c for c in work if (options.self_heal or not c.drift) and select(c))

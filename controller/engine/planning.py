@@ -1,7 +1,8 @@
 """Planning a load against a session: observe Vertex AI (list calls), read the prompt store, run the pure
 planner and the prompt planner, and say which parts of a saved plan went stale. Used by the apply routine,
 `plan`, `status` and the re-plan after a conflict. Every plan is priced (the bundled price table under the
-manifests' PriceBooks) and checked against their Budgets on the session clock's day."""
+manifests' PriceBooks) and checked against their Budgets on the session clock's day. The load's warnings (a
+model retiring within the horizon) come first among the plan's diagnostics, so every view shows them."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from functools import reduce
 from typing import Any
 
 from controller.cost import bundled
-from controller.diagnostics import Source
+from controller.diagnostics import Diagnostic, Severity, Source
 from controller.engine.alert_facts import live_fingerprints, plan_alert_part
 from controller.engine.observe import observe
 from controller.engine.session import Session
@@ -97,7 +98,7 @@ def plan_load(
         vertex,
         changes=(*vertex.changes, *tuned.changes, *alerting.changes, *prompts),
         notes=(*vertex.notes, *alerting.notes, *waiting),
-        diagnostics=(*vertex.diagnostics, *tuned.diagnostics, *alerting.diagnostics),
+        diagnostics=(*load_warnings(result), *vertex.diagnostics, *tuned.diagnostics, *alerting.diagnostics),
         fingerprint=fingerprint,
         endpoints=() if prompts_only else canary_endpoints(manifests),
         prompts=canary_prompts(manifests),
@@ -113,6 +114,11 @@ def plan_load(
         sources=sources(result),
         measured=measured_tokens(session, whole.changes),
     )
+
+
+def load_warnings(result: LoadResult) -> tuple[Diagnostic, ...]:
+    """The load's diagnostics that are not errors (a planned load has none)."""
+    return tuple(d for d in result.diagnostics if d.severity is not Severity.ERROR)
 
 
 def environment_of(result: LoadResult) -> dict[str, Any]:

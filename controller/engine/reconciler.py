@@ -25,6 +25,7 @@ from controller.engine.audit import AuditLog
 from controller.engine.executor import ResourceResult
 from controller.engine.session import Session
 from controller.loader import DEFAULT_REGION, LoadResult, load
+from controller.model.catalogue.lifecycle import Horizon
 from controller.plans.plan import Plan, ResourceChange, Sync
 from controller.ports import TelemetryPort
 from controller.rollout.events import EventKind, RolloutEvent, RolloutStatus, TargetKind
@@ -82,6 +83,7 @@ class Reconciler:
     interrupted: Callable[[], str | None] = lambda: None
     default_region: str = DEFAULT_REGION
     environment: str | None = None  # the `--env` merged over each commit's manifests
+    horizon: Callable[[], Horizon] | None = None  # each pass judges the models on this day (None: no lifecycle)
     backoff_base_s: float = 10.0
     backoff_max_s: float = 600.0
     _last_good: tuple[LoadResult, str | None] | None = None
@@ -97,10 +99,11 @@ class Reconciler:
     def _source(self) -> tuple[LoadResult | None, str | None, bool]:
         """The manifests to reconcile: this commit's if valid, else the last good ones."""
         checkout = self.fetch()
+        horizon = self.horizon() if self.horizon is not None else None
         result = (
-            load(checkout.manifests, default_region=self.default_region, env=self.environment)
+            load(checkout.manifests, default_region=self.default_region, env=self.environment, horizon=horizon)
             if self.environment
-            else load(checkout.manifests, default_region=self.default_region)
+            else load(checkout.manifests, default_region=self.default_region, horizon=horizon)
         )
         if result.ok:
             if checkout.commit != (self._last_good[1] if self._last_good else None):
@@ -181,9 +184,13 @@ class Reconciler:
             interrupted=self.interrupted,
         )
         the_plan = outcome.plan
-        problems = tuple(d.render() for d in the_plan.diagnostics)
+        problems = tuple(d.render() for d in the_plan.errors)
         for problem in problems:
             self._once((problem, commit, ""), "not applied: %s", problem)
+        for warning in (d.render() for d in the_plan.warnings):
+            if (warning, commit, "warning") not in self._reported:
+                self._reported.add((warning, commit, "warning"))
+                log.warning("%s", warning, extra={"commit": commit})
         drift = tuple(c.address for c in the_plan.drifted)
         for address in drift:
             verb = "healing" if self.self_heal else "reporting only (run with --self-heal to correct it)"

@@ -33,9 +33,11 @@ from controller.loader.environments import (
 )
 from controller.loader.errors import validation_diagnostics
 from controller.loader.files import manifests_root
+from controller.loader.lifecycle_checks import lifecycle_diagnostics
 from controller.loader.tuning_checks import check_dataset, check_pipeline, check_tuning_set
 from controller.loader.yaml_source import Document, YamlError, parse_documents
 from controller.model import API_VERSION, KINDS, Dataset, Endpoint, Environment, Model, Override, Pipeline, Prompt
+from controller.model.catalogue.lifecycle import Horizon
 
 
 @dataclass(frozen=True)
@@ -227,10 +229,16 @@ def _validated(
 
 
 def _assemble(
-    parsed: _Parsed, *, default_region: str, env: str | None, cache: dict[int, _Checked] | None = None
+    parsed: _Parsed,
+    *,
+    default_region: str,
+    env: str | None,
+    cache: dict[int, _Checked] | None = None,
+    horizon: Horizon | None = None,
 ) -> LoadResult:
-    """Phase 2: merge the selected environment (if any), validate, check each manifest and the whole set.
-    `cache` keeps the results of the base documents (by index) for loading several environments."""
+    """Phase 2: merge the selected environment (if any), validate, check each manifest and the whole set,
+    and (with a `horizon`) judge the publisher models the manifests write on its day. `cache` keeps the
+    results of the base documents (by index) for loading several environments."""
     diagnostics = list(parsed.problems)
     documents = parsed.documents
     selected: Declared | None = None
@@ -261,6 +269,7 @@ def _assemble(
     if budget is not None:
         items.append(budget)
     diagnostics.extend(check_set(items, invalid=invalid))
+    diagnostics.extend(lifecycle_diagnostics(items, horizon))
     diagnostics.extend(check_tuning_set(items, invalid=invalid))
     diagnostics.extend(check_alert_set(items, invalid=invalid))
     return LoadResult(
@@ -274,7 +283,9 @@ def _assemble(
     )
 
 
-def load(root: Path, *, default_region: str = DEFAULT_REGION, env: str | None = None) -> LoadResult:
+def load(
+    root: Path, *, default_region: str = DEFAULT_REGION, env: str | None = None, horizon: Horizon | None = None
+) -> LoadResult:
     """Load, validate and cross-check every manifest under `root`; manifests without a region get
     `default_region` (the `--region` flag or GOOGLE_CLOUD_REGION). Template and response files must lie
     inside `root` (a directory), or inside the directory of `root` when it is a single file.
@@ -282,8 +293,12 @@ def load(root: Path, *, default_region: str = DEFAULT_REGION, env: str | None = 
     `env` selects an Environment (`--env NAME`): its labels and patches are merged over the manifests
     before they are validated, its region replaces `default_region` and its budget becomes a Budget
     manifest; `LoadResult.overrides` says where each value it set came from. Environments are never
-    manifests themselves: they are in `LoadResult.environments`."""
-    return _assemble(_parse(root), default_region=default_region, env=env)
+    manifests themselves: they are in `LoadResult.environments`.
+
+    `horizon` (the CLI's `--today` / `--retirement-horizon`) judges every Google publisher model the
+    manifests write on its day: a retired one is an error, one retiring within it a warning. None (library
+    callers): no lifecycle checks."""
+    return _assemble(_parse(root), default_region=default_region, env=env, horizon=horizon)
 
 
 @dataclass(frozen=True)
@@ -302,19 +317,20 @@ class EnvironmentsReport:
 
 
 def validate_environments(
-    root: Path, *, default_region: str = DEFAULT_REGION, env: str | None = None
+    root: Path, *, default_region: str = DEFAULT_REGION, env: str | None = None, horizon: Horizon | None = None
 ) -> EnvironmentsReport:
     """Load the base once and then each environment (or only `env`), from one parse of the files; a
-    document no environment changes is validated once. Problems the base has too are not repeated."""
+    document no environment changes is validated once. Problems the base has too are not repeated.
+    `horizon` as for `load`."""
     parsed = _parse(root)
     cache: dict[int, _Checked] = {}
-    base = _assemble(parsed, default_region=default_region, env=None, cache=cache)
+    base = _assemble(parsed, default_region=default_region, env=None, cache=cache, horizon=horizon)
     known = {_identity(d) for d in base.diagnostics}
     names = [env] if env is not None else list(dict.fromkeys(e.name for e in parsed.environments))
     extra: list[Diagnostic] = []
     checked: list[str] = []
     for name in names:
-        result = _assemble(parsed, default_region=default_region, env=name, cache=cache)
+        result = _assemble(parsed, default_region=default_region, env=name, cache=cache, horizon=horizon)
         prefix = "" if result.environment is None else f"environment {name}: "
         seen = set(known)
         for diagnostic in result.diagnostics:

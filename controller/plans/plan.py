@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from controller.diagnostics import Diagnostic
+from controller.diagnostics import Diagnostic, Severity
 from controller.model import Endpoint, Override, Prompt
 from controller.plans.costs import PlanCost
 from controller.plans.operations import Operation, SetTraffic
@@ -61,6 +61,7 @@ class HealthState(StrEnum):
     PAUSED = "paused"  # a canary waits for a person (paused, or an indefinite pause)
     DEGRADED = "degraded"  # a canary was rolled back while the manifests still declare it
     MISSING = "missing"  # declared, not there yet
+    RETIRING = "retiring"  # healthy, but the Google model it calls retires within the horizon (a warning)
 
     @property
     def needs_attention(self) -> bool:
@@ -172,7 +173,7 @@ class Plan:
     changes: tuple[ResourceChange, ...]
     fingerprint: Mapping[str, str] = field(default_factory=dict)  # address -> etag/update time when planned
     notes: tuple[str, ...] = ()  # e.g. managed resources that left the manifests (prune not requested)
-    diagnostics: tuple[Diagnostic, ...] = ()  # problems that stop some resources from being planned
+    diagnostics: tuple[Diagnostic, ...] = ()  # errors stop some resources from being planned; warnings do not
     target: str = ""
     endpoints: tuple[Endpoint, ...] = ()  # canary Endpoint manifests: a saved plan drives its rollouts too
     prompts: tuple[Prompt, ...] = ()  # canary Prompt manifests, likewise
@@ -181,6 +182,16 @@ class Plan:
     environment_file: str = ""  # its file (`manifests/environments/prod.yaml`)
     environment_settings: Mapping[str, str] = field(default_factory=dict)  # project, region... it set
     overrides: tuple[Override, ...] = ()  # the values the environment set, with their origin
+
+    @property
+    def errors(self) -> tuple[Diagnostic, ...]:
+        """The diagnostics that are errors (warnings, such as a model retiring soon, are only shown)."""
+        return tuple(d for d in self.diagnostics if d.severity is Severity.ERROR)
+
+    @property
+    def warnings(self) -> tuple[Diagnostic, ...]:
+        """The diagnostics that are not errors."""
+        return tuple(d for d in self.diagnostics if d.severity is not Severity.ERROR)
 
     @property
     def drifted(self) -> tuple[ResourceChange, ...]:

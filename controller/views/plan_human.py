@@ -7,7 +7,9 @@ The line model (`field_lines`, `format_value`, `phrase`, `summary_line`, `cost_r
 `environment_line`, `overrides_by_resource`) is shared with the Markdown view, so both say the same thing in
 the same words. A priced plan gets a cost section (each changed resource before -> after, and the total
 change) before its notes and problems; a plan made with `--env` names the environment under the target, and
-each value it set with its origin (`file:line:col`); every other value is from base.
+each value it set with its origin (`file:line:col`); every other value is from base. Warnings (a model
+retiring within the horizon) are printed under the target as `validate` prints them, in yellow; errors at
+the end.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from typing import Any, assert_never
 from rich.console import Console
 from rich.text import Text
 
-from controller.diagnostics import Severity
 from controller.model import Override
 from controller.plans.costs import CostKind, PlanCost, ResourceCost, per_1k_usd, signed_usd, usd
 from controller.plans.operations import describe
@@ -193,8 +194,8 @@ def summary_line(plan: Plan) -> str:
             f"No changes to apply, but {count} resource{'s' if count != 1 else ''} need{'s' if count == 1 else ''} "
             "attention (see Health above)."
         )
-    if plan.diagnostics:
-        count = len(plan.diagnostics)
+    if plan.errors:
+        count = len(plan.errors)
         return (
             f"No changes planned, but {count} problem{'s' if count != 1 else ''} kept some resources out of the plan."
         )
@@ -275,6 +276,12 @@ def plan_lines(plan: Plan, *, show_noop: bool = False) -> Iterator[Text]:
     """Every line of the human view, styled."""
     yield Text.assemble(("Target: ", "bold"), plan.target or "(not set)")
     yield Text("")
+    if plan.warnings:
+        for diagnostic in plan.warnings:  # above the plan, in yellow as `validate` prints them
+            yield Text.assemble(("Warning: ", "bold yellow"), (diagnostic.render(), "yellow"))
+            if diagnostic.detail:
+                yield Text(f"  {diagnostic.detail}")
+        yield Text("")
     if plan.environment:
         yield from _environment_lines(plan)
     shown = [c for c in plan.changes if show_noop or c.action is not Action.NOOP]
@@ -306,14 +313,11 @@ def plan_lines(plan: Plan, *, show_noop: bool = False) -> Iterator[Text]:
         yield from _cost_lines(plan.cost)
     for note in plan.notes:
         yield Text.assemble(("Note: ", "bold yellow"), note)
-    for diagnostic in plan.diagnostics:
-        label, style = (
-            ("Error: ", "bold red") if diagnostic.severity is Severity.ERROR else ("Warning: ", "bold yellow")
-        )
-        yield Text.assemble((label, style), diagnostic.render())
+    for diagnostic in plan.errors:
+        yield Text.assemble(("Error: ", "bold red"), diagnostic.render())
         if diagnostic.detail:
             yield Text(f"  {diagnostic.detail}")
-    if plan.notes or plan.diagnostics:
+    if plan.notes or plan.errors:
         yield Text("")
     yield Text(summary_line(plan), style="bold")
 

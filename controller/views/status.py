@@ -19,12 +19,14 @@ _HEALTH_STYLE = {
     HealthState.PAUSED: "yellow",
     HealthState.DEGRADED: "bold red",
     HealthState.MISSING: "yellow",
+    HealthState.RETIRING: "yellow",
 }
+_FINE = (HealthState.HEALTHY, HealthState.RETIRING)  # retiring: serving fine, with a warning
 
 
 def needs_attention(change: ResourceChange) -> bool:
-    """Anything but synced and healthy."""
-    return change.sync is not Sync.SYNCED or change.health.state is not HealthState.HEALTHY
+    """Anything but synced and healthy (a resource whose model is only retiring soon is still fine)."""
+    return change.sync is not Sync.SYNCED or change.health.state not in _FINE
 
 
 def status_table(changes: Sequence[ResourceChange]) -> Table:
@@ -46,12 +48,15 @@ def status_table(changes: Sequence[ResourceChange]) -> Table:
 
 
 def summary(plan: Plan) -> str:
-    """`3 resources: 2 synced and healthy, 1 need attention.`"""
+    """`3 resources: 2 synced and healthy, 1 need attention.` (and how many of the fine ones call a model
+    retiring soon, when any do)."""
     total = len(plan.changes)
     attention = sum(1 for c in plan.changes if needs_attention(c))
     fine = total - attention
+    retiring = sum(1 for c in plan.changes if not needs_attention(c) and c.health.state is HealthState.RETIRING)
+    soon = f" ({retiring} retiring soon)" if retiring else ""
     return (
-        f"{total} resource{'s' if total != 1 else ''}: {fine} synced and healthy, "
+        f"{total} resource{'s' if total != 1 else ''}: {fine} synced and healthy{soon}, "
         f"{attention} need{'s' if attention == 1 else ''} attention."
     )
 

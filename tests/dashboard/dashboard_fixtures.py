@@ -133,6 +133,8 @@ def serve_dashboard(workspace: Workspace, *extra: str, timeout_s: float = 60.0) 
     """`python -m controller dashboard MANIFESTS --port 0 --emulator ADDR --audit-log ROOT/audit.log` in a
     child process; yields once /api/overview answers, and stops it with SIGTERM on exit."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GENAIOPS_", "GOOGLE_CLOUD_PROJECT"))}
+    if "GENAIOPS_TODAY" in os.environ:  # the suite's calendar day (tests/conftest.py): models are judged on it
+        env["GENAIOPS_TODAY"] = os.environ["GENAIOPS_TODAY"]
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     env["PYTHONUNBUFFERED"] = "1"
     audit_log = workspace.root / "audit.log"

@@ -68,6 +68,8 @@ class GitRepo:
 # -- the reconcile loop as a child process ---------------------------------------------------------
 def _child_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GENAIOPS_", "GOOGLE_CLOUD_PROJECT"))}
+    if "GENAIOPS_TODAY" in os.environ:  # the suite's calendar day (tests/conftest.py): reconcile judges models on it
+        env["GENAIOPS_TODAY"] = os.environ["GENAIOPS_TODAY"]
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     return env
 

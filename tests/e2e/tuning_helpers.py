@@ -165,6 +165,8 @@ def audit(path: Path) -> list[dict[str, Any]]:
 def genaiops(cwd: Path, *args: str, log: Path) -> subprocess.Popen[bytes]:
     """`python -m controller ARGS` started in `cwd`, its output going to `log`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GENAIOPS_", "GOOGLE_CLOUD_PROJECT"))}
+    if "GENAIOPS_TODAY" in os.environ:  # the suite's calendar day (tests/conftest.py): models are judged on it
+        env["GENAIOPS_TODAY"] = os.environ["GENAIOPS_TODAY"]
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     with log.open("wb") as out:
         return subprocess.Popen(

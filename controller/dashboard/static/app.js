@@ -120,6 +120,7 @@ const TONE = {
   winner: "ok", promoted: "ok", better: "ok",
   progressing: "info", create: "info", update: "info", rollout: "info", started: "info", running: "info",
   "out-of-sync": "warn", drifted: "warn", paused: "warn", inconclusive: "warn", undecided: "warn", retry: "warn",
+  retiring: "warn",
   degraded: "bad", missing: "bad", failed: "bad", error: "bad", delete: "bad", aborted: "bad", loser: "bad",
   worse: "bad", "rolled-back": "bad",
   suspended: "plain", control: "plain",
@@ -215,7 +216,7 @@ const PAGES = {};
 // Overview ---------------------------------------------------------------------------------------------
 
 const SYNC_VALUES = ["synced", "out-of-sync", "drifted", "suspended"];
-const HEALTH_VALUES = ["healthy", "progressing", "paused", "degraded", "missing"];
+const HEALTH_VALUES = ["healthy", "progressing", "paused", "degraded", "missing", "retiring"];
 
 PAGES.overview = {
   title: () => "Overview",

@@ -1,0 +1,61 @@
+"""Lifecycle checks: every Google publisher model the manifests write, judged on the horizon's day.
+
+A model past its last day is an error at the field that names it (calls to it answer 404); one whose last
+day falls within the horizon is a warning naming the day and the model to move to; a current or unknown
+model is fine. A TuningJob's base model carries the tuned model with it, and a Model or TuningJob names the
+prompts that call it. The catalogue is the bundled one with the project's `ModelLifecycle` rows. Pure: the
+day comes in the `Horizon`, never from a clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from controller.diagnostics import Diagnostic, Severity
+from controller.loader.checks import Located
+from controller.loader.model_refs import ModelRef, dependents, model_refs
+from controller.model.catalogue.lifecycle import Horizon, Lifecycle, ModelCatalogue, Stage, lifecycle_of
+from controller.model.model_lifecycle import project_catalogue
+
+_SEVERITY = {Stage.RETIRED: Severity.ERROR, Stage.RETIRING: Severity.WARNING}
+
+
+def _where_from(lifecycle: Lifecycle, catalogue: ModelCatalogue) -> str:
+    """Where the dates come from, and what to do when Google moved them."""
+    info = lifecycle.info
+    if info is not None and info.origin != "catalogue":
+        return f"({info.origin}; update it if Google moved the date)"
+    return (
+        f"(genaiops model catalogue of {catalogue.read_on or 'unknown date'}; "
+        "update it or declare a ModelLifecycle if Google moved the date)"
+    )
+
+
+def lifecycle_message(ref: ModelRef, lifecycle: Lifecycle, catalogue: ModelCatalogue, users: list[str]) -> str:
+    """One line: what happens to the model, the model to move to, who is affected and where the date is from."""
+    parts = [lifecycle.describe()]
+    if ref.tuned:
+        parts.append("the tuned model retires with its base model")
+    if users:
+        parts.append(f"used by {', '.join(users)}")
+    return f"{'; '.join(parts)} {_where_from(lifecycle, catalogue)}"
+
+
+def check_lifecycle(items: list[Located], horizon: Horizon) -> Iterator[Diagnostic]:
+    """An error for each retired model a manifest writes, a warning for each retiring within the horizon."""
+    catalogue = project_catalogue(item.manifest for item in items)
+    for ref in model_refs(items):
+        lifecycle = lifecycle_of(ref.model_id, horizon, catalogue)
+        severity = _SEVERITY.get(lifecycle.stage)
+        if severity is None:
+            continue
+        message = lifecycle_message(ref, lifecycle, catalogue, dependents(items, ref))
+        yield ref.item.at(ref.path, message, severity=severity)
+
+
+def lifecycle_diagnostics(items: Iterable[Located], horizon: Horizon | None) -> list[Diagnostic]:
+    """`check_lifecycle` when a horizon is given, nothing without one (library callers)."""
+    return [] if horizon is None else list(check_lifecycle(list(items), horizon))
+
+
+__all__ = ["check_lifecycle", "lifecycle_diagnostics", "lifecycle_message"]
