@@ -11,6 +11,7 @@ from controller.model.common import DeletionPolicy, Frozen, Metadata, Region, St
 
 ALIAS_PATTERN = r"^[a-z][a-zA-Z0-9-]{0,126}[a-z0-9]$"
 _GEMINI = "publishers/google/models/gemini"  # served by Google; Google's open models (Gemma) can be deployed
+EndpointApi = Literal["predict", "chatCompletions"]
 
 
 class Port(Frozen):
@@ -97,6 +98,13 @@ class ModelSpec(Frozen):
         default=None,
         description="Register this open publisher model in the Model Registry so Endpoints can deploy it.",
     )
+    endpoint_api: EndpointApi | None = Field(
+        default=None,
+        description="How applications call the endpoints serving this model: `chatCompletions` (OpenAI chat "
+        "bodies on :rawPredict / :streamRawPredict, as vLLM and TGI containers serve; streamable) or `predict` "
+        "(PredictionService.Predict instances). Default: chatCompletions for an open model with `deploy`, "
+        "predict for an upload.",
+    )
     deletion_policy: DeletionPolicy = "delete"
     suspend: StrictBool = Field(
         default=False, description="Pause reconciliation of this resource (plan and apply skip it)."
@@ -113,6 +121,11 @@ class ModelSpec(Frozen):
                 "Google serves Gemini (no deployment needed): 'deploy' is for open models from Model Garden "
                 "such as publishers/meta/models/llama3_1@llama-3.1-8b-instruct or publishers/google/models/gemma2@..."
             )
+        if self.endpoint_api is not None and self.is_publisher:
+            raise ValueError(
+                "'endpointApi' says how endpoints serving a registry model are called; Google serves a publisher "
+                "model itself (GenerateContent): give it with 'upload' or with 'publisher' and 'deploy'"
+            )
         return self
 
     @property
@@ -125,6 +138,14 @@ class ModelSpec(Frozen):
     def is_open_model(self) -> bool:
         """An open Model Garden model registered (and deployed) from its publisher's deploy action."""
         return self.publisher is not None and self.deploy is not None
+
+    @property
+    def serves_chat(self) -> bool:
+        """Endpoints serving this model answer OpenAI chat completions (`endpointApi`, by default for an open
+        model: Model Garden's vLLM containers serve OpenAI's routes)."""
+        if self.endpoint_api is not None:
+            return self.endpoint_api == "chatCompletions"
+        return self.is_open_model
 
 
 class Model(Frozen):

@@ -6,7 +6,10 @@
 - A prompt whose model is a registry `Model` goes to the Endpoint manifest that deploys it (the first one
   in load order), or to `--endpoint ID|RESOURCE_NAME`; PredictionService.Predict is called with one
   instance in the convention of Vertex's open-model serving containers (`prompt`, `max_tokens`,
-  `temperature`, `top_p`, `top_k`, `stop`), the system instruction prepended to the prompt.
+  `temperature`, `top_p`, `top_k`, `stop`), the system instruction prepended to the prompt; unless the
+  endpoint serves chat models (an open model from Model Garden, or `endpointApi: chatCompletions`:
+  `controller.prompts.models.serves_chat`): then RawPredict is called with an OpenAI chat-completion body,
+  as the runtime client's `controller/providers/open_model.py` sends it.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any, Literal
 
 from controller.errors import UserError
 from controller.model import Endpoint, Manifest, Model, Prompt
+from controller.prompts.models import endpoint_serves_chat, serves_chat
 from controller.prompts.render import RenderedPrompt
 
 DEFAULT_REGION = "us-central1"
@@ -28,6 +32,7 @@ class LiveTarget:
 
     kind: Literal["endpoint", "publisher"]
     resource: str  # projects/P/locations/R/endpoints/E or projects/P/locations/R/publishers/.../models/M
+    chat: bool = False  # an endpoint serving chat models: OpenAI chat completions on RawPredict, not Predict
 
     @property
     def region(self) -> str:
@@ -35,12 +40,18 @@ class LiveTarget:
         return self.resource.split("/")[3]
 
 
-def _endpoint_target(endpoint: str, manifests: Sequence[Manifest], project: str, region: str | None) -> LiveTarget:
+def _endpoint_target(
+    endpoint: str, manifests: Sequence[Manifest], project: str, region: str | None, *, model_ref: str
+) -> LiveTarget:
+    """The endpoint; it is called with chat completions when its manifest's deployments all serve chat
+    models, or, for an endpoint no manifest declares, when the prompt's own model does."""
+    short = endpoint.rsplit("/", 1)[-1]
+    declared = next((m for m in manifests if isinstance(m, Endpoint) and m.metadata.name == short), None)
+    chat = endpoint_serves_chat(declared, manifests) if declared else serves_chat(model_ref, manifests)
     if endpoint.startswith("projects/"):
-        return LiveTarget("endpoint", endpoint)
-    declared = next((m for m in manifests if isinstance(m, Endpoint) and m.metadata.name == endpoint), None)
+        return LiveTarget("endpoint", endpoint, chat)
     where = region or (declared.spec.region if declared else DEFAULT_REGION)
-    return LiveTarget("endpoint", f"projects/{project}/locations/{where}/endpoints/{endpoint}")
+    return LiveTarget("endpoint", f"projects/{project}/locations/{where}/endpoints/{endpoint}", chat)
 
 
 def live_target(
@@ -52,9 +63,9 @@ def live_target(
     region: str | None = None,
 ) -> LiveTarget:
     """Where to send `prompt` (see the module docstring); UserError when nothing serves its model."""
-    if endpoint:
-        return _endpoint_target(endpoint, manifests, project, region)
     ref = prompt.spec.model
+    if endpoint:
+        return _endpoint_target(endpoint, manifests, project, region, model_ref=ref)
     if ref.startswith("publishers/"):
         return LiveTarget("publisher", f"projects/{project}/locations/{region or DEFAULT_REGION}/{ref}")
     name = ref.split("@", 1)[0]
@@ -64,7 +75,7 @@ def live_target(
         return LiveTarget("publisher", f"projects/{project}/locations/{where}/{model.spec.publisher}")
     for manifest in manifests:
         if isinstance(manifest, Endpoint) and any(d.model_name == name for d in manifest.spec.deployments):
-            return _endpoint_target(manifest.metadata.name, manifests, project, region)
+            return _endpoint_target(manifest.metadata.name, manifests, project, region, model_ref=ref)
     raise UserError(
         f"prompt {prompt.metadata.name!r}: no Endpoint manifest deploys model {name!r}; "
         "declare one, or pass --endpoint ENDPOINT_ID to test against a running endpoint"

@@ -11,6 +11,12 @@ prompt version (`vertexModel`), and the runtime client hands it out as `rendered
   on endpoints, and the endpoint's traffic split carries canaries), `locations/R/endpoints/E`, else the
   model itself, `locations/R/models/M[@version]`.
 
+Which API such an endpoint answers follows the Model manifest (`ModelSpec.serves_chat`): an open model from
+Model Garden (`deploy`), or a model declaring `endpointApi: chatCompletions`, serves OpenAI chat completions
+(called by `controller/providers/open_model.py`, streamable); any other registry model serves Predict.
+`serves_chat` answers it for a prompt's reference, `chat_endpoints` lists the endpoints whose deployments
+all serve chat models, for the runtime client's router (`vertex_models(chat_endpoints=...)`).
+
 Registry names are recorded without the project (`locations/...`): the same manifests publish the same
 version whichever project a store serves, so a version promoted from staging to production names the
 resource in the project of the application that renders it. `qualified` completes the name with that
@@ -48,6 +54,40 @@ def vertex_model(ref: str, manifests: Sequence[Manifest]) -> str:
     return f"{RELATIVE}{model.spec.region}/models/{name}" + (f"@{version}" if version else "")
 
 
+def _model_named(ref: str, manifests: Sequence[Manifest]) -> Model | None:
+    try:
+        name, _ = split_model_ref(ref)
+    except ValueError:
+        return None
+    return next((m for m in manifests if isinstance(m, Model) and m.metadata.name == name), None)
+
+
+def serves_chat(ref: str, manifests: Sequence[Manifest]) -> bool:
+    """Whether the registry model `ref` refers to is called with OpenAI chat completions (False for a
+    publisher model, an undeclared name, or a model served through Predict)."""
+    if ref.startswith(PUBLISHERS):
+        return False
+    model = _model_named(ref, manifests)
+    return model is not None and model.spec.serves_chat
+
+
+def endpoint_serves_chat(endpoint: Endpoint, manifests: Sequence[Manifest]) -> bool:
+    """Whether every deployment of `endpoint` serves a chat model (a traffic split may send a request to
+    any of them, so one Predict model among them makes the endpoint a Predict endpoint)."""
+    deployments = endpoint.spec.deployments
+    return bool(deployments) and all(serves_chat(d.model, manifests) for d in deployments)
+
+
+def chat_endpoints(manifests: Sequence[Manifest], project: str | None = None) -> tuple[str, ...]:
+    """The Endpoint manifests serving chat models (`endpoint_serves_chat`), as `locations/R/endpoints/E`,
+    or `projects/P/...` with `project` (the names the runtime client calls)."""
+    return tuple(
+        qualified(f"{RELATIVE}{m.spec.region}/endpoints/{m.metadata.name}", project)
+        for m in manifests
+        if isinstance(m, Endpoint) and endpoint_serves_chat(m, manifests)
+    )
+
+
 def needs_project(name: str) -> bool:
     """True for a project-relative registry name (`locations/...`)."""
     return name.startswith(RELATIVE)
@@ -60,4 +100,4 @@ def qualified(name: str, project: str | None) -> str:
     return name
 
 
-__all__ = ["needs_project", "qualified", "vertex_model"]
+__all__ = ["chat_endpoints", "endpoint_serves_chat", "needs_project", "qualified", "serves_chat", "vertex_model"]

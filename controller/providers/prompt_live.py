@@ -5,7 +5,10 @@ An Endpoint gets `Predict` with one instance (`controller.prompts.live.predict_i
 text is the first prediction when it is a string, its `content` / `text` / `output` field when it is a
 mapping with one, else the prediction as JSON. (The local emulator echoes instances, so there the
 response is the JSON of the instance, which holds the rendered prompt.) A publisher model gets
-`GenerateContent`; the text is the first candidate's text parts. Google errors leave as
+`GenerateContent`; the text is the first candidate's text parts. An Endpoint serving chat models
+(`LiveTarget.chat`: an open model, or `endpointApi: chatCompletions`) gets `RawPredict` with the OpenAI
+chat-completion body the runtime client sends (`open_model.chat_body`), and its answer is read as the
+runtime client reads it (`open_model.answer_of`: `choices[0].message.content`). Google errors leave as
 `controller.errors` types; a 404 from a publisher model the model catalogue dates is the runtime client's
 `ModelRetiredError` (its last day and successor), so a test says what the application would.
 """
@@ -17,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import grpc
+from google.api import httpbody_pb2
 from google.api_core import exceptions as gexc
 from google.cloud import aiplatform_v1 as v1
 from google.cloud.aiplatform_v1.services.prediction_service.transports.grpc import PredictionServiceGrpcTransport
@@ -26,7 +30,9 @@ from controller.errors import NotFoundError, PermanentError
 from controller.prompts.live import LiveTarget, generation_config, predict_instance
 from controller.prompts.render import RenderedPrompt
 from controller.providers.google_errors import translated
+from controller.providers.open_model import answer_of, chat_body
 from controller.runtime.failures import retired_model_error
+from controller.runtime.model import ModelRequest
 
 __all__ = ["VertexPromptModel", "prediction_client"]
 _TEXT_FIELDS = ("content", "text", "output")
@@ -60,6 +66,8 @@ class VertexPromptModel:
 
     def __call__(self, rendered: RenderedPrompt) -> str:
         """Send the prompt; return the response text."""
+        if self.target.kind == "endpoint" and self.target.chat:
+            return self._chat(rendered)
         if self.target.kind == "endpoint":
             return self._predict(rendered)
         return self._generate(rendered)
@@ -74,6 +82,24 @@ class VertexPromptModel:
         if not predictions:
             raise PermanentError(f"{self.target.resource} returned no prediction")
         return text_of(predictions[0])
+
+    def _chat(self, rendered: RenderedPrompt) -> str:
+        request = ModelRequest(
+            model=self.target.resource,
+            text=rendered.text,
+            system_instruction=rendered.system_instruction,
+            generation_config=rendered.generation_config,
+            timeout_s=self._timeout_s,
+        )
+        body = httpbody_pb2.HttpBody(content_type="application/json", data=json.dumps(chat_body(request)).encode())
+        what = f"RawPredict (chat completions) on {self.target.resource}"
+        with translated(what):
+            response = self._client.raw_predict(endpoint=self.target.resource, http_body=body, timeout=self._timeout_s)
+        try:
+            payload = json.loads(response.data or b"")
+        except ValueError as err:
+            raise PermanentError(f"{what}: the answer is not JSON ({err}): {response.data[:200]!r}") from None
+        return answer_of(payload, what=what).text
 
     def _generate(self, rendered: RenderedPrompt) -> str:
         request: dict[str, Any] = {

@@ -4,11 +4,16 @@ both adapters for a project, or for the genaiops emulator:
 - `publishers/*/models/*`, `projects/*/locations/*/publishers/*/models/*` and bare Gemini names
   (`gemini-3.5-flash`) -> Gemini through google-genai (`genai_model.GeminiModel`);
 - `projects/*/locations/*/endpoints/*` -> Endpoint Predict (`endpoint_model.EndpointModel`), unless the
-  endpoint is listed in `gemini_endpoints` (a tuned Gemini model's endpoint answers GenerateContent).
+  endpoint is listed in `gemini_endpoints` (a tuned Gemini model's endpoint answers GenerateContent) or in
+  `chat_endpoints` (an open model's endpoint answers OpenAI chat completions on :rawPredict /
+  :streamRawPredict: `open_model.ChatEndpointModel`, which streams). The chat endpoints are those the
+  manifests say serve chat models (`controller.prompts.models.chat_endpoints(manifests, project)`).
 
     models = vertex_models(project="my-project", location="us-central1")
     models = vertex_models(project="local-project", location="us-central1",
                            grpc_target=emulator.grpc_target, genai_base_url=emulator.rest_endpoint)
+    models = vertex_models(project="my-project", location="us-central1",
+                           chat_endpoints=chat_endpoints(manifests, "my-project"))
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from controller.errors import PermanentError
 from controller.providers.connections import plain_channel
 from controller.providers.endpoint_model import EndpointModel
 from controller.providers.genai_model import GeminiModel, gemini_client
+from controller.providers.open_model import ChatEndpointModel
 from controller.providers.prompt_live import prediction_client
 from controller.runtime.model import TextModel
 
@@ -26,24 +32,32 @@ __all__ = ["VertexModels", "vertex_models"]
 
 
 class VertexModels:
-    """A `ModelRouter` over a Gemini adapter and an Endpoint adapter (either may be absent)."""
+    """A `ModelRouter` over a Gemini adapter, an Endpoint Predict adapter and a chat-completions adapter
+    (any may be absent)."""
 
     def __init__(
         self,
         *,
         gemini: TextModel | None = None,
         endpoints: TextModel | None = None,
+        chat: TextModel | None = None,
         gemini_endpoints: Collection[str] = (),
+        chat_endpoints: Collection[str] = (),
         aliases: Mapping[str, str] | None = None,
     ) -> None:
-        self._gemini, self._endpoints = gemini, endpoints
+        self._gemini, self._endpoints, self._chat = gemini, endpoints, chat
         self._gemini_endpoints = frozenset(gemini_endpoints)
+        self._chat_endpoints = frozenset(chat_endpoints)
         self._aliases = dict(aliases or {})
 
     def model_for(self, name: str, *, generate_content: bool = False) -> TextModel:
         """The adapter for `name` (PermanentError when none is configured for its kind); with
         `generate_content` an endpoint is a tuned Gemini model's (the prompt version recorded it so)."""
         name = self._aliases.get(name, name)
+        if name in self._chat_endpoints and name not in self._gemini_endpoints and not generate_content:
+            if self._chat is None:
+                raise PermanentError(f"no chat-completions adapter configured for {name}")
+            return self._chat
         if "/endpoints/" in name and name not in self._gemini_endpoints and not generate_content:
             if self._endpoints is None:
                 raise PermanentError(f"no Endpoint Predict adapter configured for {name}")
@@ -65,13 +79,22 @@ def vertex_models(
     grpc_target: str | None = None,
     genai_base_url: str | None = None,
     gemini_endpoints: Collection[str] = (),
+    chat_endpoints: Collection[str] = (),
 ) -> VertexModels:
-    """Both adapters for a project: on Google Cloud by default (Gemini in `location`, which may be
-    `global`; each endpoint through its own region's host), or on an emulator (`grpc_target` HOST:PORT for
-    Predict, `genai_base_url` http://HOST:PORT for google-genai)."""
+    """The three adapters for a project: on Google Cloud by default (Gemini in `location`, which may be
+    `global`; each endpoint through its own region's host, chat completions with Application Default
+    Credentials), or on an emulator (`grpc_target` HOST:PORT for Predict, `genai_base_url` http://HOST:PORT
+    for google-genai and the chat endpoints' REST routes). `chat_endpoints`: full endpoint names
+    (`projects/P/locations/R/endpoints/E`) called with chat completions."""
     if grpc_target:
         endpoints = EndpointModel(prediction_client(region=location, channel=plain_channel(grpc_target)))
     else:
         endpoints = EndpointModel(client_for_region=lambda region: prediction_client(region=region or location))
     client = gemini_client(project=project, location=location, base_url=genai_base_url)
-    return VertexModels(gemini=GeminiModel(client), endpoints=endpoints, gemini_endpoints=gemini_endpoints)
+    return VertexModels(
+        gemini=GeminiModel(client),
+        endpoints=endpoints,
+        chat=ChatEndpointModel(base_url=genai_base_url),
+        gemini_endpoints=gemini_endpoints,
+        chat_endpoints=chat_endpoints,
+    )
