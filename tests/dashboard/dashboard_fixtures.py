@@ -32,6 +32,7 @@ from controller.emulator.server import running
 from controller.emulator.vertex.state import EndpointRecord
 from tests.e2e.canary_helpers import ERRORING, HEALTHY_V1, TRAFFIC, canary_yaml, wait_until
 from tests.e2e.conftest import Workspace, model_yaml
+from tests.helpers import child_env
 
 REPO = Path(__file__).resolve().parents[2]
 CANARY = "chat"  # the canary Endpoint (deployment `primary`) that rolls back on error-rate
@@ -132,9 +133,7 @@ def seed_endpoints(workspace: Workspace, count: int, *, prefix: str = "fleet") -
 def serve_dashboard(workspace: Workspace, *extra: str, timeout_s: float = 60.0) -> Iterator[DashboardSite]:
     """`python -m controller dashboard MANIFESTS --port 0 --emulator ADDR --audit-log ROOT/audit.log` in a
     child process; yields once /api/overview answers, and stops it with SIGTERM on exit."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GENAIOPS_", "GOOGLE_CLOUD_PROJECT"))}
-    if "GENAIOPS_TODAY" in os.environ:  # the suite's calendar day (tests/conftest.py): models are judged on it
-        env["GENAIOPS_TODAY"] = os.environ["GENAIOPS_TODAY"]
+    env = child_env()
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     env["PYTHONUNBUFFERED"] = "1"
     audit_log = workspace.root / "audit.log"

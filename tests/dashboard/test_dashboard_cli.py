@@ -23,6 +23,7 @@ from controller.emulator.server import running
 from tests.dashboard.dashboard_fixtures import REPO, serve_dashboard
 from tests.e2e.canary_helpers import wait_until
 from tests.e2e.conftest import Workspace, endpoint_yaml, model_yaml
+from tests.helpers import child_env
 
 
 @pytest.fixture
@@ -39,7 +40,7 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Works
 
 
 def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GENAIOPS_", "GOOGLE_CLOUD_PROJECT"))}
+    env = child_env()
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     return env
 

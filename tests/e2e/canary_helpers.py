@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.e2e.conftest import Workspace, endpoint_yaml, model_yaml
+from tests.helpers import child_env
 
 REPO = Path(__file__).resolve().parents[2]
 LABEL = "genaiops-ro-"
@@ -258,7 +259,7 @@ class ChildApply:
 def apply_process(workspace: Workspace, *extra: str) -> Iterator[ChildApply]:
     """`python -m controller apply manifests --auto-approve --wait ... --emulator ADDR` as a child process
     in the workspace directory; killed on exit if it is still running."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GENAIOPS_", "GOOGLE_CLOUD_PROJECT"))}
+    env = child_env()
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     argv = [
         sys.executable,

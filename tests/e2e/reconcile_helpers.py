@@ -29,6 +29,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.canary_helpers import served, wait_until
 from tests.e2e.conftest import Workspace
+from tests.helpers import child_env
 
 REPO = Path(__file__).resolve().parents[2]
 TWO = "[{name: a, model: llm}, {name: b, model: llm}]"
@@ -67,9 +68,7 @@ class GitRepo:
 
 # -- the reconcile loop as a child process ---------------------------------------------------------
 def _child_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GENAIOPS_", "GOOGLE_CLOUD_PROJECT"))}
-    if "GENAIOPS_TODAY" in os.environ:  # the suite's calendar day (tests/conftest.py): reconcile judges models on it
-        env["GENAIOPS_TODAY"] = os.environ["GENAIOPS_TODAY"]
+    env = child_env()
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     return env
 

@@ -12,6 +12,7 @@ import sys
 
 from tests.e2e.canary_helpers import ERRORING, REPO, write_version
 from tests.e2e.conftest import Workspace
+from tests.helpers import child_env
 
 LONG_STEPS = "[{weight: 20, pause: 2s}, {weight: 50, pause: 2s}]"
 
@@ -19,7 +20,7 @@ LONG_STEPS = "[{weight: 20, pause: 2s}, {weight: 50, pause: 2s}]"
 def _ci_apply(workspace: Workspace, **env_extra: str) -> subprocess.CompletedProcess[str]:
     """`genaiops apply --auto-approve --wait` as a CI job runs it: TERM=dumb, no COLUMNS, stdin and stdout
     not terminals (stdout and stderr to one pipe)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GENAIOPS_", "GOOGLE_CLOUD_PROJECT"))}
+    env = child_env()
     env.pop("COLUMNS", None)
     env.pop("LINES", None)
     env.update(TERM="dumb", PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])))

@@ -31,6 +31,7 @@ from tests.e2e.canary_helpers import (
     write_version,
 )
 from tests.e2e.conftest import Workspace
+from tests.helpers import child_env
 
 LONG_STEP = "[{weight: 20, pause: 1m}]"  # outlasts the test: the apply is still driving it when status runs
 HELD_FIRST_STEP = "[{weight: 20, pause: 10m}, {weight: 50, pause: 2s}]"  # step 1 ends by `rollout promote`
@@ -64,7 +65,7 @@ def _status_argv(workspace: Workspace, *args: str) -> list[str]:
 
 
 def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GENAIOPS_", "GOOGLE_CLOUD_PROJECT"))}
+    env = child_env()
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     env.pop("FORCE_COLOR", None)
     env.pop("TTY_INTERACTIVE", None)

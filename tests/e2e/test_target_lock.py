@@ -20,6 +20,7 @@ from typing import Any
 
 from tests.e2e.conftest import Workspace, endpoint_yaml, model_yaml
 from tests.e2e.reconcile_helpers import Controller, GitRepo, free_port, reconcile_argv
+from tests.helpers import child_env
 
 REPO = Path(__file__).resolve().parents[2]
 PROMPT = """\
@@ -40,9 +41,7 @@ spec: {publisher: publishers/google/models/gemini-2.0-flash}
 
 
 def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GENAIOPS_", "GOOGLE_CLOUD_PROJECT"))}
-    if "GENAIOPS_TODAY" in os.environ:  # the suite's calendar day (tests/conftest.py): models are judged on it
-        env["GENAIOPS_TODAY"] = os.environ["GENAIOPS_TODAY"]
+    env = child_env()
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     return env
 

@@ -20,6 +20,7 @@ from typing import Any
 from controller.prompts.version import PromptVersion
 from controller.providers.prompt_store import open_store
 from tests.e2e.conftest import Workspace
+from tests.helpers import child_env
 
 REPO = Path(__file__).resolve().parents[2]
 DURATION_S = 60.0  # how long a job takes on the emulator's clock; the test moves the clock past it
@@ -164,9 +165,7 @@ def audit(path: Path) -> list[dict[str, Any]]:
 # -- genaiops in a child process -------------------------------------------------------------------
 def genaiops(cwd: Path, *args: str, log: Path) -> subprocess.Popen[bytes]:
     """`python -m controller ARGS` started in `cwd`, its output going to `log`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GENAIOPS_", "GOOGLE_CLOUD_PROJECT"))}
-    if "GENAIOPS_TODAY" in os.environ:  # the suite's calendar day (tests/conftest.py): models are judged on it
-        env["GENAIOPS_TODAY"] = os.environ["GENAIOPS_TODAY"]
+    env = child_env()
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     with log.open("wb") as out:
         return subprocess.Popen(
