@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from controller.loader.checks import Located
 from controller.loader.yaml_source import Path
 from controller.model import Model, Prompt, TuningJob
-from controller.model.catalogue.lifecycle import model_id_of
+from controller.model.model_lifecycle import written_models
 
 
 @dataclass(frozen=True)
@@ -39,30 +39,11 @@ class ModelRef:
         return head + successor
 
 
-def _google(ref: str | None, *, bare: bool) -> str | None:
-    """The Google model id in `ref`: a publisher path always; a bare `gemini-...` id only where the field
-    takes one (a TuningJob's baseModel: elsewhere a bare name is a Model or TuningJob manifest's name)."""
-    if ref is None or not (ref.startswith("publishers/google/models/") or (bare and ref.startswith("gemini-"))):
-        return None
-    return model_id_of(ref)
-
-
 def model_refs(items: Iterable[Located]) -> Iterator[ModelRef]:
-    """Every place `items` write a Google publisher model id, in input order."""
+    """Every place `items` write a Google publisher model id, in input order (`written_models` says where)."""
     for item in items:
-        manifest = item.manifest
-        fields: list[tuple[Path, str | None]] = []
-        if isinstance(manifest, Model):
-            fields.append((("spec", "publisher"), manifest.spec.publisher))
-        elif isinstance(manifest, TuningJob):
-            fields.append((("spec", "baseModel"), manifest.spec.base_model))
-        elif isinstance(manifest, Prompt):
-            fields.append((("spec", "model"), manifest.spec.model))
-            fields.append((("spec", "fallbackModel"), manifest.spec.fallback_model))
-        for path, value in fields:
-            model_id = _google(value, bare=isinstance(manifest, TuningJob))
-            if value is not None and model_id is not None:
-                yield ModelRef(item, path, value, model_id)
+        for path, value, model_id in written_models(item.manifest):
+            yield ModelRef(item, path, value, model_id)
 
 
 def dependents(items: Iterable[Located], ref: ModelRef) -> list[str]:

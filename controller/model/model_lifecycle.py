@@ -14,8 +14,17 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from controller.model.catalogue.lifecycle import ModelCatalogue, PublisherModelInfo, model_catalogue
+from controller.model.catalogue.lifecycle import (
+    PUBLISHER_PREFIX,
+    ModelCatalogue,
+    PublisherModelInfo,
+    model_catalogue,
+    model_id_of,
+)
 from controller.model.common import Frozen, Metadata
+from controller.model.prompt import Prompt
+from controller.model.registry_model import Model
+from controller.model.tuning import TuningJob
 
 _MODEL_ID = r"^[a-z0-9][a-z0-9.\-]*[a-z0-9]$"
 
@@ -85,6 +94,32 @@ class ModelLifecycle(Frozen):
     spec: ModelLifecycleSpec
 
 
+def written_models(manifest: object) -> list[tuple[tuple[str, ...], str, str]]:
+    """Where a manifest writes a Google publisher model id itself, as (YAML field path, the field's whole
+    value, the model id): a Model's `spec.publisher`, a TuningJob's `spec.baseModel` (a bare `gemini-...`
+    id allowed: the tuned model retires with it) and a Prompt's `spec.model` / `spec.fallbackModel` when
+    they are publisher paths (a bare name there is a Model or TuningJob manifest's). One list for the
+    loader's checks (`loader.model_refs`, with positions) and the planner's health."""
+    fields: list[tuple[tuple[str, ...], str | None]] = []
+    if isinstance(manifest, Model):
+        fields.append((("spec", "publisher"), manifest.spec.publisher))
+    elif isinstance(manifest, TuningJob):
+        fields.append((("spec", "baseModel"), manifest.spec.base_model))
+    elif isinstance(manifest, Prompt):
+        fields.extend(
+            ((("spec", "model"), manifest.spec.model), (("spec", "fallbackModel"), manifest.spec.fallback_model))
+        )
+    bare = isinstance(manifest, TuningJob)
+    found: list[tuple[tuple[str, ...], str, str]] = []
+    for path, value in fields:
+        if value is None or not (value.startswith(PUBLISHER_PREFIX) or (bare and value.startswith("gemini-"))):
+            continue
+        model_id = model_id_of(value)
+        if model_id is not None:
+            found.append((path, value, model_id))
+    return found
+
+
 def project_catalogue(manifests: Iterable[object], base: ModelCatalogue | None = None) -> ModelCatalogue:
     """`base` (default: the bundled catalogue) with the rows of every `ModelLifecycle` among `manifests`
     (in order: a later row for the same model wins)."""
@@ -98,4 +133,4 @@ def project_catalogue(manifests: Iterable[object], base: ModelCatalogue | None =
     return catalogue.with_rows(rows) if rows else catalogue
 
 
-__all__ = ["ModelLifecycle", "ModelLifecycleRow", "ModelLifecycleSpec", "project_catalogue"]
+__all__ = ["ModelLifecycle", "ModelLifecycleRow", "ModelLifecycleSpec", "project_catalogue", "written_models"]

@@ -9,38 +9,19 @@ comes in the `Horizon`; the catalogue is the bundled one with the manifests' `Mo
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 from controller.model import Manifest, Model, Prompt, TuningJob
 from controller.model.catalogue.lifecycle import (
-    PUBLISHER_PREFIX,
     Horizon,
     Lifecycle,
     ModelCatalogue,
     Stage,
     lifecycle_of,
-    model_id_of,
 )
-from controller.model.model_lifecycle import project_catalogue
+from controller.model.model_lifecycle import project_catalogue, written_models
 from controller.plans.plan import Health, HealthState, Plan, ResourceChange
-
-
-def _written(manifest: Manifest) -> Iterator[str]:
-    """The Google publisher model ids a manifest writes itself (as `loader.model_refs` finds them)."""
-    values: list[str | None] = []
-    if isinstance(manifest, Model):
-        values.append(manifest.spec.publisher)
-    elif isinstance(manifest, TuningJob):
-        values.append(manifest.spec.base_model)
-    elif isinstance(manifest, Prompt):
-        values.extend((manifest.spec.model, manifest.spec.fallback_model))
-    for value in values:
-        bare = isinstance(manifest, TuningJob)  # elsewhere a bare name is a Model or TuningJob manifest's name
-        if value is not None and (value.startswith(PUBLISHER_PREFIX) or (bare and value.startswith("gemini-"))):
-            model_id = model_id_of(value)
-            if model_id is not None:
-                yield model_id
 
 
 def _soonest(lifecycles: Iterable[Lifecycle]) -> Lifecycle | None:
@@ -65,7 +46,7 @@ def retiring(
     found: dict[tuple[str, str], str] = {}
     owners: dict[str, Lifecycle] = {}  # a Model or TuningJob name -> its retiring model
     for manifest in manifests:
-        soonest = _soonest(lifecycle_of(model_id, horizon, cat) for model_id in _written(manifest))
+        soonest = _soonest(lifecycle_of(model_id, horizon, cat) for _, _, model_id in written_models(manifest))
         if soonest is None:
             continue
         via = "base model " if isinstance(manifest, TuningJob) else ""
