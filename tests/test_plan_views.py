@@ -249,7 +249,7 @@ def test_notes_and_diagnostics_are_printed_before_the_summary() -> None:
 def test_a_warning_diagnostic_is_labelled_as_a_warning_with_its_detail() -> None:
     warning = Diagnostic("quota is low", Source("manifests/a.yaml", 3, 5), "spec", Severity.WARNING, "ask for more")
     text = human(dataclasses.replace(create_plan(), diagnostics=(warning,)))
-    assert "Warning: manifests/a.yaml:3:5 spec: warning: quota is low\n  ask for more\n" in text
+    assert "manifests/a.yaml:3:5 spec: warning: quota is low\n  ask for more\n" in text
 
 
 def test_colour_is_used_on_a_terminal_only() -> None:

@@ -278,7 +278,7 @@ def plan_lines(plan: Plan, *, show_noop: bool = False) -> Iterator[Text]:
     yield Text("")
     if plan.warnings:
         for diagnostic in plan.warnings:  # above the plan, in yellow as `validate` prints them
-            yield Text.assemble(("Warning: ", "bold yellow"), (diagnostic.render(), "yellow"))
+            yield Text(diagnostic.render(), style="yellow")  # `file:line:col path: warning: ...`
             if diagnostic.detail:
                 yield Text(f"  {diagnostic.detail}")
         yield Text("")
