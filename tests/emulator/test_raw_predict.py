@@ -228,3 +228,20 @@ def test_a_malformed_llm_parameter_is_refused_when_the_model_is_uploaded(vx: Ver
         vx.upload("bad", uri="gs://emulator-models/x?llm=completion")
     with pytest.raises(exceptions.InvalidArgument, match="ttft_ms"):
         vx.upload("bad2", uri="gs://emulator-models/x?ttft_ms=10")
+
+
+def test_a_model_on_an_openai_compatible_serving_image_answers_chat_without_emulated_behaviour(vx: Vertex) -> None:
+    """Model Garden's open models carry no artifact URI; their vLLM serving image speaks chat completions."""
+    from controller.emulator.vertex.model_garden import VLLM_IMAGE
+
+    model = v1.Model(
+        display_name="gemma", container_spec={"image_uri": VLLM_IMAGE, "ports": [{"container_port": 8080}]}
+    )
+    request = {"parent": vx.parent, "model": model, "model_id": "gemma"}
+    uploaded = vx.models.upload_model(request=request).result(timeout=10).model
+    endpoint = vx.create_endpoint("ep")
+    vx.deploy(endpoint.name, uploaded, {"0": 100})
+    answer = vx.prediction.raw_predict(endpoint=endpoint.name, http_body=http_body(chat_body("hello there")))
+    completion = json.loads(answer.data)
+    assert completion["object"] == "chat.completion"
+    assert completion["choices"][0]["message"]["content"] == "hello there"

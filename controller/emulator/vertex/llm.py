@@ -61,6 +61,22 @@ class LlmBehaviour:
         return self.first_token_delay_s() + max(0, pieces - 1) * self.token_gap_s()
 
 
+# Serving images whose containers speak OpenAI's chat completions (Model Garden's vLLM and Hugging Face TGI
+# images, e.g. `.../vertex-vision-model-garden-dockers/pytorch-vllm-serve:...`): a model registered with one
+# and no emulated behaviour in its artifact URI (Model Garden's open models have none) is a chat model.
+OPENAI_SERVING_IMAGES = ("vllm", "tgi", "text-generation-inference")
+
+
+def chat_behaviour(artifact_uri: str, image_uri: str = "") -> LlmBehaviour | None:
+    """The chat behaviour of a deployed model: `llm=chat` in its artifact URI, else the defaults when its
+    serving image is an OpenAI-compatible one (`OPENAI_SERVING_IMAGES`), else None (not a chat model)."""
+    found = llm_behaviour(artifact_uri)
+    if found is not None:
+        return found
+    image = image_uri.rsplit("/", 1)[-1].lower()
+    return LlmBehaviour() if any(name in image for name in OPENAI_SERVING_IMAGES) else None
+
+
 @functools.lru_cache(maxsize=1024)
 def llm_behaviour(uri: str) -> LlmBehaviour | None:
     """The chat behaviour of a model with this artifact URI, or None when it is not an emulated LLM.

@@ -56,6 +56,7 @@ class Target:
     model_display_name: str
     behaviour: Behaviour
     artifact_uri: str = ""  # where further behaviour is read (`llm.py`: an emulated chat model)
+    image_uri: str = ""  # the serving container's image (an OpenAI-compatible one makes a chat model)
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,8 @@ def route_of(state: CloudState, endpoint: EndpointRecord) -> Route | None:
         model = state.models.get(deployed.model)
         version = model.version(deployed.model_version_id) if model else None
         uri, display = (version.artifact_uri, version.display_name) if version else ("", deployed.display_name)
-        target = Target(deployed_id, deployed.model, deployed.model_version_id, display, behaviour_of(uri), uri)
+        image = str(version.spec.get("container_spec", {}).get("image_uri", "")) if version else ""
+        target = Target(deployed_id, deployed.model, deployed.model_version_id, display, behaviour_of(uri), uri, image)
         weighted.append((weight, target))
     if not weighted:
         return None

@@ -146,7 +146,7 @@ class RawPredictionService:
     # -- what the model answers ---------------------------------------------------------------------------
     def _answer(self, call: _Call, data: bytes, *, stream_default: bool) -> _Answer:
         """The model's answer to a raw body; INVALID_ARGUMENT (recorded as 400) for a malformed one."""
-        behaviour = llm.llm_behaviour(call.target.artifact_uri)
+        behaviour = llm.chat_behaviour(call.target.artifact_uri, call.target.image_uri)
         if behaviour is None:
             try:
                 return _Answer(JSON_TYPE, ((0.0, _echo(call.target, data)),))
@@ -210,7 +210,7 @@ class RawPredictionService:
         """ServerStreamingPredict: a chat model streams the words of its answer to the string tensors of
         `inputs`, one string tensor per response; any other model answers once, echoing `inputs`."""
         call = self._begin(request.endpoint)
-        behaviour = llm.llm_behaviour(call.target.artifact_uri)
+        behaviour = llm.chat_behaviour(call.target.artifact_uri, call.target.image_uri)
         if behaviour is None:
             echo = v1.StreamingPredictResponse(outputs=list(request.inputs), parameters=request.parameters)
             return self._tensors(call, _Answer(JSON_TYPE, ((0.0, b""),)), lambda _: echo)
@@ -256,12 +256,12 @@ class RawPredictionService:
         """`POST /{v1|v1beta1}/{endpoint}/chat/completions`: OpenAI's chat completions on the endpoint's models
         (a deployed model that is not an emulated chat model answers 400, as a non-OpenAI container would)."""
         call = self._begin(http.path_params.get("endpoint", ""))
-        if llm.llm_behaviour(call.target.artifact_uri) is None:
+        if llm.chat_behaviour(call.target.artifact_uri, call.target.image_uri) is None:
             raise self._refuse(
                 call,
                 ValueError(
                     f"DeployedModel {call.target.deployed_model_id} does not serve the Chat Completions API "
-                    "(an emulated chat model has llm=chat in its artifact URI)."
+                    "(an emulated chat model has llm=chat in its artifact URI or an OpenAI-compatible serving image)."
                 ),
             )
         answer = self._answer(call, http.body, stream_default=False)
