@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from controller.dashboard.audit_page import AuditRecord
 from controller.dashboard.shapes import EventMark, MeasurementMark, MetricPlot, Point, RolloutPage, StepInfo, Threshold
 from controller.model import Endpoint, Metric, Prompt, duration_seconds
-from controller.model.analysis import LATENCY_METRICS, Unit
+from controller.model.analysis import DURATION_METRICS, Unit
 from controller.observed import Sample
 from controller.prompts.canary import prompt_steps
 from controller.rollout.events import RolloutStatus, TargetKind, identity
@@ -31,7 +31,12 @@ MAX_WINDOWS = 120  # points per series: a long rollout is sampled in wider windo
 SETTLED_S = 120.0  # a window that ended this long ago has all its data (Cloud Monitoring lags a minute or two)
 _VERDICTS = {"successful": "passed", "failed": "failed", "inconclusive": "inconclusive", "error": "error"}
 _ENDED = {"rollout-promoted": Phase.HEALTHY, "rollout-aborted": Phase.DEGRADED}
-_UNITS = {"cost-per-request": "$", "input-tokens-per-request": "tokens", "output-tokens-per-request": "tokens"}
+_UNITS = {
+    "cost-per-request": "$",
+    "input-tokens-per-request": "tokens",
+    "output-tokens-per-request": "tokens",
+    "tokens-per-second": "tokens/s",
+}
 
 Sampler = Callable[[str, float, float], Sample]  # (deployed model id or version, start, end) -> what it served
 
@@ -160,7 +165,7 @@ def threshold_of(metric: Metric) -> Threshold:
 def unit_name(name: str) -> str:
     """The unit of a built-in metric's values: `ms` for latency, `$` for cost, `tokens` for tokens, "" for
     rates (fractions), counts and ratings."""
-    return "ms" if name in LATENCY_METRICS else _UNITS.get(name, "")
+    return "ms" if name in DURATION_METRICS else _UNITS.get(name, "")
 
 
 def unit_of(metric: Metric) -> str:

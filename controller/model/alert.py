@@ -36,6 +36,10 @@ AlertMetric = Literal[
     "safety-block-rate",
     "feedback-score",
     "cache-hit-rate",
+    "time-to-first-token-p50",
+    "time-to-first-token-p95",
+    "time-to-first-token-p99",
+    "tokens-per-second",
 ]
 RUNTIME_ALERT_METRICS: tuple[str, ...] = get_args(AlertMetric)
 

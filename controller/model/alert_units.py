@@ -6,12 +6,14 @@ planner's compiler (controller/plans/alert_compile.py, which sends the normalise
 the unit fits the metric and what the number means:
 
 - ratios (`error-rate`, `safety-block-rate`, `cache-hit-rate`): a fraction from 0 to 1, written 0.05 or 5%;
-- latencies (`latency-p50/p95/p99`): milliseconds, written with the unit, 1500ms or 1.5s (a plain number is
-  refused, as canary analysis refuses it: `1.5` meant as seconds would alert at 1.5 ms);
+- latencies (`latency-p50/p95/p99`, and streamed answers' `time-to-first-token-p50/p95/p99`): milliseconds,
+  written with the unit, 1500ms or 1.5s (a plain number is refused, as canary analysis refuses it: `1.5`
+  meant as seconds would alert at 1.5 ms);
 - costs (`cost-per-hour`, `cost-per-day`): US dollars spent in the hour or day, written $50 or 50;
 - `feedback-score`: the mean user rating, from 1 to 5 (a plain number);
 - counts (`request-count`, `input-tokens`, `output-tokens`): per second (a plain number), as Cloud
-  Monitoring's ALIGN_RATE gives them;
+  Monitoring's ALIGN_RATE gives them; `tokens-per-second` (streamed answers' mean output tokens per second)
+  a plain number too;
 - a custom `query`: whatever the query returns (any unit is taken as written: 5% is 0.05, 2s is 2000).
 """
 
@@ -34,7 +36,14 @@ class AlertUnit(StrEnum):
 
 
 RATIO_ALERT_METRICS = ("error-rate", "safety-block-rate", "cache-hit-rate")
-LATENCY_ALERT_METRICS = ("latency-p50", "latency-p95", "latency-p99")
+LATENCY_ALERT_METRICS = (
+    "latency-p50",
+    "latency-p95",
+    "latency-p99",
+    "time-to-first-token-p50",
+    "time-to-first-token-p95",
+    "time-to-first-token-p99",
+)
 COST_ALERT_METRICS = ("cost-per-hour", "cost-per-day")
 RATE_ALERT_METRICS = ("request-count", "input-tokens", "output-tokens")
 RATING_RANGE = (1.0, 5.0)

@@ -12,7 +12,14 @@ fraction, or the plain number), so nothing downstream reads the text again.
 
 Endpoints and prompts share these checks: the Vertex AI endpoint metrics give `error-rate`, `latency-p*`
 and `request-count`; the runtime client's metrics of a prompt version give those and `PROMPT_METRICS`
-(which an endpoint cannot measure). A metric may also be judged statistically against the stable
+(which an endpoint cannot measure). Both also take the runtime's streaming metrics (`STREAMING_METRICS`):
+`time-to-first-token-p50/p95/p99` (a duration, like `latency-p*`) and `tokens-per-second` (output tokens
+per second after the first token, a plain number, usually a `min`), read from the runtime client's metrics
+of streamed answers: per deployed model for an endpoint (the series labelled with the endpoint and the
+deployed model that answered), per version for a prompt. Whole (non-streamed) answers have neither: a
+canary that serves none streamed is measured inconclusive ("no streamed answers"), never a pass, and the
+rollout pauses at `inconclusiveLimit` saying so; it is not a validation error, since only the applications
+decide whether they stream. A metric may also be judged statistically against the stable
 (`judge: mann-whitney`, Kayenta's Mann-Whitney classifier over per-interval values, `rollout/judge.py`):
 `Metric.judge_settings` holds its settings with the metric's defaults filled in.
 """
@@ -45,13 +52,32 @@ PROMPT_METRICS = (
     "safety-block-rate",
     "feedback-score",
 )
-BUILTIN_METRICS = ("error-rate", "latency-p50", "latency-p95", "latency-p99", "request-count", *PROMPT_METRICS)
+# The runtime client's metrics of streamed answers (controller/runtime/aggregate.py), for endpoints and prompts.
+TTFT_METRICS = ("time-to-first-token-p50", "time-to-first-token-p95", "time-to-first-token-p99")
+STREAMING_METRICS = (*TTFT_METRICS, "tokens-per-second")
+BUILTIN_METRICS = (
+    "error-rate",
+    "latency-p50",
+    "latency-p95",
+    "latency-p99",
+    "request-count",
+    *PROMPT_METRICS,
+    *STREAMING_METRICS,
+)
 LATENCY_METRICS = ("latency-p50", "latency-p95", "latency-p99")
+DURATION_METRICS = (*LATENCY_METRICS, *TTFT_METRICS)  # thresholds written as durations
 RATE_METRICS = ("error-rate", "safety-block-rate")
-NUMBER_METRICS = ("request-count", "cost-per-request", "input-tokens-per-request", "output-tokens-per-request")
+NUMBER_METRICS = (
+    "request-count",
+    "cost-per-request",
+    "input-tokens-per-request",
+    "output-tokens-per-request",
+    "tokens-per-second",
+)
 RATING_METRICS = ("feedback-score",)
 RATING_RANGE = (1.0, 5.0)  # a feedback rating, and so their mean
-HIGHER_IS_BETTER = ("feedback-score",)  # a judge watches these for a decrease, other built-ins for an increase
+# A judge watches these for a decrease, other built-ins for an increase.
+HIGHER_IS_BETTER = ("feedback-score", "tokens-per-second")
 UNJUDGEABLE = ("request-count",)  # follows the traffic weight: the canary always has fewer than the stable
 MAX_INCREASE = 10.0  # 1000% above the stable: a bare number beyond this is a percentage written as a fraction
 
@@ -70,7 +96,7 @@ _ANY_TEXT_RE = re.compile(_ANY_TEXT)
 class Unit(StrEnum):
     """What a metric's `min` and `max` are measured in, once normalised."""
 
-    SECONDS = "seconds"  # latency metrics: written as durations (1.5s, 300ms) or maxMs
+    SECONDS = "seconds"  # latency and time-to-first-token metrics: written as durations (1.5s, 300ms) or maxMs
     FRACTION = "fraction"  # error-rate, safety-block-rate: written as 0.02 or 2%
     NUMBER = "number"  # request-count, cost, tokens, feedback-score and custom query metrics: plain numbers
 
@@ -79,7 +105,7 @@ def unit_of(name: str, *, custom: bool) -> Unit:
     """The unit of a metric's thresholds: a custom query's value is whatever its query returns."""
     if custom:
         return Unit.NUMBER
-    if name in LATENCY_METRICS:
+    if name in DURATION_METRICS:
         return Unit.SECONDS
     if name in RATE_METRICS:
         return Unit.FRACTION
@@ -183,7 +209,8 @@ def decrease_value(value: float | str) -> float:
 
 
 _THRESHOLD_DOC = (
-    "Latency metrics: a duration such as 1.5s or 300ms (a bare number is refused: no unit). error-rate and "
+    "Latency and time-to-first-token metrics: a duration such as 1.5s or 300ms (a bare number is refused: no "
+    "unit). tokens-per-second: output tokens per second, a plain number (usually a min). error-rate and "
     "safety-block-rate: a fraction from 0 to 1, or a percentage such as 2%. feedback-score: a mean rating from "
     "1 to 5. request-count, cost-per-request (USD), output-tokens-per-request and custom query metrics: a "
     "plain number."
@@ -206,7 +233,7 @@ def _builtin(*names: str) -> dict[str, Any]:
 _SCHEMA_RULES: dict[str, Any] = {
     "allOf": [
         {
-            "if": _builtin(*LATENCY_METRICS),
+            "if": _builtin(*DURATION_METRICS),
             "then": _bounds_schema({"type": "string", "pattern": _DURATION_TEXT}),
         },
         {
@@ -281,8 +308,8 @@ class Judge(Frozen):
     )
     direction: JudgeDirection | None = Field(
         default=None,
-        description="Which change fails: increase, decrease or either. Default: decrease for feedback-score, "
-        "increase for the other built-in metrics, either for a custom query.",
+        description="Which change fails: increase, decrease or either. Default: decrease for feedback-score and "
+        "tokens-per-second, increase for the other built-in metrics, either for a custom query.",
     )
     allowed_increase: _CHANGE = Field(
         default=None,
@@ -438,7 +465,10 @@ class Metric(Frozen):
         if self.query is None and self.name not in BUILTIN_METRICS:
             raise ValueError(f"unknown metric {self.name!r}: use one of {', '.join(BUILTIN_METRICS)} or give a 'query'")
         if self.max_ms is not None and self.unit is not Unit.SECONDS:
-            raise ValueError("'maxMs' applies only to latency metrics (latency-p50, latency-p95, latency-p99)")
+            raise ValueError(
+                "'maxMs' applies only to latency metrics (latency-p50, latency-p95, latency-p99, "
+                "time-to-first-token-p50, time-to-first-token-p95, time-to-first-token-p99)"
+            )
         if self.max_ms is not None and self.max is not None:
             raise ValueError(f"give 'max' or 'maxMs', not both (max: {self.max}, maxMs: {self.max_ms:g})")
         thresholds = (self.min, self.max, self.max_ms, self.max_increase, self.max_decrease)

@@ -10,6 +10,11 @@ The runtime client's custom metrics (CUMULATIVE, `custom.googleapis.com/genaiops
 per-outcome ones, outcome) are written by controller/runtime (aggregate.py defines their kinds and value
 types) and read by the prompt canary, `genaiops usage` and Alerts on a Prompt or the project.
 
+The streaming metrics (`time_to_first_token`, `output_tokens_per_second`) are the runtime's too: Vertex AI
+publishes no per-deployed-model time-to-first-token metric for a self-deployed endpoint in its
+`aiplatform.googleapis.com` list (only MaaS publisher models have first-token latencies, and AI AutoMetrics
+exports a vLLM container's own `vllm:` Prometheus metrics), so the client measures what its users feel.
+
 The planner (controller/plans/alert_compile.py) may not import providers or the runtime, hence this module.
 """
 
@@ -37,6 +42,11 @@ COST = "cost"  # CUMULATIVE DOUBLE, US dollars
 CACHE_HITS = "cache_hits"  # CUMULATIVE INT64
 SAFETY_BLOCKS = "safety_blocks"  # CUMULATIVE INT64, by outcome (blocked_input, blocked_output)
 FEEDBACK_SCORE = "feedback_score"  # CUMULATIVE DISTRIBUTION of ratings 1..5
+# Streamed answers only (never a whole answer), labelled also endpoint_id and deployed_model_id (an endpoint
+# model's answering deployed model; "-" otherwise): the time from the request to the first non-empty chunk,
+# and output tokens / (end of stream - first chunk).
+TIME_TO_FIRST_TOKEN = "time_to_first_token"  # CUMULATIVE DISTRIBUTION, ms
+TOKENS_PER_SECOND = "output_tokens_per_second"  # CUMULATIVE DISTRIBUTION, tokens/s
 
 
 def runtime_metric_type(name: str) -> str:
@@ -63,6 +73,8 @@ __all__ = [
     "RUNTIME_RESOURCE",
     "SAFETY_BLOCKS",
     "THINKING_TOKENS",
+    "TIME_TO_FIRST_TOKEN",
+    "TOKENS_PER_SECOND",
     "VERTEX_METRIC_PREFIX",
     "runtime_metric_type",
 ]

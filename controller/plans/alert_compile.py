@@ -13,7 +13,10 @@ what Google documents for its kind (the table test tests/plans/test_alert_compil
 - latency percentiles on the distribution metric: ALIGN_DELTA then REDUCE_PERCENTILE_50/95/99 across
   series (ALIGN_PERCENTILE_xx is valid only for GAUGE and DELTA metrics and does not merge the series of
   several deployed models or processes; the runtime's latency is CUMULATIVE); Vertex AI's
-  `prediction_latencies` is filtered on `latency_type = "total"` as canary analysis reads it;
+  `prediction_latencies` is filtered on `latency_type = "total"` as canary analysis reads it; the
+  streamed answers' `time-to-first-token-p*` read the runtime's `time_to_first_token` the same way
+  (Prompt and project targets: Vertex AI publishes no such endpoint metric);
+- `tokens-per-second`: the runtime's `output_tokens_per_second` distribution, ALIGN_DELTA then REDUCE_MEAN;
 - counts (`request-count`, `input-tokens`, `output-tokens`): ALIGN_RATE then REDUCE_SUM, i.e. per second;
 - `cost-per-hour` / `cost-per-day`: the runtime's cost (CUMULATIVE DOUBLE, dollars) with ALIGN_DELTA over a
   3,600 s / 86,400 s alignment period (a rolling window; the API allows up to 90,000 s for alert policies)
@@ -127,6 +130,11 @@ RUNTIME_SHAPES: dict[str, MetricShape] = {
     "safety-block-rate": _runtime_ratio(names.SAFETY_BLOCKS),
     "feedback-score": _runtime(names.FEEDBACK_SCORE, "ALIGN_DELTA", "REDUCE_MEAN", period_s=HOUR_S),
     "cache-hit-rate": _runtime_ratio(names.CACHE_HITS),
+    # Streamed answers only (the runtime's timings; a prompt or project without streams has no series).
+    "time-to-first-token-p50": _runtime(names.TIME_TO_FIRST_TOKEN, "ALIGN_DELTA", "REDUCE_PERCENTILE_50"),
+    "time-to-first-token-p95": _runtime(names.TIME_TO_FIRST_TOKEN, "ALIGN_DELTA", "REDUCE_PERCENTILE_95"),
+    "time-to-first-token-p99": _runtime(names.TIME_TO_FIRST_TOKEN, "ALIGN_DELTA", "REDUCE_PERCENTILE_99"),
+    "tokens-per-second": _runtime(names.TOKENS_PER_SECOND, "ALIGN_DELTA", "REDUCE_MEAN"),
 }
 
 

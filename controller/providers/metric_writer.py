@@ -58,6 +58,8 @@ _LABEL_HELP = {
     "label": "Prompt label (environment) asked for.",
     "model": "Vertex AI model called.",
     "outcome": "How the request ended (ok, cache_hit, blocked_input, ...).",
+    "endpoint_id": "Vertex AI endpoint id of an endpoint model ('-' for other models).",
+    "deployed_model_id": "The endpoint's deployed model that answered ('-' when not known).",
 }
 _API_ERRORS = (gexc.GoogleAPIError, grpc.RpcError, auth_exceptions.GoogleAuthError)
 _REQUEST_PB: Any = monitoring_v3.CreateTimeSeriesRequest.pb()

@@ -9,7 +9,13 @@ endpoint metrics (resource `aiplatform.googleapis.com/Endpoint`, metric label `d
   with no grouping, i.e. one total for the window;
 - `prediction_latencies` (for `latency-p*`, `latency_type="total"`), ALIGN_DELTA + REDUCE_SUM, i.e. one
   merged distribution whose p50/p95/p99 are computed client-side by `percentile`;
-- one call per custom `query` metric with the user's filter, aligner and reducer.
+- one call per custom `query` metric with the user's filter, aligner and reducer;
+- for the streaming metrics (`time-to-first-token-p*`, `tokens-per-second`), which Vertex AI does not publish
+  per deployed model, the runtime client's CUMULATIVE distributions `custom.googleapis.com/genaiops/
+  time_to_first_token` / `output_tokens_per_second` filtered on their `endpoint_id` and `deployed_model_id`
+  labels (set from the deployed model that answered each streamed request), ALIGN_DELTA + REDUCE_SUM: one
+  merged distribution per period; time to first token as its p50/p95/p99 (ms), tokens per second as its
+  mean. A metric never written (NOT_FOUND, or no series: no streamed answers) is no value, not an error.
 
 The alignment period is the window rounded up to whole seconds, so each query yields one aligned point that
 covers the whole window. Cloud Monitoring rejects periods below 60 s (`min_alignment_s`): a shorter window
@@ -44,12 +50,15 @@ from google.cloud.monitoring_v3.services.metric_service.transports.grpc import M
 from google.protobuf import duration_pb2, timestamp_pb2
 
 from controller.model import Metric
-from controller.model.analysis import LATENCY_METRICS
+from controller.model.analysis import LATENCY_METRICS, STREAMING_METRICS, TTFT_METRICS
 from controller.model.metric_names import (  # re-exported: the names live below the planner
     ENDPOINT_RESOURCE,
     ERROR_COUNT,
     PREDICTION_COUNT,
     PREDICTION_LATENCIES,
+    TIME_TO_FIRST_TOKEN,
+    TOKENS_PER_SECOND,
+    runtime_metric_type,
 )
 from controller.observed import Sample
 
@@ -154,6 +163,17 @@ class ModelScope:
         ]
         return " AND ".join(terms)
 
+    def runtime_filter(self, metric_type: str) -> str:
+        """A ListTimeSeries filter for one runtime streaming metric of this deployed model (labelled with the
+        endpoint and the deployed model that answered)."""
+        return " AND ".join(
+            (
+                f'metric.type = "{quote(metric_type)}"',
+                f'metric.labels.endpoint_id = "{quote(self.endpoint_id)}"',
+                f'metric.labels.deployed_model_id = "{quote(self.deployed_model_id)}"',
+            )
+        )
+
     def expand(self, user_filter: str) -> str:
         """A custom filter with `${endpoint_id}`, `${deployed_model_id}`, `${region}`, `${project}` filled in
         (escaped for use inside a quoted string); other text is left alone."""
@@ -233,6 +253,19 @@ class CloudMonitoringMetrics(MonitoringReader):
             series[name] = latency.series(int(name.rsplit("p", 1)[1]))
         custom: dict[str, float | None] = {}
         custom_errors: dict[str, str] = {}
+        values: dict[str, float | None] = {}
+        for kind, names in ((TIME_TO_FIRST_TOKEN, TTFT_METRICS), (TOKENS_PER_SECOND, ("tokens-per-second",))):
+            wanted = builtin & set(names)
+            if not wanted:
+                continue
+            try:  # a failed streaming query errors only the metrics that read it
+                periods = self._stream_periods(scope, kind, step)
+            except _QueryError as failed:
+                custom_errors.update(dict.fromkeys(wanted, str(failed)))
+                continue
+            values.update(stream_values(wanted, periods))
+            for name in sorted(wanted & judged):
+                series[name] = stream_series(name, periods)
         for metric in metrics:
             if metric.query is None:
                 continue
@@ -248,6 +281,7 @@ class CloudMonitoringMetrics(MonitoringReader):
             latency_ms=latency.percentiles() if latency is not None else {},
             custom=custom,
             custom_errors=custom_errors,
+            values=values,
             series=series,
         )
 
@@ -275,6 +309,28 @@ class CloudMonitoringMetrics(MonitoringReader):
         except ValueError as err:
             raise _QueryError(f"{PREDICTION_LATENCIES}: {err}") from err
 
+    def _stream_periods(self, scope: ModelScope, name: str, window: QueryWindow) -> dict[float, Any]:
+        """One runtime streaming distribution of the deployed model, merged per alignment period (no periods
+        when it was never written)."""
+        metric_type = runtime_metric_type(name)
+        series = self._list(
+            scope.runtime_filter(metric_type),
+            window,
+            _Aligner.ALIGN_DELTA,
+            _Reducer.REDUCE_SUM,
+            what=metric_type,
+            missing_ok=True,
+        )
+        periods: dict[float, list[Any]] = {}
+        for ts in series:
+            for p in ts.points:
+                if p.value.HasField("distribution_value"):
+                    periods.setdefault(p.interval.end_time.ToNanoseconds() / 1e9, []).append(p.value.distribution_value)
+        try:
+            return {end: merge_distributions(dists) for end, dists in sorted(periods.items())}
+        except ValueError as err:
+            raise _QueryError(f"{metric_type}: {err}") from err
+
     def _custom_series(self, metric: Metric, scope: ModelScope, window: QueryWindow) -> list[Any]:
         """A custom query aligned on the window's (short) periods, for its judge."""
         assert metric.query is not None
@@ -296,8 +352,11 @@ class CloudMonitoringMetrics(MonitoringReader):
         )
         return newest_value(series)
 
-    def _list(self, flt: str, window: QueryWindow, aligner: Any, reducer: Any, *, what: str) -> list[Any]:
-        """Every series (raw protobuf `TimeSeries`) of one aligned query, all pages."""
+    def _list(
+        self, flt: str, window: QueryWindow, aligner: Any, reducer: Any, *, what: str, missing_ok: bool = False
+    ) -> list[Any]:
+        """Every series (raw protobuf `TimeSeries`) of one aligned query, all pages (none for a metric never
+        written when `missing_ok`)."""
         request = monitoring_v3.ListTimeSeriesRequest(
             name=f"projects/{self.project}",
             filter=flt,
@@ -317,6 +376,10 @@ class CloudMonitoringMetrics(MonitoringReader):
                 if i:
                     self._count()
                 series.extend(monitoring_v3.ListTimeSeriesResponse.pb(page).time_series)
+        except gexc.NotFound as err:
+            if missing_ok:
+                return []
+            raise _QueryError(f"ListTimeSeries {what} failed: {describe_error(err)}") from err
         except _API_ERRORS as err:
             raise _QueryError(f"ListTimeSeries {what} failed: {describe_error(err)}") from err
         return series
@@ -341,6 +404,28 @@ class Latencies:
         """The q-th percentile of each period holding requests, oldest first."""
         values = (percentile(d, q) for _, d in sorted(self.periods.items()))
         return tuple(v for v in values if v is not None)
+
+
+def stream_value(name: str, distribution: Any) -> float | None:
+    """A streaming metric's value in a (raw) distribution: `time-to-first-token-pNN` its NN-th percentile
+    (ms), `tokens-per-second` its mean; None when empty."""
+    if not _raw(distribution).count:
+        return None
+    if name in TTFT_METRICS:
+        return percentile(distribution, int(name.rsplit("p", 1)[1]))
+    return float(_raw(distribution).mean)
+
+
+def stream_values(names: Iterable[str], periods: dict[float, Any]) -> dict[str, float | None]:
+    """The streaming metrics' values over every period merged (None each without streamed answers)."""
+    merged = merge_distributions(list(periods.values()))
+    return {name: stream_value(name, merged) for name in names if name in STREAMING_METRICS}
+
+
+def stream_series(name: str, periods: dict[float, Any]) -> tuple[float, ...]:
+    """A streaming metric's value in each period with streamed answers, oldest first (for a judge)."""
+    values = (stream_value(name, d) for _, d in sorted(periods.items()))
+    return tuple(v for v in values if v is not None)
 
 
 def _timestamp(seconds: float) -> timestamp_pb2.Timestamp:

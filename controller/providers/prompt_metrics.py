@@ -22,6 +22,9 @@ What the sample holds:
   counting them would make a version look cheaper for answering less often;
 - `values["feedback-score"]`: the mean rating of the version's feedback in the window, None without any
   (the verdict is then "no data", never a pass);
+- `values["time-to-first-token-p50/p95/p99"]` (ms) and `values["tokens-per-second"]`: the percentile, and
+  the mean, of the version's streamed answers' `time_to_first_token` / `output_tokens_per_second`
+  distributions (every endpoint and deployed model summed); None without streamed answers;
 - `custom`: a custom query's newest value, its filter's `${project}`, `${prompt}`, `${label}` and
   `${version}` filled in (escaped).
 
@@ -46,7 +49,7 @@ from google.auth import exceptions as auth_exceptions
 from google.cloud import monitoring_v3
 
 from controller.model import Metric
-from controller.model.analysis import LATENCY_METRICS
+from controller.model.analysis import LATENCY_METRICS, TTFT_METRICS
 from controller.observed import Sample
 from controller.providers.metric_reader import list_series, point_value, runtime_filter, series_request
 from controller.providers.monitoring import (
@@ -71,6 +74,8 @@ from controller.runtime.aggregate import (
     OUTPUT_TOKENS,
     REQUESTS,
     SAFETY_BLOCKS,
+    TIME_TO_FIRST_TOKEN,
+    TOKENS_PER_SECOND,
     Distribution,
     MetricDef,
     merge,
@@ -93,6 +98,8 @@ _READS: dict[str, MetricDef] = {
     "output-tokens-per-request": OUTPUT_TOKENS,
     "safety-block-rate": SAFETY_BLOCKS,
     "feedback-score": FEEDBACK_SCORE,
+    **dict.fromkeys(TTFT_METRICS, TIME_TO_FIRST_TOKEN),
+    "tokens-per-second": TOKENS_PER_SECOND,
 }
 _Aligner = monitoring_v3.Aggregation.Aligner
 _Reducer = monitoring_v3.Aggregation.Reducer
@@ -302,9 +309,9 @@ def _assemble(
         elif needed is LATENCY:
             merged = read.merged()
             latency = {q: None if merged is None else percentile(merged, q) for q in PERCENTILES}
-        elif needed is FEEDBACK_SCORE:
+        elif needed in (FEEDBACK_SCORE, TIME_TO_FIRST_TOKEN, TOKENS_PER_SECOND):
             merged = read.merged()
-            values[name] = merged.mean if merged is not None and merged.count else None
+            values[name] = None if merged is None else _stream_or_mean(name, merged)
         elif needed in (INPUT_TOKENS, OUTPUT_TOKENS):
             values[name] = _per_request(read.total, math.fsum(requests.answered().values()))
         else:  # cost, safety blocks: per request of any outcome
@@ -321,14 +328,25 @@ def _assemble(
     )
 
 
+def _stream_or_mean(name: str, dist: Distribution) -> float | None:
+    """A distribution metric's value: the percentile for time-to-first-token-pNN (ms), else the mean
+    (feedback-score, tokens-per-second); None when empty."""
+    if not dist.count:
+        return None
+    if name in TTFT_METRICS:
+        return percentile(dist, int(name.rsplit("p", 1)[1]))
+    return dist.mean
+
+
 def _series(name: str, read: _Periods, requests: _Periods) -> tuple[float, ...]:
     """A judged metric's value in each alignment period, oldest first."""
     if name in LATENCY_METRICS:
         q = int(name.rsplit("p", 1)[1])
         values = (percentile(read.dists[end], q) for end in sorted(read.dists))
         return tuple(v for v in values if v is not None)
-    if name == "feedback-score":
-        return tuple(read.dists[end].mean for end in sorted(read.dists) if read.dists[end].count)
+    if name in ("feedback-score", "tokens-per-second", *TTFT_METRICS):
+        values = (_stream_or_mean(name, read.dists[end]) for end in sorted(read.dists))
+        return tuple(v for v in values if v is not None)
     if name in ("input-tokens-per-request", "output-tokens-per-request"):
         return ratio_series(read.numbers, requests.answered())
     return ratio_series(read.numbers, requests.numbers)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import TypeVar
 
-from controller.model.analysis import BUILTIN_METRICS, LATENCY_METRICS
+from controller.model.analysis import BUILTIN_METRICS, DURATION_METRICS, STREAMING_METRICS
 from controller.rollout.verdicts import Bound, Measurement, Shortfall, Verdict, span, too_few
 
 _LABEL_VALUE = re.compile(r"[a-z0-9_-]{1,63}")
@@ -127,11 +127,12 @@ class Reason:
                     "inconclusiveLimit to ride out failed queries"
                 )
             case Kind.NO_DATA:
-                where = (
-                    "that the model reports it to Cloud Monitoring"
-                    if self.metric in BUILTIN_METRICS
-                    else "the filter of its query"
-                )
+                if self.metric in STREAMING_METRICS:
+                    where = "that the applications stream answers through the runtime client (whole answers have none)"
+                elif self.metric in BUILTIN_METRICS:
+                    where = "that the model reports it to Cloud Monitoring"
+                else:
+                    where = "the filter of its query"
                 return f"{self._runs()}: no data for {metric}{self._over()}{self._within()} — check {where}"
             case Kind.NO_BASELINE:
                 need = f" minRequests {self.min_requests}" if self.min_requests is not None else " minRequests"
@@ -178,7 +179,7 @@ class Reason:
         return body
 
     def _number(self, number: float | None) -> str:
-        unit = " ms" if self.metric in LATENCY_METRICS else ""
+        unit = " ms" if self.metric in DURATION_METRICS else ""
         return "no value" if number is None else f"{number:.4g}{unit}"
 
     def _broken(self) -> str:

@@ -7,7 +7,9 @@ stable (`maxIncrease`, `maxDecrease`), and come normalised from the model (`Metr
 seconds for latency, a fraction for rates). Samples hold latency in milliseconds, so latency values,
 thresholds and breaches are in ms here (as the rollout's reasons record them). The same code judges an
 endpoint's deployed models and a prompt label's versions: a prompt's samples carry `Sample.values` for
-the runtime's metrics (cost-per-request, output-tokens-per-request, safety-block-rate, feedback-score).
+the runtime's metrics (cost-per-request, output-tokens-per-request, safety-block-rate, feedback-score), and
+both kinds of samples carry the streaming metrics (time-to-first-token-p*, in ms, and tokens-per-second)
+there too; a canary without streamed answers has no value for them: inconclusive, saying why (`NO_STREAMS`).
 
 A metric with a `judge` is also compared with the stable by a statistical test over the window's
 per-interval values (`Sample.series`, filled by the providers for judged metrics): Kayenta's Mann-Whitney
@@ -28,9 +30,12 @@ from enum import StrEnum
 from typing import assert_never
 
 from controller.model import Metric
-from controller.model.analysis import LATENCY_METRICS, PROMPT_METRICS, Judge, Unit
+from controller.model.analysis import LATENCY_METRICS, PROMPT_METRICS, STREAMING_METRICS, Judge, Unit
 from controller.observed import Sample
 from controller.rollout import judge as stats
+
+# Why a streaming metric has no value: it is measured only on answers streamed through the runtime client.
+NO_STREAMS = "no streamed answers: it is measured only on answers streamed through the runtime client"
 
 
 class Verdict(StrEnum):
@@ -125,7 +130,7 @@ def value_of(metric: Metric, sample: Sample) -> float | None:
     """The metric's value in a sample (None when it cannot be computed)."""
     if metric.query is not None:
         return sample.custom.get(metric.name)
-    if metric.name in PROMPT_METRICS:
+    if metric.name in PROMPT_METRICS or metric.name in STREAMING_METRICS:
         return sample.values.get(metric.name)
     if metric.name == "error-rate":
         return sample.error_rate
@@ -204,7 +209,8 @@ def judge(
         detail = too_few(canary.requests, min_requests=min_requests, window_s=window_s)
         return measured(value, Verdict.INCONCLUSIVE, detail, shortfall=Shortfall.TOO_FEW_REQUESTS)
     if value is None:
-        return measured(None, Verdict.INCONCLUSIVE, "no data", shortfall=Shortfall.NO_DATA)
+        detail = NO_STREAMS if metric.query is None and metric.name in STREAMING_METRICS else "no data"
+        return measured(None, Verdict.INCONCLUSIVE, detail, shortfall=Shortfall.NO_DATA)
     breach = _absolute_breach(metric, value)
     if breach is not None or not metric.compares_with_stable:
         return measured(value, Verdict.SUCCESSFUL if breach is None else Verdict.FAILED, "", breach=breach)

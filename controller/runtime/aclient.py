@@ -192,7 +192,7 @@ class AsyncStream:
             yield self.result.text
             return
         first, rest, model, fallback = await self._start(prepared)
-        state = StreamState(prepared.settings.rules)
+        state = StreamState(prepared.settings.rules, timer=core.timer, started=prepared.started)
         try:
             for delta in state.feed(first):
                 yield delta
@@ -209,7 +209,7 @@ class AsyncStream:
                 await close()
         for delta in state.close():
             yield delta
-        self.result = core.answered(prepared, state.answer(), model=model, fallback=fallback)
+        self.result = core.answered(prepared, state.answer(), model=model, fallback=fallback, timing=state.timing())
 
     async def _start(self, prepared: Prepared) -> tuple[ModelAnswer, AsyncIterator[ModelAnswer], str, bool]:
         core, request = self._client.core, prepared.request

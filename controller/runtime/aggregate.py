@@ -14,6 +14,13 @@ content or request ids; values are truncated to `MAX_LABEL_CHARS`, and at most `
 (prompt, version, label, model) tuples are kept per process: beyond that, new ones are folded into one
 `OTHER` set, so the number of series stays bounded whatever the application does.
 
+Streamed answers add two distributions, `time_to_first_token` (ms) and `output_tokens_per_second`
+(`STREAM_METRICS`), labelled with the four group labels plus `endpoint_id` and `deployed_model_id`
+(`STREAM_LABEL_KEYS`: an endpoint model's endpoint and the deployed model that answered, from Vertex AI's
+response header; "-" for other models). An endpoint has a handful of deployed models, but to stay bounded
+whatever a server sends, at most `MAX_STREAM_TARGETS` (endpoint, deployed model) pairs are kept per label
+set; beyond that they are folded into (`OTHER`, `OTHER`).
+
 The API's write rules are honoured in `due`: one point per series per call, a point only for a series
 whose value changed, no two points of a series less than `min_spacing_s` apart (10 s on Cloud Monitoring),
 every end time after the series' start (the aggregator's start) and after the previous end.
@@ -33,6 +40,8 @@ from controller.runtime.records import Feedback, Outcome, RequestRecord
 METRIC_PREFIX = names.RUNTIME_METRIC_PREFIX
 LABEL_KEYS: tuple[str, ...] = ("prompt", "version", "label", "model", "outcome")
 GROUP_KEYS: tuple[str, ...] = LABEL_KEYS[:4]
+STREAM_LABEL_KEYS: tuple[str, ...] = (*GROUP_KEYS, "endpoint_id", "deployed_model_id")
+MAX_STREAM_TARGETS = 16  # (endpoint, deployed model) pairs per label set; more fold into (other, other)
 MAX_LABEL_CHARS = 256  # the API allows 1024; manifest names are far shorter
 OTHER = "other"  # the label value of every series folded in once `max_label_sets` is reached
 DEFAULT_MAX_LABEL_SETS = 500
@@ -100,6 +109,8 @@ Buckets = Exponential | Linear
 # 0.1 ms to ~10 min in 20% steps (88 buckets with underflow and overflow; the API allows 200): a cache hit
 # (tens of microseconds) and a slow model call (tens of seconds) both land in finite buckets.
 LATENCY_BUCKETS = Exponential(num_finite_buckets=86, growth_factor=1.2, scale=0.1)
+# Output tokens per second: 0.5 to ~28000 in 20% steps (62 buckets with underflow and overflow).
+TOKENS_PER_SECOND_BUCKETS = Exponential(num_finite_buckets=60, growth_factor=1.2, scale=0.5)
 # One bucket per rating 1..5.
 RATING_BUCKETS = Linear(num_finite_buckets=5, width=1.0, offset=1.0)
 
@@ -203,6 +214,7 @@ class MetricDef:
     unit: str
     description: str
     by_outcome: bool = False
+    streamed: bool = False  # a streaming metric: labelled by endpoint and deployed model too
 
     @property
     def type(self) -> str:
@@ -211,7 +223,9 @@ class MetricDef:
 
     @property
     def labels(self) -> tuple[str, ...]:
-        """Its label keys (a prefix of `LABEL_KEYS`)."""
+        """Its label keys (a prefix of `LABEL_KEYS`, or `STREAM_LABEL_KEYS`)."""
+        if self.streamed:
+            return STREAM_LABEL_KEYS
         return LABEL_KEYS if self.by_outcome else GROUP_KEYS
 
 
@@ -251,7 +265,23 @@ METRICS: tuple[MetricDef, ...] = (
     SAFETY_BLOCKS,
     FEEDBACK_SCORE,
 )
-BY_NAME = {m.name: m for m in METRICS}
+TIME_TO_FIRST_TOKEN = MetricDef(
+    names.TIME_TO_FIRST_TOKEN,
+    ValueType.DISTRIBUTION,
+    "ms",
+    "Time from the request to the first text of a streamed answer.",
+    streamed=True,
+)
+TOKENS_PER_SECOND = MetricDef(
+    names.TOKENS_PER_SECOND,
+    ValueType.DISTRIBUTION,
+    "1/s",
+    "Output tokens per second of a streamed answer after its first text.",
+    streamed=True,
+)
+STREAM_METRICS: tuple[MetricDef, ...] = (TIME_TO_FIRST_TOKEN, TOKENS_PER_SECOND)
+ALL_METRICS: tuple[MetricDef, ...] = (*METRICS, *STREAM_METRICS)  # METRICS: what the usage report reads
+BY_NAME = {m.name: m for m in ALL_METRICS}
 
 Value = int | float | Distribution
 Labels = tuple[tuple[str, str], ...]  # sorted (key, value) pairs
@@ -284,13 +314,22 @@ class _Outcome:
         self.latency = _Histogram(LATENCY_BUCKETS)
 
 
+class _Stream:
+    __slots__ = ("tokens_per_second", "ttft")
+
+    def __init__(self) -> None:
+        self.ttft = _Histogram(LATENCY_BUCKETS)
+        self.tokens_per_second = _Histogram(TOKENS_PER_SECOND_BUCKETS)
+
+
 class _Cell:
     """Everything counted for one (prompt, version, label, model)."""
 
-    __slots__ = ("by_outcome", "cache_hits", "cached", "cost", "feedback", "input", "output", "thinking")
+    __slots__ = ("by_outcome", "cache_hits", "cached", "cost", "feedback", "input", "output", "streams", "thinking")
 
     def __init__(self) -> None:
         self.by_outcome: dict[str, _Outcome] = {}
+        self.streams: dict[tuple[str, str], _Stream] = {}  # (endpoint_id, deployed_model_id) -> timings
         self.input = self.output = self.cached = self.thinking = self.cache_hits = 0
         self.cost = 0.0
         self.feedback: _Histogram | None = None
@@ -350,6 +389,12 @@ class Aggregator:
             cell.cost += record.cost_usd
             if record.cache_hit:
                 cell.cache_hits += 1
+            if record.time_to_first_token_s is not None or record.tokens_per_second is not None:
+                stream = _stream(cell, record.endpoint_id or "", record.deployed_model_id or "")
+                if record.time_to_first_token_s is not None:
+                    stream.ttft.add(record.time_to_first_token_s * 1000.0)
+                if record.tokens_per_second is not None:
+                    stream.tokens_per_second.add(record.tokens_per_second)
 
     def add_feedback(self, feedback: Feedback) -> None:
         """Count one rating."""
@@ -394,6 +439,19 @@ class Aggregator:
             self._written[(p.metric.name, p.labels)] = _Written(p.end, p.value if ok else None)
 
 
+def _stream(cell: _Cell, endpoint_id: str, deployed_model_id: str) -> _Stream:
+    """The streaming timings of one (endpoint, deployed model) of a cell (caller holds the lock)."""
+    key = (clean_label(endpoint_id), clean_label(deployed_model_id))
+    stream = cell.streams.get(key)
+    if stream is None:
+        if len(cell.streams) >= MAX_STREAM_TARGETS:
+            key = (OTHER, OTHER)
+            stream = cell.streams.get(key)
+        if stream is None:
+            stream = cell.streams[key] = _Stream()
+    return stream
+
+
 def _labels(group: GroupKey, outcome: str | None = None) -> Labels:
     pairs = list(zip(GROUP_KEYS, group, strict=True))
     if outcome is not None:
@@ -419,6 +477,13 @@ def _cell_series(group: GroupKey, cell: _Cell) -> Iterable[tuple[MetricDef, Labe
     yield CACHE_HITS, labels, cell.cache_hits
     if cell.feedback is not None:
         yield FEEDBACK_SCORE, labels, cell.feedback.snapshot()
+    for (endpoint_id, deployed_model_id), stream in sorted(cell.streams.items()):
+        pairs = (*labels, ("deployed_model_id", deployed_model_id), ("endpoint_id", endpoint_id))
+        target = tuple(sorted(pairs))
+        if stream.ttft.count:
+            yield TIME_TO_FIRST_TOKEN, target, stream.ttft.snapshot()
+        if stream.tokens_per_second.count:
+            yield TOKENS_PER_SECOND, target, stream.tokens_per_second.snapshot()
 
 
 def _is_zero(value: Value) -> bool:

@@ -36,6 +36,7 @@ from controller.runtime.records import Feedback, Outcome, Recorder, RequestRecor
 from controller.runtime.result import Result
 from controller.runtime.safety import Verdict, blocked, check_input, check_output
 from controller.runtime.settings import RuntimeSettings, settings_of
+from controller.runtime.streaming import StreamTiming
 from controller.runtime.token_prices import ModelPrice, PriceTable, bundled_prices
 from controller.runtime.tokens import usage_or_estimate
 
@@ -250,8 +251,17 @@ class Core:
             cost_saved=saved,
         )
 
-    def answered(self, prepared: Prepared, answer: ModelAnswer, *, model: str, fallback: bool) -> Result:
-        """The answer the model gave: costed, filtered, cached when the policy allows."""
+    def answered(
+        self,
+        prepared: Prepared,
+        answer: ModelAnswer,
+        *,
+        model: str,
+        fallback: bool,
+        timing: StreamTiming | None = None,
+    ) -> Result:
+        """The answer the model gave: costed, filtered, cached when the policy allows. `timing`: a streamed
+        answer's (its time to first token and output tokens per second go to the record)."""
         request = prepared.request
         usage = usage_or_estimate(
             answer.usage, prompt=request.text, system_instruction=request.system_instruction, answer=answer.text
@@ -271,6 +281,9 @@ class Core:
             usage=usage,
             verdicts=verdicts,
             finish_reason=answer.finish_reason,
+            streamed=stream_fields(
+                timing, usage, answer, model=model, blocked_output=outcome is Outcome.BLOCKED_OUTPUT
+            ),
         )
 
     def failed(
@@ -305,14 +318,16 @@ class Core:
         verdicts: tuple[Verdict, ...],
         finish_reason: str | None = None,
         cost_saved: float = 0.0,
+        streamed: Mapping[str, Any] | None = None,
     ) -> Result:
-        """Record, log, and build the Result."""
+        """Record, log, and build the Result. `streamed`: a streamed answer's RequestRecord fields
+        (`stream_fields`)."""
         cost = self.prices.cost(model, usage)
         latency = self.timer() - prepared.started
         record = self._record(
             prepared.request_id, prepared.prompt, prepared.version, prepared.label, model, outcome, usage, cost.usd
         )
-        record = replace(record, cache_hit=outcome is Outcome.CACHE_HIT)
+        record = replace(record, cache_hit=outcome is Outcome.CACHE_HIT, **(streamed or {}))
         self._emit(record, latency, cost_saved=cost_saved, rendered=prepared.rendered, verdicts=verdicts)
         return Result(
             text=text,
@@ -382,6 +397,30 @@ class Core:
     def stats(self) -> CacheStats:
         """The response cache's counters (all zero without a cache)."""
         return CacheStats() if self.cache is None else self.cache.stats.snapshot()
+
+
+def endpoint_id_of(model: str) -> str | None:
+    """The endpoint id of an endpoint model name (`projects/P/locations/R/endpoints/E` -> E), else None."""
+    parts = model.split("/")
+    if len(parts) == 6 and parts[0] == "projects" and parts[2] == "locations" and parts[4] == "endpoints":
+        return parts[5] or None
+    return None
+
+
+def stream_fields(
+    timing: StreamTiming | None, usage: Usage, answer: ModelAnswer, *, model: str, blocked_output: bool
+) -> dict[str, Any]:
+    """The RequestRecord fields of a streamed answer: time to first token (when text came), output tokens
+    per second (not for an answer cut short by the output filters), and for an endpoint model the endpoint
+    id and the deployed model that answered. Empty for a whole answer."""
+    if timing is None:
+        return {}
+    return {
+        "time_to_first_token_s": timing.time_to_first_token_s,
+        "tokens_per_second": None if blocked_output else timing.tokens_per_second(usage.output_tokens),
+        "endpoint_id": endpoint_id_of(model),
+        "deployed_model_id": answer.deployed_model_id,
+    }
 
 
 def log_fields(

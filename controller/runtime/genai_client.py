@@ -253,7 +253,7 @@ class Stream:
                 yield self.result.text
                 return
         first, rest, model, fallback = self._start(prepared)
-        state = StreamState(prepared.settings.rules)
+        state = StreamState(prepared.settings.rules, timer=core.timer, started=prepared.started)
         try:
             yield from state.feed(first)
             for chunk in rest:
@@ -267,7 +267,7 @@ class Stream:
             if close is not None:
                 close()  # stop reading a stream we no longer need
         yield from state.close()
-        self.result = core.answered(prepared, state.answer(), model=model, fallback=fallback)
+        self.result = core.answered(prepared, state.answer(), model=model, fallback=fallback, timing=state.timing())
 
     def _start(self, prepared: Prepared) -> tuple[ModelAnswer, Iterator[ModelAnswer], str, bool]:
         core, request = self._client.core, prepared.request

@@ -27,8 +27,8 @@ from typing import Protocol
 
 from controller.errors import GenaiopsError
 from controller.runtime.aggregate import (
+    ALL_METRICS,
     DEFAULT_MAX_LABEL_SETS,
-    METRICS,
     Aggregator,
     MetricDef,
     SeriesPoint,
@@ -169,7 +169,7 @@ class BatchingRecorder:
 
     def _ensure_descriptors(self) -> None:
         try:
-            self._writer.ensure_descriptors(METRICS)
+            self._writer.ensure_descriptors(ALL_METRICS)
         except GenaiopsError as err:  # CreateTimeSeries still auto-creates them; try again next flush
             _log.warning("genaiops metrics: could not create the metric descriptors: %s", err)
             return

@@ -2,8 +2,9 @@
 writes them through (metrics, feedback). Shared by the client, the metrics recorder, the feedback stores
 and the usage report, so each can be built and tested alone.
 
-No request content is ever part of these records' label fields: `prompt`, `version`, `label`, `model` and
-`outcome` come from manifests and typed results, never from what a user typed.
+No request content is ever part of these records' label fields: `prompt`, `version`, `label`, `model`,
+`outcome`, `endpoint_id` and `deployed_model_id` come from manifests, typed results and Vertex AI's response
+headers, never from what a user typed.
 """
 
 from __future__ import annotations
@@ -52,6 +53,13 @@ class RequestRecord:
     cost_usd: float
     cache_hit: bool
     at: float  # unix seconds, from the client's clock
+    # Streamed answers only (None for a whole answer, a cache hit or a failure): seconds from the request to
+    # the first non-empty chunk, and output tokens per second after it (output tokens / (end - first chunk)).
+    time_to_first_token_s: float | None = None
+    tokens_per_second: float | None = None
+    # An endpoint model's endpoint id and the deployed model that answered (from the adapter), else None.
+    endpoint_id: str | None = None
+    deployed_model_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from controller.errors import TransientError
 from controller.providers.metric_reader import CloudMonitoringUsage
 from controller.providers.metric_writer import RESOURCE_TYPE, CloudMonitoringWriter
 from controller.runtime.aggregate import (
+    ALL_METRICS,
     LABEL_KEYS,
     LATENCY_BUCKETS,
     METRICS,
@@ -298,7 +299,7 @@ class FakeWriter:
 
     def ensure_descriptors(self, metrics: Sequence[MetricDef]) -> None:
         self.descriptor_calls += 1
-        assert tuple(metrics) == METRICS
+        assert tuple(metrics) == ALL_METRICS
         if self.fail_descriptors:
             self.fail_descriptors -= 1
             raise TransientError("CreateMetricDescriptor: UNAVAILABLE")
