@@ -10,8 +10,9 @@ from pydantic import ValidationError
 
 from controller.model import Metric
 from controller.model.analysis import STREAMING_METRICS, JudgeDirection, Unit
+from controller.observed import Sample
 from controller.rollout.reason import Kind, Reason
-from controller.rollout.verdicts import NO_STREAMS, Bound, Sample, Shortfall, Verdict, judge
+from controller.rollout.verdicts import NO_STREAMS, Bound, Shortfall, Verdict, judge
 from tests.test_prompt_rollout_model import endpoint, prompt
 
 

@@ -149,8 +149,8 @@ def _record(
 
 def test_streamed_records_aggregate_into_distributions_labelled_by_endpoint_and_deployed_model() -> None:
     agg = Aggregator(start=0.0)
-    for ttft in (0.02, 0.02, 0.06):
-        agg.add_request(_record(ttft, 200.0))
+    for first_token_s in (0.02, 0.02, 0.06):
+        agg.add_request(_record(first_token_s, 200.0))
     agg.add_request(_record(0.06, 66.0, dm="d2"))
     agg.add_request(_record(None, None))  # a whole answer: no streaming series
     streamed = {(m, labels): v for m, labels, v in agg.series() if m in (TIME_TO_FIRST_TOKEN, TOKENS_PER_SECOND)}
