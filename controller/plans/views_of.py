@@ -49,7 +49,8 @@ def _unset(model: BaseModel, names: tuple[str, ...]) -> set[str]:
 
 
 def _hash_exclude(manifest: Model | Endpoint) -> dict[str, Any]:
-    """What `spec_hash` leaves out: `suspend`, and the later fields while they are unset."""
+    """What `spec_hash` leaves out: `suspend`, a Model's `endpointApi` (the runtime's concern), and the later
+    fields while they are unset."""
     exclude: dict[str, Any] = {"suspend": True}
     if isinstance(manifest, Endpoint):
         exclude.update(dict.fromkeys(_unset(manifest.spec, _LATER_SPEC_FIELDS), True))
@@ -58,6 +59,7 @@ def _hash_exclude(manifest: Model | Endpoint) -> dict[str, Any]:
             exclude["deployments"] = {i: names for i, names in unset.items() if names}
     else:
         exclude.update(dict.fromkeys(_unset(manifest.spec, _LATER_MODEL_FIELDS), True))
+        exclude["endpoint_api"] = True  # how the runtime calls the model, never a property of the live resource
     return exclude
 
 
