@@ -159,13 +159,14 @@ def pipeline_latencies(store: Any, recorder: Any, calls: int) -> list[float]:
     """The client's own work on a miss, with a model that answers at once (no SDK, no I/O)."""
     from controller.prompts.client import PromptClient
     from controller.runtime import GenAIClient, ModelAnswer, ModelRequest, TextModel, Usage
+    from controller.runtime.model import EndpointApi
 
     class Instant:
         def generate(self, request: ModelRequest) -> ModelAnswer:
             return ModelAnswer(text="Sorry for the delay.", usage=Usage(40, 8), finish_reason="STOP")
 
     class Router:
-        def model_for(self, name: str) -> TextModel:
+        def model_for(self, name: str, *, api: EndpointApi | None = None) -> TextModel:
             return Instant()
 
     client = GenAIClient(PromptClient(store, project=PROJECT), Router(), cache="off", recorder=recorder)

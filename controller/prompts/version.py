@@ -170,4 +170,6 @@ def _runtime_of(source: PromptSource) -> dict[str, Any]:
         runtime["fallbackVertexModel"] = source.fallback_vertex_model
     if source.tuned:
         runtime["endpointApi"] = "generateContent"  # a tuned Gemini endpoint answers GenerateContent, not Predict
+    elif source.chat:
+        runtime["endpointApi"] = "chatCompletions"  # open chat models (vLLM, TGI) answer OpenAI chat bodies
     return runtime

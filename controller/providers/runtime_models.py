@@ -26,7 +26,7 @@ from controller.providers.endpoint_model import EndpointModel
 from controller.providers.genai_model import GeminiModel, gemini_client
 from controller.providers.open_model import ChatEndpointModel
 from controller.providers.prompt_live import prediction_client
-from controller.runtime.model import TextModel
+from controller.runtime.model import EndpointApi, TextModel
 
 __all__ = ["VertexModels", "vertex_models"]
 
@@ -50,15 +50,25 @@ class VertexModels:
         self._chat_endpoints = frozenset(chat_endpoints)
         self._aliases = dict(aliases or {})
 
-    def model_for(self, name: str, *, generate_content: bool = False) -> TextModel:
-        """The adapter for `name` (PermanentError when none is configured for its kind); with
-        `generate_content` an endpoint is a tuned Gemini model's (the prompt version recorded it so)."""
+    def model_for(self, name: str, *, api: EndpointApi | None = None) -> TextModel:
+        """The adapter for `name` (PermanentError when none is configured for its kind). `api` is how the
+        prompt version recorded the endpoint is called; None decides by the name (`gemini_endpoints`,
+        `chat_endpoints`, else Predict for an endpoint)."""
         name = self._aliases.get(name, name)
-        if name in self._chat_endpoints and name not in self._gemini_endpoints and not generate_content:
+        endpoint = "/endpoints/" in name
+        if endpoint and api is None:
+            api = (
+                "generateContent"
+                if name in self._gemini_endpoints
+                else "chatCompletions"
+                if name in self._chat_endpoints
+                else "predict"
+            )
+        if endpoint and api == "chatCompletions":
             if self._chat is None:
                 raise PermanentError(f"no chat-completions adapter configured for {name}")
             return self._chat
-        if "/endpoints/" in name and name not in self._gemini_endpoints and not generate_content:
+        if endpoint and api == "predict":
             if self._endpoints is None:
                 raise PermanentError(f"no Endpoint Predict adapter configured for {name}")
             return self._endpoints

@@ -109,7 +109,7 @@ class AsyncGenAIClient:
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
 
     async def _generate(self, request: ModelRequest) -> ModelAnswer:
-        model = self._core.models.model_for(request.model, generate_content=request.generate_content)
+        model = self._core.models.model_for(request.model, api=request.endpoint_api)
         if isinstance(model, AsyncModel):
             return await model.agenerate(request)
         return await asyncio.to_thread(model.generate, request)
@@ -127,7 +127,7 @@ class AsyncGenAIClient:
 
     async def _open(self, request: ModelRequest) -> tuple[ModelAnswer, AsyncIterator[ModelAnswer]]:
         async def first() -> tuple[ModelAnswer, AsyncIterator[ModelAnswer]]:
-            model = self._core.models.model_for(request.model, generate_content=request.generate_content)
+            model = self._core.models.model_for(request.model, api=request.endpoint_api)
             if isinstance(model, AsyncModel):
                 chunks = aiter(model.astream(request))
             elif isinstance(model, StreamingModel):

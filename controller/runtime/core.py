@@ -159,7 +159,7 @@ class Core:
             generation_config=dict(rendered.generation_config),
             safety_settings=settings.safety_settings,
             timeout_s=self.options.timeout_s,
-            generate_content=settings.generate_content,
+            endpoint_api=settings.endpoint_api,
         )
         denied = check_input(settings.rules, variables)
         key = None

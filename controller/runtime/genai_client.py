@@ -170,7 +170,7 @@ class GenAIClient:
         core = self._core
         request = prepared.request
         try:
-            model = core.models.model_for(request.model, generate_content=request.generate_content)
+            model = core.models.model_for(request.model, api=request.endpoint_api)
             answer = self._retrying(lambda: model.generate(request))
             return core.answered(prepared, answer, model=request.model, fallback=False)
         except GenaiopsError as err:
@@ -208,7 +208,7 @@ class GenAIClient:
         """Start a stream and wait for its first chunk (retried like a whole call)."""
 
         def first() -> tuple[ModelAnswer, Iterator[ModelAnswer]]:
-            model = self._core.models.model_for(request.model, generate_content=request.generate_content)
+            model = self._core.models.model_for(request.model, api=request.endpoint_api)
             if not isinstance(model, StreamingModel):
                 raise NotStreamableError(f"{request.model} cannot stream (Endpoint Predict): use generate()")
             chunks = iter(model.stream(request))

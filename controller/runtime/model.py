@@ -11,9 +11,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from controller.runtime.records import Usage
+
+# How an endpoint is called: Predict (a model served through Predict), GenerateContent (a tuned Gemini model's
+# endpoint) or OpenAI chat completions over rawPredict (an open chat model: vLLM, TGI). The prompt version
+# records it (`endpointApi`); None: decided by the model name (`ModelRouter.model_for`).
+EndpointApi = Literal["predict", "generateContent", "chatCompletions"]
 
 
 @dataclass(frozen=True)
@@ -26,7 +31,7 @@ class ModelRequest:
     generation_config: Mapping[str, Any] = field(default_factory=dict)  # camelCase, as in the manifest
     safety_settings: tuple[Mapping[str, str], ...] = ()  # [{category, threshold, method?}]
     timeout_s: float = 30.0
-    generate_content: bool = False  # an endpoint that answers GenerateContent (a tuned Gemini model)
+    endpoint_api: EndpointApi | None = None  # how an endpoint is called, when the prompt version says
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,6 @@ class AsyncModel(Protocol):
 class ModelRouter(Protocol):
     """Which adapter serves a model name (`controller.providers.runtime_models.VertexModels`)."""
 
-    def model_for(self, name: str, *, generate_content: bool = False) -> TextModel:
-        """The adapter for `name`; `generate_content`: an endpoint name is a tuned Gemini model."""
+    def model_for(self, name: str, *, api: EndpointApi | None = None) -> TextModel:
+        """The adapter for `name`; `api`: how an endpoint is called (None: by the name)."""
         ...

@@ -12,6 +12,7 @@ from typing import Any
 from controller.model import duration_seconds
 from controller.model.prompt_runtime import CachePolicy, CacheWhen, PromptSafety, SafetySetting
 from controller.prompts.version import PromptVersion
+from controller.runtime.model import EndpointApi
 from controller.runtime.safety import Rules
 
 
@@ -24,7 +25,7 @@ class RuntimeSettings:
     rules: Rules = field(default_factory=Rules)
     safety_settings: tuple[Mapping[str, str], ...] = ()
     fallback_model: str | None = None  # the Vertex name when the version recorded one, else the manifest's
-    generate_content: bool = False  # the model is a tuned Gemini endpoint: GenerateContent, not Predict
+    endpoint_api: EndpointApi | None = None  # recorded by the version: a tuned Gemini or an open chat endpoint
 
     def cacheable(self, generation_config: Mapping[str, Any]) -> bool:
         """Whether an answer to this config may be served from (and stored in) the response cache:
@@ -56,5 +57,16 @@ def settings_of(version: PromptVersion) -> RuntimeSettings:
         rules=Rules.of(safety),
         safety_settings=settings,
         fallback_model=str(fallback) if fallback else None,
-        generate_content=runtime.get("endpointApi") == "generateContent",
+        endpoint_api=_endpoint_api(runtime.get("endpointApi")),
     )
+
+
+def _endpoint_api(value: object) -> EndpointApi | None:
+    """The recorded `endpointApi`, when it is one the runtime knows (an unknown one: decided by the name)."""
+    if value == "generateContent":
+        return "generateContent"
+    if value == "chatCompletions":
+        return "chatCompletions"
+    if value == "predict":
+        return "predict"
+    return None

@@ -203,7 +203,7 @@ def test_the_router_sends_chat_endpoints_to_the_chat_adapter_and_others_to_predi
     )
     assert isinstance(models.model_for(_name("open-chat")), ChatEndpointModel)
     assert not isinstance(models.model_for(_name("open-echo")), ChatEndpointModel)
-    assert isinstance(models.model_for(_name("open-chat"), generate_content=True), type(models.model_for(FLASH)))
+    assert isinstance(models.model_for(_name("open-chat"), api="generateContent"), type(models.model_for(FLASH)))
     with pytest.raises(PermanentError, match="no chat-completions adapter"):
         VertexModels(chat_endpoints=[_name("open-chat")]).model_for(_name("open-chat"))
 
@@ -314,3 +314,23 @@ def test_an_open_model_serves_chat_by_default_and_a_manifest_can_say_otherwise()
     assert ModelSpec.model_validate({"upload": upload, "endpointApi": "chatCompletions"}).serves_chat
     with pytest.raises(ValidationError, match="Google serves a publisher model itself"):
         ModelSpec.model_validate({"publisher": "publishers/google/models/gemini-2.5-flash", "endpointApi": "predict"})
+
+
+def test_a_published_version_records_chat_completions_so_the_client_needs_no_endpoint_list(
+    emu: Emulator, store: PromptStore, tmp_path: Path
+) -> None:
+    from controller.prompts.source import sources_of
+    from controller.prompts.version import version_of
+
+    (source,) = sources_of(load(_write(tmp_path)).manifests)
+    assert source.chat and source.vertex_model == "locations/us-central1/endpoints/open-chat"
+    recorded = version_of(source)
+    assert recorded.runtime["endpointApi"] == "chatCompletions"
+    publish_version(store, version(model=_name("open-chat"), runtime=recorded.runtime))
+    models = vertex_models(
+        project=PROJECT, location=LOCATION, grpc_target=emu.grpc_target, genai_base_url=emu.rest_endpoint
+    )  # no chat_endpoints: the version says how its endpoint is called
+    client = GenAIClient(PromptClient(store, project=PROJECT), models, project=PROJECT)
+    whole = client.generate("support", {"question": "why is the sky blue"})
+    assert whole.text == "Answer why is the sky blue" and not whole.usage.estimated
+    assert "".join(client.stream("support", {"question": "why is the sky blue"})) == whole.text

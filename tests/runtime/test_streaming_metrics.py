@@ -25,7 +25,7 @@ from controller.runtime.aggregate import (
     percentile,
 )
 from controller.runtime.core import endpoint_id_of
-from controller.runtime.model import ModelAnswer, ModelRequest, TextModel
+from controller.runtime.model import EndpointApi, ModelAnswer, ModelRequest, TextModel
 from controller.runtime.records import Outcome, RequestRecord, Usage
 from controller.runtime.streaming import StreamTiming
 from tests.runtime.conftest import PROJECT, Records, publish_version, version
@@ -80,7 +80,7 @@ class PacedModel:
 class Router:
     model: PacedModel
 
-    def model_for(self, name: str, *, generate_content: bool = False) -> TextModel:
+    def model_for(self, name: str, *, api: EndpointApi | None = None) -> TextModel:
         return self.model
 
 
