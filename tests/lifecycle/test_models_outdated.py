@@ -303,3 +303,43 @@ def test_a_written_file_keeps_its_byte_order_mark_and_mode(tmp_path: Path) -> No
     assert file.read_bytes() == b"\xef\xbb\xbf# c\nmodel: " + NEW.encode() + b"\n"
     assert file.stat().st_mode & 0o777 == 0o640
     assert [p.name for p in tmp_path.iterdir()] == ["a.yaml"]
+
+
+def test_a_write_killed_between_two_files_converges_on_the_next_run(
+    manifests: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The kill point of `--write`: between two files' atomic replacements. The first file holds the
+    successor, the second the old model; a rerun lists and writes only what is left, ending where an
+    uninterrupted run ends."""
+    import controller.cli.manifest_edits as edits_module
+
+    untouched = _texts(manifests)
+    run_cli(cli, ["--today", DAY, "models", "outdated", str(manifests), "--write"])
+    finished = _texts(manifests)
+    for name, text in untouched.items():
+        (manifests / name).write_text(text, encoding="utf-8")
+
+    real = edits_module.write_atomically
+    calls = {"n": 0}
+
+    def dies_on_the_second_file(target: Path, data: bytes) -> None:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OSError(5, "the process died here")
+        real(target, data)
+
+    monkeypatch.setattr(edits_module, "write_atomically", dies_on_the_second_file)
+    killed = run_cli(cli, ["--today", DAY, "models", "outdated", str(manifests), "--write"])
+    assert killed.exit_code == 1 and "already written" in killed.output, killed.output
+    half = _texts(manifests)
+    assert sum(half[name] != untouched[name] for name in half) == 1  # one file written whole, one untouched
+    monkeypatch.setattr(edits_module, "write_atomically", real)
+
+    code, document = _outdated(manifests)
+    assert code == 2 and {row["file"] for row in document["outdated"]} == {
+        str(manifests / name) for name in half if half[name] == untouched[name]
+    }
+    rerun = run_cli(cli, ["--today", DAY, "models", "outdated", str(manifests), "--write"])
+    assert rerun.exit_code == 2, rerun.output
+    assert _texts(manifests) == finished
+    assert _outdated(manifests)[0] == 0
