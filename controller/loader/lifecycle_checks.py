@@ -25,8 +25,9 @@ def _where_from(lifecycle: Lifecycle, catalogue: ModelCatalogue) -> str:
     info = lifecycle.info
     if info is not None and info.origin != "catalogue":
         return f"({info.origin}; update it if Google moved the date)"
+    unconfirmed = "; the date is UNCONFIRMED: sources differ" if info is not None and not info.confirmed else ""
     return (
-        f"(genaiops model catalogue of {catalogue.read_on or 'unknown date'}; "
+        f"(genaiops model catalogue of {catalogue.read_on or 'unknown date'}{unconfirmed}; "
         "update it or declare a ModelLifecycle if Google moved the date)"
     )
 

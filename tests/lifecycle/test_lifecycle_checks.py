@@ -101,7 +101,7 @@ def test_models_retiring_within_the_horizon_are_warnings_with_the_last_day_and_t
     assert prompt == (
         f"{manifests / 'prompts.yaml'}:5:10 spec.model: warning: gemini-2.0-flash is retiring in 47 days "
         f"(last day 2026-02-05); move to gemini-2.5-flash ({CATALOGUE} {model_catalogue().read_on}; "
-        "update it or declare a ModelLifecycle if Google moved the date)"
+        "the date is UNCONFIRMED: sources differ; update it or declare a ModelLifecycle if Google moved the date)"
     )
     tuned = next(line for line in output.splitlines() if "tuning.yaml" in line)
     assert f"{manifests / 'tuning.yaml'}:10:14 spec.baseModel: warning: gemini-2.0-flash-001 is retiring" in tuned
