@@ -153,3 +153,15 @@ def test_a_load_without_a_horizon_judges_no_model(manifests: Path) -> None:
     assert load(manifests).diagnostics == ()
     judged = load(manifests, horizon=Horizon(date(2026, 2, 6)))
     assert not judged.ok and len(judged.diagnostics) == 2
+
+
+def test_only_a_date_the_catalogue_marks_unconfirmed_is_called_unconfirmed(tmp_path: Path) -> None:
+    (tmp_path / "models.yaml").write_text(
+        "apiVersion: genaiops/v1\nkind: Model\nmetadata: {name: flash}\n"
+        "spec: {publisher: publishers/google/models/gemini-3.5-flash}\n",
+        encoding="utf-8",
+    )
+    assert model_catalogue().models["gemini-3.5-flash"].confirmed
+    code, output = validate(tmp_path, "--today", "2027-04-01")
+    assert code == 0 and "gemini-3.5-flash is retiring in 48 days" in output, output
+    assert "UNCONFIRMED" not in output
