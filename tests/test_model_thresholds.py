@@ -13,7 +13,7 @@ import pytest
 from pydantic import ValidationError
 
 from controller.model import Metric
-from controller.model.analysis import Unit
+from controller.model.metric_thresholds import Unit
 from controller.model.schema import json_schemas
 
 CUSTOM = {"filter": 'metric.type="custom.googleapis.com/tps"'}

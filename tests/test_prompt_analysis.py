@@ -12,7 +12,7 @@ import pytest
 from pydantic import ValidationError
 
 from controller.model import Metric
-from controller.model.analysis import BUILTIN_METRICS, PROMPT_METRICS, Unit
+from controller.model.metric_thresholds import BUILTIN_METRICS, PROMPT_METRICS, Unit
 from controller.model.schema import json_schemas
 from controller.observed import Sample
 from controller.rollout.verdicts import Bound, Shortfall, Verdict, judge, value_of

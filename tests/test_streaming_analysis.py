@@ -9,7 +9,8 @@ import pytest
 from pydantic import ValidationError
 
 from controller.model import Metric
-from controller.model.analysis import STREAMING_METRICS, JudgeDirection, Unit
+from controller.model.analysis import JudgeDirection
+from controller.model.metric_thresholds import STREAMING_METRICS, Unit
 from controller.observed import Sample
 from controller.rollout.reason import Kind, Reason
 from controller.rollout.verdicts import NO_STREAMS, Bound, Shortfall, Verdict, judge

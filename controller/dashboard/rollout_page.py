@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from controller.dashboard.audit_page import AuditRecord
 from controller.dashboard.shapes import EventMark, MeasurementMark, MetricPlot, Point, RolloutPage, StepInfo, Threshold
 from controller.model import Endpoint, Metric, Prompt, duration_seconds
-from controller.model.analysis import DURATION_METRICS, Unit
+from controller.model.metric_thresholds import DURATION_METRICS, Unit
 from controller.observed import Sample
 from controller.prompts.canary import prompt_steps
 from controller.rollout.events import RolloutStatus, TargetKind, identity

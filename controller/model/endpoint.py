@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, ValidatorFunctionWrapHandler, field_validator, model_validator
 
-from controller.model.analysis import PROMPT_METRICS, Analysis
+from controller.model.analysis import Analysis
 from controller.model.catalogue import accelerator_problem, machine_type_problem, vertex_catalogue
 from controller.model.common import (
     DeletionPolicy,
@@ -22,6 +22,7 @@ from controller.model.common import (
     check_duration,
 )
 from controller.model.experiment_settings import Experiment, canary_only_analysis_fields
+from controller.model.metric_thresholds import PROMPT_METRICS
 from controller.model.serving import (
     NETWORK_PATTERN,
     Autoscaling,

@@ -50,7 +50,6 @@ from google.cloud.monitoring_v3.services.metric_service.transports.grpc import M
 from google.protobuf import duration_pb2, timestamp_pb2
 
 from controller.model import Metric
-from controller.model.analysis import LATENCY_METRICS, STREAMING_METRICS, TTFT_METRICS
 from controller.model.metric_names import (  # re-exported: the names live below the planner
     ENDPOINT_RESOURCE,
     ERROR_COUNT,
@@ -60,6 +59,7 @@ from controller.model.metric_names import (  # re-exported: the names live below
     TOKENS_PER_SECOND,
     runtime_metric_type,
 )
+from controller.model.metric_thresholds import LATENCY_METRICS, STREAMING_METRICS, TTFT_METRICS
 from controller.observed import Sample
 
 PERCENTILES = (50, 95, 99)

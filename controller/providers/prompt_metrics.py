@@ -49,7 +49,7 @@ from google.auth import exceptions as auth_exceptions
 from google.cloud import monitoring_v3
 
 from controller.model import Metric
-from controller.model.analysis import LATENCY_METRICS, TTFT_METRICS
+from controller.model.metric_thresholds import LATENCY_METRICS, TTFT_METRICS
 from controller.observed import Sample
 from controller.providers.metric_reader import list_series, point_value, runtime_filter, series_request
 from controller.providers.monitoring import (

@@ -40,10 +40,11 @@ from enum import StrEnum
 from statistics import fmean
 
 from controller.model import Metric
-from controller.model.analysis import HIGHER_IS_BETTER, RATE_METRICS, UNJUDGEABLE, JudgeDirection
+from controller.model.analysis import JudgeDirection
 from controller.model.common import duration_seconds
 from controller.model.endpoint import EndpointSpec
 from controller.model.experiment_settings import Experiment
+from controller.model.metric_thresholds import HIGHER_IS_BETTER, RATE_METRICS, UNJUDGEABLE
 from controller.observed import Sample
 from controller.rollout.assignment import SrmResult, srm
 from controller.rollout.judge import Classification, Direction, EffectSizeMeasure, JudgeConfig, NanStrategy, judge

@@ -23,7 +23,7 @@ from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import TypeVar
 
-from controller.model.analysis import BUILTIN_METRICS, DURATION_METRICS, STREAMING_METRICS
+from controller.model.metric_thresholds import BUILTIN_METRICS, DURATION_METRICS, STREAMING_METRICS
 from controller.rollout.verdicts import Bound, Measurement, Shortfall, Verdict, span, too_few
 
 _LABEL_VALUE = re.compile(r"[a-z0-9_-]{1,63}")

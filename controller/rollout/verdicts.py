@@ -30,7 +30,8 @@ from enum import StrEnum
 from typing import assert_never
 
 from controller.model import Metric
-from controller.model.analysis import LATENCY_METRICS, PROMPT_METRICS, STREAMING_METRICS, Judge, Unit
+from controller.model.analysis import Judge
+from controller.model.metric_thresholds import LATENCY_METRICS, PROMPT_METRICS, STREAMING_METRICS, Unit
 from controller.observed import Sample
 from controller.rollout import judge as stats
 

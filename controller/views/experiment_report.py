@@ -30,7 +30,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from controller.model.analysis import LATENCY_METRICS
+from controller.model.metric_thresholds import LATENCY_METRICS
 from controller.rollout.experiment import (
     PROPORTION_METRICS,
     Comparison,
