@@ -6,6 +6,12 @@ against the project's catalogue (the bundled one plus its `ModelLifecycle` rows)
 the retired and retiring ones, each with its position, its successor (followed past successors that retire
 within the horizon too) and the Prompts that call it through a Model or TuningJob manifest.
 
+`outdated_across` does the same over several ways the manifests are deployed (`Variant`s: the base and each
+Environment's merge of it, as `validate` checks them) and lists each written value once, where it is
+written: a value an environment's patch sets is the environment's row (its position in the environment
+file, `environment` naming it), a value from a base file is the base's row however many environments
+inherit it (the prompts using it gathered from all of them).
+
 `planned_edits` turns the rows that have a successor into `TextEdit`s, and `edit_text` applies them to a
 file's text: only the model id inside each scalar changes (a publisher path's `@version` suffix goes too,
 as it names a version of the old model); quotes, comments and every other byte stay. It refuses with
@@ -18,7 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from controller.loader.checks import Located
@@ -42,6 +48,7 @@ class OutdatedModel:
     line: int
     column: int
     used_by: tuple[str, ...]  # `Prompt/name` of the prompts calling it through a Model or TuningJob manifest
+    environment: str | None = None  # the Environment whose patch sets the value (None: a base file's value)
 
     @property
     def manifest(self) -> str:
@@ -87,12 +94,21 @@ class OutdatedModel:
         return new if new != self.ref.value else None
 
 
+def _order(row: OutdatedModel) -> tuple[str, int, int, str]:
+    return (row.file, row.line, row.column, row.manifest)
+
+
 def outdated_models(
-    items: Iterable[Located], horizon: Horizon, catalogue: ModelCatalogue | None = None
+    items: Iterable[Located],
+    horizon: Horizon,
+    catalogue: ModelCatalogue | None = None,
+    *,
+    environment: str | None = None,
 ) -> tuple[OutdatedModel, ...]:
     """Every field of `items` naming a model retired, or retiring within the horizon, on the horizon's day,
     by file, line and column. `catalogue` defaults to the bundled one plus the `ModelLifecycle` rows among
-    `items`."""
+    `items`. `environment`: the Environment merged into `items`; a row whose value its patch set (the
+    loader records the environment file for it) names it, one the base file wrote names none."""
     located = tuple(items)
     cat = catalogue if catalogue is not None else project_catalogue(item.manifest for item in located)
     rows: list[OutdatedModel] = []
@@ -100,10 +116,41 @@ def outdated_models(
         lifecycle = lifecycle_of(ref.model_id, horizon, cat)
         if lifecycle.stage not in OUTDATED_STAGES:
             continue
-        line, column = ref.item.positions.of_value(ref.path)
-        file = ref.item.positions.file_of(ref.path, ref.item.file)
-        rows.append(OutdatedModel(ref, lifecycle, file, line, column, tuple(dependents(located, ref))))
-    return tuple(sorted(rows, key=lambda r: (r.file, r.line, r.column)))
+        positions = ref.item.positions
+        line, column = positions.of_value(ref.path)
+        file = positions.file_of(ref.path, ref.item.file)
+        patched = environment if positions.file_of(ref.path, "") else None
+        used_by = tuple(dependents(located, ref))
+        rows.append(OutdatedModel(ref, lifecycle, file, line, column, used_by, environment=patched))
+    return tuple(sorted(rows, key=_order))
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way the manifests are deployed: the base (`environment` None) or an Environment merged over it
+    (`loader.load(root, env=NAME).manifests`)."""
+
+    environment: str | None
+    items: tuple[Located, ...]
+
+
+def outdated_across(
+    variants: Iterable[Variant], horizon: Horizon, catalogue: ModelCatalogue
+) -> tuple[OutdatedModel, ...]:
+    """`outdated_models` of each variant, each written value listed once (by file, line, column and
+    manifest): a base file's value every environment inherits is one row, naming no environment, whose
+    `used_by` gathers the prompts of every variant; a value an environment's patch sets is that
+    environment's row, at its position in the environment file. The first variant's row wins otherwise."""
+    rows: dict[tuple[str, int, int, str], OutdatedModel] = {}
+    for variant in variants:
+        for row in outdated_models(variant.items, horizon, catalogue, environment=variant.environment):
+            key = _order(row)
+            seen = rows.get(key)
+            if seen is None:
+                rows[key] = row
+            elif not set(row.used_by) <= set(seen.used_by):
+                rows[key] = replace(seen, used_by=tuple(sorted({*seen.used_by, *row.used_by})))
+    return tuple(sorted(rows.values(), key=_order))
 
 
 # --- Edits ------------------------------------------------------------------------------------------------
@@ -116,7 +163,8 @@ class EditRefusedError(ValueError):
 @dataclass(frozen=True)
 class TextEdit:
     """Replace the scalar `old` starting at `line`:`column` (1-based; at its opening quote when quoted) of
-    `file` with `new`. `path`, `model` and `successor` say what it means."""
+    `file` with `new`. `path`, `model` and `successor` say what it means; `environment` names the
+    Environment whose patch value it edits (None: a base manifest's)."""
 
     file: str
     line: int
@@ -126,11 +174,16 @@ class TextEdit:
     path: str
     model: str
     successor: str
+    environment: str | None = None
 
     def describe(self) -> str:
-        """`manifests/prompts.yaml:7:10 spec.model: gemini-2.0-flash -> gemini-2.5-flash`."""
+        """`manifests/prompts.yaml:7:10 spec.model: gemini-2.0-flash -> gemini-2.5-flash`; an environment's
+        patch value ends `(environment prod)`."""
         dropped = self.old.partition(self.model)[2]
-        note = f" (version suffix {dropped} dropped)" if dropped else ""
+        notes = [f"version suffix {dropped} dropped"] if dropped else []
+        if self.environment is not None:
+            notes.append(f"environment {self.environment}")
+        note = f" ({'; '.join(notes)})" if notes else ""
         return f"{self.file}:{self.line}:{self.column} {self.path}: {self.model} -> {self.successor}{note}"
 
 
@@ -143,7 +196,10 @@ def planned_edits(rows: Iterable[OutdatedModel]) -> tuple[TextEdit, ...]:
             continue
         key = (row.file, row.line, row.column)
         edits.setdefault(
-            key, TextEdit(row.file, row.line, row.column, row.ref.value, new, row.path, row.model, successor)
+            key,
+            TextEdit(
+                row.file, row.line, row.column, row.ref.value, new, row.path, row.model, successor, row.environment
+            ),
         )
     return tuple(edits.values())
 
@@ -201,7 +257,9 @@ __all__ = [
     "EditRefusedError",
     "OutdatedModel",
     "TextEdit",
+    "Variant",
     "edit_text",
+    "outdated_across",
     "outdated_models",
     "planned_edits",
     "value_span",
