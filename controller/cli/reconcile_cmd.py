@@ -8,6 +8,8 @@ releases the lease and exits 0. `/healthz`, `/readyz` and `/metrics` are served 
 loopback --ui-token or --behind-iap; the probes and /metrics need no login).
 `--interval` is at least `MIN_INTERVAL_S` (a shorter one would hammer the API in a busy loop) and at most
 30 days.
+With `--webhook` the rollout events and the loop's model lifecycle events (`model-retiring`,
+`model-retired`) are POSTed to the URL, through one queue, in order.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import random
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -28,8 +31,9 @@ from controller.cli.console import make_console
 from controller.cli.options import EXIT_ERROR, EXIT_OK, current_region, horizon_source, target_options, target_spec
 from controller.cli.paths import OutputDir, OutputFile
 from controller.cli.target import Target, open_target
-from controller.cli.wiring import notifier, session_of
+from controller.cli.wiring import session_of
 from controller.engine.audit import AuditLog
+from controller.engine.notify import Notice, WebhookNotifier
 from controller.engine.observe import regions_of
 from controller.engine.reconciler import Checkout, PassReport, Reconciler
 from controller.errors import GenaiopsError, LockedError
@@ -82,7 +86,7 @@ def _source(
 
     def fetch() -> Checkout:
         checkout = source.fetch()
-        return Checkout(manifests=checkout.manifests, commit=checkout.sha)
+        return Checkout(manifests=checkout.manifests, commit=checkout.sha, root=source.workdir)
 
     return fetch, source.describe()
 
@@ -125,7 +129,7 @@ def _summary(report: PassReport) -> str:
 @click.option("--prune", is_flag=True, help="Delete managed resources that left the manifests.")
 @click.option("--parallelism", type=click.IntRange(1, 100), default=10, show_default=True)
 @click.option("--audit-log", type=OutputFile(special_ok=True), default=Path(".genaiops/audit.log"), show_default=True)
-@click.option("--webhook", envvar="GENAIOPS_WEBHOOK_URL", help="POST rollout events as JSON to this URL.")
+@click.option("--webhook", envvar="GENAIOPS_WEBHOOK_URL", help="POST rollout and model events as JSON here.")
 @click.option("--metrics-port", type=click.IntRange(0, 65535), default=None, help="Serve /metrics, /healthz, /readyz.")
 @click.option("--metrics-host", default="0.0.0.0", show_default=True)
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
@@ -232,6 +236,20 @@ def _tracked(fetch: Callable[[], Checkout], first: Path | None) -> tuple[Callabl
     return tracked, latest
 
 
+@contextmanager
+def _notifier(webhook: str | None) -> Iterator[Callable[[Notice], None]]:
+    """One webhook poster for every event the loop sends (a no-op without a URL), flushed on exit."""
+    if not webhook:
+        yield lambda _: None
+        return
+    console = make_console(stderr=True)
+    posting = WebhookNotifier(webhook, on_failure=lambda msg: console.print(msg, style="yellow", markup=False))
+    try:
+        yield posting
+    finally:
+        posting.close()
+
+
 def _run(
     opened: Target,
     fetch: Callable[[], Checkout],
@@ -256,12 +274,13 @@ def _run(
             return "the lease was lost to another controller"
         return stop.interrupted()
 
-    with notifier(webhook, make_console(stderr=True)) as notify:
+    with _notifier(webhook) as notify:
         reconciler = Reconciler(
             fetch=fetch,
             session=session_of(opened),
             audit=audit,
             notify=notify,
+            notify_models=notify,
             self_heal=self_heal,
             prune=prune,
             parallelism=parallelism,

@@ -8,24 +8,32 @@ A pass never raises for a bad commit, a flaky API or a broken resource:
   self-heal;
 - a failing resource is retried with exponential backoff on later passes while the rest proceed, and
   its error is logged once per commit, not on every pass;
-- a rollback or a pause is logged at WARNING with its reason (and as JSON fields with --log-format json).
+- a rollback or a pause is logged at WARNING with its reason (and as JSON fields with --log-format json);
+- a model a manifest names that retires within the horizon is announced as a `model-retiring` event (audit
+  log and webhook) when its reference first shows up and again when its days left cross a threshold; one
+  past its last day refuses the commit and is announced as `model-retired` (see `engine/notify.py`).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from controller.engine.apply import ApplyOptions, ApplyOutcome, QuietHooks, apply_changes
 from controller.engine.audit import AuditLog
 from controller.engine.executor import ResourceResult
+from controller.engine.notify import ModelEvent, ModelEventKind, ModelNotices, threshold_of
 from controller.engine.session import Session
 from controller.loader import DEFAULT_REGION, LoadResult, load
-from controller.model.catalogue.lifecycle import Horizon
+from controller.loader.checks import Located
+from controller.loader.model_refs import dependents, model_refs
+from controller.model.catalogue.lifecycle import Horizon, Stage, lifecycle_of
+from controller.model.model_lifecycle import project_catalogue
 from controller.plans.plan import Plan, ResourceChange, Sync
 from controller.ports import TelemetryPort
 from controller.rollout.events import EventKind, RolloutEvent, RolloutStatus, TargetKind
@@ -75,6 +83,7 @@ class Reconciler:
     session: Session
     audit: AuditLog
     notify: Callable[[RolloutEvent], None] = lambda _: None
+    notify_models: Callable[[ModelEvent], None] = lambda _: None  # model-retiring / model-retired events
     self_heal: bool = False
     prune: bool = False
     parallelism: int = 10
@@ -90,6 +99,7 @@ class Reconciler:
     _refused: str | None = None
     _backoff: dict[str, _Backoff] = field(default_factory=dict)
     _reported: set[tuple[str, str | None, str]] = field(default_factory=set)
+    _notices: ModelNotices | None = None  # what was announced about models (read from the audit log at first)
 
     def _once(self, key: tuple[str, str | None, str], message: str, *args: object) -> None:
         if key not in self._reported:
@@ -112,6 +122,8 @@ class Reconciler:
                 )
             self._last_good = (result, checkout.commit)
             self._refused = None
+            if horizon is not None:
+                self._announce_models(result, checkout, horizon)
             return result, checkout.commit, False
         if self._refused != (checkout.commit or ""):
             self._refused = checkout.commit or ""
@@ -127,9 +139,25 @@ class Reconciler:
             self.audit.write(event="commit-refused", commit=checkout.commit, problems=problems)
             if self.telemetry is not None:
                 self.telemetry.error("invalid_commit")
+        if horizon is not None:  # after `commit-refused`: a model-retired event says why
+            self._announce_models(result, checkout, horizon)
         if self._last_good is None:
             return None, checkout.commit, True
         return self._last_good[0], self._last_good[1], True
+
+    def _announce_models(self, result: LoadResult, checkout: Checkout, horizon: Horizon) -> None:
+        """Send the model events this pass's commit calls for (each once per reference and threshold)."""
+        if self._notices is None:
+            self._notices = ModelNotices.from_records(_model_records(self.audit.path))
+        root = checkout.root or checkout.manifests
+        for event in model_events(result.manifests, horizon, commit=checkout.commit, root=root):
+            if event.kind is ModelEventKind.RETIRED and result.ok:
+                continue  # cannot happen (a retired model is an error): announce only what refused the commit
+            if not self._notices.due(event):
+                continue
+            self._notices.sent(event)
+            self.audit.write(**event.to_json())
+            self.notify_models(event)
 
     def _due(self, change: ResourceChange, now: float) -> bool:
         waiting = self._backoff.get(change.address)
@@ -273,6 +301,65 @@ class Reconciler:
             else:
                 telemetry.set_rollout(rollout.endpoint, state.deployment, state.phase.value, rollout.weight)
         telemetry.pass_finished(report.duration_s, report.ok)
+
+
+def model_events(
+    items: tuple[Located, ...] | list[Located], horizon: Horizon, *, commit: str | None, root: Path
+) -> list[ModelEvent]:
+    """A `model-retiring` event for each place `items` name a model retiring within the horizon, a
+    `model-retired` one for each naming a retired model (judged as the loader's lifecycle checks judge them:
+    the project's ModelLifecycle rows over the bundled catalogue). Pure: files are named relative to `root`."""
+    catalogue = project_catalogue(item.manifest for item in items)
+    events: list[ModelEvent] = []
+    for ref in model_refs(items):
+        lifecycle = lifecycle_of(ref.model_id, horizon, catalogue)
+        if lifecycle.stage not in (Stage.RETIRING, Stage.RETIRED) or lifecycle.days_left is None:
+            continue
+        where = ref.item.at(ref.path, "")
+        source = replace(where.source, file=_relative(where.source.file, where.source.file, root))
+        retired = lifecycle.stage is Stage.RETIRED
+        events.append(
+            ModelEvent(
+                kind=ModelEventKind.RETIRED if retired else ModelEventKind.RETIRING,
+                manifest=ref.item.label,
+                field=where.path,
+                source=str(source),
+                model=ref.model_id,
+                value=ref.value,
+                last_day=lifecycle.retires,
+                days_left=lifecycle.days_left,
+                successor=lifecycle.successor,
+                commit=commit,
+                threshold=None if retired else threshold_of(lifecycle.days_left),
+                used_by=tuple(dependents(items, ref)),
+                tuned=ref.tuned,
+                detail=lifecycle.describe(),
+            )
+        )
+    return events
+
+
+def _model_records(path: Path | None) -> Iterator[dict[str, object]]:
+    """The model-retiring / model-retired records of the audit log at `path` (none when it does not exist,
+    cannot be read or is not a regular file, such as /dev/stdout: the events are then announced once more,
+    never lost)."""
+    if path is None:
+        return
+    try:
+        if not path.is_file():  # never read a pipe or a terminal: it would block or eat its data
+            return
+        with path.open(encoding="utf-8", errors="replace") as lines:
+            for line in lines:
+                if '"model-retir' not in line:
+                    continue
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(record, dict):
+                    yield record
+    except OSError:
+        return
 
 
 def _relative(rendered: str, file: str, root: Path) -> str:
