@@ -29,11 +29,10 @@ from datetime import date
 
 from controller.loader.checks import Located
 from controller.loader.errors import format_path
-from controller.loader.model_refs import ModelRef, dependents, model_refs
-from controller.model.catalogue.lifecycle import Horizon, Lifecycle, ModelCatalogue, Stage, lifecycle_of
+from controller.loader.model_refs import ModelRef, outdated_refs
+from controller.model.catalogue.lifecycle import Horizon, Lifecycle, ModelCatalogue, Stage
 from controller.model.model_lifecycle import project_catalogue
 
-OUTDATED_STAGES = (Stage.RETIRED, Stage.RETIRING)
 _LINE_BREAK = re.compile(r"\r\n|[\r\n\x85\u2028\u2029]")  # what YAML (libyaml) counts as a line break
 _PLAIN_END = frozenset(" \t\r\n\x85\u2028\u2029,]}")  # what may follow a plain scalar that ends there
 
@@ -112,16 +111,13 @@ def outdated_models(
     located = tuple(items)
     cat = catalogue if catalogue is not None else project_catalogue(item.manifest for item in located)
     rows: list[OutdatedModel] = []
-    for ref in model_refs(located):
-        lifecycle = lifecycle_of(ref.model_id, horizon, cat)
-        if lifecycle.stage not in OUTDATED_STAGES:
-            continue
+    for judged in outdated_refs(located, horizon, cat):
+        ref, lifecycle = judged.ref, judged.lifecycle
         positions = ref.item.positions
         line, column = positions.of_value(ref.path)
         file = positions.file_of(ref.path, ref.item.file)
         patched = environment if positions.file_of(ref.path, "") else None
-        used_by = tuple(dependents(located, ref))
-        rows.append(OutdatedModel(ref, lifecycle, file, line, column, used_by, environment=patched))
+        rows.append(OutdatedModel(ref, lifecycle, file, line, column, judged.used_by, environment=patched))
     return tuple(sorted(rows, key=_order))
 
 
@@ -253,7 +249,6 @@ def edit_text(text: str, edits: Sequence[TextEdit]) -> str:
 
 
 __all__ = [
-    "OUTDATED_STAGES",
     "EditRefusedError",
     "OutdatedModel",
     "TextEdit",

@@ -31,9 +31,8 @@ from controller.engine.notify import ModelEvent, ModelEventKind, ModelNotices, t
 from controller.engine.session import Session
 from controller.loader import DEFAULT_REGION, LoadResult, load
 from controller.loader.checks import Located
-from controller.loader.model_refs import dependents, model_refs
-from controller.model.catalogue.lifecycle import Horizon, Stage, lifecycle_of
-from controller.model.model_lifecycle import project_catalogue
+from controller.loader.model_refs import outdated_refs
+from controller.model.catalogue.lifecycle import Horizon, Stage
 from controller.plans.plan import Plan, ResourceChange, Sync
 from controller.ports import TelemetryPort
 from controller.rollout.events import EventKind, RolloutEvent, RolloutStatus, TargetKind
@@ -309,11 +308,10 @@ def model_events(
     """A `model-retiring` event for each place `items` name a model retiring within the horizon, a
     `model-retired` one for each naming a retired model (judged as the loader's lifecycle checks judge them:
     the project's ModelLifecycle rows over the bundled catalogue). Pure: files are named relative to `root`."""
-    catalogue = project_catalogue(item.manifest for item in items)
     events: list[ModelEvent] = []
-    for ref in model_refs(items):
-        lifecycle = lifecycle_of(ref.model_id, horizon, catalogue)
-        if lifecycle.stage not in (Stage.RETIRING, Stage.RETIRED) or lifecycle.days_left is None:
+    for judged in outdated_refs(items, horizon):
+        ref, lifecycle = judged.ref, judged.lifecycle
+        if lifecycle.days_left is None:
             continue
         where = ref.item.at(ref.path, "")
         source = replace(where.source, file=_relative(where.source.file, where.source.file, root))
@@ -331,7 +329,7 @@ def model_events(
                 successor=lifecycle.successor,
                 commit=commit,
                 threshold=None if retired else threshold_of(lifecycle.days_left),
-                used_by=tuple(dependents(items, ref)),
+                used_by=judged.used_by,
                 tuned=ref.tuned,
                 detail=lifecycle.describe(),
             )

@@ -13,8 +13,8 @@ from collections.abc import Iterable, Iterator
 
 from controller.diagnostics import Diagnostic, Severity
 from controller.loader.checks import Located
-from controller.loader.model_refs import ModelRef, dependents, model_refs
-from controller.model.catalogue.lifecycle import Horizon, Lifecycle, ModelCatalogue, Stage, lifecycle_of
+from controller.loader.model_refs import ModelRef, outdated_refs
+from controller.model.catalogue.lifecycle import Horizon, Lifecycle, ModelCatalogue, Stage
 from controller.model.model_lifecycle import project_catalogue
 
 _SEVERITY = {Stage.RETIRED: Severity.ERROR, Stage.RETIRING: Severity.WARNING}
@@ -45,13 +45,10 @@ def lifecycle_message(ref: ModelRef, lifecycle: Lifecycle, catalogue: ModelCatal
 def check_lifecycle(items: list[Located], horizon: Horizon) -> Iterator[Diagnostic]:
     """An error for each retired model a manifest writes, a warning for each retiring within the horizon."""
     catalogue = project_catalogue(item.manifest for item in items)
-    for ref in model_refs(items):
-        lifecycle = lifecycle_of(ref.model_id, horizon, catalogue)
-        severity = _SEVERITY.get(lifecycle.stage)
-        if severity is None:
-            continue
-        message = lifecycle_message(ref, lifecycle, catalogue, dependents(items, ref))
-        yield ref.item.at(ref.path, message, severity=severity)
+    for judged in outdated_refs(items, horizon, catalogue):
+        ref, lifecycle = judged.ref, judged.lifecycle
+        message = lifecycle_message(ref, lifecycle, catalogue, list(judged.used_by))
+        yield ref.item.at(ref.path, message, severity=_SEVERITY[lifecycle.stage])
 
 
 def lifecycle_diagnostics(items: Iterable[Located], horizon: Horizon | None) -> list[Diagnostic]:

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from controller.loader.checks import Located
 from controller.loader.yaml_source import Path
 from controller.model import Model, Prompt, TuningJob
-from controller.model.model_lifecycle import written_models
+from controller.model.catalogue.lifecycle import Horizon, Lifecycle, ModelCatalogue, Stage, lifecycle_of
+from controller.model.model_lifecycle import project_catalogue, written_models
 
 
 @dataclass(frozen=True)
@@ -63,4 +64,28 @@ def dependents(items: Iterable[Located], ref: ModelRef) -> list[str]:
     return sorted(found)
 
 
-__all__ = ["ModelRef", "dependents", "model_refs"]
+@dataclass(frozen=True)
+class JudgedRef:
+    """A written model id that is retired, or retiring within the horizon, with its lifecycle that day and
+    the prompts that call it through a Model or TuningJob manifest."""
+
+    ref: ModelRef
+    lifecycle: Lifecycle
+    used_by: tuple[str, ...]
+
+
+def outdated_refs(
+    items: Iterable[Located], horizon: Horizon, catalogue: ModelCatalogue | None = None
+) -> Iterator[JudgedRef]:
+    """Every place `items` write a model that is retired or retiring within the horizon on its day, in
+    input order; `catalogue` defaults to the bundled one with the `ModelLifecycle` rows among `items`. The
+    one judgement `validate`, `models outdated` and the reconcile loop's events share."""
+    located = tuple(items)
+    cat = catalogue if catalogue is not None else project_catalogue(item.manifest for item in located)
+    for ref in model_refs(located):
+        lifecycle = lifecycle_of(ref.model_id, horizon, cat)
+        if lifecycle.stage in (Stage.RETIRED, Stage.RETIRING):
+            yield JudgedRef(ref, lifecycle, tuple(dependents(located, ref)))
+
+
+__all__ = ["JudgedRef", "ModelRef", "dependents", "model_refs", "outdated_refs"]
