@@ -1,12 +1,14 @@
 """`genaiops models`: the Google foundation models the manifests name, judged against the dated catalogue.
 
-`models outdated` lists every manifest field naming a Gemini model that is retired or retires within the
-horizon, and with `--write` moves each one that has a successor to it by editing the manifest files in
-place (only the model id text changes), so the move goes through review, `genaiops plan` and the prompt
-canary like any other edit. Like `validate`, it judges the base manifests and each Environment's merge of
-them (`--env NAME`: that one only), so a model an environment's patch sets is listed, and moved, in the
-environment file. The judging is pure (`engine/model_upgrades.py`), the rendering is
-`views/outdated_report.py`, and the file writing is `cli/manifest_edits.py`.
+`models catalogue` lists the catalogue itself (with the project's ModelLifecycle rows) and where each model
+stands on the day. `models outdated` lists every manifest field naming a Gemini model that is retired or
+retires within the horizon, and with `--write` moves each one that has a successor to it by editing the
+manifest files in place (only the model id text changes), so the move goes through review, `genaiops plan`
+and the prompt canary like any other edit. Like `validate`, it judges the base manifests and each
+Environment's merge of them (`--env NAME`: that one only), so a model an environment's patch sets is
+listed, and moved, in the environment file. The judging is pure (`engine/model_upgrades.py`), the rendering
+is `views/outdated_report.py` and `views/model_catalogue.py`, and the file writing is
+`cli/manifest_edits.py`.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from controller.engine.model_upgrades import TextEdit, Variant, outdated_across,
 from controller.loader import DEFAULT_REGION, LoadResult, load
 from controller.model.model_lifecycle import project_catalogue
 from controller.views.diagnostics import human_lines
+from controller.views.model_catalogue import catalogue_json, catalogue_summary, catalogue_table
 from controller.views.outdated_report import outdated_json, outdated_table, summary_line
 
 
@@ -128,6 +131,29 @@ def outdated_cmd(path: Path, within: int | None, output: str, write: bool, env: 
         console.print(summary, highlight=False, markup=False)
         _report_edits(console, edits, written, stuck=sum(1 for r in rows if r.successor is None), write=write)
     sys.exit(EXIT_CHANGES if rows else EXIT_OK)
+
+
+@models_group.command("catalogue")
+@click.argument("path", type=click.Path(path_type=Path), required=False)
+@click.option("--output", "-o", type=click.Choice(["human", "json"]), default="human", show_default=True)
+def catalogue_cmd(path: Path | None, output: str) -> None:
+    """List the publisher models genaiops knows and where each stands on the day (`genaiops --today`):
+    release, last day (`*`: unconfirmed, sources differ), stage, days left, the model to move to, context
+    window and tuning support. With PATH, the manifests' ModelLifecycle rows are merged over the bundled,
+    dated catalogue (controller/model/catalogue/publisher_models.yaml); `-o json` adds each row's source."""
+    catalogue = project_catalogue(())
+    if path is not None:
+        result = load(path, default_region=DEFAULT_REGION)
+        _exit_on_errors(result)
+        catalogue = project_catalogue(item.manifest for item in result.manifests)
+    horizon = current_horizon()
+    if output == "json":
+        click.echo(catalogue_json(catalogue, horizon))
+    else:
+        console = make_console()
+        console.print(unclipped(catalogue_table(catalogue, horizon)))
+        console.print(catalogue_summary(catalogue, horizon), highlight=False, markup=False)
+    sys.exit(EXIT_OK)
 
 
 def _variants(path: Path, base: LoadResult, env: str | None) -> list[Variant]:
