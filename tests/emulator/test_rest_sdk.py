@@ -504,3 +504,36 @@ def test_gapic_rest_client_polls_a_pending_operation_until_done() -> None:
         with pytest.raises(exceptions.NotFound):
             client.get_endpoint(name=f"{slow.parent}/endpoints/slow")
         assert operation.result(timeout=10).name == f"{slow.parent}/endpoints/slow"
+
+
+def test_sdk_raw_predict_ignores_api_endpoint_and_the_gapic_client_is_the_way_around(
+    sdk: Any, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's first SDK limitation, proven without leaving loopback: `Endpoint.raw_predict()` builds
+    its URL from the location (never `api_endpoint`), so the post is caught before it is sent; the gapic
+    PredictionServiceClient on the emulator's REST endpoint serves the same call."""
+    from google.api import httpbody_pb2
+    from google.auth.transport import requests as google_auth_requests
+
+    endpoint = sdk.Endpoint.create(display_name="sdk raw", endpoint_id="sdk-raw")
+    endpoint.deploy(_upload(sdk, "sdk-raw-model"), traffic_percentage=100, machine_type="n1-standard-2")
+    posted: list[str] = []
+
+    def caught(self: Any, url: str, *args: Any, **kwargs: Any) -> Any:
+        posted.append(url)
+        raise RuntimeError("caught before leaving the machine")
+
+    monkeypatch.setattr(google_auth_requests.AuthorizedSession, "post", caught)
+    with pytest.raises(RuntimeError, match="caught before"):
+        endpoint.raw_predict(body=b'{"instances": [{"prompt": "hi"}]}', headers={"Content-Type": "application/json"})
+    assert posted == [f"https://us-central1-aiplatform.googleapis.com/v1/{endpoint.resource_name}:rawPredict"]
+    monkeypatch.undo()  # the gapic REST transport posts through the same session class
+
+    client = v1.PredictionServiceClient(
+        client_options={"api_endpoint": emulator.rest_endpoint},
+        transport="rest",
+        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+    )
+    body = httpbody_pb2.HttpBody(content_type="application/json", data=b'{"instances": [{"prompt": "hi"}]}')
+    answer = client.raw_predict(endpoint=endpoint.resource_name, http_body=body)
+    assert json.loads(answer.data)["predictions"]
