@@ -13,19 +13,11 @@ from datetime import UTC, date, datetime
 
 import click
 
-from controller.model.catalogue.lifecycle import DEFAULT_HORIZON_DAYS, Horizon
+from controller.model.catalogue.lifecycle import DEFAULT_HORIZON_DAYS, Horizon, parse_day
 
 TODAY_KEY = "genaiops.today"
 HORIZON_KEY = "genaiops.retirement_horizon"
 _DAYS = re.compile(r"^(\d+)\s*(d|w)?$")
-
-
-def parse_day(text: str) -> date:
-    """`2026-12-02` -> a date; ValueError with what was expected."""
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise ValueError(f"expected a day as YYYY-MM-DD, got {text!r}") from None
 
 
 def parse_days(text: str) -> int:
@@ -41,7 +33,7 @@ def day_option(ctx: click.Context, param: click.Parameter, value: str | None) ->
     if value is None:
         return None
     try:
-        return parse_day(value)
+        return parse_day(value, "--today")
     except ValueError as err:
         raise click.BadParameter(str(err), ctx=ctx, param=param) from None
 

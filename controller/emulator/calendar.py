@@ -32,18 +32,10 @@ from google.protobuf import struct_pb2
 
 from controller.emulator.api import ApiError, RpcMethod
 from controller.emulator.faults import ADMIN_SERVICE
+from controller.model.catalogue.lifecycle import TODAY_ENV, parse_day
 
-TODAY_ENV = "GENAIOPS_TODAY"
 _SET_TODAY = f"/{ADMIN_SERVICE}/SetToday"
 _GET_TODAY = f"/{ADMIN_SERVICE}/GetToday"
-
-
-def parse_day(text: str, where: str = "today") -> date:
-    """`2026-02-06` -> a date; ValueError naming `where` and the expected form."""
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise ValueError(f"{where} must be a day as YYYY-MM-DD, got {text!r}") from None
 
 
 class Calendar:

@@ -13,7 +13,7 @@ import os
 from datetime import UTC, date, datetime
 
 from controller.errors import GenaiopsError, NotFoundError, TransientError, UserError
-from controller.model.catalogue.lifecycle import Horizon, model_catalogue, model_id_of
+from controller.model.catalogue.lifecycle import TODAY_ENV, Horizon, model_catalogue, model_id_of, parse_day
 from controller.runtime.records import Outcome
 
 MOVE_HINT = "run `genaiops models outdated --write`"
@@ -51,9 +51,9 @@ class ModelRetiredError(NotFoundError):
 def calendar_today() -> date:
     """The day a 404 is judged on: GENAIOPS_TODAY (as the CLI and the emulator read it) when set to a
     YYYY-MM-DD day, else the current UTC date."""
-    pinned = os.environ.get("GENAIOPS_TODAY", "").strip()
+    pinned = os.environ.get(TODAY_ENV, "").strip()
     try:
-        return date.fromisoformat(pinned) if pinned else datetime.now(UTC).date()
+        return parse_day(pinned, TODAY_ENV) if pinned else datetime.now(UTC).date()
     except ValueError:
         return datetime.now(UTC).date()
 

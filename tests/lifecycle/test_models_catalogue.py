@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from controller.cli.main import cli
 from controller.model.catalogue.lifecycle import model_catalogue
 from tests.helpers import run_cli
@@ -36,7 +38,10 @@ def test_every_bundled_row_is_listed_with_its_stage_on_the_day() -> None:
     assert rows["gemini-3.5-flash"]["source"].startswith("https://")
 
 
-def test_a_project_row_overrides_the_bundled_one_and_names_its_origin(tmp_path: Path) -> None:
+def test_a_project_row_overrides_the_bundled_one_and_names_its_origin(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # a wide table keeps each model on one line
     (tmp_path / "lifecycle.yaml").write_text(LIFECYCLE, encoding="utf-8")
     result = run_cli(cli, ["--today", "2026-12-02", "models", "catalogue", str(tmp_path), "-o", "json"])
     assert result.exit_code == 0, result.output

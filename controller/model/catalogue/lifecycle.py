@@ -26,6 +26,7 @@ import yaml
 from controller.model.catalogue.data import CatalogueError
 
 MODELS_FILE = "publisher_models.yaml"
+TODAY_ENV = "GENAIOPS_TODAY"  # the day lifecycle is judged on, for the CLI, the runtime and the emulator alike
 DEFAULT_HORIZON_DAYS = 60
 PUBLISHER_PREFIX = "publishers/google/models/"
 _ROW_KEYS = {
@@ -187,6 +188,15 @@ def lifecycle_of(model_id: str, horizon: Horizon, catalogue: ModelCatalogue | No
     stage, days = _stage(info, horizon)
     successor = cat.successor_of(model_id, horizon) if stage is not Stage.CURRENT else info.successor
     return Lifecycle(model_id, stage, info, days, successor)
+
+
+def parse_day(text: str, where: str = "today") -> date:
+    """`2026-02-06` -> a date; ValueError naming `where` and the expected form (`--today`, GENAIOPS_TODAY,
+    the emulator's SetToday all read a day with this)."""
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"{where} must be a day as YYYY-MM-DD, got {text!r}") from None
 
 
 def model_id_of(ref: str) -> str | None:
