@@ -14,10 +14,15 @@ with metric labels deployed_model_id, model_display_name, endpoint_display_name,
 GenerateContent calls `record_generation` for every publisher-model (Gemini) call: Vertex AI's
 `publisher/online_serving/{model_invocation_count, model_invocation_latencies, first_token_latencies,
 token_count}` on `aiplatform.googleapis.com/PublisherModel` (labels resource_container, location, publisher,
-model_user_id, model_version_id). Events are summed into one-second DELTA points, kept for `retention_s`
-seconds behind the newest recorded time (so a simulated clock works too). With `track_replicas(source)`
-(the composed emulator passes its deployments), Vertex AI's `prediction/online/replicas` and
-`target_replicas` GAUGEs are sampled every 60 s of `clock`, lazily before each read (`metrics_replicas.py`).
+model_user_id, model_version_id). The emulated StreamRawPredict and streaming chat completions of a chat model
+call `record_first_token` for every stream: AI AutoMetrics' copy of a vLLM container's
+`vllm:time_to_first_token_seconds` histogram, `prometheus.googleapis.com/vertex_vllm_time_to_first_token_seconds/
+histogram`, a CUMULATIVE DISTRIBUTION in seconds (vLLM's buckets) on `prometheus_target`, labelled with
+endpoint_id and deployed_model_id (see `metrics_descriptors.py` for what is confirmed). Events are summed
+into one-second DELTA points (the histogram: one CUMULATIVE point per second), kept for `retention_s` seconds
+behind the newest recorded time (so a simulated clock works too). With `track_replicas(source)` (the composed
+emulator passes its deployments), Vertex AI's `prediction/online/replicas` and `target_replicas` GAUGEs are
+sampled every 60 s of `clock`, lazily before each read (`metrics_replicas.py`).
 
 Users write their own metrics with CreateMetricDescriptor and CreateTimeSeries (GAUGE and CUMULATIVE; BOOL,
 INT64, DOUBLE and DISTRIBUTION values; checked as the API checks them, with partial success: see
@@ -49,9 +54,12 @@ from controller.emulator.metrics_descriptors import (
     INVOCATION_LATENCIES,
     PREDICTION_COUNT,
     PREDICTION_LATENCIES,
+    PROMETHEUS_RESOURCE,
     PUBLISHER_MODEL_RESOURCE,
     RESPONSE_COUNT,
     TOKEN_COUNT,
+    VLLM_TIME_TO_FIRST_TOKEN,
+    VLLM_TTFT_BUCKETS,
     MetricInfo,
 )
 from controller.emulator.metrics_filter import Filter, Lookup, Selector, parse_filter
@@ -209,6 +217,53 @@ class MetricStore:
                 self._count(key(TOKEN_COUNT, type="input"), second, input_tokens)
                 self._count(key(TOKEN_COUNT, type="output"), second, output_tokens)
             self._advance(at)
+
+    def record_first_token(
+        self,
+        *,
+        project: str,
+        location: str,
+        endpoint_id: str,
+        endpoint_display_name: str,
+        deployed_model_id: str,
+        model_display_name: str,
+        seconds: float,
+        at: float,
+    ) -> None:
+        """Observe one streamed answer's server-side time to first token (`seconds`) at unix time `at` into the
+        AutoMetrics histogram of the deployed model's (one) replica. The resource labels Vertex sets on
+        `prometheus_target` are not documented: cluster, namespace and job are left empty here."""
+        if not (math.isfinite(at) and math.isfinite(seconds)):
+            raise ValueError("at and seconds must be finite")
+        replica = f"{deployed_model_id}-0"
+        resource = _labels(project_id=project, location=location, cluster="", namespace="", job="", instance=replica)
+        labels = _labels(
+            model_name=model_display_name,
+            deployed_model_id=deployed_model_id,
+            model_display_name=model_display_name,
+            replica_id=replica,
+            endpoint_id=endpoint_id,
+            endpoint_display_name=endpoint_display_name,
+            product="online_inference",
+        )
+        key = SeriesKey(project, VLLM_TIME_TO_FIRST_TOKEN, PROMETHEUS_RESOURCE, resource, labels)
+        with self._lock:
+            self._observe(key, float(math.floor(at)), seconds)
+            self._advance(at)
+
+    def _observe(self, key: SeriesKey, second: float, value: float) -> None:
+        """Add a sample to a CUMULATIVE histogram: the point ending after `second` holds every sample so far,
+        and so does every later point (a sample may arrive after one of the next second, from another thread)."""
+        points = self._series.setdefault(key, {})
+        end = second + 1
+        start = min((p.start for p in points.values()), default=second)
+        if end not in points and start < end:
+            earlier = [e for e in points if e < end]
+            base = points[max(earlier)].value if earlier else None
+            points[end] = RawPoint(start, end, base.copy() if isinstance(base, Dist) else Dist(VLLM_TTFT_BUCKETS))
+        for point_end, point in points.items():
+            if point_end >= end and isinstance(point.value, Dist):
+                point.value.add(value)
 
     def _count(self, key: SeriesKey, second: float, amount: int = 1) -> None:
         points = self._series.setdefault(key, {})

@@ -1,5 +1,6 @@
 """Metric descriptors known to the emulated Cloud Monitoring: Vertex AI's online-prediction metrics and its
-publisher-model (Gemini) serving metrics, and its replica-count gauges.
+publisher-model (Gemini) serving metrics, its replica-count gauges, and the AI AutoMetrics histogram of a
+vLLM container's time to first token.
 
 Part of the local emulator (controller/emulator). The metric store (`metrics.py`) answers
 ListMetricDescriptors / GetMetricDescriptor from these, checks that a ListTimeSeries filter names a known
@@ -15,8 +16,9 @@ from typing import Any
 
 from google.api import label_pb2, launch_stage_pb2, metric_pb2
 
-from controller.emulator.metrics_query import DELTA, DISTRIBUTION, GAUGE, INT64
+from controller.emulator.metrics_query import CUMULATIVE, DELTA, DISTRIBUTION, GAUGE, INT64
 from controller.emulator.metrics_replicas import REPLICAS, TARGET_REPLICAS
+from controller.emulator.metrics_values import ExplicitBuckets
 
 ENDPOINT_RESOURCE = "aiplatform.googleapis.com/Endpoint"
 ENDPOINT_RESOURCE_LABELS = ("resource_container", "location", "endpoint_id")
@@ -32,6 +34,19 @@ INVOCATION_COUNT = PUBLISHER_PREFIX + "model_invocation_count"
 INVOCATION_LATENCIES = PUBLISHER_PREFIX + "model_invocation_latencies"
 FIRST_TOKEN_LATENCIES = PUBLISHER_PREFIX + "first_token_latencies"
 TOKEN_COUNT = PUBLISHER_PREFIX + "token_count"
+# AI AutoMetrics: Vertex scrapes a vLLM serving container's `/metrics` into Managed Service for Prometheus,
+# named `vertex_` + the vLLM name with `:` as `_` (the aiplatform SDK's autoscaling metric names, e.g.
+# `prometheus.googleapis.com/vertex_vllm_num_requests_waiting`); Managed Prometheus stores a histogram as a
+# CUMULATIVE DISTRIBUTION `prometheus.googleapis.com/<name>/histogram` on `prometheus_target` (the suffix for
+# these Vertex names is UNCONFIRMED). Metric labels: what AutoMetrics attaches (view-autometrics page) plus
+# vLLM's own model_name.
+PROMETHEUS_RESOURCE = "prometheus_target"
+PROMETHEUS_RESOURCE_LABELS = ("project_id", "location", "cluster", "namespace", "job", "instance")
+VLLM_TIME_TO_FIRST_TOKEN = "prometheus.googleapis.com/vertex_vllm_time_to_first_token_seconds/histogram"
+# vLLM's `vllm:time_to_first_token_seconds` buckets (vllm/engine/metrics.py), in seconds.
+VLLM_TTFT_BUCKETS = ExplicitBuckets(
+    (0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
+)
 USER_DEFINED_PREFIXES = (
     "custom.googleapis.com/",
     "workload.googleapis.com/",
@@ -188,6 +203,24 @@ BUILTIN: dict[str, MetricInfo] = {
             "Accumulated input and output token count.",
             (("type", 'The type of token: "input" or "output".'),),
             (PUBLISHER_MODEL_RESOURCE,),
+        ),
+        MetricInfo(
+            VLLM_TIME_TO_FIRST_TOKEN,
+            CUMULATIVE,
+            DISTRIBUTION,
+            "s",
+            "vertex_vllm_time_to_first_token_seconds",
+            "Histogram of time to first token in seconds.",
+            (
+                ("model_name", "vLLM's served model name."),
+                ("deployed_model_id", "The ID of a deployed model which serves inference requests."),
+                ("model_display_name", "The display name of a deployed model."),
+                ("replica_id", "The unique ID of the deployed model replica (pod name)."),
+                ("endpoint_id", "The ID of a model endpoint."),
+                ("endpoint_display_name", "The display name of a model endpoint."),
+                ("product", "The name of the Vertex AI feature: always online inference."),
+            ),
+            (PROMETHEUS_RESOURCE,),
         ),
     )
 }

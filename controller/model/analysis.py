@@ -19,9 +19,13 @@ of streamed answers: per deployed model for an endpoint (the series labelled wit
 deployed model that answered), per version for a prompt. Whole (non-streamed) answers have neither: a
 canary that serves none streamed is measured inconclusive ("no streamed answers"), never a pass, and the
 rollout pauses at `inconclusiveLimit` saying so; it is not a validation error, since only the applications
-decide whether they stream. A metric may also be judged statistically against the stable
-(`judge: mann-whitney`, Kayenta's Mann-Whitney classifier over per-interval values, `rollout/judge.py`):
-`Metric.judge_settings` holds its settings with the metric's defaults filled in. The metric names, the unit
+decide whether they stream. An Endpoint's `time-to-first-token-p*` may instead be read from what Vertex AI
+publishes (`source: vertex`): AI AutoMetrics' copy of a vLLM serving container's own time-to-first-token
+histogram, per deployed model, which also covers traffic that never goes through the runtime client (only for
+vLLM containers; a Prompt's versions are not deployed models, so a Prompt refuses it). A metric may also be
+judged statistically against the stable (`judge: mann-whitney`, Kayenta's Mann-Whitney classifier over
+per-interval values, `rollout/judge.py`): `Metric.judge_settings` holds its settings with the metric's
+defaults filled in. The metric names, the unit
 each threshold takes and how a written threshold is normalised live in `metric_thresholds.py`.
 """
 
@@ -51,6 +55,7 @@ from controller.model.metric_thresholds import (
     PERCENT_TEXT,
     RATE_PERCENT_TEXT,
     SCHEMA_RULES,
+    TTFT_METRICS,
     UNJUDGEABLE,
     Threshold,
     Unit,
@@ -70,6 +75,13 @@ class MetricQuery(Frozen):
     filter: str = Field(min_length=1, description='A ListTimeSeries filter, e.g. metric.type="..."')
     aligner: Aligner = "ALIGN_DELTA"
     reducer: Reducer = "REDUCE_SUM"
+
+
+class MetricSource(StrEnum):
+    """Where a streaming metric's values come from."""
+
+    RUNTIME = "runtime"  # the runtime client's metrics of the streams it made (the default)
+    VERTEX = "vertex"  # AI AutoMetrics: a vLLM serving container's own histogram, exported by Vertex AI
 
 
 class JudgeTest(StrEnum):
@@ -205,6 +217,14 @@ class Metric(Frozen):
         "above the stable never fails it.",
         examples=[0.1, "10%"],
     )
+    source: MetricSource | None = Field(
+        default=None,
+        description="time-to-first-token-p50/p95/p99 of an Endpoint only: where the values come from. runtime "
+        "(the default): the genaiops runtime client's measurements of the streams it made. vertex: what Vertex "
+        "AI publishes per deployed model (AI AutoMetrics' copy of a vLLM serving container's "
+        "vllm:time_to_first_token_seconds histogram), which covers streams from any client; vLLM containers only.",
+        examples=["vertex"],
+    )
     judge: _JudgeField = Field(
         default=None,
         description="Judge the canary against the stable with a statistical test over per-interval values "
@@ -271,6 +291,11 @@ class Metric(Frozen):
             )
         if self.max_ms is not None and self.max is not None:
             raise ValueError(f"give 'max' or 'maxMs', not both (max: {self.max}, maxMs: {self.max_ms:g})")
+        if self.source is MetricSource.VERTEX and (self.query is not None or self.name not in TTFT_METRICS):
+            raise ValueError(
+                f"source: vertex applies only to {', '.join(TTFT_METRICS)} (Vertex AI publishes a vLLM container's "
+                f"time to first token; metric {self.name!r} has no Vertex source): remove 'source'"
+            )
         thresholds = (self.min, self.max, self.max_ms, self.max_increase, self.max_decrease)
         if self.judge is None and all(v is None for v in thresholds):
             raise ValueError(
@@ -335,6 +360,11 @@ class Metric(Frozen):
                 update={"direction": default_direction(self.name, custom=self.query is not None)}
             )
         return settings
+
+    @property
+    def from_vertex(self) -> bool:
+        """True when the metric is read from what Vertex AI publishes (`source: vertex`), not the runtime's."""
+        return self.source is MetricSource.VERTEX
 
     @property
     def compares_with_stable(self) -> bool:

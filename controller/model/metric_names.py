@@ -14,6 +14,13 @@ The streaming metrics (`time_to_first_token`, `output_tokens_per_second`) are th
 publishes no per-deployed-model time-to-first-token metric for a self-deployed endpoint in its
 `aiplatform.googleapis.com` list (only MaaS publisher models have first-token latencies, and AI AutoMetrics
 exports a vLLM container's own `vllm:` Prometheus metrics), so the client measures what its users feel.
+An Endpoint canary may instead read time to first token from AI AutoMetrics (`source: vertex` on a
+`time-to-first-token-p*` metric): Vertex scrapes a vLLM serving container's `/metrics` into Managed Service
+for Prometheus, renamed `vertex_` + the vLLM name with `:` as `_` (as the aiplatform SDK's autoscaling
+metric names `prometheus.googleapis.com/vertex_vllm_num_requests_waiting` show), a histogram being read in
+Cloud Monitoring as `prometheus.googleapis.com/<name>/histogram` (CUMULATIVE DISTRIBUTION) on the
+`prometheus_target` resource, with the metric labels endpoint_id and deployed_model_id AutoMetrics attaches.
+The `/histogram` suffix for these Vertex names is Managed Prometheus' rule, not seen for them: UNCONFIRMED.
 
 The planner (controller/plans/alert_compile.py) may not import providers or the runtime, hence this module.
 """
@@ -49,6 +56,13 @@ TIME_TO_FIRST_TOKEN = "time_to_first_token"  # CUMULATIVE DISTRIBUTION, ms
 TOKENS_PER_SECOND = "output_tokens_per_second"  # CUMULATIVE DISTRIBUTION, tokens/s
 
 
+# ---- AI AutoMetrics (a vLLM serving container's Prometheus metrics, through Managed Service for Prometheus) --
+PROMETHEUS_RESOURCE = "prometheus_target"  # resource labels project_id, location, cluster, namespace, job, instance
+# vLLM's `vllm:time_to_first_token_seconds` histogram: CUMULATIVE DISTRIBUTION in seconds, per replica; metric
+# labels endpoint_id, deployed_model_id, model_display_name, endpoint_display_name, replica_id, product.
+VERTEX_TIME_TO_FIRST_TOKEN = "prometheus.googleapis.com/vertex_vllm_time_to_first_token_seconds/histogram"
+
+
 def runtime_metric_type(name: str) -> str:
     """`custom.googleapis.com/genaiops/<name>`."""
     return RUNTIME_METRIC_PREFIX + name
@@ -67,6 +81,7 @@ __all__ = [
     "OUTPUT_TOKENS",
     "PREDICTION_COUNT",
     "PREDICTION_LATENCIES",
+    "PROMETHEUS_RESOURCE",
     "REQUESTS",
     "RUNTIME_METRIC_PREFIX",
     "RUNTIME_NAMESPACE",
@@ -76,5 +91,6 @@ __all__ = [
     "TIME_TO_FIRST_TOKEN",
     "TOKENS_PER_SECOND",
     "VERTEX_METRIC_PREFIX",
+    "VERTEX_TIME_TO_FIRST_TOKEN",
     "runtime_metric_type",
 ]

@@ -228,6 +228,10 @@ SCHEMA_RULES: dict[str, Any] = {
             "then": _bounds_schema({"type": "number", "minimum": RATING_RANGE[0], "maximum": RATING_RANGE[1]}),
         },
         {"if": _builtin(*UNJUDGEABLE), "then": {"not": {"required": ["judge"]}}},
+        {  # source: vertex reads AutoMetrics' time to first token: only those metrics have it
+            "if": {"required": ["source"], "properties": {"source": {"const": "vertex"}}},
+            "then": {"properties": {"name": {"enum": list(TTFT_METRICS)}}, "not": {"required": ["query"]}},
+        },
         {  # without a judge, at least one threshold
             "if": {"not": {"required": ["judge"]}},
             "then": {"anyOf": [{"required": [k]} for k in ("min", "max", "maxMs", "maxIncrease", "maxDecrease")]},

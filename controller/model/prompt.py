@@ -160,6 +160,13 @@ class PromptSpec(Frozen):
                 "rollout.experiment.control names an Endpoint's deployment; a Prompt's control is the version its "
                 "label points at now: remove 'control'"
             )
+        analyses = [self.rollout.analysis, *(step.analysis for step in self.rollout.steps)]
+        for metric in (m for a in analyses if a is not None for m in a.metrics):
+            if metric.from_vertex:
+                raise ValueError(
+                    f"metric {metric.name!r} has source: vertex, which reads a deployed model's metrics; a Prompt's "
+                    "versions are not deployed models: remove 'source' (the runtime client measures its streams)"
+                )
         return self
 
     @field_validator("variables")

@@ -15,7 +15,12 @@ endpoint metrics (resource `aiplatform.googleapis.com/Endpoint`, metric label `d
   time_to_first_token` / `output_tokens_per_second` filtered on their `endpoint_id` and `deployed_model_id`
   labels (set from the deployed model that answered each streamed request), ALIGN_DELTA + REDUCE_SUM: one
   merged distribution per period; time to first token as its p50/p95/p99 (ms), tokens per second as its
-  mean. A metric never written (NOT_FOUND, or no series: no streamed answers) is no value, not an error.
+  mean. A metric never written (NOT_FOUND, or no series: no streamed answers) is no value, not an error;
+- for `time-to-first-token-p*` with `source: vertex`, what Vertex AI publishes instead: AI AutoMetrics' copy of
+  a vLLM serving container's histogram (`VERTEX_TIME_TO_FIRST_TOKEN`, CUMULATIVE DISTRIBUTION in seconds on
+  `prometheus_target`, one series per replica) filtered on its `endpoint_id` and `deployed_model_id` labels,
+  ALIGN_DELTA + REDUCE_SUM likewise, its percentiles turned into ms; it covers streams from any client, but
+  exists only for vLLM containers (no series: no value). `minRequests` still gates on `prediction_count`.
 
 The alignment period is the window rounded up to whole seconds, so each query yields one aligned point that
 covers the whole window. Cloud Monitoring rejects periods below 60 s (`min_alignment_s`): a shorter window
@@ -55,8 +60,10 @@ from controller.model.metric_names import (  # re-exported: the names live below
     ERROR_COUNT,
     PREDICTION_COUNT,
     PREDICTION_LATENCIES,
+    PROMETHEUS_RESOURCE,
     TIME_TO_FIRST_TOKEN,
     TOKENS_PER_SECOND,
+    VERTEX_TIME_TO_FIRST_TOKEN,
     runtime_metric_type,
 )
 from controller.model.metric_thresholds import LATENCY_METRICS, STREAMING_METRICS, TTFT_METRICS
@@ -163,12 +170,13 @@ class ModelScope:
         ]
         return " AND ".join(terms)
 
-    def runtime_filter(self, metric_type: str) -> str:
+    def runtime_filter(self, metric_type: str, *extra: str) -> str:
         """A ListTimeSeries filter for one runtime streaming metric of this deployed model (labelled with the
-        endpoint and the deployed model that answered)."""
+        endpoint and the deployed model that answered); AutoMetrics' series carry the same two labels."""
         return " AND ".join(
             (
                 f'metric.type = "{quote(metric_type)}"',
+                *extra,
                 f'metric.labels.endpoint_id = "{quote(self.endpoint_id)}"',
                 f'metric.labels.deployed_model_id = "{quote(self.deployed_model_id)}"',
             )
@@ -238,7 +246,8 @@ class CloudMonitoringMetrics(MonitoringReader):
         else:
             window = step = query_window(start, end, min_alignment_s=self.min_alignment_s)
         scope = ModelScope(self.project, region, endpoint_id, deployed_model_id)
-        builtin = {m.name for m in metrics if m.query is None}
+        builtin = {m.name for m in metrics if m.query is None and not m.from_vertex}
+        from_vertex = {m.name for m in metrics if m.query is None and m.from_vertex}
         series: dict[str, tuple[float, ...]] = {}
         try:
             requests = self._counts(scope, PREDICTION_COUNT, step)
@@ -254,15 +263,21 @@ class CloudMonitoringMetrics(MonitoringReader):
         custom: dict[str, float | None] = {}
         custom_errors: dict[str, str] = {}
         values: dict[str, float | None] = {}
-        for kind, names in ((TIME_TO_FIRST_TOKEN, TTFT_METRICS), (TOKENS_PER_SECOND, ("tokens-per-second",))):
-            wanted = builtin & set(names)
+        streams = (
+            (runtime_metric_type(TIME_TO_FIRST_TOKEN), builtin & set(TTFT_METRICS)),
+            (runtime_metric_type(TOKENS_PER_SECOND), builtin & {"tokens-per-second"}),
+            (VERTEX_TIME_TO_FIRST_TOKEN, from_vertex),
+        )
+        for metric_type, wanted in streams:
             if not wanted:
                 continue
             try:  # a failed streaming query errors only the metrics that read it
-                periods = self._stream_periods(scope, kind, step)
+                periods = self._stream_periods(scope, metric_type, step)
             except _QueryError as failed:
                 custom_errors.update(dict.fromkeys(wanted, str(failed)))
                 continue
+            if metric_type == VERTEX_TIME_TO_FIRST_TOKEN:  # vLLM's seconds -> the samples' milliseconds
+                periods = {end: scaled(d, 1000.0) for end, d in periods.items()}
             values.update(stream_values(wanted, periods))
             for name in sorted(wanted & judged):
                 series[name] = stream_series(name, periods)
@@ -309,12 +324,12 @@ class CloudMonitoringMetrics(MonitoringReader):
         except ValueError as err:
             raise _QueryError(f"{PREDICTION_LATENCIES}: {err}") from err
 
-    def _stream_periods(self, scope: ModelScope, name: str, window: QueryWindow) -> dict[float, Any]:
-        """One runtime streaming distribution of the deployed model, merged per alignment period (no periods
-        when it was never written)."""
-        metric_type = runtime_metric_type(name)
+    def _stream_periods(self, scope: ModelScope, metric_type: str, window: QueryWindow) -> dict[float, Any]:
+        """One streaming distribution of the deployed model (the runtime's, or AutoMetrics' on
+        `prometheus_target`), merged per alignment period (no periods when it was never written)."""
+        extra = (f'resource.type = "{PROMETHEUS_RESOURCE}"',) if metric_type == VERTEX_TIME_TO_FIRST_TOKEN else ()
         series = self._list(
-            scope.runtime_filter(metric_type),
+            scope.runtime_filter(metric_type, *extra),
             window,
             _Aligner.ALIGN_DELTA,
             _Reducer.REDUCE_SUM,
@@ -426,6 +441,30 @@ def stream_series(name: str, periods: dict[float, Any]) -> tuple[float, ...]:
     """A streaming metric's value in each period with streamed answers, oldest first (for a judge)."""
     values = (stream_value(name, d) for _, d in sorted(periods.items()))
     return tuple(v for v in values if v is not None)
+
+
+def scaled(distribution: Any, factor: float) -> Any:
+    """A copy of a (raw) distribution with its values multiplied by `factor` > 0 (seconds -> ms): the bucket
+    bounds, mean, range and squared deviation; the counts stay."""
+    out = distribution_pb2.Distribution()
+    out.CopyFrom(_raw(distribution))
+    out.mean *= factor
+    out.sum_of_squared_deviation *= factor * factor
+    if out.HasField("range"):
+        out.range.min *= factor
+        out.range.max *= factor
+    options = out.bucket_options
+    kind = options.WhichOneof("options")
+    if kind == "linear_buckets":
+        options.linear_buckets.offset *= factor
+        options.linear_buckets.width *= factor
+    elif kind == "exponential_buckets":
+        options.exponential_buckets.scale *= factor
+    elif kind == "explicit_buckets":
+        bounds = [b * factor for b in options.explicit_buckets.bounds]
+        del options.explicit_buckets.bounds[:]
+        options.explicit_buckets.bounds.extend(bounds)
+    return out
 
 
 def _timestamp(seconds: float) -> timestamp_pb2.Timestamp:

@@ -37,6 +37,10 @@ from controller.rollout import judge as stats
 
 # Why a streaming metric has no value: it is measured only on answers streamed through the runtime client.
 NO_STREAMS = "no streamed answers: it is measured only on answers streamed through the runtime client"
+# Why a `source: vertex` time to first token has no value: AI AutoMetrics exports it from vLLM containers only.
+NO_VERTEX_STREAMS = (
+    "no time to first token from Vertex AI: AutoMetrics publishes it only for streams served by a vLLM container"
+)
 
 
 class Verdict(StrEnum):
@@ -210,7 +214,9 @@ def judge(
         detail = too_few(canary.requests, min_requests=min_requests, window_s=window_s)
         return measured(value, Verdict.INCONCLUSIVE, detail, shortfall=Shortfall.TOO_FEW_REQUESTS)
     if value is None:
-        detail = NO_STREAMS if metric.query is None and metric.name in STREAMING_METRICS else "no data"
+        detail = "no data"
+        if metric.query is None and metric.name in STREAMING_METRICS:
+            detail = NO_VERTEX_STREAMS if metric.from_vertex else NO_STREAMS
         return measured(None, Verdict.INCONCLUSIVE, detail, shortfall=Shortfall.NO_DATA)
     breach = _absolute_breach(metric, value)
     if breach is not None or not metric.compares_with_stable:

@@ -33,6 +33,7 @@ class ListRecorder:
     """A `PredictionRecorder` that keeps every call."""
 
     calls: list[Recorded] = field(default_factory=list)
+    first_tokens: list[dict[str, Any]] = field(default_factory=list)  # record_first_token's arguments
 
     def record_prediction(self, **kw: Any) -> None:
         self.calls.append(
@@ -45,6 +46,9 @@ class ListRecorder:
                 kw["at"],
             )
         )
+
+    def record_first_token(self, **kw: Any) -> None:
+        self.first_tokens.append(kw)
 
 
 @dataclass

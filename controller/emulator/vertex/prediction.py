@@ -45,6 +45,20 @@ class PredictionRecorder(Protocol):
         at: float,
     ) -> None: ...
 
+    def record_first_token(
+        self,
+        *,
+        project: str,
+        location: str,
+        endpoint_id: str,
+        endpoint_display_name: str,
+        deployed_model_id: str,
+        model_display_name: str,
+        seconds: float,
+        at: float,
+    ) -> None:
+        """A chat model's streamed answer: its server-side time to first token (AutoMetrics' vLLM histogram)."""
+
 
 @dataclass(frozen=True)
 class Target:
@@ -89,6 +103,19 @@ class Route:
             model_display_name=target.model_display_name,
             latency_ms=latency_ms,
             response_code=code,
+            at=at,
+        )
+
+    def record_first_token(self, recorder: PredictionRecorder, target: Target, *, seconds: float, at: float) -> None:
+        """Report one streamed answer's time to first token to the recorder."""
+        recorder.record_first_token(
+            project=self.project,
+            location=self.location,
+            endpoint_id=self.endpoint_id,
+            endpoint_display_name=self.endpoint_display_name,
+            deployed_model_id=target.deployed_model_id,
+            model_display_name=target.model_display_name,
+            seconds=seconds,
             at=at,
         )
 

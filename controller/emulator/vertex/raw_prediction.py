@@ -5,7 +5,11 @@ Every call is routed by the endpoint's live traffic split exactly as Predict (`P
 NOT_FOUND for an unknown endpoint, FAILED_PRECONDITION when no deployed model gets traffic), fails at the
 model's error rate (INTERNAL, HTTP 500), and is recorded through the same `PredictionRecorder`, so it
 feeds the same Cloud Monitoring series (latency = the call's whole time, the model's simulated latency
-included; a stream the caller abandons is recorded with code 499).
+included; a stream the caller abandons is recorded with code 499). A chat model's answer sent as a stream
+(StreamRawPredict, ServerStreamingPredict, `"stream": true` on `/chat/completions`) also records its
+server-side time to first token (`record_first_token`: the call's simulated latency plus the wait until its
+first piece is sent), which Vertex AI's AutoMetrics would export from a vLLM container's own histogram; a
+whole answer (RawPredict, a non-streamed chat completion) records none.
 
 What the model answers depends on its artifact URI (`llm.py`): an emulated chat model (`llm=chat`) takes
 OpenAI chat-completion bodies and streams server-sent events token by token, really waiting `ttft_ms`
@@ -77,6 +81,7 @@ class _Answer:
 
     content_type: str
     pieces: tuple[tuple[float, bytes], ...]
+    chat: bool = False  # a chat model's streamed answer: sent as a stream, its server times the first token
 
 
 class RawPredictionService:
@@ -175,23 +180,34 @@ class RawPredictionService:
         )
         waits = [behaviour.first_token_delay_s()] + [behaviour.token_gap_s()] * (len(said.pieces or ("",)) - 1)
         pieces = [(waits[n] if n < len(waits) else 0.0, llm.sse(event)) for n, event in enumerate(events)]
-        return _Answer(SSE_TYPE, (*pieces, (0.0, llm.sse(llm.DONE))))
+        return _Answer(SSE_TYPE, (*pieces, (0.0, llm.sse(llm.DONE))), chat=True)
 
-    def _paced(self, call: _Call, answer: _Answer) -> Iterator[bytes]:
-        """The answer's pieces, each after its wait; records the call when it ends (499 if abandoned)."""
+    def _paced(self, call: _Call, answer: _Answer, *, streamed: bool = True) -> Iterator[bytes]:
+        """The answer's pieces, each after its wait; records the call when it ends (499 if abandoned), and a
+        chat model's time to first token when the answer is `streamed`."""
         cancelled = cancellation()
         code = _CLIENT_GONE
+        timed = not (streamed and answer.chat)
         try:
             for wait, piece in answer.pieces:
                 if wait > 0 and cancelled.wait(wait):
                     return
+                if not timed:
+                    timed = True
+                    self._first_token(call)
                 yield piece
             code = 200
         finally:
             self._end(call, code)
 
+    def _first_token(self, call: _Call) -> None:
+        recorder = self.prediction.recorder
+        if recorder is not None:
+            seconds = (call.simulated_ms / 1000) + time.monotonic() - call.started
+            call.route.record_first_token(recorder, call.target, seconds=seconds, at=self.prediction.clock())
+
     def _whole(self, call: _Call, answer: _Answer) -> bytes:
-        return b"".join(self._paced(call, answer))
+        return b"".join(self._paced(call, answer, streamed=False))
 
     # -- gRPC ----------------------------------------------------------------------------------------------
     def raw_predict(self, request: v1.RawPredictRequest) -> httpbody_pb2.HttpBody:
@@ -219,7 +235,7 @@ class RawPredictionService:
             raise self._refuse(call, ValueError("inputs must hold a string tensor (dtype STRING, string_val)."))
         pieces = llm.words(shaped(prompt, behaviour.output_tokens)) or ("",)
         waits = [behaviour.first_token_delay_s()] + [behaviour.token_gap_s()] * (len(pieces) - 1)
-        answer = _Answer(JSON_TYPE, tuple((w, p.encode()) for w, p in zip(waits, pieces, strict=True)))
+        answer = _Answer(JSON_TYPE, tuple((w, p.encode()) for w, p in zip(waits, pieces, strict=True)), chat=True)
 
         def response(piece: bytes) -> v1.StreamingPredictResponse:
             tensor = v1.Tensor(dtype=_STRING, string_val=[piece.decode()], shape=[1])
