@@ -28,6 +28,7 @@ deployed) -> PermanentError with the API's message.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
@@ -208,12 +209,29 @@ class ChatEndpointModel:
                 self._credentials.refresh(Request())
             return str(self._credentials.token)
 
-    def _headers(self, *, stream: bool) -> dict[str, str]:
+    async def _atoken(self) -> str:
+        """The token for the async path: the emulator's or a still valid one at once, else `_token` (which
+        may call `google.auth.default()` and refresh over the network) in a worker thread, off the loop."""
+        if self._base_url is not None and self._credentials is None:
+            return EMULATOR_TOKEN
+        credentials = self._credentials
+        if credentials is not None and credentials.valid:
+            return str(credentials.token)
+        return await asyncio.to_thread(self._token)
+
+    @staticmethod
+    def _headers_with(token: str, *, stream: bool) -> dict[str, str]:
         return {
-            "Authorization": f"Bearer {self._token()}",
+            "Authorization": f"Bearer {token}",
             "Content-Type": "application/json",
             "Accept": "text/event-stream" if stream else "application/json",
         }
+
+    def _headers(self, *, stream: bool) -> dict[str, str]:
+        return self._headers_with(self._token(), stream=stream)
+
+    async def _aheaders(self, *, stream: bool) -> dict[str, str]:
+        return self._headers_with(await self._atoken(), stream=stream)
 
     @staticmethod
     def _what(request: ModelRequest, method: str) -> str:
@@ -267,7 +285,7 @@ class ChatEndpointModel:
             response = await self._async_http.post(
                 self.url(request.model, "rawPredict"),
                 json=chat_body(request),
-                headers=self._headers(stream=False),
+                headers=await self._aheaders(stream=False),
                 timeout=request.timeout_s,
             )
         except httpx.HTTPError as err:
@@ -284,7 +302,7 @@ class ChatEndpointModel:
                 "POST",
                 self.url(request.model, "streamRawPredict"),
                 json=chat_body(request, stream=True),
-                headers=self._headers(stream=True),
+                headers=await self._aheaders(stream=True),
                 timeout=request.timeout_s,
             ) as response:
                 if response.is_error:
