@@ -24,10 +24,9 @@ from controller.cli.paths import OutputFile
 from controller.cli.target import open_target
 from controller.cli.wiring import session_of
 from controller.engine.observe import regions_of
-from controller.engine.planning import manifests_of, plan_load
+from controller.engine.planning import lifecycle_health, manifests_of, plan_load
 from controller.errors import GenaiopsError
 from controller.loader import LoadResult
-from controller.plans.lifecycle_health import lifecycle_health
 from controller.plans.plan import Plan
 from controller.plans.planfile import save_plan
 from controller.views.plan_human import render_plan
@@ -98,7 +97,7 @@ def status_cmd(path: Path, output: str, **flags: Any) -> None:
     except GenaiopsError as err:
         fail(str(err))
         return
-    the_plan = lifecycle_health(planned, manifests_of(result), current_horizon())
+    the_plan = lifecycle_health(planned, result, current_horizon())
     if output == "json":
         click.echo(status_json(the_plan))
     else:

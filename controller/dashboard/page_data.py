@@ -1,8 +1,9 @@
 """Page data: every response of the dashboard's JSON API (`shapes.py`), gathered through the engine with an
 opened target's `Session`, the manifests and the audit log. Nothing here decides or writes anything: the
-plan comes from `plan_load` (as `genaiops status`), rollouts from the rollouts facade (as `genaiops rollout
-status`, its drivers writing to no audit log), experiments from `engine/experiments.py`, prompts from the
-prompt store, cost from `controller/cost/report.py` and the audit log from its file.
+plan comes from `plan_load` with `lifecycle_health` on the load's horizon (as `genaiops status`), rollouts
+from the rollouts facade (as `genaiops rollout status`, its drivers writing to no audit log), experiments
+from `engine/experiments.py`, prompts from the prompt store, cost from `controller/cost/report.py` and the
+audit log from its file.
 
 `Pages` keeps a snapshot of the overview and the rollouts, rebuilt every `refresh_s` seconds by a
 background thread (`snapshot.py`), so the overview of a thousand endpoints is answered from memory; the
@@ -42,7 +43,7 @@ from controller.dashboard.snapshot import Built, Snapshot, SnapshotStore
 from controller.diagnostics import Severity
 from controller.engine.audit import AuditLog
 from controller.engine.observe import regions_of
-from controller.engine.planning import canary_endpoints, canary_prompts, manifests_of, plan_load
+from controller.engine.planning import canary_endpoints, canary_prompts, lifecycle_health, manifests_of, plan_load
 from controller.engine.prompt_rollouts import PromptRolloutDriver
 from controller.engine.rollout_driver import RolloutDriver
 from controller.engine.rollouts import Rollouts
@@ -195,7 +196,7 @@ class Pages:
             )
             return Built(overview, extra=self.audit.signature())
         manifests = tuple(manifests_of(good))
-        plan = plan_load(self.session, good, prune=False)
+        plan = lifecycle_health(plan_load(self.session, good, prune=False), good, good.horizon)  # as `status`
         statuses = tuple(rollouts_of(self.session, manifests).statuses())
         strategies: dict[tuple[str, str], str] = {
             (m.kind, m.metadata.name): m.spec.rollout.strategy for m in manifests if isinstance(m, Endpoint | Prompt)

@@ -2,7 +2,9 @@
 planner and the prompt planner, and say which parts of a saved plan went stale. Used by the apply routine,
 `plan`, `status` and the re-plan after a conflict. Every plan is priced (the bundled price table under the
 manifests' PriceBooks) and checked against their Budgets on the session clock's day. The load's warnings (a
-model retiring within the horizon) come first among the plan's diagnostics, so every view shows them."""
+model retiring within the horizon) come first among the plan's diagnostics, so every view shows them.
+`lifecycle_health` marks the resources calling a model that retires within the horizon `retiring`, for
+`status` and the dashboard alike."""
 
 from __future__ import annotations
 
@@ -20,9 +22,13 @@ from controller.engine.session import Session
 from controller.engine.tuning_facts import Tuned, plan_tuning, tuned_sources
 from controller.errors import UserError
 from controller.loader import LoadResult
+from controller.loader.checks import Located
+from controller.loader.model_refs import outdated_refs
 from controller.model import Budget, Endpoint, Manifest, Metric, Pipeline, PriceBook, Prompt, TuningJob
+from controller.model.catalogue.lifecycle import Horizon, Lifecycle, Stage
 from controller.plans.alert_plan import KINDS as ALERT_KINDS
 from controller.plans.alert_plan import AlertPlan
+from controller.plans.lifecycle_health import retiring_reason, with_retiring_health
 from controller.plans.plan import Action, Plan, ResourceChange
 from controller.plans.planner import plan as make_plan
 from controller.plans.pricing import MeasuredTokens, priced
@@ -114,6 +120,43 @@ def plan_load(
         sources=sources(result),
         measured=measured_tokens(session, whole.changes),
     )
+
+
+_Soonest = dict[tuple[str, str], tuple[Lifecycle, str]]  # (kind, name) -> its soonest retiring model, and how
+
+
+def retiring_reasons(items: Iterable[Located], horizon: Horizon) -> dict[tuple[str, str], str]:
+    """(kind, name) -> the health reason of each manifest writing a model that retires within the horizon
+    (the soonest, when it writes several), and of each Prompt calling one through a Model or TuningJob
+    manifest (`through NAME: ...`; its own model says more). Judged as `validate` judges (`outdated_refs`):
+    a model already retired is an error of the load, not a health."""
+    own: _Soonest = {}
+    through: _Soonest = {}
+
+    def keep(found: _Soonest, key: tuple[str, str], lc: Lifecycle, via: str) -> None:
+        if key not in found or _days(lc) < _days(found[key][0]):
+            found[key] = (lc, via)
+
+    for judged in outdated_refs(items, horizon):
+        if judged.lifecycle.stage is not Stage.RETIRING:
+            continue
+        manifest = judged.ref.item.manifest
+        keep(own, (manifest.kind, manifest.metadata.name), judged.lifecycle, "base model " if judged.ref.tuned else "")
+        for prompt in judged.used_by:  # `Prompt/NAME`
+            kind, _, name = prompt.partition("/")
+            keep(through, (kind, name), judged.lifecycle, f"through {manifest.metadata.name}: ")
+    return {key: retiring_reason(lc, via=via) for key, (lc, via) in {**through, **own}.items()}
+
+
+def _days(lifecycle: Lifecycle) -> int:
+    return lifecycle.days_left if lifecycle.days_left is not None else 0
+
+
+def lifecycle_health(plan: Plan, result: LoadResult, horizon: Horizon | None) -> Plan:
+    """`plan` (of `result`) with each otherwise healthy resource calling a model that retires within the
+    horizon marked `retiring` (`status` and the dashboard); no horizon: `plan` as it is."""
+    reasons = retiring_reasons(result.manifests, horizon) if horizon is not None else {}
+    return replace(plan, changes=with_retiring_health(plan.changes, reasons)) if reasons else plan
 
 
 def load_warnings(result: LoadResult) -> tuple[Diagnostic, ...]:

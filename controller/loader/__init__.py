@@ -51,6 +51,7 @@ class LoadResult:
     environment_file: str = ""  # the file that declares it
     environments: tuple[Environment, ...] = ()  # every Environment under the root (never planned themselves)
     overrides: tuple[Override, ...] = ()  # the values the selected environment set, with their origin
+    horizon: Horizon | None = None  # the day and horizon the models were judged on (None: not judged)
 
     @property
     def ok(self) -> bool:
@@ -280,6 +281,7 @@ def _assemble(
         environment_file=selected.file if selected is not None else "",
         environments=tuple(e.environment for e in parsed.environments),
         overrides=tuple(overrides),
+        horizon=horizon,
     )
 
 

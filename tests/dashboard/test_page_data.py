@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from controller.dashboard.audit_page import AuditReader, audit_page
 from controller.dashboard.page_data import DashboardSource, Pages
 from controller.errors import NotFoundError, UserError
 from controller.loader import load
+from controller.model.catalogue.lifecycle import Horizon
 from tests.dashboard.dashboard_fixtures import TEMPLATE_V1, TEMPLATE_V2, apply_rolled_back_canary, canary_workspace
 from tests.e2e.conftest import Workspace
 
@@ -120,6 +122,22 @@ def test_the_overview_lists_every_resource_with_its_sync_and_health_and_links_th
     assert (rollout["steps"], rollout["weight"]) == (2, 0)
     assert overview["target"].startswith("emulator ") and overview["problems"] == []
     assert json.loads(site.pages.overview_body()) == json.loads(json.dumps(overview))
+
+
+def test_the_overview_shows_a_prompt_whose_model_retires_within_the_horizon_as_retiring(site: Site) -> None:
+    day = Horizon(date(2025, 12, 20))  # gemini-2.0-flash's last day is 2026-02-05
+    source = replace(site.pages.source, load=lambda: load(site.workspace.manifests, horizon=day))
+    pages = Pages(source, refresh_s=60)
+    pages.snapshots.refresh()
+    rows = {r["address"]: r for r in pages.overview()["resources"]}
+    greet = rows["Prompt/global/greet"]
+    assert (greet["health"], greet["reason"]) == (
+        "retiring",
+        "through gemini: gemini-2.0-flash retiring in 47 days (last day 2026-02-05); move to gemini-2.5-flash",
+    )
+    assert rows["Endpoint/us-central1/chat"]["health"] == "degraded"  # a worse health is never masked
+    assert json.loads(pages.overview_body())["resources"] == json.loads(json.dumps(pages.overview()["resources"]))
+    assert site.pages.overview()["counts"]["healthy"] == 2  # without a horizon: nothing is judged
 
 
 def test_the_snapshot_version_goes_up_only_when_what_the_pages_show_changed(site: Site) -> None:

@@ -14,10 +14,11 @@ import pytest
 from click.testing import Result
 
 from controller.cli.main import cli
+from controller.engine.planning import retiring_reasons
 from controller.loader import load_file
 from controller.loader.checks import Located
 from controller.model.catalogue.lifecycle import Horizon
-from controller.plans.lifecycle_health import retiring, with_retiring_health
+from controller.plans.lifecycle_health import with_retiring_health
 from controller.plans.plan import Action, Health, HealthState, ResourceChange
 from tests.helpers import run_cli
 
@@ -109,9 +110,8 @@ def test_status_shows_a_prompt_on_a_retiring_model_as_retiring_with_the_days_lef
 
 
 def test_a_prompt_naming_a_model_manifest_retires_with_its_publisher_model_unless_it_is_already_unwell() -> None:
-    manifests = [i.manifest for i in load_file_of(PROMPTS)]
     day = Horizon(date(2026, 9, 1))
-    reasons = retiring(manifests, day)
+    reasons = retiring_reasons(load_file_of(PROMPTS), day)
     assert reasons[("Prompt", "pro-answer")].startswith("through pro: gemini-2.5-pro retiring in ")
     assert ("Prompt", "answer") not in reasons  # retired that day: an error of the load, not a health
     healthy = ResourceChange("Prompt", "pro-answer", "global", Action.NOOP, {}, {})
