@@ -99,7 +99,6 @@ class VertexServices:
             seed=seed + 3,
             clock=clock,
             tuned_text=self.tuning.tuned_text,
-            tuned_base=self.tuning.tuned_base,
         )
 
     def methods(self) -> Iterable[RpcMethod]:

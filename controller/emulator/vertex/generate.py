@@ -20,7 +20,7 @@ the answer text for a deployed model, or None to echo as other models do.
 
 Retirement: judged on the emulator's `Calendar` (`controller/emulator/calendar.py`), a call to a publisher
 model after its last day (`gemini.py`, from the one model catalogue) answers NOT_FOUND, and so does a call
-routed to a tuned model whose base model (`tuned_base(model)`) is retired: "If you tune a Gemini model, then
+routed to a tuned model whose base model (the route target's `base_model`) is retired: "If you tune a Gemini model, then
 the tuned model shares the same discontinuation date as the base model" (Vertex "Model versions and
 lifecycle"). `count_tokens` serves `LlmUtilityService/CountTokens` (gRPC, and REST through
 `rest_generate.py`) for the same models, with the same NOT_FOUND.
@@ -57,7 +57,7 @@ from controller.emulator.vertex.gemini import (
     prompt_tokens,
     split_model,
 )
-from controller.emulator.vertex.prediction import PredictionRecorder, route_of
+from controller.emulator.vertex.prediction import PredictionRecorder, Target, route_of
 from controller.emulator.vertex.store import StateStore
 
 SERVICE = "google.cloud.aiplatform.v1.PredictionService"
@@ -198,7 +198,6 @@ class GenerateService:
         seed: int = 0,
         clock: Callable[[], float] = time.time,
         tuned_text: Callable[[str, Any], str | None] | None = None,
-        tuned_base: Callable[[str], str | None] | None = None,
     ) -> None:
         """`models` adds or overrides emulated publisher models: model id (any: `gemini-2.5-flash-002`,
         `gemini-2.5-flash-bad`) -> default behaviour parameters (`"error_rate=0.2;latency_ms=400"`, see
@@ -206,8 +205,7 @@ class GenerateService:
         Calls to a catalogue model after its last day on `calendar` (default: GENAIOPS_TODAY, else the UTC
         date of `clock`) answer NOT_FOUND. `seed` fixes every drawn outcome (errors, latency, blocks, answer
         lengths) for a given sequence of calls. `tuned_text(model name, raw request)`: what a tuned model
-        deployed on an endpoint answers (None: echo); `tuned_base(model name)`: the publisher model id a tuned
-        model was tuned from (None: not a tuned model, or not known), which it retires with."""
+        deployed on an endpoint answers (None: echo)."""
         self.store = store
         self.recorder = recorder
         self.prediction_recorder = prediction_recorder
@@ -216,7 +214,6 @@ class GenerateService:
         self.real_latency = real_latency
         self.clock = clock
         self.tuned_text = tuned_text
-        self.tuned_base = tuned_base
         self._seed = seed
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
@@ -292,7 +289,7 @@ class GenerateService:
         if route is None:
             raise c.failed_precondition(f"Endpoint {name} has no deployed model receiving traffic.")
         for _, target in route.weighted:
-            self._check_tuned_base(target.model)
+            self._check_tuned_base(target)
 
     def paced(self, reply: Reply) -> Iterator[Any]:
         """The reply's events, spread over its latency when `real_latency` is on."""
@@ -355,16 +352,16 @@ class GenerateService:
             raise _retired(name)
         return model
 
-    def _check_tuned_base(self, model_name: str) -> None:
-        """NOT_FOUND when `model_name` is a tuned model whose base model is retired on the calendar's day."""
-        base_id = self.tuned_base(model_name) if self.tuned_base is not None else None
+    def _check_tuned_base(self, target: Target) -> None:
+        """NOT_FOUND when `target` is a tuned model whose base model is retired on the calendar's day."""
+        base_id = target.base_model
         if not base_id:
             return
         base = find_publisher_model(base_id, self.models)
         if base is not None and base.retired_on(self.calendar.today()):
             # UNCONFIRMED: what Vertex AI answers for a tuned model after its base model retired is not
             # documented beyond the shared discontinuation date; the emulator answers the base model's 404.
-            project_location = model_name.split("/models/", 1)[0]
+            project_location = target.model.split("/models/", 1)[0]
             raise _retired(f"{project_location}/publishers/google/models/{base_id}")
 
     def _publisher_target(self, name: str, params: str, found: re.Match[str]) -> _Target:
@@ -397,17 +394,12 @@ class GenerateService:
             if endpoint is None:
                 raise c.not_found("Endpoint", name)
             route = route_of(state, endpoint)
-            uris: dict[str, str] = {}
-            for _, target in route.weighted if route else ():
-                model = state.models.get(target.model)
-                stored = model.version(target.model_version_id) if model else None
-                uris[target.deployed_model_id] = stored.artifact_uri if stored else ""
         if route is None:
             raise c.failed_precondition(f"Endpoint {name} has no deployed model receiving traffic.")
         with self._lock:
             picked = route.pick(self._rng.random())
-        self._check_tuned_base(picked.model)
-        uri = uris.get(picked.deployed_model_id, "")
+        self._check_tuned_base(picked)
+        uri = picked.artifact_uri
         defaults = uri.partition("?")[2] if uri.startswith(f"gs://{BEHAVIOUR_BUCKET}/") else ""
         behaviour = self._behaviour(defaults, params, uri or name)
 

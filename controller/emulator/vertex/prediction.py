@@ -71,6 +71,7 @@ class Target:
     behaviour: Behaviour
     artifact_uri: str = ""  # where further behaviour is read (`llm.py`: an emulated chat model)
     image_uri: str = ""  # the serving container's image (an OpenAI-compatible one makes a chat model)
+    base_model: str = ""  # a tuned model's base publisher model id, which it retires with ("": not tuned)
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,10 @@ def route_of(state: CloudState, endpoint: EndpointRecord) -> Route | None:
         version = model.version(deployed.model_version_id) if model else None
         uri, display = (version.artifact_uri, version.display_name) if version else ("", deployed.display_name)
         image = str(version.spec.get("container_spec", {}).get("image_uri", "")) if version else ""
-        target = Target(deployed_id, deployed.model, deployed.model_version_id, display, behaviour_of(uri), uri, image)
+        base = version.tuned_from if version else ""
+        target = Target(
+            deployed_id, deployed.model, deployed.model_version_id, display, behaviour_of(uri), uri, image, base
+        )
         weighted.append((weight, target))
     if not weighted:
         return None

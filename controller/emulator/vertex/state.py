@@ -60,6 +60,7 @@ class ModelVersionRecord:
     create_time: float = 0.0
     update_time: float = 0.0
     spec: dict[str, Any] = field(default_factory=dict)
+    tuned_from: str = ""  # the publisher model id a tuning job tuned this version from ("": not tuned)
 
 
 @dataclass

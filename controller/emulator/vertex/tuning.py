@@ -24,8 +24,8 @@ objects with `contents` ends the job FAILED (code 3) when it would have succeede
 Retirement (judged on the emulator's `Calendar`, `controller/emulator/calendar.py`): CreateTuningJob refuses a
 base model past its last day (INVALID_ARGUMENT naming the day), and a tuned model retires with its base model
 ("the tuned model shares the same discontinuation date as the base model", Vertex "Model versions and
-lifecycle"): `tuned_base(model)` tells `generate.py` which base a tuned model has, so calls to it then
-answer NOT_FOUND.
+lifecycle"): the tuned model version records its base model id (`ModelVersionRecord.tuned_from`, saved with
+the state), which `generate.py` reads off the routed target, so calls to it then answer NOT_FOUND.
 
 Jobs and the examples a tuned model learned live in memory: a restarted emulator keeps the tuned models
 and endpoints (they are in the state file) but forgets the jobs, and its tuned models then echo.
@@ -78,7 +78,6 @@ _TERMINAL = {_STATE.JOB_STATE_SUCCEEDED, _STATE.JOB_STATE_FAILED, _STATE.JOB_STA
 _NAME = re.compile(r"^projects/[^/]+/locations/[^/]+/tuningJobs/[0-9]+$")
 _GS_JSONL = re.compile(r"^gs://([a-z0-9][a-z0-9._-]{1,221})/(.+\.jsonl)$")
 _HYPER = "tuning_job.supervised_tuning_spec.hyper_parameters"
-_TUNED_FROM = re.compile(r"^Tuned from (\S+) by ")  # a tuned model version's description
 _MANAGED = ("name", "state", "create_time", "start_time", "end_time", "update_time", "error", "tuned_model")
 # Reads an object of the emulator's Cloud Storage: (bucket, object name) -> its bytes, None when absent.
 ObjectReader = Callable[[str, str], bytes | None]
@@ -191,7 +190,6 @@ class TuningService:
         self.create_calls = 0
         self._jobs: dict[str, _Job] = {}
         self._tuned: dict[str, TunedAnswers] = {}  # model name -> what it learned
-        self._bases: dict[str, str] = {}  # tuned model name -> the publisher model id it was tuned from
         self._count_lock = threading.Lock()
 
     def methods(self) -> Iterable[RpcMethod]:
@@ -209,18 +207,6 @@ class TuningService:
         """What tuned model `model` (a name without version) answers to a raw request; None: echo."""
         tuned = self._tuned.get(model)
         return tuned.text(request) if tuned is not None else None
-
-    def tuned_base(self, model: str) -> str | None:
-        """The publisher model id tuned model `model` (a name without version) was tuned from; None for a model
-        no tuning job made. Known from the job, or, after a restart, from the tuned model's description."""
-        known = self._bases.get(model)
-        if known is not None:
-            return known
-        with self.store.transaction(write=False) as state:
-            record = state.models.get(model)
-            stored = record.version("1") if record is not None else None
-        described = _TUNED_FROM.match(stored.description) if stored is not None else None
-        return described.group(1) if described is not None else None
 
     # -- create -------------------------------------------------------------------------------------
     def create_tuning_job(self, request: v1.CreateTuningJobRequest) -> v1.TuningJob:
@@ -359,7 +345,6 @@ class TuningService:
             return
         job.tuned_model, job.tuned_endpoint = self._deploy_tuned(state, job, now)
         self._tuned[job.tuned_model] = TunedAnswers(examples, job.params.get("quality", ["good"])[-1])
-        self._bases[job.tuned_model] = job.body.get("base_model", "").removeprefix("publishers/google/models/")
         job.state = _STATE.JOB_STATE_SUCCEEDED
 
     def _deploy_tuned(self, state: CloudState, job: _Job, now: float) -> tuple[str, str]:
@@ -388,6 +373,7 @@ class TuningService:
             aliases=["default"],
             create_time=now,
             update_time=now,
+            tuned_from=base,
         )
         state.models[model_name] = ModelRecord(name=model_name, versions=[version], next_version=2, create_time=now)
         deployed = DeployedModelRecord(deployed_id, model_name, "1", display, now)
