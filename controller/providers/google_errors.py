@@ -16,6 +16,7 @@ from controller.errors import (
     PermanentError,
     TransientError,
 )
+from controller.runtime.failures import retired_model_error
 
 T = TypeVar("T")
 
@@ -31,14 +32,17 @@ _TRANSIENT = (
 )
 
 
-def translate(err: Exception, *, what: str, etag_checked: bool = False) -> GenaiopsError:
+def translate(err: Exception, *, what: str, etag_checked: bool = False, model: str | None = None) -> GenaiopsError:
     """The genaiops error for a Google API error. With `etag_checked`, ABORTED and FAILED_PRECONDITION
-    mean the etag was stale (a conflict to re-observe), not a transient fault."""
-    message = f"{what}: {getattr(err, 'message', None) or err}"
+    mean the etag was stale (a conflict to re-observe), not a transient fault. With `model` (the called
+    model's name), a 404 of a model the catalogue dates is the runtime's ModelRetiredError."""
+    said = getattr(err, "message", None)
+    message = f"{what}: {said or err}"
     if etag_checked and isinstance(err, gexc.Aborted | gexc.FailedPrecondition):
         return ConflictError(message)
     if isinstance(err, gexc.NotFound):
-        return NotFoundError(message)
+        retired = retired_model_error(model, what=what, api_message=str(said or "")) if model else None
+        return retired or NotFoundError(message)
     if isinstance(err, gexc.AlreadyExists | gexc.Conflict) and not isinstance(err, gexc.Aborted):
         return AlreadyExistsError(message)
     if isinstance(err, _TRANSIENT):
@@ -49,12 +53,12 @@ def translate(err: Exception, *, what: str, etag_checked: bool = False) -> Genai
 
 
 @contextmanager
-def translated(what: str, *, etag_checked: bool = False) -> Iterator[None]:
+def translated(what: str, *, etag_checked: bool = False, model: str | None = None) -> Iterator[None]:
     """Run a block, re-raising Google errors as genaiops errors (`raise ... from e`)."""
     try:
         yield
     except gexc.GoogleAPIError as err:
-        raise translate(err, what=what, etag_checked=etag_checked) from err
+        raise translate(err, what=what, etag_checked=etag_checked, model=model) from err
 
 
 def call(what: str, fn: Callable[[], T], *, etag_checked: bool = False) -> T:

@@ -42,7 +42,7 @@ from controller.providers.genai_model import translate
 from controller.runtime.model import ModelAnswer, ModelRequest
 from controller.runtime.records import Usage
 
-__all__ = ["ChatEndpointModel", "answer_of", "chat_body", "finish_reason_of", "usage_of"]
+__all__ = ["ChatEndpointModel", "answer_of", "chat_body", "described", "finish_reason_of", "usage_of"]
 
 DEPLOYED_MODEL_HEADER = "X-Vertex-AI-Deployed-Model-Id"
 EMULATOR_TOKEN = "genaiops-emulator"  # the emulator accepts any bearer token
@@ -89,6 +89,17 @@ def usage_of(payload: Mapping[str, Any]) -> Usage | None:
         return None
 
 
+def described(payload: Any) -> str:
+    """What an unexpected answer is, without its content (a model may echo the prompt, and errors are
+    logged): its JSON type and keys, and the API error's own `error.message` when it has one."""
+    if not isinstance(payload, Mapping):
+        return f"a JSON {type(payload).__name__}"
+    text = f"an object with keys {sorted(str(key) for key in payload)}"
+    error = payload.get("error")
+    message = error.get("message") if isinstance(error, Mapping) else None
+    return f"{text}; error: {message}" if isinstance(message, str) and message else text
+
+
 def finish_reason_of(reason: Any) -> str | None:
     """OpenAI's finish reason under Gemini's name (an unknown one upper-cased)."""
     if not isinstance(reason, str) or not reason:
@@ -100,7 +111,7 @@ def answer_of(payload: Any, *, what: str, deployed_model_id: str | None = None) 
     """A ModelAnswer from a whole `chat.completion`; PermanentError when it holds no choice."""
     choices = payload.get("choices") if isinstance(payload, Mapping) else None
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], Mapping):
-        raise PermanentError(f"{what}: the answer holds no chat completion choice: {str(payload)[:200]}")
+        raise PermanentError(f"{what}: the answer holds no chat completion choice ({described(payload)})")
     message = choices[0].get("message")
     content = message.get("content") if isinstance(message, Mapping) else None
     return ModelAnswer(
@@ -132,7 +143,7 @@ class _Chunks:
         try:
             chunk = json.loads(data)
         except ValueError as err:
-            raise PermanentError(f"{self.what}: an event is not JSON ({err}): {data[:200]}") from None
+            raise PermanentError(f"{self.what}: an event of {len(data)} characters is not JSON ({err})") from None
         if not isinstance(chunk, Mapping):
             return None
         self.usage = usage_of(chunk) or self.usage
@@ -153,14 +164,18 @@ class _Chunks:
 
 
 def _error_of(response: httpx.Response, what: str, model: str) -> Exception:
-    """The runtime error for an HTTP error answer (Google's `{"error": {code, message, status}}` or text)."""
+    """The runtime error for an HTTP error answer (read already, when streamed): google-genai's APIError
+    for it (Google's `{"error": {code, message, status}}`) through `genai_model.translate`. A body that is
+    not JSON is told by its length, never its text."""
     try:
-        payload: Any = json.loads(response.content or b"{}")
-    except ValueError:
-        payload = {"error": {"message": response.text[:500]}}
-    if not isinstance(payload, Mapping) or not isinstance(payload.get("error"), Mapping):
-        payload = {"error": {"message": str(payload)[:500]}}
-    return translate(genai_errors.APIError(response.status_code, payload), what=what, model=model)
+        genai_errors.APIError.raise_for_response(response)
+    except genai_errors.APIError as err:
+        try:
+            json.loads(response.content)
+        except ValueError:
+            err.message = f"an answer of {len(response.content)} bytes that is not JSON"
+        return translate(err, what=what, model=model)
+    return PermanentError(f"{what}: HTTP {response.status_code}")
 
 
 class ChatEndpointModel:
@@ -339,7 +354,7 @@ def _whole(response: httpx.Response, what: str) -> ModelAnswer:
     try:
         payload = json.loads(response.content)
     except ValueError as err:
-        raise PermanentError(f"{what}: the answer is not JSON ({err}): {response.text[:200]}") from None
+        raise PermanentError(f"{what}: the answer ({len(response.content)} bytes) is not JSON ({err})") from None
     return answer_of(payload, what=what, deployed_model_id=response.headers.get(DEPLOYED_MODEL_HEADER))
 
 

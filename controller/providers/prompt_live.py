@@ -26,12 +26,11 @@ from google.cloud import aiplatform_v1 as v1
 from google.cloud.aiplatform_v1.services.prediction_service.transports.grpc import PredictionServiceGrpcTransport
 from google.protobuf import json_format
 
-from controller.errors import NotFoundError, PermanentError
+from controller.errors import PermanentError
 from controller.prompts.live import LiveTarget, generation_config, predict_instance
 from controller.prompts.render import RenderedPrompt
 from controller.providers.google_errors import translated
 from controller.providers.open_model import answer_of, chat_body
-from controller.runtime.failures import retired_model_error
 from controller.runtime.model import ModelRequest
 
 __all__ = ["VertexPromptModel", "prediction_client"]
@@ -98,7 +97,7 @@ class VertexPromptModel:
         try:
             payload = json.loads(response.data or b"")
         except ValueError as err:
-            raise PermanentError(f"{what}: the answer is not JSON ({err}): {response.data[:200]!r}") from None
+            raise PermanentError(f"{what}: the answer ({len(response.data)} bytes) is not JSON ({err})") from None
         return answer_of(payload, what=what).text
 
     def _generate(self, rendered: RenderedPrompt) -> str:
@@ -111,14 +110,8 @@ class VertexPromptModel:
             request["system_instruction"] = {"parts": [{"text": rendered.system_instruction}]}
         what = f"GenerateContent on {self.target.resource}"
         try:
-            with translated(what):
+            with translated(what, model=self.target.resource):
                 response = self._client.generate_content(request=request, timeout=self._timeout_s)
-        except NotFoundError as err:
-            said = getattr(err.__cause__, "message", None) or ""
-            retired = retired_model_error(self.target.resource, what=what, api_message=str(said))
-            if retired is not None:
-                raise retired from err
-            raise
         except PermanentError as err:
             if isinstance(err.__cause__, gexc.MethodNotImplemented):
                 raise PermanentError(
