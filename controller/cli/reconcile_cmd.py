@@ -19,8 +19,7 @@ import random
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -31,9 +30,8 @@ from controller.cli.console import make_console
 from controller.cli.options import EXIT_ERROR, EXIT_OK, current_region, horizon_source, target_options, target_spec
 from controller.cli.paths import OutputDir, OutputFile
 from controller.cli.target import Target, open_target
-from controller.cli.wiring import session_of
+from controller.cli.wiring import notifier, session_of
 from controller.engine.audit import AuditLog
-from controller.engine.notify import Notice, WebhookNotifier
 from controller.engine.observe import regions_of
 from controller.engine.reconciler import Checkout, PassReport, Reconciler
 from controller.errors import GenaiopsError, LockedError
@@ -236,20 +234,6 @@ def _tracked(fetch: Callable[[], Checkout], first: Path | None) -> tuple[Callabl
     return tracked, latest
 
 
-@contextmanager
-def _notifier(webhook: str | None) -> Iterator[Callable[[Notice], None]]:
-    """One webhook poster for every event the loop sends (a no-op without a URL), flushed on exit."""
-    if not webhook:
-        yield lambda _: None
-        return
-    console = make_console(stderr=True)
-    posting = WebhookNotifier(webhook, on_failure=lambda msg: console.print(msg, style="yellow", markup=False))
-    try:
-        yield posting
-    finally:
-        posting.close()
-
-
 def _run(
     opened: Target,
     fetch: Callable[[], Checkout],
@@ -274,7 +258,7 @@ def _run(
             return "the lease was lost to another controller"
         return stop.interrupted()
 
-    with _notifier(webhook) as notify:
+    with notifier(webhook, make_console(stderr=True)) as notify:
         reconciler = Reconciler(
             fetch=fetch,
             session=session_of(opened),

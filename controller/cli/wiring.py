@@ -17,7 +17,7 @@ from rich.console import Console
 from controller.cli.console import unclipped
 from controller.cli.target import Target
 from controller.engine.apply import ApplyOutcome
-from controller.engine.notify import WebhookNotifier
+from controller.engine.notify import Notice, WebhookNotifier
 from controller.engine.session import Session
 from controller.errors import UserError
 from controller.plans.plan import Action, Plan
@@ -84,8 +84,9 @@ class ConsoleHooks:
 
 
 @contextmanager
-def notifier(webhook: str | None, console: Console) -> Iterator[Callable[[RolloutEvent], None]]:
-    """A webhook poster for rollout events (a no-op without a URL), flushed on exit."""
+def notifier(webhook: str | None, console: Console) -> Iterator[Callable[[Notice], None]]:
+    """A webhook poster for any `Notice` (rollout events, the reconcile loop's model events; a no-op without
+    a URL), flushed on exit; a failed post is printed in yellow on `console`."""
     if not webhook:
         yield lambda _: None
         return
