@@ -24,6 +24,20 @@ from controller.prompts.models import endpoint_serves_chat, serves_chat
 from controller.prompts.render import RenderedPrompt
 
 DEFAULT_REGION = "us-central1"
+# The manifest's generation config (camelCase) -> OpenAI-style sampling parameters, as vLLM / TGI serving
+# containers take them: the chat-completion body (controller/providers/open_model.py) sends them all, the
+# Predict instance the first five (PREDICT_PARAMETERS).
+OPENAI_PARAMETERS: tuple[tuple[str, str], ...] = (
+    ("maxOutputTokens", "max_tokens"),
+    ("temperature", "temperature"),
+    ("topP", "top_p"),
+    ("topK", "top_k"),
+    ("stopSequences", "stop"),
+    ("seed", "seed"),
+    ("presencePenalty", "presence_penalty"),
+    ("frequencyPenalty", "frequency_penalty"),
+)
+PREDICT_PARAMETERS = OPENAI_PARAMETERS[:5]
 
 
 @dataclass(frozen=True)
@@ -89,13 +103,7 @@ def predict_instance(rendered: RenderedPrompt) -> dict[str, Any]:
         text = f"{rendered.system_instruction}\n\n{text}"
     config = rendered.generation_config
     instance: dict[str, Any] = {"prompt": text}
-    for ours, theirs in (
-        ("maxOutputTokens", "max_tokens"),
-        ("temperature", "temperature"),
-        ("topP", "top_p"),
-        ("topK", "top_k"),
-        ("stopSequences", "stop"),
-    ):
+    for ours, theirs in PREDICT_PARAMETERS:
         if config.get(ours) not in (None, [], ()):
             instance[theirs] = config[ours]
     return instance

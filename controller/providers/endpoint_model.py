@@ -11,7 +11,7 @@ from the prediction's `usage` mapping when the serving container reports one (Op
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from google.api_core import exceptions as gexc
@@ -22,10 +22,10 @@ from controller.errors import GenaiopsError, PermanentError
 from controller.prompts.live import predict_instance
 from controller.prompts.render import RenderedPrompt
 from controller.providers.google_errors import translate
+from controller.providers.open_model import usage_of
 from controller.providers.prompt_live import text_of
 from controller.runtime.failures import ModelTimeoutError, RateLimitedError
-from controller.runtime.model import ModelAnswer, ModelRequest
-from controller.runtime.records import Usage
+from controller.runtime.model import ModelAnswer, ModelRequest, endpoint_parts
 
 __all__ = ["EndpointModel", "instance_of"]
 
@@ -40,16 +40,6 @@ def instance_of(request: ModelRequest) -> dict[str, Any]:
         generation_config=request.generation_config,
     )
     return predict_instance(rendered)
-
-
-def _usage_of(prediction: Any) -> Usage | None:
-    usage = prediction.get("usage") if isinstance(prediction, Mapping) else None
-    if not isinstance(usage, Mapping):
-        return None
-    try:
-        return Usage(int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0)))
-    except (TypeError, ValueError):
-        return None
 
 
 def _translate(err: gexc.GoogleAPIError, what: str) -> GenaiopsError:
@@ -78,8 +68,8 @@ class EndpointModel:
     def _client_for(self, endpoint: str) -> Any:
         if self._client is not None:
             return self._client
-        parts = endpoint.split("/")
-        region = parts[3] if len(parts) > 3 and parts[2] == "locations" else ""
+        parts = endpoint_parts(endpoint)
+        region = parts[0] if parts else ""
         with self._lock:
             if region not in self._clients:
                 assert self._client_for_region is not None
@@ -101,6 +91,6 @@ class EndpointModel:
             raise PermanentError(f"{request.model} returned no prediction")
         return ModelAnswer(
             text=text_of(predictions[0]),
-            usage=_usage_of(predictions[0]),
+            usage=usage_of(predictions[0]),
             model_version=raw.model_version_id or None,
         )

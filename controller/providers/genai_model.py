@@ -30,6 +30,7 @@ from controller.runtime.model import ModelAnswer, ModelRequest, SafetyRating
 from controller.runtime.records import Usage
 
 __all__ = ["GeminiModel", "answer_of", "build_config", "gemini_client"]
+EMULATOR_TOKEN = "genaiops-emulator"  # the bearer token sent to the emulator, which accepts any
 _RENAMED = {"responseSchema": "response_json_schema"}  # the manifest's JSON Schema goes to responseJsonSchema
 _FIELDS = set(types.GenerateContentConfig.model_fields)
 
@@ -47,7 +48,7 @@ def gemini_client(
     """A google-genai client in Vertex AI mode. With `base_url` (an emulator) and no credentials, a fixed
     bearer token is sent (the SDK would otherwise look for Application Default Credentials)."""
     if base_url is not None and credentials is None:
-        credentials = Credentials(token="genaiops-emulator")  # type: ignore[no-untyped-call]
+        credentials = Credentials(token=EMULATOR_TOKEN)  # type: ignore[no-untyped-call]
     options = types.HttpOptions(
         base_url=base_url,
         api_version=api_version,

@@ -38,25 +38,15 @@ import httpx
 from google.genai import errors as genai_errors
 
 from controller.errors import PermanentError
-from controller.providers.genai_model import translate
-from controller.runtime.model import ModelAnswer, ModelRequest
+from controller.prompts.live import OPENAI_PARAMETERS
+from controller.providers.genai_model import EMULATOR_TOKEN, translate
+from controller.runtime.model import ModelAnswer, ModelRequest, endpoint_parts
 from controller.runtime.records import Usage
 
 __all__ = ["ChatEndpointModel", "answer_of", "chat_body", "described", "finish_reason_of", "usage_of"]
 
 DEPLOYED_MODEL_HEADER = "X-Vertex-AI-Deployed-Model-Id"
-EMULATOR_TOKEN = "genaiops-emulator"  # the emulator accepts any bearer token
 _SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
-_CONFIG = (
-    ("maxOutputTokens", "max_tokens"),
-    ("temperature", "temperature"),
-    ("topP", "top_p"),
-    ("topK", "top_k"),
-    ("stopSequences", "stop"),
-    ("seed", "seed"),
-    ("presencePenalty", "presence_penalty"),
-    ("frequencyPenalty", "frequency_penalty"),
-)
 _FINISH = {"stop": "STOP", "length": "MAX_TOKENS", "content_filter": "SAFETY", "tool_calls": "STOP"}
 
 
@@ -68,7 +58,7 @@ def chat_body(request: ModelRequest, *, stream: bool = False) -> dict[str, Any]:
     messages.append({"role": "user", "content": request.text})
     body: dict[str, Any] = {"messages": messages}
     config = request.generation_config
-    for ours, theirs in _CONFIG:
+    for ours, theirs in OPENAI_PARAMETERS:
         value = config.get(ours)
         if value not in (None, [], ()):
             body[theirs] = list(value) if isinstance(value, tuple) else value
@@ -78,9 +68,10 @@ def chat_body(request: ModelRequest, *, stream: bool = False) -> dict[str, Any]:
     return body
 
 
-def usage_of(payload: Mapping[str, Any]) -> Usage | None:
-    """Usage from OpenAI's `usage` object (None when the answer had none)."""
-    usage = payload.get("usage")
+def usage_of(payload: Any) -> Usage | None:
+    """Usage from OpenAI's `usage` object of an answer, a chunk or a Predict prediction (None when it has
+    none)."""
+    usage = payload.get("usage") if isinstance(payload, Mapping) else None
     if not isinstance(usage, Mapping):
         return None
     try:
@@ -205,10 +196,10 @@ class ChatEndpointModel:
         """The URL of `endpoint`'s `:rawPredict` / `:streamRawPredict`."""
         base = self._base_url
         if base is None:
-            parts = endpoint.split("/")
-            if len(parts) < 6 or parts[0] != "projects" or parts[2] != "locations" or parts[4] != "endpoints":
+            parts = endpoint_parts(endpoint)
+            if parts is None:
                 raise PermanentError(f"{endpoint!r} is not an endpoint (projects/P/locations/L/endpoints/E)")
-            base = f"https://{parts[3]}-aiplatform.googleapis.com"
+            base = f"https://{parts[0]}-aiplatform.googleapis.com"
         return f"{base}/v1/{endpoint}:{method}"
 
     def _token(self) -> str:

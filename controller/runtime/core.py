@@ -30,7 +30,7 @@ from controller.prompts.render import RenderedPrompt, RenderError
 from controller.prompts.version import PromptVersion
 from controller.runtime.cache import CachedAnswer, CacheStats, GuardedCache, MemoryCache, ResponseCache, cache_key
 from controller.runtime.failures import ModelCallError, ModelRetiredError, outcome_of
-from controller.runtime.model import ModelAnswer, ModelRequest, ModelRouter
+from controller.runtime.model import ModelAnswer, ModelRequest, ModelRouter, endpoint_parts
 from controller.runtime.pii import preview, redact, redact_text
 from controller.runtime.records import Feedback, Outcome, Recorder, RequestRecord, Usage
 from controller.runtime.result import Result
@@ -401,10 +401,8 @@ class Core:
 
 def endpoint_id_of(model: str) -> str | None:
     """The endpoint id of an endpoint model name (`projects/P/locations/R/endpoints/E` -> E), else None."""
-    parts = model.split("/")
-    if len(parts) == 6 and parts[0] == "projects" and parts[2] == "locations" and parts[4] == "endpoints":
-        return parts[5] or None
-    return None
+    parts = endpoint_parts(model)
+    return parts[1] if parts else None
 
 
 def stream_fields(

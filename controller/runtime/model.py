@@ -21,6 +21,16 @@ from controller.runtime.records import Usage
 EndpointApi = Literal["predict", "generateContent", "chatCompletions"]
 
 
+def endpoint_parts(name: str) -> tuple[str, str] | None:
+    """The region and endpoint id of an endpoint's resource name (`projects/P/locations/R/endpoints/E` ->
+    `(R, E)`), else None (a publisher model, a bare model name)."""
+    parts = name.split("/")
+    if len(parts) != 6 or parts[0] != "projects" or parts[2] != "locations" or parts[4] != "endpoints":
+        return None
+    region, endpoint_id = parts[3], parts[5]
+    return (region, endpoint_id) if region and endpoint_id else None
+
+
 @dataclass(frozen=True)
 class ModelRequest:
     """One call: the rendered text and everything that shapes the answer."""
