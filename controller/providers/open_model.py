@@ -12,7 +12,8 @@ takes OpenAI chat-completion bodies on the endpoint's raw routes, over plain RES
 The body: the system instruction is a `system` message, the rendered text a `user` message, and the
 generation config maps `maxOutputTokens` -> `max_tokens`, `temperature`, `topP` -> `top_p`, `topK` -> `top_k`,
 `stopSequences` -> `stop`, `seed`, `presencePenalty` / `frequencyPenalty` (other Gemini-only fields are
-not sent). Token usage is the response's own (`prompt_tokens`, `completion_tokens`), never an estimate;
+not sent; the table: `controller.prompts.live.OPENAI_PARAMETERS`). Token usage is the response's own
+(`prompt_tokens`, `completion_tokens`), never an estimate;
 `deployed_model_id` is the `X-Vertex-AI-Deployed-Model-Id` response header (which deployed model of the
 endpoint's traffic split answered). Finish reasons take Gemini's names: stop -> STOP, length -> MAX_TOKENS,
 content_filter -> SAFETY.
