@@ -9,6 +9,8 @@ the manifests' models on that day. Without `--today` it is the current UTC date,
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 import click
@@ -54,11 +56,17 @@ def remember(ctx: click.Context, today: date | None, within_days: int | None) ->
     ctx.meta[HORIZON_KEY] = within_days
 
 
-def today() -> date:
-    """The running command's day: `--today` (GENAIOPS_TODAY), else the current UTC date."""
+def pinned_today() -> date | None:
+    """The group's `--today` (GENAIOPS_TODAY) for the running command, when given."""
     context = click.get_current_context(silent=True)
     pinned = context.meta.get(TODAY_KEY) if context is not None else None
-    return pinned if isinstance(pinned, date) else datetime.now(UTC).date()
+    return pinned if isinstance(pinned, date) else None
+
+
+def today() -> date:
+    """The running command's day: `--today` (GENAIOPS_TODAY), else the current UTC date."""
+    pinned = pinned_today()
+    return pinned if pinned is not None else datetime.now(UTC).date()
 
 
 def current_horizon(*, within_days: int | None = None) -> Horizon:
@@ -67,3 +75,13 @@ def current_horizon(*, within_days: int | None = None) -> Horizon:
     configured = context.meta.get(HORIZON_KEY) if context is not None else None
     days = within_days if within_days is not None else configured
     return Horizon(today(), days if isinstance(days, int) else DEFAULT_HORIZON_DAYS)
+
+
+def horizon_source() -> Callable[[], Horizon]:
+    """The running command's Horizon, asked again by a long-running loop (a reconcile pass, a dashboard
+    reload) that may run outside the command's thread and cross midnight: `--today` fixes the day, else each
+    call takes the current UTC date; `--retirement-horizon` is kept."""
+    first = current_horizon()
+    if pinned_today() is not None:
+        return lambda: first
+    return lambda: replace(first, today=datetime.now(UTC).date())

@@ -27,12 +27,12 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from controller.cli.apply_cmd import fail
+from controller.cli.calendar_opts import horizon_source
 from controller.cli.options import (
     EXIT_ERROR,
     EXIT_OK,
     current_env,
     current_region,
-    horizon_source,
     load_or_exit,
     target_options,
     target_spec,

@@ -15,20 +15,13 @@ from typing import TYPE_CHECKING
 
 import click
 
-from controller.cli.calendar_opts import TODAY_KEY, day_option
+from controller.cli.calendar_opts import day_option, pinned_today
 
 if TYPE_CHECKING:
     from controller.emulator.server import Emulator
 
 DEFAULT_PORT = 8680
 PORT = click.IntRange(0, 65535)
-
-
-def _group_today() -> date | None:
-    """`genaiops --today DAY emulator start`: the group's day, when given."""
-    context = click.get_current_context(silent=True)
-    pinned = context.meta.get(TODAY_KEY) if context is not None else None
-    return pinned if isinstance(pinned, date) else None
 
 
 def _client_instructions(emulator: Emulator) -> list[str]:
@@ -207,7 +200,7 @@ def start(
             min_alignment_period_s=min_alignment,
             min_point_spacing_s=min_point_spacing,
             gemini_models=models,
-            today=today if today is not None else _group_today(),
+            today=today if today is not None else pinned_today(),
         )
         emulator.start()
     except (OSError, RuntimeError, ValueError) as err:

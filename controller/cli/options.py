@@ -12,7 +12,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,14 +19,13 @@ import click
 from click.core import ParameterSource
 from pydantic import ValidationError
 
-from controller.cli.calendar_opts import TODAY_KEY, current_horizon
+from controller.cli.calendar_opts import current_horizon
 from controller.cli.paths import OutputDir, check_store_url
 from controller.cli.target import TargetSpec, spec_from_flags
 from controller.engine.planning import environment_file
 from controller.errors import UserError
 from controller.loader import DEFAULT_REGION, LoadResult, load
 from controller.model import API_VERSION, Environment
-from controller.model.catalogue.lifecycle import Horizon
 from controller.plans.plan import Plan
 from controller.views.diagnostics import human_lines
 
@@ -114,17 +112,6 @@ def current_env() -> str | None:
     context = click.get_current_context(silent=True)
     env = context.params.get("env") if context is not None else None
     return str(env) if env else None
-
-
-def horizon_source() -> Callable[[], Horizon]:
-    """The running command's Horizon, asked again by a long-running loop (a reconcile pass, a dashboard
-    reload) that may run outside the command's thread and cross midnight: `--today` fixes the day, else each
-    call takes the current UTC date; `--retirement-horizon` is kept."""
-    first = current_horizon()
-    context = click.get_current_context(silent=True)
-    if context is not None and isinstance(context.meta.get(TODAY_KEY), date):
-        return lambda: first
-    return lambda: replace(first, today=datetime.now(UTC).date())
 
 
 def load_or_exit(path: Path) -> LoadResult:

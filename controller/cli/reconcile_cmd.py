@@ -26,8 +26,9 @@ from typing import Any
 
 import click
 
+from controller.cli.calendar_opts import horizon_source
 from controller.cli.console import make_console
-from controller.cli.options import EXIT_ERROR, EXIT_OK, current_region, horizon_source, target_options, target_spec
+from controller.cli.options import EXIT_ERROR, EXIT_OK, current_region, target_options, target_spec
 from controller.cli.paths import OutputDir, OutputFile
 from controller.cli.target import Target, open_target
 from controller.cli.wiring import notifier, session_of
