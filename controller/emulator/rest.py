@@ -22,9 +22,9 @@ import json
 import logging
 import socket
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
 import grpc
@@ -38,8 +38,10 @@ from controller.emulator.rest_routes import (
     encode_response,
     find_route,
 )
+from controller.emulator.streaming import json_array, sse_event
 
 _LOG = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # google.rpc.Code -> HTTP status, as in googleapis' google/rpc/code.proto.
 HTTP_STATUS: dict[grpc.StatusCode, int] = {
@@ -70,36 +72,6 @@ def error_body(code: grpc.StatusCode, message: str) -> tuple[int, bytes]:
     return status, json.dumps(payload).encode("utf-8")
 
 
-def handle_http(
-    routes: Sequence[Route], hook: CallHook | None, http_method: str, target: str, body: bytes
-) -> tuple[int, bytes]:
-    """Answer one HTTP request (`target` is the request line's path with its query): status and JSON."""
-    path, _, query = target.partition("?")
-    found = find_route(routes, http_method, path)
-    if found is None:
-        return error_body(grpc.StatusCode.NOT_FOUND, f"The requested URL {path} was not found on this server.")
-    route, path_params = found
-    method = route.method
-    if method is None:
-        return error_body(grpc.StatusCode.UNIMPLEMENTED, f"Method {route.rpc} is not implemented by the emulator.")
-    try:
-        request, system = decode_request(method, route.body, path_params, query, body)
-        if hook is not None:
-            hook.before_call(method.full_name)
-        response = method.handler(request)
-        if hook is not None:
-            hook.after_call(method.full_name)
-        int_enums = any("enum-encoding=int" in value for value in system.get("$alt", ()))
-        return 200, encode_response(method.response_type, response, int_enums=int_enums)
-    except RequestDecodeError as err:
-        return error_body(grpc.StatusCode.INVALID_ARGUMENT, str(err))
-    except ApiError as err:
-        return error_body(err.code, err.message)
-    except Exception:
-        _LOG.exception("emulator REST handler for %s failed", method.full_name)
-        return error_body(grpc.StatusCode.INTERNAL, "Internal error encountered.")
-
-
 JSON = "application/json; charset=UTF-8"
 EVENT_STREAM = "text/event-stream"
 
@@ -109,18 +81,34 @@ def wants_sse(query: Mapping[str, list[str]], headers: Mapping[str, str]) -> boo
     return "sse" in query.get("alt", []) or EVENT_STREAM in headers.get("accept", "")
 
 
-def _stream_body(response_type: Any, first: Any, rest: Iterator[Any], *, sse: bool, int_enums: bool) -> Iterator[bytes]:
-    """A streaming method's responses as SSE events or as the pieces of one JSON array."""
-    for n, message in enumerate(_chain(first, rest)):
-        data = encode_response(response_type, message, int_enums=int_enums)
-        yield b"data: " + data + b"\n\n" if sse else (b"," if n else b"[") + data
-    if not sse:
-        yield b"]"
+def json_error(code: grpc.StatusCode, message: str) -> HttpReply:
+    """Google's JSON error body as an `HttpReply`."""
+    status, payload = error_body(code, message)
+    return HttpReply(status, JSON, payload)
 
 
-def _chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
-    yield first
-    yield from rest
+def guarded(full_name: str, call: Callable[[], HttpReply]) -> HttpReply:
+    """`call()`, with a failure mapped to Google's JSON error: a bad request body INVALID_ARGUMENT, an
+    `ApiError` its code, anything else INTERNAL (logged)."""
+    try:
+        return call()
+    except RequestDecodeError as err:
+        return json_error(grpc.StatusCode.INVALID_ARGUMENT, str(err))
+    except ApiError as err:
+        return json_error(err.code, err.message)
+    except Exception:
+        _LOG.exception("emulator REST handler for %s failed", full_name)
+        return json_error(grpc.StatusCode.INTERNAL, "Internal error encountered.")
+
+
+def hooked(hook: CallHook | None, full_name: str, call: Callable[[], T]) -> T:
+    """`call()` between the fault-injection hook's `before_call` and `after_call`."""
+    if hook is not None:
+        hook.before_call(full_name)
+    result = call()
+    if hook is not None:
+        hook.after_call(full_name)
+    return result
 
 
 def respond(
@@ -131,53 +119,51 @@ def respond(
     headers: Mapping[str, str],
     body: bytes,
 ) -> HttpReply:
-    """Answer one HTTP request: unary methods through `handle_http`; streaming methods and methods with
-    their own `http` handler here. `headers` have lower-case names. A stream's first response is produced
-    before the status is sent, so an error before it is still an HTTP error."""
+    """Answer one HTTP request (`target` is the request line's path with its query; `headers` have
+    lower-case names): a unary method's JSON, a streaming method's stream, or what a method's own `http`
+    handler answers. A stream's first response is produced before the status is sent, so an error before
+    it is still an HTTP error."""
     path, _, query = target.partition("?")
     found = find_route(routes, http_method, path)
-    method = found[0].method if found is not None else None
-    if found is None or method is None or (method.http is None and not method.streaming):
-        status, payload = handle_http(routes, hook, http_method, target, body)
-        return HttpReply(status, JSON, payload)
+    if found is None:
+        return json_error(grpc.StatusCode.NOT_FOUND, f"The requested URL {path} was not found on this server.")
     route, path_params = found
-    params = parse_qs(query, keep_blank_values=True)
-    try:
-        if method.http is not None:
-            call = HttpCall(http_method, path, params, headers, body, path_params)
-            if hook is not None:
-                hook.before_call(method.full_name)
-            reply = method.http(call)
-            if hook is not None:
-                hook.after_call(method.full_name)
-            return reply
-        request, system = decode_request(method, route.body, path_params, query, body)
-        if hook is not None:
-            hook.before_call(method.full_name)
-        responses = iter(method.handler(request))
-        first = next(responses)
-        if hook is not None:
-            hook.after_call(method.full_name)
-    except RequestDecodeError as err:
-        return HttpReply(*_json_error(grpc.StatusCode.INVALID_ARGUMENT, str(err)))
-    except ApiError as err:
-        return HttpReply(*_json_error(err.code, err.message))
-    except Exception:
-        _LOG.exception("emulator REST handler for %s failed", method.full_name)
-        return HttpReply(*_json_error(grpc.StatusCode.INTERNAL, "Internal error encountered."))
-    sse = wants_sse(params, headers)
-    int_enums = any("enum-encoding=int" in value for value in system.get("$alt", ()))
-    pieces = _stream_body(method.response_type, first, responses, sse=sse, int_enums=int_enums)
-    return HttpReply(200, EVENT_STREAM if sse else JSON, pieces)
+    method = route.method
+    if method is None:
+        return json_error(grpc.StatusCode.UNIMPLEMENTED, f"Method {route.rpc} is not implemented by the emulator.")
+    served = method
+
+    def call() -> HttpReply:
+        params = parse_qs(query, keep_blank_values=True)
+        if served.http is not None:
+            http, http_call = served.http, HttpCall(http_method, path, params, headers, body, path_params)
+            return hooked(hook, served.full_name, lambda: http(http_call))
+        request, system = decode_request(served, route.body, path_params, query, body)
+        int_enums = any("enum-encoding=int" in value for value in system.get("$alt", ()))
+        if not served.streaming:
+            response = hooked(hook, served.full_name, lambda: served.handler(request))
+            return HttpReply(200, JSON, encode_response(served.response_type, response, int_enums=int_enums))
+
+        def started() -> tuple[Any, Iterator[Any]]:
+            responses = iter(served.handler(request))
+            return next(responses), responses
+
+        first, responses = hooked(hook, served.full_name, started)
+        encoded = (encode_response(served.response_type, m, int_enums=int_enums) for m in _chain(first, responses))
+        if wants_sse(params, headers):
+            return HttpReply(200, EVENT_STREAM, (sse_event(data) for data in encoded))
+        return HttpReply(200, JSON, json_array(encoded))
+
+    return guarded(method.full_name, call)
 
 
-def _json_error(code: grpc.StatusCode, message: str) -> tuple[int, str, bytes]:
-    status, payload = error_body(code, message)
-    return status, JSON, payload
+def _chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
+    yield first
+    yield from rest
 
 
 class _Handler(BaseHTTPRequestHandler):
-    """One keep-alive HTTP/1.1 connection; every verb goes through `handle_http`."""
+    """One keep-alive HTTP/1.1 connection; every verb goes through `respond`."""
 
     protocol_version = "HTTP/1.1"
     server: RestGateway

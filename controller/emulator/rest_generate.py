@@ -14,14 +14,19 @@ stream is one JSON array, as the gapic REST transport reads it. Both go out with
 paced by the model's latency when the emulator runs with `real_latency`. Errors are Google's JSON error
 body (a retired model's is 404 NOT_FOUND, see `vertex/generate.py`); the fault-injection hook sees
 `PredictionService/GenerateContent` or `/StreamGenerateContent`, or `LlmUtilityService/CountTokens`.
+
+The generic adapter alone would route `/v1/projects/P/locations/L/{publishers/PUB/models/MODEL|endpoints/E}`
+`:countTokens` and `:generateContent` (the installed transports' http rules), but neither `/v1beta1/`, nor
+model names without project and location, nor streamed answers, nor request fields newer than the installed
+protos; so every URL above is served here first.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
@@ -29,12 +34,12 @@ import grpc
 from google.cloud import aiplatform_v1 as v1
 from google.protobuf import json_format
 
-from controller.emulator.api import ApiError, CallHook, RpcMethod
-from controller.emulator.rest import RestGateway, _Handler, error_body
+from controller.emulator.api import ApiError, CallHook, HttpReply, RpcMethod
+from controller.emulator.rest import EVENT_STREAM, JSON, RestGateway, _Handler, guarded, hooked, wants_sse
 from controller.emulator.rest_routes import build_routes
+from controller.emulator.streaming import json_array, sse_event
 from controller.emulator.vertex.generate import COUNT_TOKENS, GENERATE, STREAM_GENERATE, GenerateService
 
-_LOG = logging.getLogger(__name__)
 GENERATE_URL = re.compile(
     r"/(v1|v1beta1)/((?:projects/[^/]+/locations/[^/]+/)?(?:publishers/[^/]+/models/[^/:]+|endpoints/[^/:]+))"
     r":(generateContent|streamGenerateContent|countTokens)"
@@ -43,8 +48,8 @@ _REQUEST_PB = type(v1.GenerateContentRequest.pb(v1.GenerateContentRequest()))
 _COUNT_REQUEST_PB = type(v1.CountTokensRequest.pb(v1.CountTokensRequest()))
 
 
-def _json(event: object) -> str:
-    return json_format.MessageToJson(event, indent=None)  # type: ignore[arg-type]
+def _json(event: object) -> bytes:
+    return json_format.MessageToJson(event, indent=None).encode()  # type: ignore[arg-type]
 
 
 def parse_body(body: bytes, model: str, *, count: bool = False) -> Any:
@@ -65,6 +70,20 @@ def parse_body(body: bytes, model: str, *, count: bool = False) -> Any:
     return request
 
 
+@dataclass(frozen=True)
+class _Verb:
+    full_name: str  # what the fault-injection hook sees
+    count: bool  # the body is a CountTokensRequest (else a GenerateContentRequest)
+    stream: bool
+
+
+_VERBS = {
+    "generateContent": _Verb(GENERATE, count=False, stream=False),
+    "streamGenerateContent": _Verb(STREAM_GENERATE, count=False, stream=True),
+    "countTokens": _Verb(COUNT_TOKENS, count=True, stream=False),
+}
+
+
 class GenerateHandler(_Handler):
     """The gateway's handler: Gemini URLs here, everything else through the generic REST adapter."""
 
@@ -77,76 +96,24 @@ class GenerateHandler(_Handler):
             super()._dispatch()
             return
         body = self._read_body()
-        if found.group(3) == "countTokens":
-            self._count_tokens(body, found.group(2))
-            return
-        stream = found.group(3) == "streamGenerateContent"
-        full_name = STREAM_GENERATE if stream else GENERATE
-        hook = self.server.hook
-        try:
-            request = parse_body(body, found.group(2))
-            if hook is not None:
-                hook.before_call(full_name)
-            reply = self.server.generate.respond(request, stream=stream)
-            if hook is not None:
-                hook.after_call(full_name)
-        except ApiError as err:
-            self._send(*error_body(err.code, err.message))
-            return
-        except Exception:
-            _LOG.exception("emulator REST handler for %s failed", full_name)
-            self._send(*error_body(grpc.StatusCode.INTERNAL, "Internal error encountered."))
-            return
-        events = self.server.generate.paced(reply)
-        if not stream:
-            self._send(200, _json(next(events)).encode("utf-8"))
-        elif "sse" in parse_qs(query).get("alt", []):
-            self._send_chunked("text/event-stream", (f"data: {_json(e)}\r\n\r\n" for e in events))
-        else:
-            self._send_chunked("application/json; charset=UTF-8", _json_array(events))
+        verb = _VERBS[found.group(3)]
+        generate, headers = self.server.generate, {name.lower(): value for name, value in self.headers.items()}
 
-    def _count_tokens(self, body: bytes, model: str) -> None:
-        hook = self.server.hook
-        try:
-            request = parse_body(body, model, count=True)
-            if hook is not None:
-                hook.before_call(COUNT_TOKENS)
-            response = self.server.generate.count(request)
-            if hook is not None:
-                hook.after_call(COUNT_TOKENS)
-        except ApiError as err:
-            self._send(*error_body(err.code, err.message))
-            return
-        except Exception:
-            _LOG.exception("emulator REST handler for %s failed", COUNT_TOKENS)
-            self._send(*error_body(grpc.StatusCode.INTERNAL, "Internal error encountered."))
-            return
-        self._send(200, _json(response).encode("utf-8"))
+        def call() -> HttpReply:
+            request = parse_body(body, found.group(2), count=verb.count)
+            if verb.count:
+                return HttpReply(
+                    200, JSON, _json(hooked(self.server.hook, verb.full_name, lambda: generate.count(request)))
+                )
+            reply = hooked(self.server.hook, verb.full_name, lambda: generate.respond(request, stream=verb.stream))
+            events = generate.paced(reply)
+            if not verb.stream:
+                return HttpReply(200, JSON, _json(next(events)))
+            if wants_sse(parse_qs(query), headers):
+                return HttpReply(200, EVENT_STREAM, (sse_event(_json(e), newline=b"\r\n") for e in events))
+            return HttpReply(200, JSON, json_array(_json(e) for e in events))
 
-    def _send(self, status: int, payload: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=UTF-8")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def _send_chunked(self, content_type: str, pieces: Iterable[str]) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
-        for piece in pieces:
-            data = piece.encode("utf-8")
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-            self.wfile.flush()
-        self.wfile.write(b"0\r\n\r\n")
-
-
-def _json_array(events: Iterator[object]) -> Iterator[str]:
-    yield "["
-    for n, event in enumerate(events):
-        yield ("," if n else "") + _json(event)
-    yield "]"
+        self._write_reply(guarded(verb.full_name, call))
 
 
 class GenerateGateway(RestGateway):

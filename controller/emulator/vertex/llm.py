@@ -276,10 +276,4 @@ def chunks(
                "choices": [], "usage": answer.usage()}  # fmt: skip
 
 
-def sse(event: Mapping[str, Any] | str) -> bytes:
-    """One server-sent event: `data: {json}` (or `data: [DONE]`) and a blank line."""
-    data = event if isinstance(event, str) else json.dumps(event, separators=(",", ":"))
-    return f"data: {data}\n\n".encode()
-
-
-DONE = "[DONE]"
+DONE = "[DONE]"  # the data of a chat stream's last server-sent event

@@ -48,6 +48,7 @@ from google.cloud import aiplatform_v1 as v1
 from google.protobuf import json_format
 
 from controller.emulator.api import ApiError, HttpCall, HttpReply, RpcMethod, cancellation
+from controller.emulator.streaming import json_array, sse_event
 from controller.emulator.vertex import common as c
 from controller.emulator.vertex import llm
 from controller.emulator.vertex.gemini import shaped
@@ -179,8 +180,11 @@ class RawPredictionService:
             )
         )
         waits = [behaviour.first_token_delay_s()] + [behaviour.token_gap_s()] * (len(said.pieces or ("",)) - 1)
-        pieces = [(waits[n] if n < len(waits) else 0.0, llm.sse(event)) for n, event in enumerate(events)]
-        return _Answer(SSE_TYPE, (*pieces, (0.0, llm.sse(llm.DONE))), chat=True)
+        pieces = [
+            (waits[n] if n < len(waits) else 0.0, sse_event(json.dumps(event, separators=(",", ":"))))
+            for n, event in enumerate(events)
+        ]
+        return _Answer(SSE_TYPE, (*pieces, (0.0, sse_event(llm.DONE))), chat=True)
 
     def _paced(self, call: _Call, answer: _Answer, *, streamed: bool = True) -> Iterator[bytes]:
         """The answer's pieces, each after its wait; records the call when it ends (499 if abandoned), and a
@@ -265,7 +269,7 @@ class RawPredictionService:
         answer = self._answer(call, data, stream_default=True)
         pieces = self._paced(call, answer)
         if wrapped:
-            return HttpReply(200, JSON_TYPE, _json_array(_http_body_json(answer.content_type, p) for p in pieces))
+            return HttpReply(200, JSON_TYPE, json_array(_http_body_json(answer.content_type, p) for p in pieces))
         return HttpReply(200, answer.content_type, pieces, _vertex_headers(call))
 
     def chat_http(self, http: HttpCall) -> HttpReply:
@@ -326,13 +330,6 @@ def _raw_request(http: HttpCall) -> tuple[bool, bytes]:
 
 def _http_body_json(content_type: str, data: bytes) -> bytes:
     return json.dumps({"contentType": content_type, "data": base64.b64encode(data).decode()}).encode()
-
-
-def _json_array(items: Iterator[bytes]) -> Iterator[bytes]:
-    yield b"["
-    for n, item in enumerate(items):
-        yield (b"," if n else b"") + item
-    yield b"]"
 
 
 def _vertex_headers(call: _Call) -> dict[str, str]:
