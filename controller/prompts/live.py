@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from controller.errors import UserError
 from controller.model import Endpoint, Manifest, Model, Prompt
-from controller.prompts.models import endpoint_serves_chat, serves_chat
+from controller.prompts.models import EndpointApi, endpoint_serves_chat, serves_chat
 from controller.prompts.render import RenderedPrompt
 
 DEFAULT_REGION = "us-central1"
@@ -46,7 +46,8 @@ class LiveTarget:
 
     kind: Literal["endpoint", "publisher"]
     resource: str  # projects/P/locations/R/endpoints/E or projects/P/locations/R/publishers/.../models/M
-    chat: bool = False  # an endpoint serving chat models: OpenAI chat completions on RawPredict, not Predict
+    # chatCompletions: an endpoint serving chat models (OpenAI chat completions on RawPredict, not Predict)
+    endpoint_api: EndpointApi | None = None
 
     @property
     def region(self) -> str:
@@ -62,10 +63,11 @@ def _endpoint_target(
     short = endpoint.rsplit("/", 1)[-1]
     declared = next((m for m in manifests if isinstance(m, Endpoint) and m.metadata.name == short), None)
     chat = endpoint_serves_chat(declared, manifests) if declared else serves_chat(model_ref, manifests)
+    api: EndpointApi | None = "chatCompletions" if chat else None
     if endpoint.startswith("projects/"):
-        return LiveTarget("endpoint", endpoint, chat)
+        return LiveTarget("endpoint", endpoint, api)
     where = region or (declared.spec.region if declared else DEFAULT_REGION)
-    return LiveTarget("endpoint", f"projects/{project}/locations/{where}/endpoints/{endpoint}", chat)
+    return LiveTarget("endpoint", f"projects/{project}/locations/{where}/endpoints/{endpoint}", api)
 
 
 def live_target(

@@ -26,12 +26,18 @@ project: `projects/P/locations/R/endpoints/E`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 from controller.model import Endpoint, Manifest, Model
 from controller.model.endpoint import split_model_ref
+from controller.model.registry_model import EndpointApi as ManifestEndpointApi
 
 PUBLISHERS = "publishers/"
 RELATIVE = "locations/"
+# How an endpoint is called: what a Model manifest may say (`endpointApi`: predict, chatCompletions), and
+# GenerateContent for a tuned Gemini model's endpoint. A prompt version records it (`runtime.endpointApi`);
+# the runtime client (`controller.runtime.model.EndpointApi`) calls the endpoint by it.
+EndpointApi = Literal[ManifestEndpointApi, "generateContent"]
 
 
 def vertex_model(ref: str, manifests: Sequence[Manifest]) -> str:
@@ -86,6 +92,17 @@ def chat_endpoints(manifests: Sequence[Manifest], project: str | None = None) ->
         for m in manifests
         if isinstance(m, Endpoint) and endpoint_serves_chat(m, manifests)
     )
+
+
+def endpoint_api_of(name: str, manifests: Sequence[Manifest]) -> EndpointApi | None:
+    """ "chatCompletions" when `name` (`locations/R/endpoints/E`, as `vertex_model` resolves it) is an
+    Endpoint manifest serving chat models (`endpoint_serves_chat`), else None (called by its name)."""
+    if not name.startswith(RELATIVE):
+        return None
+    for m in manifests:
+        if isinstance(m, Endpoint) and name == f"{RELATIVE}{m.spec.region}/endpoints/{m.metadata.name}":
+            return "chatCompletions" if endpoint_serves_chat(m, manifests) else None
+    return None
 
 
 def needs_project(name: str) -> bool:

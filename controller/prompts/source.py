@@ -18,7 +18,7 @@ from controller.loader.checks import MAX_RESPONSE_BYTES, MAX_TEMPLATE_BYTES, Loc
 from controller.loader.files import FileRefusedError, read_local
 from controller.model import Manifest, Prompt, PromptTest
 from controller.model.suggest import did_you_mean
-from controller.prompts.models import chat_endpoints, vertex_model
+from controller.prompts.models import EndpointApi, endpoint_api_of, vertex_model
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,12 @@ class PromptSource:
     vertex_model: str = ""  # the Vertex AI model the manifests resolve `spec.model` to (`models.py`)
     fallback_vertex_model: str = ""  # the same for `spec.fallbackModel` ("" when there is none)
     tuned: bool = False  # `vertex_model` is a tuned Gemini model's endpoint: called with GenerateContent
-    chat: bool = False  # `vertex_model` is an endpoint of open chat models: called with chat completions
+    endpoint_api: EndpointApi | None = None  # how the manifests say `vertex_model` is called (None: by name)
+
+    @property
+    def api(self) -> EndpointApi | None:
+        """How `vertex_model` is called: GenerateContent for a tuned Gemini endpoint, else `endpoint_api`."""
+        return "generateContent" if self.tuned else self.endpoint_api
 
     @property
     def name(self) -> str:
@@ -94,17 +99,17 @@ def source_of(item: Located, *, manifests: Sequence[Manifest] = ()) -> PromptSou
     spec = prompt.spec
     model = vertex_model(spec.model, manifests)
     fallback = vertex_model(spec.fallback_model, manifests) if spec.fallback_model else ""
-    chat = model in chat_endpoints(manifests)  # every deployment on its endpoint serves chat completions
+    api = endpoint_api_of(model, manifests)  # chatCompletions: every deployment on it serves chat models
     if spec.template_file is not None:
         try:
             found = item.read_named_file(spec.template_file, limit=MAX_TEMPLATE_BYTES)
         except FileRefusedError as err:
             raise UserError(f"{item.file}: template file {spec.template_file!r} {err.reason}") from err
-        return PromptSource(prompt, item.file, found.text, str(found.path), 1, item, model, fallback, chat=chat)
+        return PromptSource(prompt, item.file, found.text, str(found.path), 1, item, model, fallback, endpoint_api=api)
     assert spec.template is not None
     line, column = item.positions.of_value(("spec", "template"))
     start = _inline_start(item.file, line, column)
-    return PromptSource(prompt, item.file, spec.template, item.file, start, item, model, fallback, chat=chat)
+    return PromptSource(prompt, item.file, spec.template, item.file, start, item, model, fallback, endpoint_api=api)
 
 
 def sources_of(items: Iterable[Located], *, name: str | None = None) -> list[PromptSource]:

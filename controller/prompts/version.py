@@ -168,8 +168,6 @@ def _runtime_of(source: PromptSource) -> dict[str, Any]:
     )
     if source.fallback_vertex_model and source.fallback_vertex_model != spec.fallback_model:
         runtime["fallbackVertexModel"] = source.fallback_vertex_model
-    if source.tuned:
-        runtime["endpointApi"] = "generateContent"  # a tuned Gemini endpoint answers GenerateContent, not Predict
-    elif source.chat:
-        runtime["endpointApi"] = "chatCompletions"  # open chat models (vLLM, TGI) answer OpenAI chat bodies
+    if source.api is not None:  # a tuned Gemini endpoint (GenerateContent), open chat models (chat completions)
+        runtime["endpointApi"] = source.api
     return runtime

@@ -6,11 +6,12 @@ text is the first prediction when it is a string, its `content` / `text` / `outp
 mapping with one, else the prediction as JSON. (The local emulator echoes instances, so there the
 response is the JSON of the instance, which holds the rendered prompt.) A publisher model gets
 `GenerateContent`; the text is the first candidate's text parts. An Endpoint serving chat models
-(`LiveTarget.chat`: an open model, or `endpointApi: chatCompletions`) gets `RawPredict` with the OpenAI
-chat-completion body the runtime client sends (`open_model.chat_body`), and its answer is read as the
-runtime client reads it (`open_model.answer_of`: `choices[0].message.content`). Google errors leave as
-`controller.errors` types; a 404 from a publisher model the model catalogue dates is the runtime client's
-`ModelRetiredError` (its last day and successor), so a test says what the application would.
+(`LiveTarget.endpoint_api` chatCompletions: an open model, or `endpointApi: chatCompletions`) gets
+`RawPredict` with the OpenAI chat-completion body the runtime client sends (`open_model.chat_body`), and
+its answer is read as the runtime client reads it (`open_model.answer_of`: `choices[0].message.content`).
+Google errors leave as `controller.errors` types; a 404 from a publisher model the model catalogue dates is
+the runtime client's `ModelRetiredError` (its last day and successor), so a test says what the application
+would.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ class VertexPromptModel:
 
     def __call__(self, rendered: RenderedPrompt) -> str:
         """Send the prompt; return the response text."""
-        if self.target.kind == "endpoint" and self.target.chat:
+        if self.target.kind == "endpoint" and self.target.endpoint_api == "chatCompletions":
             return self._chat(rendered)
         if self.target.kind == "endpoint":
             return self._predict(rendered)

@@ -11,14 +11,25 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
+from controller.prompts.models import EndpointApi
 from controller.runtime.records import Usage
 
-# How an endpoint is called: Predict (a model served through Predict), GenerateContent (a tuned Gemini model's
-# endpoint) or OpenAI chat completions over rawPredict (an open chat model: vLLM, TGI). The prompt version
-# records it (`endpointApi`); None: decided by the model name (`ModelRouter.model_for`).
-EndpointApi = Literal["predict", "generateContent", "chatCompletions"]
+# `EndpointApi`, how an endpoint is called: Predict (a model served through Predict), GenerateContent (a
+# tuned Gemini model's endpoint) or OpenAI chat completions over rawPredict (an open chat model: vLLM, TGI).
+# The prompt version records it (`endpointApi`); None: decided by the model name (`ModelRouter.model_for`).
+__all__ = [
+    "AsyncModel",
+    "EndpointApi",
+    "ModelAnswer",
+    "ModelRequest",
+    "ModelRouter",
+    "SafetyRating",
+    "StreamingModel",
+    "TextModel",
+    "endpoint_parts",
+]
 
 
 def endpoint_parts(name: str) -> tuple[str, str] | None:

@@ -323,7 +323,8 @@ def test_a_published_version_records_chat_completions_so_the_client_needs_no_end
     from controller.prompts.version import version_of
 
     (source,) = sources_of(load(_write(tmp_path)).manifests)
-    assert source.chat and source.vertex_model == "locations/us-central1/endpoints/open-chat"
+    assert source.endpoint_api == "chatCompletions"
+    assert source.vertex_model == "locations/us-central1/endpoints/open-chat"
     recorded = version_of(source)
     assert recorded.runtime["endpointApi"] == "chatCompletions"
     publish_version(store, version(model=_name("open-chat"), runtime=recorded.runtime))
