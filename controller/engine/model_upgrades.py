@@ -113,10 +113,8 @@ def outdated_models(
     rows: list[OutdatedModel] = []
     for judged in outdated_refs(located, horizon, cat):
         ref, lifecycle = judged.ref, judged.lifecycle
-        positions = ref.item.positions
-        line, column = positions.of_value(ref.path)
-        file = positions.file_of(ref.path, ref.item.file)
-        patched = environment if positions.file_of(ref.path, "") else None
+        file, line, column = ref.location
+        patched = environment if ref.item.positions.overlay_file(ref.path) is not None else None
         rows.append(OutdatedModel(ref, lifecycle, file, line, column, judged.used_by, environment=patched))
     return tuple(sorted(rows, key=_order))
 

@@ -21,9 +21,10 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from controller.diagnostics import Source
 from controller.engine.apply import ApplyOptions, ApplyOutcome, QuietHooks, apply_changes
 from controller.engine.audit import AuditLog
 from controller.engine.executor import ResourceResult
@@ -31,6 +32,7 @@ from controller.engine.notify import ModelEvent, ModelEventKind, ModelNotices, t
 from controller.engine.session import Session
 from controller.loader import DEFAULT_REGION, LoadResult, load
 from controller.loader.checks import Located
+from controller.loader.errors import format_path
 from controller.loader.model_refs import outdated_refs
 from controller.model.catalogue.lifecycle import Horizon, Stage
 from controller.plans.plan import Plan, ResourceChange, Sync
@@ -100,10 +102,11 @@ class Reconciler:
     _reported: set[tuple[str, str | None, str]] = field(default_factory=set)
     _notices: ModelNotices | None = None  # what was announced about models (read from the audit log at first)
 
-    def _once(self, key: tuple[str, str | None, str], message: str, *args: object) -> None:
+    def _once(self, key: tuple[str, str | None, str], message: str, *args: object, level: int = logging.ERROR) -> None:
+        """Log `message` at `level` the first time `key` (what, commit, kind) shows up."""
         if key not in self._reported:
             self._reported.add(key)
-            log.error(message, *args, extra={"commit": key[1]})
+            log.log(level, message, *args, extra={"commit": key[1]})
 
     def _source(self) -> tuple[LoadResult | None, str | None, bool]:
         """The manifests to reconcile: this commit's if valid, else the last good ones."""
@@ -154,8 +157,8 @@ class Reconciler:
                 continue  # cannot happen (a retired model is an error): announce only what refused the commit
             if not self._notices.due(event):
                 continue
+            self.audit.write(**event.to_json())  # first: the record is what a restart reads back
             self._notices.sent(event)
-            self.audit.write(**event.to_json())
             self.notify_models(event)
 
     def _due(self, change: ResourceChange, now: float) -> bool:
@@ -215,9 +218,7 @@ class Reconciler:
         for problem in problems:
             self._once((problem, commit, ""), "not applied: %s", problem)
         for warning in (d.render() for d in the_plan.warnings):
-            if (warning, commit, "warning") not in self._reported:
-                self._reported.add((warning, commit, "warning"))
-                log.warning("%s", warning, extra={"commit": commit})
+            self._once((warning, commit, "warning"), "%s", warning, level=logging.WARNING)
         drift = tuple(c.address for c in the_plan.drifted)
         for address in drift:
             verb = "healing" if self.self_heal else "reporting only (run with --self-heal to correct it)"
@@ -311,24 +312,23 @@ def model_events(
     events: list[ModelEvent] = []
     for judged in outdated_refs(items, horizon):
         ref, lifecycle = judged.ref, judged.lifecycle
-        if lifecycle.days_left is None:
-            continue
-        where = ref.item.at(ref.path, "")
-        source = replace(where.source, file=_relative(where.source.file, where.source.file, root))
+        days_left = lifecycle.days_left
+        assert days_left is not None  # a retired or retiring model has a last day
+        file, line, column = ref.location
         retired = lifecycle.stage is Stage.RETIRED
         events.append(
             ModelEvent(
                 kind=ModelEventKind.RETIRED if retired else ModelEventKind.RETIRING,
                 manifest=ref.item.label,
-                field=where.path,
-                source=str(source),
+                field=format_path(ref.path),
+                source=str(Source(_relative_file(file, root), line, column)),
                 model=ref.model_id,
                 value=ref.value,
                 last_day=lifecycle.retires,
-                days_left=lifecycle.days_left,
+                days_left=days_left,
                 successor=lifecycle.successor,
                 commit=commit,
-                threshold=None if retired else threshold_of(lifecycle.days_left),
+                threshold=None if retired else threshold_of(days_left),
                 used_by=judged.used_by,
                 tuned=ref.tuned,
                 detail=lifecycle.describe(),
@@ -339,8 +339,10 @@ def model_events(
 
 def _model_records(path: Path | None) -> Iterator[dict[str, object]]:
     """The model-retiring / model-retired records of the audit log at `path` (none when it does not exist,
-    cannot be read or is not a regular file, such as /dev/stdout: the events are then announced once more,
-    never lost)."""
+    cannot be read or is not a regular file, such as /dev/stdout: the events are then announced once more
+    after a restart, never lost). A record read back is never announced again: the webhook copy of an event
+    whose record was written just before the controller was killed, while the post was still queued (the
+    webhook posts asynchronously), is lost."""
     if path is None:
         return
     try:
@@ -362,8 +364,13 @@ def _model_records(path: Path | None) -> Iterator[dict[str, object]]:
 
 def _relative(rendered: str, file: str, root: Path) -> str:
     """A diagnostic line with its file named relative to the repository (not the controller's cache)."""
+    return rendered.replace(file, _relative_file(file, root), 1)
+
+
+def _relative_file(file: str, root: Path) -> str:
+    """`file` relative to the repository `root`; as it is when it lies outside it."""
     try:
         relative = os.path.relpath(file, root)
     except ValueError:
-        return rendered
-    return rendered.replace(file, relative, 1) if not relative.startswith("..") else rendered
+        return file
+    return file if relative.startswith("..") else relative

@@ -29,6 +29,12 @@ class ModelRef:
     model_id: str  # the publisher model id inside it: `gemini-2.0-flash`
 
     @property
+    def location(self) -> tuple[str, int, int]:
+        """Where the value is written: its file (an environment's, when its patch set it), line and column."""
+        positions = self.item.positions
+        return (positions.file_of(self.path, self.item.file), *positions.of_value(self.path))
+
+    @property
     def tuned(self) -> bool:
         """True for a TuningJob's base model (the tuned model retires with it)."""
         return isinstance(self.item.manifest, TuningJob)

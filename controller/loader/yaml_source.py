@@ -45,15 +45,21 @@ class Positions:
     # path -> that file. Every path under one of them is from that file too.
     files: dict[Path, str] = field(default_factory=dict)
 
-    def file_of(self, path: Path, default: str) -> str:
-        """The file the value at `path` came from: `default` (the document's file) unless an overlay set it
-        or one of its ancestors."""
+    def overlay_file(self, path: Path) -> str | None:
+        """The file of the overlay (an environment's patch) that set the value at `path` or one of its
+        ancestors; None for a value the document itself wrote."""
         if self.files:
             for end in range(len(path), -1, -1):
                 found = self.files.get(path[:end])
                 if found is not None:
                     return found
-        return default
+        return None
+
+    def file_of(self, path: Path, default: str) -> str:
+        """The file the value at `path` came from: `default` (the document's file) unless an overlay set it
+        or one of its ancestors."""
+        overlay = self.overlay_file(path)
+        return overlay if overlay is not None else default
 
     def of_value(self, path: Path) -> tuple[int, int]:
         """Position of the value at `path`, or of its nearest ancestor that has one."""
