@@ -10,6 +10,7 @@ again.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
@@ -51,6 +52,26 @@ NUMBER_METRICS = (
 RATING_METRICS = ("feedback-score",)
 RATING_RANGE = (1.0, 5.0)  # a feedback rating, and so their mean
 # A judge watches these for a decrease, other built-ins for an increase.
+
+
+def percentile_of(name: str) -> int | None:
+    """The percentile a duration metric names (`latency-p95`, `time-to-first-token-p99` -> 95, 99), else
+    None."""
+    return int(name.rsplit("-p", 1)[1]) if name in DURATION_METRICS else None
+
+
+def distribution_value(
+    name: str, *, count: int, mean: float, percentile: Callable[[int], float | None]
+) -> float | None:
+    """A distribution metric's value: `percentile(q)` for a metric naming one (`time-to-first-token-pNN`, in
+    ms), else the mean (`tokens-per-second`, `feedback-score`); None for an empty distribution. The
+    providers pass their distribution's count, mean and percentile (a protobuf's, or the runtime's)."""
+    if not count:
+        return None
+    q = percentile_of(name)
+    return percentile(q) if q is not None else mean
+
+
 HIGHER_IS_BETTER = ("feedback-score", "tokens-per-second")
 UNJUDGEABLE = ("request-count",)  # follows the traffic weight: the canary always has fewer than the stable
 MAX_INCREASE = 10.0  # 1000% above the stable: a bare number beyond this is a percentage written as a fraction

@@ -66,7 +66,7 @@ from controller.model.metric_names import (  # re-exported: the names live below
     VERTEX_TIME_TO_FIRST_TOKEN,
     runtime_metric_type,
 )
-from controller.model.metric_thresholds import LATENCY_METRICS, STREAMING_METRICS, TTFT_METRICS
+from controller.model.metric_thresholds import LATENCY_METRICS, TTFT_METRICS, distribution_value, percentile_of
 from controller.observed import Sample
 
 PERCENTILES = (50, 95, 99)
@@ -259,25 +259,25 @@ class CloudMonitoringMetrics(MonitoringReader):
             series["error-rate"] = ratio_series(errors, requests)
         for name in sorted(judged & set(LATENCY_METRICS)):
             assert latency is not None
-            series[name] = latency.series(int(name.rsplit("p", 1)[1]))
+            q = percentile_of(name)
+            assert q is not None
+            series[name] = latency.series(q)
         custom: dict[str, float | None] = {}
         custom_errors: dict[str, str] = {}
         values: dict[str, float | None] = {}
-        streams = (
-            (runtime_metric_type(TIME_TO_FIRST_TOKEN), builtin & set(TTFT_METRICS)),
-            (runtime_metric_type(TOKENS_PER_SECOND), builtin & {"tokens-per-second"}),
-            (VERTEX_TIME_TO_FIRST_TOKEN, from_vertex),
+        streams = (  # metric type, the metrics it answers, its monitored resource, the factor to the samples' unit
+            (runtime_metric_type(TIME_TO_FIRST_TOKEN), builtin & set(TTFT_METRICS), None, 1.0),
+            (runtime_metric_type(TOKENS_PER_SECOND), builtin & {"tokens-per-second"}, None, 1.0),
+            (VERTEX_TIME_TO_FIRST_TOKEN, from_vertex, PROMETHEUS_RESOURCE, 1000.0),  # vLLM's seconds -> ms
         )
-        for metric_type, wanted in streams:
+        for metric_type, wanted, resource, factor in streams:
             if not wanted:
                 continue
             try:  # a failed streaming query errors only the metrics that read it
-                periods = self._stream_periods(scope, metric_type, step)
+                periods = self._stream_periods(scope, metric_type, step, resource=resource, factor=factor)
             except _QueryError as failed:
                 custom_errors.update(dict.fromkeys(wanted, str(failed)))
                 continue
-            if metric_type == VERTEX_TIME_TO_FIRST_TOKEN:  # vLLM's seconds -> the samples' milliseconds
-                periods = {end: scaled(d, 1000.0) for end, d in periods.items()}
             values.update(stream_values(wanted, periods))
             for name in sorted(wanted & judged):
                 series[name] = stream_series(name, periods)
@@ -324,10 +324,13 @@ class CloudMonitoringMetrics(MonitoringReader):
         except ValueError as err:
             raise _QueryError(f"{PREDICTION_LATENCIES}: {err}") from err
 
-    def _stream_periods(self, scope: ModelScope, metric_type: str, window: QueryWindow) -> dict[float, Any]:
-        """One streaming distribution of the deployed model (the runtime's, or AutoMetrics' on
-        `prometheus_target`), merged per alignment period (no periods when it was never written)."""
-        extra = (f'resource.type = "{PROMETHEUS_RESOURCE}"',) if metric_type == VERTEX_TIME_TO_FIRST_TOKEN else ()
+    def _stream_periods(
+        self, scope: ModelScope, metric_type: str, window: QueryWindow, *, resource: str | None, factor: float
+    ) -> dict[float, Any]:
+        """One streaming distribution of the deployed model (the runtime's, or AutoMetrics' on `resource`
+        `prometheus_target`), merged per alignment period and scaled by `factor` (no periods when it was
+        never written)."""
+        extra = (f'resource.type = "{resource}"',) if resource else ()
         series = self._list(
             scope.runtime_filter(metric_type, *extra),
             window,
@@ -342,9 +345,10 @@ class CloudMonitoringMetrics(MonitoringReader):
                 if p.value.HasField("distribution_value"):
                     periods.setdefault(p.interval.end_time.ToNanoseconds() / 1e9, []).append(p.value.distribution_value)
         try:
-            return {end: merge_distributions(dists) for end, dists in sorted(periods.items())}
+            merged = {end: merge_distributions(dists) for end, dists in sorted(periods.items())}
         except ValueError as err:
             raise _QueryError(f"{metric_type}: {err}") from err
+        return merged if factor == 1.0 else {end: scaled(d, factor) for end, d in merged.items()}
 
     def _custom_series(self, metric: Metric, scope: ModelScope, window: QueryWindow) -> list[Any]:
         """A custom query aligned on the window's (short) periods, for its judge."""
@@ -391,11 +395,9 @@ class CloudMonitoringMetrics(MonitoringReader):
                 if i:
                     self._count()
                 series.extend(monitoring_v3.ListTimeSeriesResponse.pb(page).time_series)
-        except gexc.NotFound as err:
-            if missing_ok:
-                return []
-            raise _QueryError(f"ListTimeSeries {what} failed: {describe_error(err)}") from err
         except _API_ERRORS as err:
+            if missing_ok and isinstance(err, gexc.NotFound):
+                return []
             raise _QueryError(f"ListTimeSeries {what} failed: {describe_error(err)}") from err
         return series
 
@@ -424,17 +426,16 @@ class Latencies:
 def stream_value(name: str, distribution: Any) -> float | None:
     """A streaming metric's value in a (raw) distribution: `time-to-first-token-pNN` its NN-th percentile
     (ms), `tokens-per-second` its mean; None when empty."""
-    if not _raw(distribution).count:
-        return None
-    if name in TTFT_METRICS:
-        return percentile(distribution, int(name.rsplit("p", 1)[1]))
-    return float(_raw(distribution).mean)
+    pb = _raw(distribution)
+    return distribution_value(
+        name, count=pb.count, mean=float(pb.mean), percentile=lambda q: percentile(distribution, q)
+    )
 
 
 def stream_values(names: Iterable[str], periods: dict[float, Any]) -> dict[str, float | None]:
     """The streaming metrics' values over every period merged (None each without streamed answers)."""
     merged = merge_distributions(list(periods.values()))
-    return {name: stream_value(name, merged) for name in names if name in STREAMING_METRICS}
+    return {name: stream_value(name, merged) for name in names}
 
 
 def stream_series(name: str, periods: dict[float, Any]) -> tuple[float, ...]:

@@ -49,7 +49,7 @@ from google.auth import exceptions as auth_exceptions
 from google.cloud import monitoring_v3
 
 from controller.model import Metric
-from controller.model.metric_thresholds import LATENCY_METRICS, TTFT_METRICS
+from controller.model.metric_thresholds import LATENCY_METRICS, TTFT_METRICS, distribution_value, percentile_of
 from controller.observed import Sample
 from controller.providers.metric_reader import list_series, point_value, runtime_filter, series_request
 from controller.providers.monitoring import (
@@ -331,17 +331,14 @@ def _assemble(
 def _stream_or_mean(name: str, dist: Distribution) -> float | None:
     """A distribution metric's value: the percentile for time-to-first-token-pNN (ms), else the mean
     (feedback-score, tokens-per-second); None when empty."""
-    if not dist.count:
-        return None
-    if name in TTFT_METRICS:
-        return percentile(dist, int(name.rsplit("p", 1)[1]))
-    return dist.mean
+    return distribution_value(name, count=dist.count, mean=dist.mean, percentile=lambda q: percentile(dist, q))
 
 
 def _series(name: str, read: _Periods, requests: _Periods) -> tuple[float, ...]:
     """A judged metric's value in each alignment period, oldest first."""
     if name in LATENCY_METRICS:
-        q = int(name.rsplit("p", 1)[1])
+        q = percentile_of(name)
+        assert q is not None
         values = (percentile(read.dists[end], q) for end in sorted(read.dists))
         return tuple(v for v in values if v is not None)
     if name in ("feedback-score", "tokens-per-second", *TTFT_METRICS):

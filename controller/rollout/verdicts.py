@@ -31,7 +31,7 @@ from typing import assert_never
 
 from controller.model import Metric
 from controller.model.analysis import Judge
-from controller.model.metric_thresholds import LATENCY_METRICS, PROMPT_METRICS, STREAMING_METRICS, Unit
+from controller.model.metric_thresholds import LATENCY_METRICS, PROMPT_METRICS, STREAMING_METRICS, Unit, percentile_of
 from controller.observed import Sample
 from controller.rollout import judge as stats
 
@@ -142,7 +142,8 @@ def value_of(metric: Metric, sample: Sample) -> float | None:
     if metric.name == "request-count":
         return float(sample.requests)
     if metric.name in LATENCY_METRICS:
-        return sample.latency_ms.get(int(metric.name.rsplit("p", 1)[1]))
+        q = percentile_of(metric.name)
+        return sample.latency_ms.get(q) if q is not None else None
     return None
 
 
