@@ -29,7 +29,7 @@ from controller.engine.model_upgrades import TextEdit, Variant, outdated_across,
 from controller.loader import DEFAULT_REGION, LoadResult, load
 from controller.model.model_lifecycle import project_catalogue
 from controller.views.diagnostics import human_lines
-from controller.views.model_catalogue import catalogue_json, catalogue_summary, catalogue_table
+from controller.views.model_catalogue import CatalogueView
 from controller.views.outdated_report import outdated_json, outdated_table, summary_line
 
 
@@ -146,13 +146,13 @@ def catalogue_cmd(path: Path | None, output: str) -> None:
         result = load(path, default_region=DEFAULT_REGION)
         _exit_on_errors(result)
         catalogue = project_catalogue(item.manifest for item in result.manifests)
-    horizon = current_horizon()
+    view = CatalogueView.of(catalogue, current_horizon())
     if output == "json":
-        click.echo(catalogue_json(catalogue, horizon))
+        click.echo(view.json())
     else:
         console = make_console()
-        console.print(unclipped(catalogue_table(catalogue, horizon)))
-        console.print(catalogue_summary(catalogue, horizon), highlight=False, markup=False)
+        console.print(unclipped(view.table()))
+        console.print(view.summary(), highlight=False, markup=False)
     sys.exit(EXIT_OK)
 
 

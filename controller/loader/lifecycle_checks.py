@@ -23,7 +23,7 @@ _SEVERITY = {Stage.RETIRED: Severity.ERROR, Stage.RETIRING: Severity.WARNING}
 def _where_from(lifecycle: Lifecycle, catalogue: ModelCatalogue) -> str:
     """Where the dates come from, and what to do when Google moved them."""
     info = lifecycle.info
-    if info is not None and info.origin != "catalogue":
+    if info is not None and info.origin is not None:
         return f"({info.origin}; update it if Google moved the date)"
     unconfirmed = "; the date is UNCONFIRMED: sources differ" if info is not None and not info.confirmed else ""
     return (

@@ -68,7 +68,7 @@ class PublisherModelInfo:
     confirmed: bool = True
     source: str = ""  # a `sources` key, or the `source` text of a ModelLifecycle manifest
     note: str = ""
-    origin: str = "catalogue"  # "catalogue", or the manifest file that declared the row
+    origin: str | None = None  # the ModelLifecycle manifest that declared the row (None: the bundled catalogue)
 
 
 @dataclass(frozen=True)
