@@ -175,21 +175,14 @@ class ChatEndpointModel:
 
     base_url: the genaiops emulator's REST endpoint (a fixed bearer token is sent); default: each
         endpoint's regional host, `https://{region}-aiplatform.googleapis.com`, with Application Default
-        Credentials (`credentials` to pass others), refreshed when they expire.
+        Credentials, refreshed when they expire.
     """
 
-    def __init__(
-        self,
-        base_url: str | None = None,
-        *,
-        credentials: Any = None,
-        http: httpx.Client | None = None,
-        async_http: httpx.AsyncClient | None = None,
-    ) -> None:
+    def __init__(self, base_url: str | None = None) -> None:
         self._base_url = base_url.rstrip("/") if base_url else None
-        self._credentials = credentials
-        self._http = http or httpx.Client()
-        self._async_http = async_http or httpx.AsyncClient()
+        self._credentials: Any = None
+        self._http = httpx.Client()
+        self._async_http = httpx.AsyncClient()
         self._lock = threading.Lock()
 
     # -- where and as whom --------------------------------------------------------------------------------
@@ -204,7 +197,7 @@ class ChatEndpointModel:
         return f"{base}/v1/{endpoint}:{method}"
 
     def _token(self) -> str:
-        if self._base_url is not None and self._credentials is None:
+        if self._base_url is not None:
             return EMULATOR_TOKEN
         import google.auth
         from google.auth.transport.requests import Request
@@ -219,7 +212,7 @@ class ChatEndpointModel:
     async def _atoken(self) -> str:
         """The token for the async path: the emulator's or a still valid one at once, else `_token` (which
         may call `google.auth.default()` and refresh over the network) in a worker thread, off the loop."""
-        if self._base_url is not None and self._credentials is None:
+        if self._base_url is not None:
             return EMULATOR_TOKEN
         credentials = self._credentials
         if credentials is not None and credentials.valid:

@@ -57,13 +57,12 @@ class VertexModels:
         name = self._aliases.get(name, name)
         endpoint = "/endpoints/" in name
         if endpoint and api is None:
-            api = (
-                "generateContent"
-                if name in self._gemini_endpoints
-                else "chatCompletions"
-                if name in self._chat_endpoints
-                else "predict"
-            )
+            if name in self._gemini_endpoints:
+                api = "generateContent"
+            elif name in self._chat_endpoints:
+                api = "chatCompletions"
+            else:
+                api = "predict"
         if endpoint and api == "chatCompletions":
             if self._chat is None:
                 raise PermanentError(f"no chat-completions adapter configured for {name}")
@@ -80,6 +79,17 @@ class VertexModels:
             f"cannot call {name!r}: expected publishers/.../models/M, a Gemini model name, or "
             "projects/P/locations/R/endpoints/E"
         )
+
+    def close(self) -> None:
+        """Close the chat-completions adapter's sync HTTP client (the application owns the router: the
+        runtime client does not close it, as it does not close its recorder)."""
+        if isinstance(self._chat, ChatEndpointModel):
+            self._chat.close()
+
+    async def aclose(self) -> None:
+        """Close the chat-completions adapter's HTTP clients, sync and async."""
+        if isinstance(self._chat, ChatEndpointModel):
+            await self._chat.aclose()
 
 
 def vertex_models(

@@ -18,8 +18,8 @@ Streamed answers add two distributions, `time_to_first_token` (ms) and `output_t
 (`STREAM_METRICS`), labelled with the four group labels plus `endpoint_id` and `deployed_model_id`
 (`STREAM_LABEL_KEYS`: an endpoint model's endpoint and the deployed model that answered, from Vertex AI's
 response header; "-" for other models). An endpoint has a handful of deployed models, but to stay bounded
-whatever a server sends, at most `MAX_STREAM_TARGETS` (endpoint, deployed model) pairs are kept per label
-set; beyond that they are folded into (`OTHER`, `OTHER`).
+whatever a server sends, the first `MAX_STREAM_TARGETS` (endpoint, deployed model) pairs of a label set
+are kept and every later one is folded into (`OTHER`, `OTHER`): at most `MAX_STREAM_TARGETS` + 1 pairs.
 
 The API's write rules are honoured in `due`: one point per series per call, a point only for a series
 whose value changed, no two points of a series less than `min_spacing_s` apart (10 s on Cloud Monitoring),
@@ -41,7 +41,7 @@ METRIC_PREFIX = names.RUNTIME_METRIC_PREFIX
 LABEL_KEYS: tuple[str, ...] = ("prompt", "version", "label", "model", "outcome")
 GROUP_KEYS: tuple[str, ...] = LABEL_KEYS[:4]
 STREAM_LABEL_KEYS: tuple[str, ...] = (*GROUP_KEYS, "endpoint_id", "deployed_model_id")
-MAX_STREAM_TARGETS = 16  # (endpoint, deployed model) pairs per label set; more fold into (other, other)
+MAX_STREAM_TARGETS = 16  # pairs kept per label set; later ones fold into one more, (other, other)
 MAX_LABEL_CHARS = 256  # the API allows 1024; manifest names are far shorter
 OTHER = "other"  # the label value of every series folded in once `max_label_sets` is reached
 DEFAULT_MAX_LABEL_SETS = 500

@@ -4,7 +4,8 @@ raise the transient ones so the client's retry policy can decide by type; applic
 
 A 404 from a publisher model the genaiops model catalogue dates (`retired_model_error`) becomes
 `ModelRetiredError`, whose message names the model's last day and its successor: the API said the model is
-not there, the catalogue says why. No clock is read: a 404 is the evidence, whatever today is.
+not there, the catalogue says why. The 404 is the evidence; the day (`calendar_today`: GENAIOPS_TODAY, else
+the UTC date) only tells a model already past its last day from one whose 404 has another cause.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast, get_args
 
 from controller.model import duration_seconds
 from controller.model.prompt_runtime import CachePolicy, CacheWhen, PromptSafety, SafetySetting
@@ -63,10 +63,4 @@ def settings_of(version: PromptVersion) -> RuntimeSettings:
 
 def _endpoint_api(value: object) -> EndpointApi | None:
     """The recorded `endpointApi`, when it is one the runtime knows (an unknown one: decided by the name)."""
-    if value == "generateContent":
-        return "generateContent"
-    if value == "chatCompletions":
-        return "chatCompletions"
-    if value == "predict":
-        return "predict"
-    return None
+    return cast(EndpointApi, value) if value in get_args(EndpointApi) else None
