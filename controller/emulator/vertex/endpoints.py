@@ -62,12 +62,16 @@ def check_split(split: Mapping[str, int], deployed_ids: Collection[str]) -> dict
 
 def _same_field(a: Any, b: Any, field: str) -> bool:
     """Whether two raw Endpoint messages hold the same value in a top-level field."""
-    mask = field_mask_pb2.FieldMask(paths=[field])
-    left, right = type(a)(), type(b)()
-    mask.MergeMessage(a, left)
-    mask.MergeMessage(b, right)
-    same: bool = left == right
-    return same
+    return bool(getattr(a, field) == getattr(b, field))
+
+
+def _check_etag(endpoint: EndpointRecord, etag: str) -> None:
+    """ABORTED when the caller sent an etag the endpoint no longer has."""
+    if etag and etag != endpoint.etag:
+        raise ApiError(
+            grpc.StatusCode.ABORTED,
+            f"Etag mismatch for Endpoint {endpoint.name}: the resource changed since it was read.",
+        )
 
 
 def _find(state: CloudState, name: str) -> EndpointRecord:
@@ -79,8 +83,9 @@ def _find(state: CloudState, name: str) -> EndpointRecord:
 
 
 def _merged_spec(endpoint: EndpointRecord, new: v1.Endpoint, paths: list[str]) -> dict[str, Any]:
-    """The Endpoint's unmanaged fields with the masked logging-config paths taken from `new`, validated.
-    A path in the mask replaces that field (AIP-134): a config left out of `new` is removed."""
+    """The Endpoint's unmanaged fields with the masked paths (logging configs, the client connection config)
+    taken from `new`, validated. A path in the mask replaces that field (AIP-134): a config left out of `new`
+    is removed."""
     current = json_format.ParseDict(endpoint.spec, v1.Endpoint.pb(v1.Endpoint()))
     mask = field_mask_pb2.FieldMask(paths=paths)
     mask.MergeMessage(v1.Endpoint.pb(new), current, replace_message_field=True, replace_repeated_field=True)
@@ -226,11 +231,7 @@ class EndpointService:
         new = request.endpoint
         with self.store.transaction(write=True) as state:
             endpoint = _find(state, new.name)
-            if new.etag and new.etag != endpoint.etag:
-                raise ApiError(
-                    grpc.StatusCode.ABORTED,
-                    f"Etag mismatch for Endpoint {endpoint.name}: the resource changed since it was read.",
-                )
+            _check_etag(endpoint, new.etag)
             if "display_name" in paths and not new.display_name:
                 raise c.invalid("endpoint.display_name must not be empty.")
             labels = c.check_labels(new.labels) if "labels" in paths else endpoint.labels
@@ -260,11 +261,7 @@ class EndpointService:
                 raise c.invalid("endpoint.client_connection_config.inference_timeout must be a positive duration.")
         with self.store.transaction(write=True) as state:
             endpoint = _find(state, new.name)
-            if new.etag and new.etag != endpoint.etag:
-                raise ApiError(
-                    grpc.StatusCode.ABORTED,
-                    f"Etag mismatch for Endpoint {endpoint.name}: the resource changed since it was read.",
-                )
+            _check_etag(endpoint, new.etag)
             current = v1.Endpoint.pb(endpoint_proto(endpoint))
             changed = [
                 field.name
@@ -276,20 +273,19 @@ class EndpointService:
                     f"UpdateEndpointLongRunning can update only endpoint.{_CONNECTION}; the request changes "
                     f"{sorted(changed)} (use UpdateEndpoint for those)."
                 )
-            config = json_format.MessageToDict(new.client_connection_config, preserving_proto_field_name=True)
-            payload = {"name": endpoint.name, _CONNECTION: config if new.HasField(_CONNECTION) else None}
+            sent = v1.Endpoint.pb(v1.Endpoint(name=endpoint.name))
+            if new.HasField(_CONNECTION):
+                sent.client_connection_config.CopyFrom(new.client_connection_config)
+            payload = json_format.MessageToDict(sent, preserving_proto_field_name=True)
             return self.store.start_operation(
                 state, parent=endpoint.name, method="UpdateEndpointLongRunning", request=payload
             )
 
     def _apply_update_long_running(self, state: CloudState, payload: dict[str, Any]) -> Any:
         endpoint = _find(state, payload["name"])
-        spec = dict(endpoint.spec)
-        if payload[_CONNECTION] is None:
-            spec.pop(_CONNECTION, None)
-        else:
-            spec[_CONNECTION] = payload[_CONNECTION]
-        endpoint.spec = spec
+        # An operation saved by an older emulator holds `client_connection_config: null` (ParseDict: not set).
+        sent = json_format.ParseDict(payload, v1.Endpoint.pb(v1.Endpoint()))
+        endpoint.spec = _merged_spec(endpoint, v1.Endpoint.wrap(sent), [_CONNECTION])
         self._touch(endpoint)
         return v1.Endpoint.pb(endpoint_proto(endpoint))
 
