@@ -27,6 +27,7 @@ from controller.cli.options import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
 from controller.diagnostics import Diagnostic
 from controller.engine.model_upgrades import TextEdit, Variant, outdated_across, planned_edits
 from controller.loader import DEFAULT_REGION, LoadResult, load
+from controller.model.catalogue.lifecycle import model_catalogue
 from controller.model.model_lifecycle import project_catalogue
 from controller.views.diagnostics import human_lines
 from controller.views.model_catalogue import CatalogueView
@@ -99,8 +100,8 @@ def outdated_cmd(path: Path, within: int | None, output: str, write: bool, env: 
     variants = _variants(path, result, env)
     environments = [v.environment for v in variants if v.environment is not None]
     horizon = current_horizon(within_days=within)
-    catalogue = project_catalogue(item.manifest for item in result.manifests)
-    rows = outdated_across(variants, horizon, catalogue)
+    read_on = model_catalogue().read_on  # each variant adds its own ModelLifecycle rows to the bundled one
+    rows = outdated_across(variants, horizon)
     edits = planned_edits(rows)
     written: tuple[TextEdit, ...] = ()
     if write and edits:
@@ -115,7 +116,7 @@ def outdated_cmd(path: Path, within: int | None, output: str, write: bool, env: 
             outdated_json(
                 rows,
                 horizon,
-                catalogue_read_on=catalogue.read_on,
+                catalogue_read_on=read_on,
                 written=lines,
                 environments=environments,
                 base=env is None,
@@ -125,9 +126,7 @@ def outdated_cmd(path: Path, within: int | None, output: str, write: bool, env: 
         console = make_console()
         if rows:
             console.print(unclipped(outdated_table(rows)))
-        summary = summary_line(
-            rows, horizon, catalogue_read_on=catalogue.read_on, environments=environments, base=env is None
-        )
+        summary = summary_line(rows, horizon, catalogue_read_on=read_on, environments=environments, base=env is None)
         console.print(summary, highlight=False, markup=False)
         _report_edits(console, edits, written, stuck=sum(1 for r in rows if r.successor is None), write=write)
     sys.exit(EXIT_CHANGES if rows else EXIT_OK)

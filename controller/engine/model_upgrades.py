@@ -128,16 +128,16 @@ class Variant:
     items: tuple[Located, ...]
 
 
-def outdated_across(
-    variants: Iterable[Variant], horizon: Horizon, catalogue: ModelCatalogue
-) -> tuple[OutdatedModel, ...]:
-    """`outdated_models` of each variant, each written value listed once (by file, line, column and
-    manifest): a base file's value every environment inherits is one row, naming no environment, whose
-    `used_by` gathers the prompts of every variant; a value an environment's patch sets is that
-    environment's row, at its position in the environment file. The first variant's row wins otherwise."""
+def outdated_across(variants: Iterable[Variant], horizon: Horizon) -> tuple[OutdatedModel, ...]:
+    """`outdated_models` of each variant, judged (as `validate` judges it) against the bundled catalogue
+    with that variant's own `ModelLifecycle` rows (an environment may patch them), each written value listed
+    once (by file, line, column and manifest): a base file's value every environment inherits is one row,
+    naming no environment, whose `used_by` gathers the prompts of every variant; a value an environment's
+    patch sets is that environment's row, at its position in the environment file. The first variant's row
+    wins otherwise."""
     rows: dict[tuple[str, int, int, str], OutdatedModel] = {}
     for variant in variants:
-        for row in outdated_models(variant.items, horizon, catalogue, environment=variant.environment):
+        for row in outdated_models(variant.items, horizon, environment=variant.environment):
             key = _order(row)
             seen = rows.get(key)
             if seen is None:

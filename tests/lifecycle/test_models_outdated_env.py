@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import json
 import textwrap
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from controller.cli.main import cli
+from controller.engine.model_upgrades import Variant, outdated_across
+from controller.loader import load
+from controller.model.catalogue.lifecycle import Horizon, Stage
 from tests.helpers import run_cli
 
 DAY = "2026-01-10"  # gemini-2.0-flash retires 2026-02-05: 26 days left; gemini-2.5-flash is current
@@ -177,3 +181,21 @@ def test_a_patch_value_every_prompt_takes_is_listed_per_prompt_and_written_once(
     assert prod.read_text(encoding="utf-8") == PROD.replace("{kind: Prompt, name: answer}", "{kind: Prompt}").replace(
         OLD, NEW
     )
+
+
+def test_each_variant_is_judged_with_its_own_model_lifecycle_rows_as_validate_judges_it(tmp_path: Path) -> None:
+    base, extended = tmp_path / "base", tmp_path / "extended"
+    for root in (base, extended):
+        root.mkdir()
+        (root / "prompts.yaml").write_text(PROMPT.replace(NEW, OLD), encoding="utf-8")
+    (extended / "lifecycle.yaml").write_text(
+        "apiVersion: genaiops/v1\nkind: ModelLifecycle\nmetadata: {name: ours}\nspec:\n  models:\n"
+        "    - {model: gemini-2.0-flash, retires: '2026-12-01', successor: gemini-2.5-flash, source: ours, "
+        "asOf: '2026-01-01'}\n",
+        encoding="utf-8",
+    )
+    variants = [Variant(None, load(base).manifests), Variant("extended", load(extended).manifests)]
+    rows = outdated_across(variants, Horizon(date.fromisoformat(DAY)))
+    assert [(Path(r.file).parent.name, r.manifest, r.stage, r.days_left) for r in rows] == [
+        ("base", "Prompt/answer", Stage.RETIRING, 26)  # the extended variant's own row says current
+    ]
