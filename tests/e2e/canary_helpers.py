@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -284,3 +285,42 @@ def apply_process(workspace: Workspace, *extra: str) -> Iterator[ChildApply]:
             if process.poll() is None:
                 process.kill()
             process.wait(timeout=10)
+
+
+# The streaming canaries (test_streaming_canary*.py): the `chat` Endpoint's open chat model, version 1 fast,
+# version 2 three times slower, canaried on the time to first token.
+STREAM_FAST = "gs://emulator-models/open-chat/v1?llm=chat&ttft_ms=20&tokens_per_s=200&output_tokens=8"
+STREAM_SLOW = "gs://emulator-models/open-chat/v2?llm=chat&ttft_ms=60&tokens_per_s=66&output_tokens=8"  # 3x slower
+STREAM_ROLLOUT = """\
+  rollout:
+    strategy: canary
+    steps: [{weight: 50, pause: 5s}]
+    analysis:
+      interval: 1s
+      initialDelay: 1s
+      minRequests: 5
+      failureLimit: 0
+      inconclusiveLimit: 20
+      metrics: [{name: time-to-first-token-p95, max: 40ms}]
+"""
+
+
+def write_streaming(workspace: Workspace, artifact: str, rollout: str = STREAM_ROLLOUT) -> None:
+    """The `llm` Model at `artifact` on the `chat` Endpoint, canaried by `rollout`."""
+    workspace.write(models=model_yaml(artifact=artifact), endpoints=endpoint_yaml(extra=rollout))
+
+
+def assert_rolled_back_on_ttft(workspace: Workspace, result: Any) -> None:
+    """`apply --wait` rolled the slower version back on time-to-first-token-p95 (max 40 ms): the output and
+    the endpoint's rollout record say so, version 1 serves all traffic, and nothing was promoted."""
+    assert result.exit_code == 1, result.output
+    assert re.search(
+        r"Rolled back chat/primary: time-to-first-token-p95 \S+ ms > max 40 ms over \d+ requests", result.output
+    ), result.output
+    live = workspace.endpoint()
+    assert len(live.deployed_models) == 1 and served(live) == {"1": 100}
+    labels = rollout_labels(live)
+    assert labels["phase"] == "degraded" and labels["reason"] == "analysis-failed"
+    assert (labels["reason-metric"], labels["reason-threshold"]) == ("time-to-first-token-p95", "max-40")
+    assert float(labels["reason-value"].replace("_", ".")) >= 60  # the canary's first token: 60 ms and more
+    assert not rollout_events(workspace.root / "audit.log", "step", "promoted")

@@ -134,3 +134,20 @@ def canary(make_workspace: Callable[..., Workspace]) -> Workspace:
     assert first.exit_code == 0, first.output
     assert served(workspace.endpoint()) == {"1": 100}
     return workspace
+
+
+@pytest.fixture
+def streaming_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workspace]:
+    """An emulator with REST (the chat adapter's :streamRawPredict), Cloud Monitoring taking a point every
+    half second, and version 1 of `llm` serving `chat` (the streaming canaries, test_streaming_canary*.py)."""
+    from tests.e2e.canary_helpers import STREAM_FAST, served, write_streaming  # it imports this module
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GOOGLE_CLOUD_PROJECT", raising=False)
+    with running(rest_port=0, storage_port=0, min_alignment_period_s=1, min_point_spacing_s=0.5) as emulator:
+        ws = Workspace(tmp_path, emulator)
+        write_streaming(ws, STREAM_FAST)
+        first = ws.apply()
+        assert first.exit_code == 0, first.output
+        assert served(ws.endpoint()) == {"1": 100}
+        yield ws

@@ -13,59 +13,20 @@ back naming the metric, and all traffic returns to version 1.
 
 from __future__ import annotations
 
-import re
 import threading
 from collections import Counter
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
-
-from controller.emulator.server import running
 from controller.errors import GenaiopsError
 from controller.prompts.client import PromptClient
 from controller.providers.prompt_store import LocalPromptStore
 from controller.providers.runtime_models import vertex_models
 from controller.providers.runtime_stores import cloud_monitoring_recorder
 from controller.runtime import GenAIClient
-from tests.e2e.canary_helpers import rollout_events, rollout_labels, served
-from tests.e2e.conftest import Workspace, endpoint_yaml, model_yaml
+from tests.e2e.canary_helpers import STREAM_SLOW, assert_rolled_back_on_ttft, write_streaming
+from tests.e2e.conftest import Workspace
 from tests.runtime.conftest import publish_version, version
 
 PROJECT, LOCATION = "local-project", "us-central1"
-FAST = "gs://emulator-models/open-chat/v1?llm=chat&ttft_ms=20&tokens_per_s=200&output_tokens=8"
-SLOW = "gs://emulator-models/open-chat/v2?llm=chat&ttft_ms=60&tokens_per_s=66&output_tokens=8"  # 3x slower
-ROLLOUT = """\
-  rollout:
-    strategy: canary
-    steps: [{weight: 50, pause: 5s}]
-    analysis:
-      interval: 1s
-      initialDelay: 1s
-      minRequests: 5
-      failureLimit: 0
-      inconclusiveLimit: 20
-      metrics: [{name: time-to-first-token-p95, max: 40ms}]
-"""
-
-
-@pytest.fixture
-def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workspace]:
-    """An emulator with REST (the chat adapter's :streamRawPredict), Cloud Monitoring taking a point every
-    half second, and version 1 of `llm` serving `chat`."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("GOOGLE_CLOUD_PROJECT", raising=False)
-    with running(rest_port=0, storage_port=0, min_alignment_period_s=1, min_point_spacing_s=0.5) as emulator:
-        ws = Workspace(tmp_path, emulator)
-        write(ws, FAST)
-        first = ws.apply()
-        assert first.exit_code == 0, first.output
-        assert served(ws.endpoint()) == {"1": 100}
-        yield ws
-
-
-def write(workspace: Workspace, artifact: str) -> None:
-    workspace.write(models=model_yaml(artifact=artifact), endpoints=endpoint_yaml(extra=ROLLOUT))
 
 
 class StreamingUsers:
@@ -126,20 +87,11 @@ class StreamingUsers:
 
 
 def test_a_canary_that_streams_three_times_slower_is_rolled_back_on_time_to_first_token(
-    workspace: Workspace,
+    streaming_workspace: Workspace,
 ) -> None:
-    write(workspace, SLOW)
+    workspace = streaming_workspace
+    write_streaming(workspace, STREAM_SLOW)
     with StreamingUsers(workspace) as users:
         result = workspace.apply("--wait")
-    assert result.exit_code == 1, result.output
-    assert re.search(
-        r"Rolled back chat/primary: time-to-first-token-p95 \S+ ms > max 40 ms over \d+ requests", result.output
-    ), result.output
-    live = workspace.endpoint()
-    assert len(live.deployed_models) == 1 and served(live) == {"1": 100}
-    labels = rollout_labels(live)
-    assert labels["phase"] == "degraded" and labels["reason"] == "analysis-failed"
-    assert (labels["reason-metric"], labels["reason-threshold"]) == ("time-to-first-token-p95", "max-40")
-    assert float(labels["reason-value"].replace("_", ".")) >= 60  # the canary's first token: 60 ms and more
-    assert not rollout_events(workspace.root / "audit.log", "step", "promoted")
+    assert_rolled_back_on_ttft(workspace, result)
     assert sum(users.served.values()) > 10, (users.served, users.failures)

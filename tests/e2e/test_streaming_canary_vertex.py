@@ -12,7 +12,6 @@ returns to version 1.
 
 from __future__ import annotations
 
-import re
 import threading
 from collections import Counter
 
@@ -21,12 +20,10 @@ import pytest
 from google.api_core import exceptions
 
 from controller.model.metric_names import TIME_TO_FIRST_TOKEN, runtime_metric_type
-from tests.e2e.canary_helpers import rollout_events, rollout_labels, served
-from tests.e2e.conftest import Workspace, endpoint_yaml, model_yaml
-from tests.e2e.test_streaming_canary import ROLLOUT, SLOW
-from tests.e2e.test_streaming_canary import workspace as workspace  # noqa: PLC0414 (the fixture: v1 serves `chat`)
+from tests.e2e.canary_helpers import STREAM_ROLLOUT, STREAM_SLOW, assert_rolled_back_on_ttft, write_streaming
+from tests.e2e.conftest import Workspace
 
-VERTEX_ROLLOUT = ROLLOUT.replace("{name: time-to-first-token-p95, max: 40ms}", "{name: time-to-first-token-p95, "
+VERTEX_ROLLOUT = STREAM_ROLLOUT.replace("{name: time-to-first-token-p95, max: 40ms}", "{name: time-to-first-token-p95, "
                                  "max: 40ms, source: vertex}")  # fmt: skip
 CHAT = b'{"messages": [{"role": "user", "content": "hello there"}], "stream": true}'
 
@@ -69,22 +66,13 @@ class PlainStreamingUsers:
 
 
 def test_a_canary_streamed_without_the_runtime_is_rolled_back_on_the_time_to_first_token_vertex_publishes(
-    workspace: Workspace,
+    streaming_workspace: Workspace,
 ) -> None:
-    workspace.write(models=model_yaml(artifact=SLOW), endpoints=endpoint_yaml(extra=VERTEX_ROLLOUT))
+    workspace = streaming_workspace  # v1 serves `chat`
+    write_streaming(workspace, STREAM_SLOW, VERTEX_ROLLOUT)
     with PlainStreamingUsers(workspace) as users:
         result = workspace.apply("--wait")
-    assert result.exit_code == 1, result.output
-    assert re.search(
-        r"Rolled back chat/primary: time-to-first-token-p95 \S+ ms > max 40 ms over \d+ requests", result.output
-    ), result.output
-    live = workspace.endpoint()
-    assert len(live.deployed_models) == 1 and served(live) == {"1": 100}
-    labels = rollout_labels(live)
-    assert labels["phase"] == "degraded" and labels["reason"] == "analysis-failed"
-    assert (labels["reason-metric"], labels["reason-threshold"]) == ("time-to-first-token-p95", "max-40")
-    assert float(labels["reason-value"].replace("_", ".")) >= 60  # the canary's first token: 60 ms and more
-    assert not rollout_events(workspace.root / "audit.log", "step", "promoted")
+    assert_rolled_back_on_ttft(workspace, result)
     assert sum(users.served.values()) > 10 and len(users.served) == 2, (users.served, users.failures)
     with pytest.raises(exceptions.NotFound):  # judged on Vertex's metric alone: the runtime wrote nothing
         list(
