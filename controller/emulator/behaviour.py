@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import math
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
@@ -55,7 +56,7 @@ class Behaviour:
 HEALTHY = Behaviour()
 
 
-def number_param(params: dict[str, list[str]], key: str, default: float, *, where: str = "") -> float:
+def number_param(params: Mapping[str, list[str]], key: str, default: float, *, where: str = "") -> float:
     """The finite, non-negative number `key` in parsed query parameters (the last one given), or `default`;
     the ValueError for a malformed one names `where` (the model) when given."""
     if key not in params:
@@ -100,19 +101,19 @@ def behaviour_from(params: dict[str, list[str]], where: str) -> Behaviour:
     )
 
 
-def check_llm(params: dict[str, list[str]], where: str) -> None:
-    """The emulated-LLM parameters are well formed: `llm` names a known kind, its numbers are numbers, and
-    `ttft_ms` / `tokens_per_s` come with `llm` (ValueError naming `where`)."""
+def check_llm(params: Mapping[str, list[str]], where: str) -> tuple[float, float] | None:
+    """The emulated-LLM parameters, checked: `llm` names a known kind, its numbers are numbers, and
+    `ttft_ms` / `tokens_per_s` come with `llm` (ValueError naming `where`). Returns (ttft_ms, tokens_per_s),
+    or None without `llm`."""
     if "llm" not in params:
         extra = sorted(k for k in ("ttft_ms", "tokens_per_s") if k in params)
         if extra:
             raise ValueError(f"{extra} need llm=chat in {where!r}")
-        return
+        return None
     kind = params["llm"][-1]
     if kind not in LLM_KINDS:
         raise ValueError(f"llm={kind!r} is not one of {list(LLM_KINDS)} in {where!r}")
-    for key in ("ttft_ms", "tokens_per_s"):
-        number_param(params, key, 0.0, where=where)
+    return number_param(params, "ttft_ms", 0.0, where=where), number_param(params, "tokens_per_s", 0.0, where=where)
 
 
 @functools.lru_cache(maxsize=1024)

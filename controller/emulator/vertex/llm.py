@@ -36,6 +36,9 @@ _ROLES = frozenset({"system", "user", "assistant", "tool", "developer"})
 _WORD = re.compile(r"\s*\S+")
 
 
+INVALID_JSON = "Invalid JSON payload received."  # how Vertex AI starts the message of a body that is not JSON
+
+
 class ChatError(ValueError):
     """A malformed chat-completion body (the caller gets INVALID_ARGUMENT / HTTP 400 with this message)."""
 
@@ -56,9 +59,14 @@ class LlmBehaviour:
         """Seconds between two tokens after the first."""
         return 1 / self.tokens_per_s if self.tokens_per_s > 0 else 0.0
 
+    def waits(self, pieces: int) -> list[float]:
+        """The wait before each of `pieces` streamed pieces (at least one): the first token's delay, then
+        the gap between tokens."""
+        return [self.first_token_delay_s()] + [self.token_gap_s()] * (max(1, pieces) - 1)
+
     def generation_s(self, pieces: int) -> float:
         """How long producing `pieces` streamed pieces takes (the non-streamed answer waits as long)."""
-        return self.first_token_delay_s() + max(0, pieces - 1) * self.token_gap_s()
+        return sum(self.waits(pieces))
 
 
 # Serving images whose containers speak OpenAI's chat completions (Model Garden's vLLM and Hugging Face TGI
@@ -93,18 +101,14 @@ def llm_behaviour(uri: str) -> LlmBehaviour | None:
 
 def llm_from(params: Mapping[str, list[str]], where: str) -> LlmBehaviour | None:
     """The chat behaviour in parsed URI parameters (None without `llm`); ValueError naming `where`."""
-    plain = dict(params)
-    check_llm(plain, where)
-    if "llm" not in plain:
+    numbers = check_llm(params, where)
+    if numbers is None:
         return None
-    output = number_param(plain, "output_tokens", 0.0, where=where)
+    output = number_param(params, "output_tokens", 0.0, where=where)
     if not output.is_integer():
-        raise ValueError(f"output_tokens={plain['output_tokens'][-1]!r} must be a whole number in {where!r}")
-    return LlmBehaviour(
-        ttft_ms=number_param(plain, "ttft_ms", 0.0, where=where),
-        tokens_per_s=number_param(plain, "tokens_per_s", 0.0, where=where),
-        output_tokens=int(output),
-    )
+        raise ValueError(f"output_tokens={params['output_tokens'][-1]!r} must be a whole number in {where!r}")
+    ttft_ms, tokens_per_s = numbers
+    return LlmBehaviour(ttft_ms=ttft_ms, tokens_per_s=tokens_per_s, output_tokens=int(output))
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -149,17 +153,17 @@ def _optional_count(payload: Mapping[str, Any], key: str) -> int | None:
     return value
 
 
-def parse_chat(body: bytes | str | Mapping[str, Any], *, stream: bool | None = None) -> ChatRequest:
-    """A chat-completion body, validated; `stream` overrides the body's flag (StreamRawPredict streams).
-    Raises ChatError naming the offending field."""
+def parse_chat(body: bytes | str | Mapping[str, Any], *, stream_default: bool = False) -> ChatRequest:
+    """A chat-completion body, validated; `stream_default` is what a body without `stream` asks
+    (StreamRawPredict streams). Raises ChatError naming the offending field."""
     payload: Any = body
     if not isinstance(body, Mapping):
         try:
             payload = json.loads(body or b"")
         except ValueError as err:
-            raise ChatError(f"Invalid JSON payload received. {err}") from None
+            raise ChatError(f"{INVALID_JSON} {err}") from None
     if not isinstance(payload, Mapping):
-        raise ChatError("Invalid JSON payload received. Expected an object.")
+        raise ChatError(f"{INVALID_JSON} Expected an object.")
     messages = payload.get("messages")
     if not isinstance(messages, list) or not messages:
         raise ChatError("messages is required: a non-empty list of {role, content}.")
@@ -184,7 +188,7 @@ def parse_chat(body: bytes | str | Mapping[str, Any], *, stream: bool | None = N
             raise ChatError(f"{key} must be a number, got {value!r}.")
     if "model" in payload and not isinstance(payload["model"], str):
         raise ChatError(f"model must be a string, got {payload['model']!r}.")
-    flag = payload.get("stream", False)
+    flag = payload.get("stream", stream_default)
     if not isinstance(flag, bool):
         raise ChatError(f"stream must be a boolean, got {flag!r}.")
     options = payload.get("stream_options")
@@ -192,7 +196,7 @@ def parse_chat(body: bytes | str | Mapping[str, Any], *, stream: bool | None = N
         raise ChatError("stream_options must be an object.")
     include_usage = bool((options or {}).get("include_usage", False))
     max_tokens = _optional_count(payload, "max_completion_tokens") or _optional_count(payload, "max_tokens")
-    return ChatRequest(tuple(texts), last_user, max_tokens, flag if stream is None else stream, include_usage)
+    return ChatRequest(tuple(texts), last_user, max_tokens, flag, include_usage)
 
 
 # ----------------------------------------------------------------------------------------------------------

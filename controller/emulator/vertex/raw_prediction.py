@@ -159,12 +159,7 @@ class RawPredictionService:
             except ValueError as err:
                 raise self._refuse(call, err) from None
         try:
-            try:
-                payload = json.loads(data or b"")
-            except ValueError as err:
-                raise ValueError(f"Invalid JSON payload received. {err}") from None
-            streamed = payload.get("stream", stream_default) if isinstance(payload, dict) else stream_default
-            chat = llm.parse_chat(payload, stream=streamed if isinstance(streamed, bool) else None)
+            chat = llm.parse_chat(data, stream_default=stream_default)
         except ValueError as err:
             raise self._refuse(call, err) from None
         said = llm.answer(chat, behaviour)
@@ -179,7 +174,7 @@ class RawPredictionService:
                 said, completion_id=completion_id, created=created, model=model, include_usage=chat.include_usage
             )
         )
-        waits = [behaviour.first_token_delay_s()] + [behaviour.token_gap_s()] * (len(said.pieces or ("",)) - 1)
+        waits = behaviour.waits(len(said.pieces))
         pieces = [
             (waits[n] if n < len(waits) else 0.0, sse_event(json.dumps(event, separators=(",", ":"))))
             for n, event in enumerate(events)
@@ -238,7 +233,7 @@ class RawPredictionService:
         if not prompt:
             raise self._refuse(call, ValueError("inputs must hold a string tensor (dtype STRING, string_val)."))
         pieces = llm.words(shaped(prompt, behaviour.output_tokens)) or ("",)
-        waits = [behaviour.first_token_delay_s()] + [behaviour.token_gap_s()] * (len(pieces) - 1)
+        waits = behaviour.waits(len(pieces))
         answer = _Answer(JSON_TYPE, tuple((w, p.encode()) for w, p in zip(waits, pieces, strict=True)), chat=True)
 
         def response(piece: bytes) -> v1.StreamingPredictResponse:
@@ -298,7 +293,7 @@ def _echo(target: Target, data: bytes) -> bytes:
     try:
         payload = json.loads(data or b"")
     except ValueError as err:
-        raise ValueError(f"Invalid JSON payload received. {err}") from None
+        raise ValueError(f"{llm.INVALID_JSON} {err}") from None
     if not isinstance(payload, dict) or not isinstance(payload.get("instances"), list):
         raise ValueError('instances is required: the body must be a JSON object {"instances": [...]}.')
     answer = {
@@ -324,7 +319,7 @@ def _raw_request(http: HttpCall) -> tuple[bool, bytes]:
     try:
         json_format.Parse(http.body or b"{}", request, ignore_unknown_fields=True)
     except json_format.ParseError as err:
-        raise c.invalid(f"Invalid JSON payload received. {err}") from None
+        raise c.invalid(f"{llm.INVALID_JSON} {err}") from None
     return True, request.http_body.data
 
 
