@@ -15,7 +15,7 @@ from functools import reduce
 from typing import Any
 
 from controller.cost import bundled
-from controller.diagnostics import Diagnostic, Severity, Source
+from controller.diagnostics import Source
 from controller.engine.alert_facts import live_fingerprints, plan_alert_part
 from controller.engine.observe import observe
 from controller.engine.session import Session
@@ -104,7 +104,7 @@ def plan_load(
         vertex,
         changes=(*vertex.changes, *tuned.changes, *alerting.changes, *prompts),
         notes=(*vertex.notes, *alerting.notes, *waiting),
-        diagnostics=(*load_warnings(result), *vertex.diagnostics, *tuned.diagnostics, *alerting.diagnostics),
+        diagnostics=(*result.warnings, *vertex.diagnostics, *tuned.diagnostics, *alerting.diagnostics),
         fingerprint=fingerprint,
         endpoints=() if prompts_only else canary_endpoints(manifests),
         prompts=canary_prompts(manifests),
@@ -157,11 +157,6 @@ def lifecycle_health(plan: Plan, result: LoadResult, horizon: Horizon | None) ->
     horizon marked `retiring` (`status` and the dashboard); no horizon: `plan` as it is."""
     reasons = retiring_reasons(result.manifests, horizon) if horizon is not None else {}
     return replace(plan, changes=with_retiring_health(plan.changes, reasons)) if reasons else plan
-
-
-def load_warnings(result: LoadResult) -> tuple[Diagnostic, ...]:
-    """The load's diagnostics that are not errors (a planned load has none)."""
-    return tuple(d for d in result.diagnostics if d.severity is not Severity.ERROR)
 
 
 def environment_of(result: LoadResult) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from controller.diagnostics import Diagnostic, Source, has_errors, sort_key
+from controller.diagnostics import Diagnostic, Severity, Source, has_errors, sort_key
 from controller.loader.alert_checks import check_alert_set
 from controller.loader.checks import Located, check_endpoint, check_generated_name, check_prompt, check_set
 from controller.loader.discovery import MAX_FILE_BYTES, SUFFIXES, discover, read_manifest
@@ -57,6 +57,11 @@ class LoadResult:
     def ok(self) -> bool:
         """True when there is no error (warnings allowed)."""
         return not has_errors(self.diagnostics)
+
+    @property
+    def warnings(self) -> tuple[Diagnostic, ...]:
+        """The diagnostics that are not errors (a model retiring within the horizon); all of them when `ok`."""
+        return tuple(d for d in self.diagnostics if d.severity is not Severity.ERROR)
 
 
 def _validate(document: Document, file: str, root: str) -> tuple[Located | None, list[Diagnostic]]:

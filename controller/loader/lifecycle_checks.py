@@ -9,7 +9,7 @@ day comes in the `Horizon`, never from a clock.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
 from controller.diagnostics import Diagnostic, Severity
 from controller.loader.checks import Located
@@ -32,7 +32,7 @@ def _where_from(lifecycle: Lifecycle, catalogue: ModelCatalogue) -> str:
     )
 
 
-def lifecycle_message(ref: ModelRef, lifecycle: Lifecycle, catalogue: ModelCatalogue, users: list[str]) -> str:
+def _message(ref: ModelRef, lifecycle: Lifecycle, catalogue: ModelCatalogue, users: list[str]) -> str:
     """One line: what happens to the model, the model to move to, who is affected and where the date is from."""
     parts = [lifecycle.describe()]
     if ref.tuned:
@@ -42,18 +42,19 @@ def lifecycle_message(ref: ModelRef, lifecycle: Lifecycle, catalogue: ModelCatal
     return f"{'; '.join(parts)} {_where_from(lifecycle, catalogue)}"
 
 
-def check_lifecycle(items: list[Located], horizon: Horizon) -> Iterator[Diagnostic]:
-    """An error for each retired model a manifest writes, a warning for each retiring within the horizon."""
-    catalogue = project_catalogue(item.manifest for item in items)
-    for judged in outdated_refs(items, horizon, catalogue):
-        ref, lifecycle = judged.ref, judged.lifecycle
-        message = lifecycle_message(ref, lifecycle, catalogue, list(judged.used_by))
-        yield ref.item.at(ref.path, message, severity=_SEVERITY[lifecycle.stage])
-
-
 def lifecycle_diagnostics(items: Iterable[Located], horizon: Horizon | None) -> list[Diagnostic]:
-    """`check_lifecycle` when a horizon is given, nothing without one (library callers)."""
-    return [] if horizon is None else list(check_lifecycle(list(items), horizon))
+    """An error for each retired model a manifest writes, a warning for each retiring within the horizon;
+    nothing without a horizon (library callers)."""
+    if horizon is None:
+        return []
+    located = tuple(items)
+    catalogue = project_catalogue(item.manifest for item in located)
+    found = []
+    for judged in outdated_refs(located, horizon, catalogue):
+        ref, lifecycle = judged.ref, judged.lifecycle
+        message = _message(ref, lifecycle, catalogue, list(judged.used_by))
+        found.append(ref.item.at(ref.path, message, severity=_SEVERITY[lifecycle.stage]))
+    return found
 
 
-__all__ = ["check_lifecycle", "lifecycle_diagnostics", "lifecycle_message"]
+__all__ = ["lifecycle_diagnostics"]

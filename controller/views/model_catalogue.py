@@ -126,4 +126,4 @@ class CatalogueView:
         )
 
 
-__all__ = ["CATALOGUE_SCHEMA", "CatalogueView"]
+__all__ = ["CatalogueView"]

@@ -161,12 +161,4 @@ def outdated_json(
     return json.dumps(document, indent=2)
 
 
-__all__ = [
-    "OUTDATED_SCHEMA",
-    "OutdatedRow",
-    "judged",
-    "outdated_json",
-    "outdated_table",
-    "row_json",
-    "summary_line",
-]
+__all__ = ["outdated_json", "outdated_table", "summary_line"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from datetime import date
 from enum import StrEnum
 from functools import cache
 from importlib import resources
@@ -303,8 +303,3 @@ def parse_models(document: Any) -> ModelCatalogue:
 def model_catalogue() -> ModelCatalogue:
     """The bundled catalogue (read once)."""
     return parse_models(yaml.safe_load(models_text()))
-
-
-def first_day_after(info: PublisherModelInfo) -> date | None:
-    """The first day a call to the model fails (the day after its last day), when it retires."""
-    return info.retires + timedelta(days=1) if info.retires is not None else None
