@@ -8,7 +8,8 @@ Adapters translate `ApiError` to the wire (a gRPC status, or an HTTP status with
 
 A method whose REST wire is not JSON transcoding (RawPredict's raw HTTP bodies, server-sent events) also
 carries an `http` handler that the REST adapter calls with the `HttpCall` instead; `http_paths` adds URLs
-that no http rule describes (the OpenAI-compatible `/chat/completions`), which makes it REST-only. A
+that no http rule describes (the OpenAI-compatible `/chat/completions`); such a REST-only method has no
+`handler` (None), so the gRPC adapter leaves it out. A
 streaming handler can wait on `cancellation()`, which the adapter sets when the caller goes away.
 """
 
@@ -35,12 +36,9 @@ class ApiError(Exception):
 
 @dataclass(frozen=True)
 class HttpCall:
-    """One HTTP request as the REST adapter received it (`headers` with lower-case names)."""
+    """One HTTP request as the REST adapter received it: what the `http` handlers read of it."""
 
-    method: str  # GET, POST...
-    path: str  # URL-encoded, without the query
     query: Mapping[str, list[str]]
-    headers: Mapping[str, str]
     body: bytes
     path_params: Mapping[str, str] = field(default_factory=dict)  # from the http rule or the path regex
 
@@ -64,7 +62,7 @@ class RpcMethod:
     name: str  # e.g. "GetEndpoint"
     request_type: Any  # proto-plus message class or protobuf message class
     response_type: Any
-    handler: Callable[[Any], Any]
+    handler: Callable[[Any], Any] | None  # None: served over REST only, by `http` (no gRPC method)
     streaming: bool = False
     http: Callable[[HttpCall], HttpReply] | None = None  # the REST wire, when it is not JSON transcoding
     http_paths: tuple[str, ...] = ()  # POST path regexes served with `http` only (no gRPC method)

@@ -1,7 +1,7 @@
 """Serve `RpcMethod`s over plaintext gRPC: one generic handler per proto service.
 
 Unary and server-streaming methods (a stream's handler sees `api.cancellation()` set when the client
-cancels); REST-only methods (`http_paths`) are left out. An `ApiError` with details is sent as a rich
+cancels); REST-only methods (no `handler`) are left out. An `ApiError` with details is sent as a rich
 `google.rpc.Status` (the `grpc-status-details-bin` trailer), which google-api-core exposes as the
 exception's `details`.
 """
@@ -40,12 +40,12 @@ def _abort(context: grpc.ServicerContext, err: ApiError) -> NoReturn:
     raise AssertionError("abort_with_status returned")  # it raises; this satisfies NoReturn
 
 
-def _unary(method: RpcMethod, hook: CallHook | None) -> grpc.RpcMethodHandler:
+def _unary(method: RpcMethod, handler: Callable[[Any], Any], hook: CallHook | None) -> grpc.RpcMethodHandler:
     def handle(request: Any, context: grpc.ServicerContext) -> Any:
         try:
             if hook is not None:
                 hook.before_call(method.full_name)
-            response = method.handler(request)
+            response = handler(request)
             if hook is not None:
                 hook.after_call(method.full_name)
             return response
@@ -59,7 +59,7 @@ def _unary(method: RpcMethod, hook: CallHook | None) -> grpc.RpcMethodHandler:
         try:
             if hook is not None:
                 hook.before_call(method.full_name)
-            yield from method.handler(request)
+            yield from handler(request)
             if hook is not None:
                 hook.after_call(method.full_name)
         except ApiError as err:
@@ -88,8 +88,8 @@ def build_server(
     Linux) a second emulator on a port in use would bind too and silently share the first one's traffic."""
     by_service: dict[str, dict[str, grpc.RpcMethodHandler]] = defaultdict(dict)
     for method in methods:
-        if not method.http_paths:  # those are REST-only routes
-            by_service[method.service][method.name] = _unary(method, hook)
+        if method.handler is not None:  # None: a REST-only route
+            by_service[method.service][method.name] = _unary(method, method.handler, hook)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers), options=[("grpc.so_reuseport", 0)])
     for service, handlers in by_service.items():
         server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, handlers),))

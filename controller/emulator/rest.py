@@ -136,16 +136,19 @@ def respond(
     def call() -> HttpReply:
         params = parse_qs(query, keep_blank_values=True)
         if served.http is not None:
-            http, http_call = served.http, HttpCall(http_method, path, params, headers, body, path_params)
+            http, http_call = served.http, HttpCall(params, body, path_params)
             return hooked(hook, served.full_name, lambda: http(http_call))
+        handler = served.handler
+        if handler is None:
+            raise ApiError(grpc.StatusCode.UNIMPLEMENTED, f"Method {route.rpc} is not implemented by the emulator.")
         request, system = decode_request(served, route.body, path_params, query, body)
         int_enums = any("enum-encoding=int" in value for value in system.get("$alt", ()))
         if not served.streaming:
-            response = hooked(hook, served.full_name, lambda: served.handler(request))
+            response = hooked(hook, served.full_name, lambda: handler(request))
             return HttpReply(200, JSON, encode_response(served.response_type, response, int_enums=int_enums))
 
         def started() -> tuple[Any, Iterator[Any]]:
-            responses = iter(served.handler(request))
+            responses = iter(handler(request))
             return next(responses), responses
 
         first, responses = hooked(hook, served.full_name, started)

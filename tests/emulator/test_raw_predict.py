@@ -168,6 +168,9 @@ def test_every_raw_call_reaches_the_recorder_with_its_code(vx: Vertex) -> None:
     with pytest.raises(exceptions.InvalidArgument):
         vx.prediction.raw_predict(endpoint=endpoint.name, http_body=http_body(b'{"messages": []}'))
     assert [(r.deployed_model_id, r.response_code) for r in recorder.calls] == [(deployed, 200), (deployed, 400)]
+    assert recorder.first_tokens == []  # a whole answer has no time to first token
+    list(vx.prediction.stream_raw_predict(endpoint=endpoint.name, http_body=http_body(chat_body())))
+    assert [t["deployed_model_id"] for t in recorder.first_tokens] == [deployed]
 
 
 def test_a_failing_model_fails_raw_predict_with_internal(vx: Vertex) -> None:

@@ -42,7 +42,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import grpc
 from google.api import httpbody_pb2
 from google.cloud import aiplatform_v1 as v1
 from google.protobuf import json_format
@@ -54,9 +53,6 @@ from controller.emulator.vertex import llm
 from controller.emulator.vertex.gemini import shaped
 from controller.emulator.vertex.prediction import SERVICE, PredictionService, Route, Target, model_failed
 
-RAW_PREDICT = f"{SERVICE}/RawPredict"
-STREAM_RAW_PREDICT = f"{SERVICE}/StreamRawPredict"
-CHAT_COMPLETIONS = f"{SERVICE}/ChatCompletions"  # the name the fault-injection hook sees for the route
 CHAT_PATH = r"/(?P<version>v1|v1beta1)/(?P<endpoint>projects/[^/]+/locations/[^/]+/endpoints/[^/:]+)/chat/completions"
 JSON_TYPE = "application/json"
 SSE_TYPE = "text/event-stream"
@@ -116,7 +112,7 @@ class RawPredictionService:
                 self.server_streaming_predict,
                 streaming=True,
             ),
-            RpcMethod(SERVICE, "ChatCompletions", body, body, _no_grpc, http=self.chat_http, http_paths=(CHAT_PATH,)),
+            RpcMethod(SERVICE, "ChatCompletions", body, body, None, http=self.chat_http, http_paths=(CHAT_PATH,)),
         ]
 
     # -- routing and recording ----------------------------------------------------------------------------
@@ -282,10 +278,6 @@ class RawPredictionService:
         answer = self._answer(call, http.body, stream_default=False)
         pieces = self._paced(call, answer)
         return HttpReply(200, answer.content_type, pieces, _vertex_headers(call))
-
-
-def _no_grpc(request: Any) -> Any:
-    raise ApiError(grpc.StatusCode.UNIMPLEMENTED, "Chat completions are served over REST only.")
 
 
 def _echo(target: Target, data: bytes) -> bytes:
