@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from google.auth.credentials import AnonymousCredentials
 from google.cloud import aiplatform_v1 as v1
 
 from controller.emulator.server import Emulator, running
@@ -118,3 +119,26 @@ def emulator() -> Iterator[Emulator]:
 def vx(emulator: Emulator) -> Vertex:
     """Real gapic clients on the emulator."""
     return Vertex(emulator, emulator.endpoint_client(), emulator.model_client(), emulator.prediction_client())
+
+
+@pytest.fixture
+def rest_emulator() -> Iterator[Emulator]:
+    """A fresh in-memory emulator with its REST gateway (no Cloud Storage)."""
+    with running(storage_port=None) as emu:
+        yield emu
+
+
+@pytest.fixture
+def rvx(rest_emulator: Emulator) -> Vertex:
+    """Real gapic clients (gRPC) on the REST-enabled emulator, for set-up beside REST calls."""
+    emu = rest_emulator
+    return Vertex(emu, emu.endpoint_client(), emu.model_client(), emu.prediction_client())
+
+
+def rest_client(emulator: Emulator, client_class: Any) -> Any:
+    """A real gapic client of `client_class` (e.g. `v1.PredictionServiceClient`) on its REST transport."""
+    return client_class(
+        client_options={"api_endpoint": emulator.rest_endpoint},
+        transport="rest",
+        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+    )

@@ -7,46 +7,21 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 from google.api import httpbody_pb2
 from google.api_core import exceptions
-from google.auth.credentials import AnonymousCredentials
 from google.cloud import aiplatform_v1 as v1
 from google.protobuf import field_mask_pb2
 
-from controller.emulator.server import Emulator, running
+from controller.emulator.server import Emulator
 from controller.emulator.vertex.gemini import tokens
-from tests.emulator.conftest import ListRecorder, Vertex
+from tests.emulator.conftest import ListRecorder, Vertex, rest_client
 
 CHAT = "gs://emulator-models/chat?llm=chat"
 CHAT_B = "gs://emulator-models/chat-b?llm=chat&output_tokens=3"
-
-
-@pytest.fixture
-def rest_emulator() -> Iterator[Emulator]:
-    """An emulator with its REST gateway (no Cloud Storage)."""
-    with running(storage_port=None) as emu:
-        yield emu
-
-
-@pytest.fixture
-def rvx(rest_emulator: Emulator) -> Vertex:
-    """gRPC clients for set-up on the REST-enabled emulator."""
-    emu = rest_emulator
-    return Vertex(emu, emu.endpoint_client(), emu.model_client(), emu.prediction_client())
-
-
-def rest_prediction_client(emulator: Emulator) -> Any:
-    """The real PredictionServiceClient on its REST transport."""
-    return v1.PredictionServiceClient(
-        client_options={"api_endpoint": emulator.rest_endpoint},
-        transport="rest",
-        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
-    )
 
 
 def chat_body(text: str = "why is the sky blue", **extra: Any) -> bytes:
@@ -107,7 +82,7 @@ def test_an_ordinary_model_echoes_the_instances_like_predict(vx: Vertex) -> None
 
 def test_the_rest_gapic_client_gets_the_http_body_it_parses(rvx: Vertex, rest_emulator: Emulator) -> None:
     endpoint, _ = chat_endpoint(rvx, CHAT)
-    client = rest_prediction_client(rest_emulator)
+    client = rest_client(rest_emulator, v1.PredictionServiceClient)
     answer = client.raw_predict(endpoint=endpoint.name, http_body=http_body(chat_body("hello")))
     assert answer.content_type == "application/json"
     assert json.loads(answer.data)["choices"][0]["message"]["content"] == "hello"
@@ -184,7 +159,9 @@ def test_an_unknown_endpoint_is_not_found_over_grpc_rest_and_http(rvx: Vertex, r
     with pytest.raises(exceptions.NotFound):
         rvx.prediction.raw_predict(endpoint=name, http_body=http_body(chat_body()))
     with pytest.raises(exceptions.NotFound):
-        rest_prediction_client(rest_emulator).raw_predict(endpoint=name, http_body=http_body(chat_body()))
+        rest_client(rest_emulator, v1.PredictionServiceClient).raw_predict(
+            endpoint=name, http_body=http_body(chat_body())
+        )
     reply = httpx.post(f"{rest_emulator.rest_endpoint}/v1/{name}:rawPredict", content=chat_body())
     assert reply.status_code == 404
     assert reply.json()["error"]["status"] == "NOT_FOUND"
@@ -197,7 +174,9 @@ def test_an_endpoint_without_a_deployed_model_fails_as_predict_does(rvx: Vertex,
     with pytest.raises(exceptions.FailedPrecondition):
         rvx.prediction.predict(endpoint=endpoint.name, instances=[1])
     with pytest.raises(exceptions.BadRequest):
-        rest_prediction_client(rest_emulator).raw_predict(endpoint=endpoint.name, http_body=http_body(chat_body()))
+        rest_client(rest_emulator, v1.PredictionServiceClient).raw_predict(
+            endpoint=endpoint.name, http_body=http_body(chat_body())
+        )
 
 
 @pytest.mark.parametrize(
@@ -223,7 +202,9 @@ def test_a_malformed_body_is_http_400_over_rest(rvx: Vertex, rest_emulator: Emul
     assert reply.status_code == 400
     assert "instances" in reply.json()["error"]["message"]
     with pytest.raises(exceptions.BadRequest, match="instances"):
-        rest_prediction_client(rest_emulator).raw_predict(endpoint=endpoint.name, http_body=http_body(b"[1]"))
+        rest_client(rest_emulator, v1.PredictionServiceClient).raw_predict(
+            endpoint=endpoint.name, http_body=http_body(b"[1]")
+        )
 
 
 def test_a_malformed_llm_parameter_is_refused_when_the_model_is_uploaded(vx: Vertex) -> None:

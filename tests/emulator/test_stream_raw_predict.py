@@ -17,27 +17,15 @@ from google.api_core import exceptions
 from google.cloud import aiplatform_v1 as v1
 from google.protobuf import field_mask_pb2
 
-from controller.emulator.server import Emulator, running
+from controller.emulator.server import Emulator
 from controller.emulator.vertex.gemini import tokens
-from tests.emulator.conftest import ListRecorder, Vertex
-from tests.emulator.test_raw_predict import chat_body, rest_prediction_client
+from tests.emulator.conftest import ListRecorder, Vertex, rest_client
+from tests.emulator.test_raw_predict import chat_body
 
 TTFT_MS = 60
 PACED = f"gs://emulator-models/chat?llm=chat&ttft_ms={TTFT_MS}&tokens_per_s=100"
 QUICK = "gs://emulator-models/chat-b?llm=chat&output_tokens=2"
 PROMPT = "one two three four five"
-
-
-@pytest.fixture
-def rest_emulator() -> Iterator[Emulator]:
-    with running(storage_port=None) as emu:
-        yield emu
-
-
-@pytest.fixture
-def rvx(rest_emulator: Emulator) -> Vertex:
-    emu = rest_emulator
-    return Vertex(emu, emu.endpoint_client(), emu.model_client(), emu.prediction_client())
 
 
 def body(**extra: Any) -> httpbody_pb2.HttpBody:
@@ -111,7 +99,7 @@ def test_plain_http_stream_raw_predict_is_server_sent_events(rvx: Vertex, rest_e
 
 def test_the_rest_gapic_client_reads_the_stream_as_http_bodies(rvx: Vertex, rest_emulator: Emulator) -> None:
     endpoint, _ = rvx.endpoint_with_models(count=1, uris=(QUICK,))
-    client = rest_prediction_client(rest_emulator)
+    client = rest_client(rest_emulator, v1.PredictionServiceClient)
     pieces = list(client.stream_raw_predict(endpoint=endpoint.name, http_body=body()))
     assert [p.data.decode().strip() for p in pieces][-1] == "data: [DONE]"
     first = json.loads(pieces[0].data.decode().removeprefix("data: "))
@@ -128,7 +116,7 @@ def test_server_streaming_predict_streams_string_tensors_word_by_word(rvx: Verte
     endpoint, _ = rvx.endpoint_with_models(count=1, uris=(PACED,))
     prompt = v1.Tensor(dtype=v1.Tensor.DataType.STRING, string_val=["hello big world"])
     request = {"endpoint": endpoint.name, "inputs": [prompt]}
-    for client in (rvx.prediction, rest_prediction_client(rest_emulator)):
+    for client in (rvx.prediction, rest_client(rest_emulator, v1.PredictionServiceClient)):
         started = time.monotonic()
         responses = list(client.server_streaming_predict(request=request))
         assert time.monotonic() - started >= TTFT_MS / 1000

@@ -5,31 +5,14 @@ INVALID_ARGUMENT."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from google.api_core import exceptions
-from google.auth.credentials import AnonymousCredentials
 from google.cloud import aiplatform_v1 as v1
 from google.protobuf import duration_pb2
 
-from controller.emulator.server import Emulator, running
-from tests.emulator.conftest import Vertex
-
-
-@pytest.fixture
-def rest_emulator() -> Iterator[Emulator]:
-    with running(storage_port=None) as emu:
-        yield emu
-
-
-def rest_endpoint_client(emulator: Emulator) -> Any:
-    return v1.EndpointServiceClient(
-        client_options={"api_endpoint": emulator.rest_endpoint},
-        transport="rest",
-        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
-    )
+from tests.emulator.conftest import Vertex, rest_client
 
 
 def with_timeout(endpoint: Any, seconds: int) -> Any:
@@ -53,10 +36,9 @@ def test_it_updates_the_client_connection_config_and_returns_the_endpoint(vx: Ve
     assert read.display_name == endpoint.display_name
 
 
-def test_it_works_over_rest_with_only_the_name_and_the_config(rest_emulator: Emulator) -> None:
-    vx = Vertex(rest_emulator, rest_emulator.endpoint_client(), rest_emulator.model_client(), None)
-    endpoint = vx.create_endpoint("ep")
-    client = rest_endpoint_client(rest_emulator)
+def test_it_works_over_rest_with_only_the_name_and_the_config(rvx: Vertex) -> None:
+    endpoint = rvx.create_endpoint("ep")
+    client = rest_client(rvx.emulator, v1.EndpointServiceClient)
     sent = v1.Endpoint(name=endpoint.name, client_connection_config={"inference_timeout": {"seconds": 30}})
     updated = client.update_endpoint_long_running(endpoint=sent).result(timeout=10)
     assert updated.client_connection_config.inference_timeout.seconds == 30
@@ -64,14 +46,13 @@ def test_it_works_over_rest_with_only_the_name_and_the_config(rest_emulator: Emu
     assert not v1.Endpoint.pb(cleared).HasField("client_connection_config")
 
 
-def test_the_generated_samples_request_is_invalid_argument(vx: Vertex, rest_emulator: Emulator) -> None:
+def test_the_generated_samples_request_is_invalid_argument(rvx: Vertex) -> None:
     sample = v1.UpdateEndpointLongRunningRequest(endpoint=v1.Endpoint(display_name="display_name_value"))
     with pytest.raises(exceptions.InvalidArgument, match=r"endpoint\.name is required"):
-        vx.endpoints.update_endpoint_long_running(request=sample)
-    rest_vx = Vertex(rest_emulator, rest_emulator.endpoint_client(), rest_emulator.model_client(), None)
-    endpoint = rest_vx.create_endpoint("ep")
+        rvx.endpoints.update_endpoint_long_running(request=sample)
+    endpoint = rvx.create_endpoint("ep")
     with pytest.raises(exceptions.BadRequest, match="display_name"):  # REST needs the name in the URL
-        rest_endpoint_client(rest_emulator).update_endpoint_long_running(
+        rest_client(rvx.emulator, v1.EndpointServiceClient).update_endpoint_long_running(
             request={"endpoint": {"name": endpoint.name, "display_name": "display_name_value"}}
         )
 

@@ -23,7 +23,7 @@ from google.protobuf import field_mask_pb2
 
 from controller.emulator.server import Emulator, running
 from controller.emulator.vertex.convert import project_number
-from tests.emulator.conftest import Vertex
+from tests.emulator.conftest import Vertex, rest_client
 
 CPU = "aiplatform.googleapis.com/prediction/online/cpu/utilization"
 DUTY = "aiplatform.googleapis.com/prediction/online/accelerator/duty_cycle"
@@ -36,14 +36,6 @@ NETWORK = "projects/123456789/global/networks/serving"
 LOGGING = {"enabled": True, "sampling_rate": 0.25, "bigquery_destination": {"output_uri": "bq://proj.logs.chat"}}
 
 
-def _rest_client(client_class: Any, emu: Emulator) -> Any:
-    return client_class(
-        client_options={"api_endpoint": emu.rest_endpoint},
-        transport="rest",
-        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
-    )
-
-
 @pytest.fixture(params=["grpc", "rest"])
 def cloud(request: pytest.FixtureRequest) -> Iterator[Vertex]:
     """A fresh emulator reached by the real gapic clients over gRPC, then over REST."""
@@ -51,9 +43,9 @@ def cloud(request: pytest.FixtureRequest) -> Iterator[Vertex]:
         if request.param == "grpc":
             yield Vertex(emu, emu.endpoint_client(), emu.model_client(), emu.prediction_client())
         else:
-            endpoints = _rest_client(v1.EndpointServiceClient, emu)
-            models = _rest_client(v1.ModelServiceClient, emu)
-            yield Vertex(emu, endpoints, models, _rest_client(v1.PredictionServiceClient, emu))
+            endpoints = rest_client(emu, v1.EndpointServiceClient)
+            models = rest_client(emu, v1.ModelServiceClient)
+            yield Vertex(emu, endpoints, models, rest_client(emu, v1.PredictionServiceClient))
 
 
 def mask(*paths: str) -> field_mask_pb2.FieldMask:
