@@ -256,14 +256,20 @@ class MetricStore:
         and so does every later point (a sample may arrive after one of the next second, from another thread)."""
         points = self._series.setdefault(key, {})
         end = second + 1
-        start = min((p.start for p in points.values()), default=second)
-        if end not in points and start < end:
-            earlier = [e for e in points if e < end]
-            base = points[max(earlier)].value if earlier else None
-            points[end] = RawPoint(start, end, base.copy() if isinstance(base, Dist) else Dist(VLLM_TTFT_BUCKETS))
+        # Every point of a cumulative series has the series' start: any point's start is it.
+        start = next(iter(points.values())).start if points else second
+        latest_before: float | None = None  # the newest point ending before `end`: the new point's base
         for point_end, point in points.items():
-            if point_end >= end and isinstance(point.value, Dist):
-                point.value.add(value)
+            if point_end >= end:
+                if isinstance(point.value, Dist):
+                    point.value.add(value)
+            elif latest_before is None or point_end > latest_before:
+                latest_before = point_end
+        if end not in points and start < end:
+            base = points[latest_before].value if latest_before is not None else None
+            total = base.copy() if isinstance(base, Dist) else Dist(VLLM_TTFT_BUCKETS)
+            total.add(value)
+            points[end] = RawPoint(start, end, total)
 
     def _count(self, key: SeriesKey, second: float, amount: int = 1) -> None:
         points = self._series.setdefault(key, {})

@@ -193,7 +193,7 @@ class GenerateService:
         recorder: GenerationRecorder | None = None,
         prediction_recorder: PredictionRecorder | None = None,
         models: Mapping[str, str] | None = None,
-        calendar: Calendar | None = None,
+        calendar: Calendar,
         real_latency: bool = False,
         seed: int = 0,
         clock: Callable[[], float] = time.time,
@@ -202,15 +202,15 @@ class GenerateService:
         """`models` adds or overrides emulated publisher models: model id (any: `gemini-2.5-flash-002`,
         `gemini-2.5-flash-bad`) -> default behaviour parameters (`"error_rate=0.2;latency_ms=400"`, see
         `gemini.py`), which a call's model name overrides; ValueError naming the model for a malformed one.
-        Calls to a catalogue model after its last day on `calendar` (default: GENAIOPS_TODAY, else the UTC
-        date of `clock`) answer NOT_FOUND. `seed` fixes every drawn outcome (errors, latency, blocks, answer
+        Calls to a catalogue model after its last day on `calendar` (the emulator's, shared by every
+        Vertex service) answer NOT_FOUND. `seed` fixes every drawn outcome (errors, latency, blocks, answer
         lengths) for a given sequence of calls. `tuned_text(model name, raw request)`: what a tuned model
         deployed on an endpoint answers (None: echo)."""
         self.store = store
         self.recorder = recorder
         self.prediction_recorder = prediction_recorder
         self.models = dict(models or {})
-        self.calendar = calendar if calendar is not None else Calendar(clock=clock)
+        self.calendar = calendar
         self.real_latency = real_latency
         self.clock = clock
         self.tuned_text = tuned_text

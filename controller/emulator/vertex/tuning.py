@@ -176,17 +176,18 @@ class TuningService:
         duration_s: float = DEFAULT_DURATION_S,
         gemini_models: Mapping[str, str] | None = None,
         read_object: ObjectReader | None = None,
-        calendar: Calendar | None = None,
+        calendar: Calendar,
     ) -> None:
         """`read_object` reads the emulator's Cloud Storage; without it dataset URIs are not checked.
-        `calendar`: the day a base model's retirement is judged on (default: GENAIOPS_TODAY, else today)."""
+        `calendar`: the day a base model's retirement is judged on (the emulator's, shared by every Vertex
+        service)."""
         if duration_s < 0:
             raise ValueError(f"tuning_duration_s must be >= 0, got {duration_s}")
         self.store = store
         self.duration_s = duration_s
         self.gemini_models = dict(gemini_models or {})
         self.read_object = read_object
-        self.calendar = calendar if calendar is not None else Calendar(clock=store.clock)
+        self.calendar = calendar
         self.create_calls = 0
         self._jobs: dict[str, _Job] = {}
         self._tuned: dict[str, TunedAnswers] = {}  # model name -> what it learned
