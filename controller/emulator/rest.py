@@ -38,7 +38,7 @@ from controller.emulator.rest_routes import (
     encode_response,
     find_route,
 )
-from controller.emulator.streaming import json_array, sse_event
+from controller.emulator.wire_streams import json_array, sse_event
 
 _LOG = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -37,8 +37,8 @@ from google.protobuf import json_format
 from controller.emulator.api import ApiError, CallHook, HttpReply, RpcMethod
 from controller.emulator.rest import EVENT_STREAM, JSON, RestGateway, _Handler, guarded, hooked, wants_sse
 from controller.emulator.rest_routes import build_routes
-from controller.emulator.streaming import json_array, sse_event
 from controller.emulator.vertex.generate import COUNT_TOKENS, GENERATE, STREAM_GENERATE, GenerateService
+from controller.emulator.wire_streams import json_array, sse_event
 
 GENERATE_URL = re.compile(
     r"/(v1|v1beta1)/((?:projects/[^/]+/locations/[^/]+/)?(?:publishers/[^/]+/models/[^/:]+|endpoints/[^/:]+))"

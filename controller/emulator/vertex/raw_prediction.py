@@ -47,11 +47,11 @@ from google.cloud import aiplatform_v1 as v1
 from google.protobuf import json_format
 
 from controller.emulator.api import ApiError, HttpCall, HttpReply, RpcMethod, cancellation
-from controller.emulator.streaming import json_array, sse_event
 from controller.emulator.vertex import common as c
 from controller.emulator.vertex import llm
 from controller.emulator.vertex.gemini import shaped
 from controller.emulator.vertex.prediction import SERVICE, PredictionService, Route, Target, model_failed
+from controller.emulator.wire_streams import json_array, sse_event
 
 CHAT_PATH = r"/(?P<version>v1|v1beta1)/(?P<endpoint>projects/[^/]+/locations/[^/]+/endpoints/[^/:]+)/chat/completions"
 JSON_TYPE = "application/json"
